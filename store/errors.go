@@ -1,0 +1,31 @@
+package store
+
+import "errors"
+
+// Sentinel errors returned by Store implementations. Callers test them with errors.Is; the
+// conformance suite checks that every implementation returns the documented one.
+var (
+	// ErrNoWork is returned by FetchTurn and FetchActivity when nothing is ready.
+	ErrNoWork = errors.New("no work ready")
+	// ErrLockLost is returned when a lock token is unknown, expired, or was taken from its
+	// holder (the instance or work item was deleted, or another caller re-locked it).
+	ErrLockLost = errors.New("lock lost")
+	// ErrNotFound is returned when an instance, execution or module does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrRunning is returned when deleting a running instance without force.
+	ErrRunning = errors.New("instance still running")
+	// ErrDuplicateEvent is returned by CommitTurn when an appended event's ID is already in
+	// the execution's history or is not the next ID; the commit changes nothing.
+	ErrDuplicateEvent = errors.New("duplicate or out-of-order history event")
+	// ErrInvalid is returned for arguments that can never succeed (an empty instance ID, an
+	// execution ID of zero where one is required, a negative duration).
+	ErrInvalid = errors.New("invalid argument")
+	// ErrCorrupt is returned when a stored row cannot be decoded; the message names the row.
+	ErrCorrupt = errors.New("corrupt store data")
+	// ErrModulePinned is returned when deleting a module version that an instance pins.
+	ErrModulePinned = errors.New("module pinned by an instance")
+	// ErrSchemaTooNew is returned by Open when the database was written by a newer version.
+	ErrSchemaTooNew = errors.New("database schema is newer than this build")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("store closed")
+)

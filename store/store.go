@@ -1,0 +1,345 @@
+// Package store defines the durable state of durohost: instances, executions, histories,
+// orchestration messages, activity work items and the module registry.
+//
+// The Store interface is the contract every implementation (store/sqlite, store/postgres)
+// fulfils; conformance.RunStore checks it. A store knows nothing of WebAssembly: it keeps
+// history events (package history) and payloads as opaque data.
+//
+// Concurrency model (see DESIGN.md §7): an orchestration instance is processed by one turn at a
+// time under an instance-level peek-lock (FetchTurn → CommitTurn or AbandonTurn). A turn sees
+// the messages that were visible when it was fetched; messages that arrive later stay for the
+// next turn. An activity work item is processed under its own peek-lock (FetchActivity →
+// CompleteActivity or AbandonActivity). Locks carry a unique token and an expiry; an expired
+// lock can be taken by another caller, after which the first holder's token fails with
+// ErrLockLost.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+)
+
+// Store is the persistence contract of the host. All methods are safe for concurrent use.
+// After Close every method returns ErrClosed.
+type Store interface {
+	// Enqueue adds messages to their instances' queues (in order: within one instance, messages
+	// are delivered in the order they were enqueued). A message with a VisibleAt in the future
+	// (a timer) is not fetched before then. Messages to instances that do not exist are kept:
+	// the first turn of an instance is fetched from its start message. ErrInvalid for a message
+	// without InstanceID.
+	Enqueue(ctx context.Context, msgs ...Message) error
+
+	// FetchTurn locks the next instance that has at least one visible message and no live lock,
+	// and returns it with all its visible messages (oldest first, each with its Attempts count
+	// incremented) and the history of its current execution. The lock expires after lockFor.
+	// Returns ErrNoWork when no instance is ready.
+	FetchTurn(ctx context.Context, lockFor time.Duration) (*Turn, error)
+
+	// RenewTurn extends the lock of a turn to now+lockFor. ErrLockLost if the token is not the
+	// live lock of its instance (expired and re-fetched, deleted, already committed).
+	RenewTurn(ctx context.Context, token string, lockFor time.Duration) error
+
+	// CommitTurn applies a turn in one transaction: it checks the lock, writes the instance and
+	// execution rows, appends History, enqueues Activities and Messages, deletes the Consumed
+	// messages and the CancelledActivities work items, starts the next execution when
+	// ContinueAsNew is set, and releases the lock. On any error nothing is changed and the lock
+	// is kept. ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended
+	// event's ID is not the next ID of the execution's history; ErrInvalid for a malformed commit.
+	CommitTurn(ctx context.Context, token string, c *Commit) error
+
+	// AbandonTurn releases a turn's lock without changing the instance. Its messages become
+	// visible again after opts.Delay. With opts.IgnoreAttempt the fetch does not count toward
+	// the messages' Attempts (which never go below zero). ErrLockLost if the token is not live.
+	AbandonTurn(ctx context.Context, token string, opts AbandonOptions) error
+
+	// FetchActivity locks the next visible activity work item (oldest first) and increments its
+	// Attempts. ErrNoWork when none is ready.
+	FetchActivity(ctx context.Context, lockFor time.Duration) (*WorkItem, error)
+
+	// RenewActivity extends a work item's lock. ErrLockLost once the item was deleted (the
+	// orchestration cancelled it, or the instance was deleted): that is the signal to cancel
+	// the activity.
+	RenewActivity(ctx context.Context, token string, lockFor time.Duration) error
+
+	// CompleteActivity deletes the work item and enqueues its result message in one
+	// transaction. ErrLockLost (and nothing enqueued) if the item was deleted or re-locked.
+	CompleteActivity(ctx context.Context, token string, result Message) error
+
+	// AbandonActivity releases a work item's lock; it becomes visible again after delay.
+	// ErrLockLost if the token is not live.
+	AbandonActivity(ctx context.Context, token string, delay time.Duration) error
+
+	// Instance returns an instance's current state. ErrNotFound if it does not exist.
+	Instance(ctx context.Context, id string) (*Instance, error)
+
+	// ListInstances returns the instances matching f, ordered by creation time then ID, one
+	// page at a time (Page.Next is the token for the next page, empty at the end).
+	ListInstances(ctx context.Context, f Filter) (*Page, error)
+
+	// Executions returns every execution of an instance that was not pruned, oldest first.
+	// ErrNotFound if the instance does not exist.
+	Executions(ctx context.Context, id string) ([]Execution, error)
+
+	// History returns the events of one execution (0: the current one), in order.
+	// ErrNotFound if the instance or execution does not exist.
+	History(ctx context.Context, id string, execution uint32) ([]history.Event, error)
+
+	// Children returns the instances whose parent is id (sub-orchestrations; not detached
+	// ones), ordered by creation. ErrNotFound if id does not exist.
+	Children(ctx context.Context, id string) ([]Instance, error)
+
+	// DeleteInstance deletes an instance with its executions, histories, messages, work items,
+	// lock and every descendant (children, recursively). A live turn lock or activity lock on
+	// any of them is lost: their commits fail with ErrLockLost. ErrRunning if any of them is
+	// running (or pending) and force is false; ErrNotFound if id does not exist.
+	DeleteInstance(ctx context.Context, id string, force bool) error
+
+	// DeleteInstances deletes every finished instance matching f (running ones are skipped)
+	// with their descendants, and returns how many root instances were deleted. Page fields of
+	// f are ignored.
+	DeleteInstances(ctx context.Context, f Filter) (int, error)
+
+	// PruneExecutions deletes the executions of an instance (with their histories) that ended
+	// before the given time, keeping at least the keepLast most recent ones and never the
+	// current one. It returns how many were deleted. ErrNotFound if the instance does not exist.
+	PruneExecutions(ctx context.Context, id string, before time.Time, keepLast int) (int, error)
+
+	// QueueDepths counts what is waiting.
+	QueueDepths(ctx context.Context) (*Depths, error)
+
+	// PutModule stores module bytes under their sha256 and records name/version metadata
+	// (a version may be re-put with the same bytes; different bytes for an existing
+	// name/version is ErrInvalid). Returns the hex hash.
+	PutModule(ctx context.Context, name, version string, wasm []byte) (string, error)
+
+	// Module returns the bytes of the module with the given hex sha256. ErrNotFound otherwise.
+	Module(ctx context.Context, hash string) ([]byte, error)
+
+	// ResolveModule returns the registration of name at version, or the most recently put
+	// version when version is empty. ErrNotFound if there is none.
+	ResolveModule(ctx context.Context, name, version string) (*ModuleInfo, error)
+
+	// ListModules returns the registrations of name (all names when empty), newest first.
+	ListModules(ctx context.Context, name string) ([]ModuleInfo, error)
+
+	// DeleteModule removes the registration name/version, and the bytes when no registration
+	// refers to them any more. ErrModulePinned if an instance that is not finished pins its
+	// hash; ErrNotFound if there is no such registration.
+	DeleteModule(ctx context.Context, name, version string) error
+
+	// Close releases every resource. Further calls return ErrClosed.
+	Close() error
+}
+
+// Status is the state of an instance or execution.
+type Status uint8
+
+// Statuses. The numeric values are stored; never renumber them.
+const (
+	// StatusPending: the start message is enqueued but no turn has run yet. Stores never
+	// return an instance row in this state from Instance; it is used by filters and clients.
+	StatusPending Status = 0
+	// StatusRunning: the instance has started and not ended.
+	StatusRunning Status = 1
+	// StatusCompleted: ended with an output.
+	StatusCompleted Status = 2
+	// StatusFailed: ended with a failure.
+	StatusFailed Status = 3
+	// StatusCancelled: ended by a cancellation.
+	StatusCancelled Status = 4
+	// StatusContinuedAsNew: an execution (never an instance) that ended by continue-as-new.
+	StatusContinuedAsNew Status = 5
+)
+
+var statusNames = [...]string{"pending", "running", "completed", "failed", "cancelled", "continued_as_new"}
+
+// String returns the lower-case name of the status.
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// ParseStatus returns the status String names.
+func ParseStatus(name string) (Status, bool) {
+	for i, n := range statusNames {
+		if n == name {
+			return Status(i), true
+		}
+	}
+	return 0, false
+}
+
+// Finished reports whether the status is terminal for an instance.
+func (s Status) Finished() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
+}
+
+// Message is an event travelling to an instance's queue.
+type Message struct {
+	// ID is assigned by the store on Enqueue; it orders an instance's messages.
+	ID         int64
+	InstanceID string
+	// Event is the input event to deliver (its ID is 0; Event.Execution addresses an
+	// execution when non-zero).
+	Event history.Event
+	// VisibleAt delays delivery until that time (zero: at once).
+	VisibleAt time.Time
+	// Attempts is how many times the message was fetched in a turn (set by FetchTurn).
+	Attempts int
+}
+
+// Turn is a locked instance with its pending messages and current history.
+type Turn struct {
+	InstanceID  string
+	Token       string
+	LockedUntil time.Time
+	// Instance is nil when the instance has no row yet (its start message is among Messages,
+	// or messages arrived for an instance that does not exist).
+	Instance *Instance
+	// Execution is the current execution ID (0 when Instance is nil).
+	Execution uint32
+	// History is the current execution's history, in order.
+	History  []history.Event
+	Messages []Message
+}
+
+// MaxAttempts returns the largest Attempts among the turn's messages (0 if none).
+func (t *Turn) MaxAttempts() int {
+	m := 0
+	for _, msg := range t.Messages {
+		m = max(m, msg.Attempts)
+	}
+	return m
+}
+
+// Commit is the outcome of a turn, applied atomically by CommitTurn.
+type Commit struct {
+	// State is the instance's new state; the store creates the instance row on the first
+	// commit and overwrites these fields afterwards.
+	State InstanceState
+	// Execution is the execution History is appended to: the current one, or 1 for an
+	// instance that has no row yet.
+	Execution uint32
+	// History is appended to the execution's history. Event IDs must continue the existing
+	// sequence (1, 2, 3, ...) with no gap.
+	History []history.Event
+	// ContinueAsNew ends Execution with StatusContinuedAsNew and makes Execution+1 current,
+	// with an empty history. The ExecutionStarted message for it travels in Messages.
+	ContinueAsNew bool
+	// Activities are work items to enqueue.
+	Activities []WorkItem
+	// Messages are enqueued for this or other instances (timers carry a VisibleAt).
+	Messages []Message
+	// Consumed are the IDs of messages of this turn to delete.
+	Consumed []int64
+	// CancelledActivities are work items to delete (lock stealing): their holders' renew and
+	// complete calls fail with ErrLockLost.
+	CancelledActivities []ActivityRef
+}
+
+// InstanceState is the part of an instance a turn writes.
+type InstanceState struct {
+	Name       string
+	Version    string
+	ModuleHash string
+	ParentID   string
+	Status     Status
+	Output     []byte
+	Failure    *abi.Failure
+	// CustomStatus is the orchestration's custom status (nil: none).
+	CustomStatus []byte
+}
+
+// Instance is an orchestration instance as stored.
+type Instance struct {
+	ID string
+	InstanceState
+	// Execution is the current execution ID (1 for the first).
+	Execution   uint32
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	CompletedAt time.Time // zero while not finished
+}
+
+// Execution describes one execution of an instance.
+type Execution struct {
+	ID        uint32
+	Status    Status
+	Events    int
+	CreatedAt time.Time
+	// CompletedAt is zero while the execution is current and not finished.
+	CompletedAt time.Time
+}
+
+// ActivityRef names one activity work item: the ActivityScheduled event that created it.
+type ActivityRef struct {
+	InstanceID string
+	Execution  uint32
+	EventID    int64
+}
+
+// WorkItem is an activity to run.
+type WorkItem struct {
+	// ID is assigned by the store.
+	ID int64
+	ActivityRef
+	Name  string
+	Input []byte
+	// VisibleAt delays the item (zero: at once).
+	VisibleAt time.Time
+	// Set by FetchActivity:
+	Attempts    int
+	Token       string
+	LockedUntil time.Time
+}
+
+// AbandonOptions tune AbandonTurn.
+type AbandonOptions struct {
+	// Delay before the messages are visible again.
+	Delay time.Duration
+	// IgnoreAttempt undoes this fetch's increment of the messages' Attempts.
+	IgnoreAttempt bool
+}
+
+// Filter selects instances in ListInstances and DeleteInstances. Zero fields match all.
+type Filter struct {
+	Statuses      []Status
+	Name          string
+	IDPrefix      string
+	CreatedAfter  time.Time // inclusive
+	CreatedBefore time.Time // exclusive
+	// PageSize limits a page (0: 100; at most 1000). PageToken continues a previous listing.
+	PageSize  int
+	PageToken string
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Instances []Instance
+	// Next is the token of the next page, empty when this is the last.
+	Next string
+}
+
+// Depths counts queued work.
+type Depths struct {
+	// Messages visible now, and delayed (timers) for later.
+	Messages, DelayedMessages int
+	// Activities not locked, and locked (running).
+	Activities, LockedActivities int
+	// LockedInstances have a live turn lock.
+	LockedInstances int
+}
+
+// ModuleInfo is one registration in the module registry.
+type ModuleInfo struct {
+	Name      string
+	Version   string
+	Hash      string // hex sha256 of the bytes
+	Size      int64
+	CreatedAt time.Time
+}
