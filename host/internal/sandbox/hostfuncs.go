@@ -1,0 +1,247 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/host/internal/replay"
+)
+
+// installABI registers the host functions of abi.ImportModule (abi/ABI.md, "Host functions").
+// Each is a stack-based Go function: parameters are read from stack, results written back.
+// A misuse a correct guest cannot make stops the guest and fails the instance (stop).
+func (rt *Runtime) installABI(ctx context.Context) error {
+	b := rt.r.NewHostModuleBuilder(abi.ImportModule)
+	funcs := map[string]func(i *Instance, m api.Module, stack []uint64){
+		abi.FuncStartInfo:   hostStartInfo,
+		abi.FuncSchedule:    hostSchedule,
+		abi.FuncAwait:       hostAwait,
+		abi.FuncResult:      hostResult,
+		abi.FuncCancel:      hostCancel,
+		abi.FuncSetStatus:   hostSetStatus,
+		abi.FuncComplete:    hostComplete,
+		abi.FuncLog:         hostLog,
+		abi.FuncIsReplaying: hostIsReplaying,
+	}
+	for _, s := range abi.HostFunctions {
+		fn := funcs[s.Name]
+		if fn == nil {
+			return fmt.Errorf("no implementation of %s", s.Name)
+		}
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+				i, ok := ctx.Value(instanceKey{}).(*Instance)
+				if !ok {
+					panic(errors.New("durohost host function called outside an instance"))
+				}
+				fn(i, m, stack)
+			}), valueTypes(s.Params), valueTypes(s.Results)).
+			WithName(s.Name).
+			Export(s.Name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+func valueTypes(ts []abi.ValueType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for k, t := range ts {
+		out[k] = api.ValueType(t)
+	}
+	return out
+}
+
+// stop records why the guest must stop and unwinds it.
+func (i *Instance) stop(err error) {
+	if i.fatal == nil {
+		i.fatal = err
+	}
+	panic(err)
+}
+
+func (i *Instance) stopf(code, format string, args ...any) {
+	i.stop(&abi.Failure{Kind: abi.FailureInfrastructure, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// read copies a guest buffer, checking bounds and the payload limit.
+func (i *Instance) read(m api.Module, fn string, ptr, n uint32) []byte {
+	limit := uint32(i.rt.cfg.MaxPayload) + 64<<10 // payload plus message framing
+	if n > limit {
+		i.stopf(abi.CodePayloadTooLarge, "%s: message of %d bytes is more than the limit of %d", fn, n, limit)
+	}
+	b, ok := m.Memory().Read(ptr, n)
+	if !ok {
+		i.stopf(abi.CodeBadPointer, "%s: buffer (ptr=%d, len=%d) lies outside guest memory of %d bytes", fn, ptr, n, m.Memory().Size())
+	}
+	return append([]byte(nil), b...)
+}
+
+// write implements size-then-read: it writes data when it fits in cap, and returns its length.
+func (i *Instance) write(m api.Module, fn string, ptr, capacity uint32, data []byte) (uint32, bool) {
+	if uint32(len(data)) > capacity {
+		return uint32(len(data)), false
+	}
+	if !m.Memory().Write(ptr, data) {
+		i.stopf(abi.CodeBadPointer, "%s: buffer (ptr=%d, cap=%d) lies outside guest memory of %d bytes", fn, ptr, capacity, m.Memory().Size())
+	}
+	return uint32(len(data)), true
+}
+
+func (i *Instance) engine(fn string) *replay.Engine {
+	if i.eng == nil {
+		i.stopf(abi.CodeBadArgument, "%s is not allowed while the host asks for a description", fn)
+	}
+	return i.eng
+}
+
+func (i *Instance) check(err error) {
+	if err != nil {
+		i.stop(err)
+	}
+}
+
+// start_info(buf, cap) -> len
+func hostStartInfo(i *Instance, m api.Module, stack []uint64) {
+	if i.startInfo == nil {
+		info := abi.StartInfo{Mode: abi.ModeDescribe}
+		if !i.describe {
+			info = i.engine(abi.FuncStartInfo).StartInfo()
+		}
+		b, err := abi.Marshal(info)
+		i.check(err)
+		i.startInfo = b
+	}
+	n, _ := i.write(m, abi.FuncStartInfo, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), i.startInfo)
+	stack[0] = uint64(n)
+}
+
+// schedule(cmd, len) -> handle
+func hostSchedule(i *Instance, m api.Module, stack []uint64) {
+	eng := i.engine(abi.FuncSchedule)
+	data := i.read(m, abi.FuncSchedule, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	var cmd abi.Command
+	if err := abi.Unmarshal(data, &cmd); err != nil {
+		i.stopf(abi.CodeBadMessage, "schedule: command is not valid CBOR: %v", err)
+	}
+	h, err := eng.Schedule(cmd)
+	i.check(err)
+	if h > 1<<31-1 {
+		i.stopf(abi.CodeHistoryTooLong, "schedule: handle %d does not fit in an i32", h)
+	}
+	stack[0] = uint64(uint32(h))
+}
+
+// await(handles, count) -> index
+func hostAwait(i *Instance, m api.Module, stack []uint64) {
+	eng := i.engine(abi.FuncAwait)
+	ptr, count := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	if count == 0 || count > abi.MaxAwaitHandles {
+		i.stopf(abi.CodeBadArgument, "await: %d handles (must be 1 to %d)", count, abi.MaxAwaitHandles)
+	}
+	raw := i.read(m, abi.FuncAwait, ptr, count*4)
+	handles := make([]int64, count)
+	for k := range handles {
+		handles[k] = int64(binary.LittleEndian.Uint32(raw[k*4:]))
+	}
+	for {
+		idx, err := eng.Await(handles)
+		switch {
+		case err == nil:
+			stack[0] = uint64(uint32(idx))
+			return
+		case errors.Is(err, replay.ErrSuspended):
+			i.park(Suspended)
+		case errors.Is(err, replay.ErrEnded):
+			i.park(Ended)
+		default:
+			i.stop(err)
+		}
+	}
+}
+
+// result(handle, buf, cap) -> len | not_ready
+func hostResult(i *Instance, m api.Module, stack []uint64) {
+	eng := i.engine(abi.FuncResult)
+	h := int64(api.DecodeU32(stack[0]))
+	c, ok, err := eng.Result(h)
+	i.check(err)
+	if !ok {
+		stack[0] = api.EncodeI32(abi.StatusNotReady)
+		return
+	}
+	b, err := abi.Marshal(c)
+	i.check(err)
+	n, written := i.write(m, abi.FuncResult, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), b)
+	if written {
+		eng.Release(h)
+	}
+	stack[0] = uint64(n)
+}
+
+// cancel(handle) -> status
+func hostCancel(i *Instance, _ api.Module, stack []uint64) {
+	i.check(i.engine(abi.FuncCancel).Cancel(int64(api.DecodeU32(stack[0]))))
+	stack[0] = uint64(uint32(abi.StatusOK))
+}
+
+// set_status(buf, len) -> status; len = -1 clears.
+func hostSetStatus(i *Instance, m api.Module, stack []uint64) {
+	eng := i.engine(abi.FuncSetStatus)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeI32(stack[1])
+	switch {
+	case n == -1:
+		i.check(eng.SetStatus(nil, true))
+	case n < -1:
+		i.stopf(abi.CodeBadArgument, "set_status: length %d (use -1 to clear)", n)
+	default:
+		i.check(eng.SetStatus(i.read(m, abi.FuncSetStatus, ptr, uint32(n)), false))
+	}
+	stack[0] = uint64(uint32(abi.StatusOK))
+}
+
+// complete(buf, len) -> status
+func hostComplete(i *Instance, m api.Module, stack []uint64) {
+	data := i.read(m, abi.FuncComplete, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	var o abi.Outcome
+	if err := abi.Unmarshal(data, &o); err != nil {
+		i.stopf(abi.CodeBadMessage, "complete: outcome is not valid CBOR: %v", err)
+	}
+	if i.describe {
+		if o.Kind != abi.OutcomeDescribe {
+			i.stopf(abi.CodeBadMessage, "complete: the host asked for a description, the module answered %s", o.Kind)
+		}
+		i.registrations = append([]abi.Registration{}, o.Orchestrations...)
+		stack[0] = uint64(uint32(abi.StatusOK))
+		return
+	}
+	i.check(i.engine(abi.FuncComplete).Complete(o))
+	stack[0] = uint64(uint32(abi.StatusOK))
+}
+
+// log(level, buf, len)
+func hostLog(i *Instance, m api.Module, stack []uint64) {
+	level := api.DecodeI32(stack[0])
+	ptr, n := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	if n > maxLogLine {
+		n = maxLogLine
+	}
+	msg := i.read(m, abi.FuncLog, ptr, n)
+	if level < abi.LogDebug || level > abi.LogError {
+		level = abi.LogInfo
+	}
+	i.log(level, string(msg))
+}
+
+// is_replaying() -> 0 | 1
+func hostIsReplaying(i *Instance, _ api.Module, stack []uint64) {
+	if i.eng != nil && i.eng.IsReplaying() {
+		stack[0] = 1
+		return
+	}
+	stack[0] = 0
+}

@@ -1,0 +1,292 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/host/internal/replay"
+)
+
+// State says where a guest stopped at the end of Run.
+type State uint8
+
+const (
+	// Suspended: the guest awaits something not yet in history; it is parked and can be
+	// resumed by another Run after the engine's BeginTurn.
+	Suspended State = iota + 1
+	// Completed: the guest called complete and returned; the end is in the engine's history.
+	Completed
+	// Failed: the guest failed (trap, ABI misuse, nondeterminism, limit); the engine recorded
+	// the failure (Engine.Fail) and the instance is closed.
+	Failed
+	// Ended: replay reached an end the host had decided (a cancellation); the guest is parked.
+	Ended
+)
+
+// Result is the outcome of Run. Err is the failure when State is Failed; when State is 0, Err
+// is a transient condition (the context ended, the instance was closed) and the turn must be
+// abandoned, not recorded.
+type Result struct {
+	State State
+	Err   error
+}
+
+const (
+	exitTimeout uint32 = 0xdead0001
+	exitKilled  uint32 = 0xdead0002
+)
+
+// Instance is one guest bound to one execution's engine. It may be kept across turns (the
+// guest parked in await) or discarded after a turn. Not safe for concurrent use.
+type Instance struct {
+	rt   *Runtime
+	mod  api.Module
+	run  api.Function
+	eng  *replay.Engine
+	id   string
+	exec uint32
+
+	describe      bool
+	registrations []abi.Registration
+
+	started  bool
+	dead     bool
+	events   chan signal
+	resume   chan struct{}
+	kill     chan struct{}
+	killOnce sync.Once
+	timedOut atomic.Bool
+	fatal    error // set by a host function before it stops the guest
+
+	startInfo []byte
+	stdout    *lineWriter
+	stderr    *lineWriter
+}
+
+type signal struct {
+	state  State // Suspended or Ended when the guest parked
+	exited bool
+	err    error
+}
+
+type instanceKey struct{}
+
+// Instantiate creates a guest for the execution eng runs. eng must hold the execution's
+// history (and the new turn, from BeginTurn); Instantiate positions it at the first turn.
+func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32) (*Instance, error) {
+	if err := eng.Start(); err != nil {
+		return nil, err
+	}
+	return rt.instantiate(ctx, m, eng, instanceID, execution)
+}
+
+func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32) (*Instance, error) {
+	i := &Instance{
+		rt: rt, eng: eng, id: instanceID, exec: execution,
+		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
+	}
+	i.stdout = &lineWriter{inst: i, level: abi.LogInfo}
+	i.stderr = &lineWriter{inst: i, level: abi.LogWarn}
+	now := func() int64 {
+		if eng == nil {
+			return 0
+		}
+		return eng.Now()
+	}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(abi.ExportInitialize).
+		WithWalltime(func() (int64, int32) { n := now(); return n / 1e9, int32(n % 1e9) }, 1).
+		WithNanotime(func() int64 {
+			if eng == nil {
+				return 1e9
+			}
+			return eng.Now() - eng.StartTime() + 1e9
+		}, 1).
+		WithNanosleep(func(ns int64) {
+			if eng != nil {
+				eng.Sleep(ns)
+			}
+		}).
+		WithOsyield(func() {}).
+		WithRandSource(randomSource(instanceID, execution)).
+		WithStdout(i.stdout).
+		WithStderr(i.stderr)
+	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.TurnTimeout)
+	defer cancel()
+	mod, err := rt.r.InstantiateModule(ictx, m.compiled, cfg)
+	if err != nil {
+		if ictx.Err() != nil {
+			return nil, fmt.Errorf("instantiate: initialisation ran longer than %s: %w", rt.cfg.TurnTimeout, err)
+		}
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	i.mod = mod
+	ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ictx)
+	if err != nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("call %s: %w", abi.ExportABIVersion, err)
+	}
+	if int32(ver[0]) != abi.Version {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("module reports ABI version %d, this host implements version %d", int32(ver[0]), abi.Version)
+	}
+	i.run = mod.ExportedFunction(abi.ExportRun)
+	return i, nil
+}
+
+// Run runs the guest (the first time) or resumes it (after the engine's BeginTurn) until it
+// suspends, completes or fails, within the turn time budget.
+func (i *Instance) Run(ctx context.Context) Result {
+	if i.dead {
+		return Result{Err: ErrClosed}
+	}
+	i.timedOut.Store(false)
+	timer := time.AfterFunc(i.rt.cfg.TurnTimeout, func() {
+		i.timedOut.Store(true)
+		i.mod.CloseWithExitCode(context.Background(), exitTimeout)
+	})
+	defer timer.Stop()
+	if !i.started {
+		i.started = true
+		go i.loop()
+	} else {
+		select {
+		case i.resume <- struct{}{}:
+		case <-ctx.Done():
+			return Result{Err: ctx.Err()}
+		}
+	}
+	select {
+	case s := <-i.events:
+		timer.Stop()
+		return i.settle(s)
+	case <-ctx.Done():
+		timer.Stop()
+		i.Close()
+		return Result{Err: ctx.Err()}
+	}
+}
+
+func (i *Instance) loop() {
+	ctx := context.WithValue(context.Background(), instanceKey{}, i)
+	_, err := i.run.Call(ctx)
+	i.events <- signal{exited: true, err: err}
+}
+
+// settle interprets how the guest stopped.
+func (i *Instance) settle(s signal) Result {
+	if !s.exited {
+		return Result{State: s.state}
+	}
+	i.dead = true
+	defer i.mod.Close(context.Background())
+	fail := i.fatal
+	switch {
+	case fail != nil:
+	case s.err != nil:
+		fail = i.classify(s.err)
+		if fail == nil {
+			return Result{Err: ErrClosed}
+		}
+	case i.describe:
+		return Result{State: Completed}
+	case i.eng.Outcome() == nil:
+		fail = &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeNoOutcome, Message: "durohost_run returned without calling complete"}
+	default:
+		return Result{State: Completed}
+	}
+	if i.eng != nil {
+		i.eng.Fail(fail)
+	}
+	return Result{State: Failed, Err: fail}
+}
+
+// classify turns an error returned by the guest call into a failure (nil: the instance was
+// discarded on purpose).
+func (i *Instance) classify(err error) *abi.Failure {
+	var exit *sys.ExitError
+	isExit := errors.As(err, &exit)
+	switch {
+	case errors.Is(err, errKilled), isExit && exit.ExitCode() == exitKilled:
+		return nil
+	case i.timedOut.Load():
+		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTurnTimeout,
+			Message: fmt.Sprintf("turn ran longer than its budget of %s (an infinite loop?)", i.rt.cfg.TurnTimeout)}
+	case i.nearMemoryLimit():
+		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeMemoryLimit,
+			Message: fmt.Sprintf("guest exceeded its memory limit of %d pages (%d MiB): %s", i.rt.cfg.MemoryLimitPages, i.rt.cfg.MemoryLimitPages/16, firstLine(err))}
+	case isExit:
+		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTrap,
+			Message: fmt.Sprintf("guest exited with code %d (proc_exit) instead of completing", exit.ExitCode())}
+	}
+	return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTrap, Message: "guest trapped: " + firstLine(err)}
+}
+
+func (i *Instance) nearMemoryLimit() (near bool) {
+	defer func() {
+		if recover() != nil {
+			near = false
+		}
+	}()
+	mem := i.mod.Memory()
+	if mem == nil {
+		return false
+	}
+	pages := mem.Size() / 65536
+	return uint64(pages)*10 >= uint64(i.rt.cfg.MemoryLimitPages)*9
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if j := strings.IndexByte(s, '\n'); j >= 0 {
+		s = s[:j]
+	}
+	return s
+}
+
+// Close discards the guest. A parked guest is unwound; a running one is stopped.
+func (i *Instance) Close() {
+	i.killOnce.Do(func() {
+		close(i.kill)
+		if !i.started || i.dead {
+			if i.mod != nil {
+				i.mod.Close(context.Background())
+			}
+			return
+		}
+		i.mod.CloseWithExitCode(context.Background(), exitKilled)
+		select {
+		case <-i.events:
+		case <-time.After(5 * time.Second):
+		}
+		i.dead = true
+	})
+}
+
+// park blocks a guest inside await until the next turn or its discarding.
+func (i *Instance) park(state State) {
+	i.events <- signal{state: state}
+	select {
+	case <-i.resume:
+	case <-i.kill:
+		panic(errKilled)
+	}
+}
+
+func (i *Instance) log(level int32, msg string) {
+	if i.eng == nil || i.eng.IsReplaying() || i.rt.cfg.Log == nil {
+		return
+	}
+	i.rt.cfg.Log(Log{InstanceID: i.id, Execution: i.exec, Level: level, Message: msg})
+}
