@@ -1,0 +1,197 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/durohost/durohost/store"
+)
+
+// Statements of messages and activity work items. A work item's token is "<id>.<random>",
+// so that every token operation finds its row by primary key.
+const (
+	qNextWorkItem = `SELECT id FROM work_items WHERE ready_at <= ?1 ORDER BY ready_at, id LIMIT 1`
+	qLockWorkItem = `UPDATE work_items SET attempts = attempts + 1, lock_token = id || '.' || ?1,
+		locked_until = ?2, ready_at = ?2
+		WHERE id = (SELECT id FROM work_items WHERE ready_at <= ?3 ORDER BY ready_at, id LIMIT 1)
+		RETURNING id, instance_id, execution, event_id, name, input, visible_at, attempts, lock_token`
+	qRenewWorkItem = `UPDATE work_items SET locked_until = ?1, ready_at = ?1
+		WHERE id = ?2 AND lock_token = ?3 AND locked_until > ?4`
+	qDeleteWorkItem  = `DELETE FROM work_items WHERE id = ?1 AND lock_token = ?2 AND locked_until > ?3`
+	qAbandonWorkItem = `UPDATE work_items SET lock_token = NULL, locked_until = 0, ready_at = ?1
+		WHERE id = ?2 AND lock_token = ?3 AND locked_until > ?4`
+)
+
+// Enqueue adds messages to their instances' queues; see store.Store.
+func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	enc := make([]encodedMessage, len(msgs))
+	for i := range msgs {
+		b, err := encodeMessageEvent(&msgs[i])
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		enc[i] = encodedMessage{instanceID: msgs[i].InstanceID, data: b, visibleAt: nanos(msgs[i].VisibleAt)}
+	}
+	if len(enc) == 0 {
+		return nil
+	}
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		for _, m := range enc {
+			if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now)); err != nil {
+				return fmt.Errorf("enqueue to %s: %w", quote(m.instanceID), err)
+			}
+		}
+		return nil
+	})
+}
+
+// FetchActivity locks the next visible work item; see store.Store.
+func (s *Store) FetchActivity(ctx context.Context, lockFor time.Duration) (*store.WorkItem, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if lockFor <= 0 {
+		return nil, fmt.Errorf("fetch activity: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	if ok, err := s.readyOnReader(ctx, qNextWorkItem); err != nil {
+		return nil, fmt.Errorf("fetch activity: %w", err)
+	} else if !ok {
+		return nil, store.ErrNoWork
+	}
+	var (
+		w       store.WorkItem
+		scanErr error
+	)
+	err := s.w.do(ctx, func(t *tx) error {
+		scanErr = nil
+		now := nanos(t.now)
+		until := now + int64(lockFor)
+		var visibleAt int64
+		err := t.queryRow(qLockWorkItem, []any{newToken(), until, now},
+			&w.ID, &w.InstanceID, &w.Execution, &w.EventID, &w.Name, &w.Input, &visibleAt, &w.Attempts, &w.Token)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNoWork
+		}
+		if err != nil {
+			// Keep the lock: the item is skipped until it expires, not fetched in a loop.
+			scanErr = corruptf("fetch activity: work item %d: %v", w.ID, err)
+			return nil
+		}
+		w.VisibleAt, w.LockedUntil = fromNanos(visibleAt), fromNanos(until)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNoWork) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("fetch activity: %w", err)
+	}
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	return &w, nil
+}
+
+// parseActivityToken returns the work item ID a token names (ok false: not a token of ours).
+func parseActivityToken(token string) (int64, bool) {
+	num, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(num, 10, 64)
+	return id, err == nil
+}
+
+// RenewActivity extends a work item's lock; see store.Store.
+func (s *Store) RenewActivity(ctx context.Context, token string, lockFor time.Duration) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if lockFor <= 0 {
+		return fmt.Errorf("renew activity: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	id, ok := parseActivityToken(token)
+	if !ok {
+		return fmt.Errorf("renew activity: %w", store.ErrLockLost)
+	}
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		n, err := t.execN(qRenewWorkItem, now+int64(lockFor), id, token, now)
+		if err != nil {
+			return fmt.Errorf("renew activity %d: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("renew activity %d: %w", id, store.ErrLockLost)
+		}
+		return nil
+	})
+}
+
+// CompleteActivity deletes a work item and enqueues its result; see store.Store.
+func (s *Store) CompleteActivity(ctx context.Context, token string, result store.Message) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	data, err := encodeMessageEvent(&result)
+	if err != nil {
+		return fmt.Errorf("complete activity: %w", err)
+	}
+	id, ok := parseActivityToken(token)
+	if !ok {
+		return fmt.Errorf("complete activity: %w", store.ErrLockLost)
+	}
+	vis := nanos(result.VisibleAt)
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		n, err := t.execN(qDeleteWorkItem, id, token, now)
+		if err != nil {
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
+		}
+		if _, err := t.exec(qInsertMessage, result.InstanceID, data, vis, max(vis, now)); err != nil {
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// AbandonActivity releases a work item's lock; see store.Store.
+func (s *Store) AbandonActivity(ctx context.Context, token string, delay time.Duration) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if delay < 0 {
+		return fmt.Errorf("abandon activity: delay %v: %w", delay, store.ErrInvalid)
+	}
+	id, ok := parseActivityToken(token)
+	if !ok {
+		return fmt.Errorf("abandon activity: %w", store.ErrLockLost)
+	}
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		n, err := t.execN(qAbandonWorkItem, now+int64(delay), id, token, now)
+		if err != nil {
+			return fmt.Errorf("abandon activity %d: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("abandon activity %d: %w", id, store.ErrLockLost)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,276 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/durohost/durohost/store"
+)
+
+// Statements of CommitTurn.
+const (
+	qUpdateInstance = `UPDATE instances SET name = ?1, version = ?2, module_hash = ?3, parent_id = ?4,
+		status = ?5, output = ?6, failure = ?7, custom_status = ?8, execution = ?9, updated_at = ?10,
+		completed_at = CASE WHEN ?11 THEN (CASE WHEN completed_at = 0 THEN ?10 ELSE completed_at END) ELSE 0 END
+		WHERE id = ?12 AND execution = ?13`
+	qInsertInstance = `INSERT INTO instances (name, version, module_hash, parent_id, status, output, failure,
+		custom_status, execution, created_at, updated_at, completed_at, id)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, CASE WHEN ?11 THEN ?10 ELSE 0 END, ?12)`
+	qUpdateExecution = `UPDATE executions SET events = events + ?1, status = ?2,
+		completed_at = CASE WHEN ?3 THEN (CASE WHEN completed_at = 0 THEN ?4 ELSE completed_at END) ELSE 0 END
+		WHERE instance_id = ?5 AND id = ?6 AND (?7 < 0 OR events = ?7)`
+	qInsertExecution = `INSERT INTO executions (instance_id, id, status, events, created_at, completed_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
+	qInsertWorkItem = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`
+	qInsertMessage  = `INSERT INTO messages (instance_id, data, visible_at, ready_at) VALUES (?1, ?2, ?3, ?4)`
+	qDeleteConsumed = `DELETE FROM messages WHERE id = ?1 AND lock_token = ?2`
+	qCancelWorkItem = `DELETE FROM work_items WHERE instance_id = ?1 AND execution = ?2 AND event_id = ?3`
+)
+
+// historyChunk is the most events one INSERT statement appends.
+const historyChunk = 16
+
+// insertHistory[n-1] appends n events in one statement.
+var insertHistory = func() (qs [historyChunk]string) {
+	for n := 1; n <= historyChunk; n++ {
+		var b strings.Builder
+		b.WriteString("INSERT INTO history (instance_id, execution, event_id, data) VALUES ")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?)")
+		}
+		qs[n-1] = b.String()
+	}
+	return qs
+}()
+
+// encodedCommit is a Commit checked and encoded by the caller's goroutine, so that the
+// writer only runs statements.
+type encodedCommit struct {
+	*store.Commit
+	events    [][]byte
+	firstID   int64
+	failure   []byte
+	messages  []encodedMessage
+	execution uint32 // the current execution after the commit
+	status    store.Status
+	finished  bool
+}
+
+// encodedMessage is a message ready to insert.
+type encodedMessage struct {
+	instanceID string
+	data       []byte
+	visibleAt  int64
+}
+
+// encodeCommit validates c and encodes its events, failure and messages.
+func encodeCommit(c *store.Commit) (*encodedCommit, error) {
+	if c == nil {
+		return nil, fmt.Errorf("nil commit: %w", store.ErrInvalid)
+	}
+	if c.Execution == 0 {
+		return nil, fmt.Errorf("execution 0: %w", store.ErrInvalid)
+	}
+	e := &encodedCommit{Commit: c, execution: c.Execution, status: c.State.Status}
+	switch st := c.State.Status; {
+	case !validStatus(int64(st)):
+		return nil, fmt.Errorf("status %d: %w", st, store.ErrInvalid)
+	case c.ContinueAsNew && st.Finished():
+		return nil, fmt.Errorf("continue-as-new with status %s: %w", st, store.ErrInvalid)
+	case c.ContinueAsNew:
+		e.status, e.execution = store.StatusRunning, c.Execution+1
+	case st == store.StatusContinuedAsNew:
+		return nil, fmt.Errorf("status %s without ContinueAsNew: %w", st, store.ErrInvalid)
+	}
+	e.finished = e.status.Finished()
+	if len(c.History) > 0 {
+		e.firstID = c.History[0].ID
+		if e.firstID < 1 {
+			return nil, fmt.Errorf("event ID %d: %w", e.firstID, store.ErrDuplicateEvent)
+		}
+	}
+	e.events = make([][]byte, len(c.History))
+	for i := range c.History {
+		ev := &c.History[i]
+		if ev.ID != e.firstID+int64(i) {
+			return nil, fmt.Errorf("event ID %d follows %d: %w", ev.ID, c.History[i-1].ID, store.ErrDuplicateEvent)
+		}
+		if !ev.Kind.Valid() {
+			return nil, fmt.Errorf("event %d: kind %d: %w", ev.ID, ev.Kind, store.ErrInvalid)
+		}
+		b, err := ev.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %v: %w", ev.ID, err, store.ErrInvalid)
+		}
+		e.events[i] = b
+	}
+	var err error
+	if e.failure, err = encodeFailure(c.State.Failure); err != nil {
+		return nil, fmt.Errorf("failure: %v: %w", err, store.ErrInvalid)
+	}
+	e.messages = make([]encodedMessage, len(c.Messages))
+	for i := range c.Messages {
+		m := &c.Messages[i]
+		b, err := encodeMessageEvent(m)
+		if err != nil {
+			return nil, err
+		}
+		e.messages[i] = encodedMessage{instanceID: m.InstanceID, data: b, visibleAt: nanos(m.VisibleAt)}
+	}
+	for i := range c.Activities {
+		if c.Activities[i].Name == "" {
+			return nil, fmt.Errorf("activity %d without name: %w", i, store.ErrInvalid)
+		}
+	}
+	return e, nil
+}
+
+// CommitTurn applies a turn atomically; see store.Store.
+func (s *Store) CommitTurn(ctx context.Context, token string, c *store.Commit) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	e, err := encodeCommit(c)
+	if err != nil {
+		return fmt.Errorf("commit turn: %w", err)
+	}
+	return s.w.do(ctx, func(t *tx) error { return commitTurn(t, token, e) })
+}
+
+// commitTurn runs in the writer. Any error rolls the whole request back, lock included.
+func commitTurn(t *tx, token string, e *encodedCommit) error {
+	now := nanos(t.now)
+	var id string
+	// Releasing the lock first checks it: a dead token matches no row.
+	if err := t.queryRow(qReleaseTurn, []any{token, now}, &id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("commit turn: %w", store.ErrLockLost)
+		}
+		return fmt.Errorf("commit turn: %w", err)
+	}
+	fail := func(err error) error { return fmt.Errorf("commit turn %s: %w", quote(id), err) }
+	st := &e.State
+	newInstance := false
+	n, err := t.execN(qUpdateInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
+		st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id, e.Execution)
+	if err != nil {
+		return fail(err)
+	}
+	if n == 0 {
+		var cur uint32
+		err := t.queryRow(qInstanceExecution, []any{id}, &cur)
+		switch {
+		case err == nil:
+			return fail(fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, cur, store.ErrInvalid))
+		case !errors.Is(err, sql.ErrNoRows):
+			return fail(err)
+		case e.Execution != 1:
+			return fail(fmt.Errorf("first commit to execution %d, not 1: %w", e.Execution, store.ErrInvalid))
+		}
+		newInstance = true
+		if _, err := t.exec(qInsertInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
+			st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id); err != nil {
+			return fail(err)
+		}
+	}
+	if err := writeExecution(t, id, e, newInstance, now); err != nil {
+		return fail(err)
+	}
+	if err := appendHistory(t, id, e); err != nil {
+		return fail(err)
+	}
+	for i := range e.Activities {
+		a := &e.Activities[i]
+		ref := a.ActivityRef
+		if ref.InstanceID == "" {
+			ref.InstanceID = id
+		}
+		if ref.Execution == 0 {
+			ref.Execution = e.Execution
+		}
+		vis := nanos(a.VisibleAt)
+		if _, err := t.exec(qInsertWorkItem, ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, vis, max(vis, now)); err != nil {
+			return fail(err)
+		}
+	}
+	for _, m := range e.messages {
+		if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now)); err != nil {
+			return fail(err)
+		}
+	}
+	for _, mid := range e.Consumed {
+		if _, err := t.exec(qDeleteConsumed, mid, token); err != nil {
+			return fail(err)
+		}
+	}
+	for _, ref := range e.CancelledActivities {
+		if _, err := t.exec(qCancelWorkItem, ref.InstanceID, ref.Execution, ref.EventID); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
+
+// writeExecution updates (or, for a new instance, creates) the execution row, checking that
+// the appended events continue its history, and starts the next execution on
+// continue-as-new.
+func writeExecution(t *tx, id string, e *encodedCommit, newInstance bool, now int64) error {
+	status, ended := e.status, e.finished
+	if e.ContinueAsNew {
+		status, ended = store.StatusContinuedAsNew, true
+	}
+	if newInstance {
+		if len(e.events) > 0 && e.firstID != 1 {
+			return fmt.Errorf("first event of a new instance has ID %d: %w", e.firstID, store.ErrDuplicateEvent)
+		}
+		var completed int64
+		if ended {
+			completed = now
+		}
+		if _, err := t.exec(qInsertExecution, id, e.Execution, status, len(e.events), now, completed); err != nil {
+			return err
+		}
+	} else {
+		expect := int64(-1)
+		if len(e.events) > 0 {
+			expect = e.firstID - 1
+		}
+		n, err := t.execN(qUpdateExecution, len(e.events), status, ended, now, id, e.Execution, expect)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("execution %d: event ID %d does not follow its history: %w", e.Execution, e.firstID, store.ErrDuplicateEvent)
+		}
+	}
+	if e.ContinueAsNew {
+		if _, err := t.exec(qInsertExecution, id, e.execution, store.StatusRunning, 0, now, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendHistory inserts the commit's events, historyChunk at a time.
+func appendHistory(t *tx, id string, e *encodedCommit) error {
+	args := make([]any, 0, 4*min(len(e.events), historyChunk))
+	for start := 0; start < len(e.events); start += historyChunk {
+		end := min(start+historyChunk, len(e.events))
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = append(args, id, e.Execution, e.firstID+int64(i), e.events[i])
+		}
+		if _, err := t.exec(insertHistory[end-start-1], args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

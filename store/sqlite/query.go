@@ -1,0 +1,387 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store"
+)
+
+// instanceCols are the columns scanInstance reads, in order.
+const instanceCols = `id, name, version, module_hash, parent_id, status, output, failure, custom_status,
+	execution, created_at, updated_at, completed_at`
+
+// Page sizes of ListInstances.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// rowReader converts loosely typed column values, remembering the first mismatch, so that a
+// damaged row gives ErrCorrupt naming the column instead of a conversion panic or a zero.
+type rowReader struct{ err error }
+
+func (r *rowReader) text(v any, col string) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	r.fail(col, v)
+	return ""
+}
+
+func (r *rowReader) int(v any, col string) int64 {
+	if n, ok := v.(int64); ok {
+		return n
+	}
+	r.fail(col, v)
+	return 0
+}
+
+func (r *rowReader) blob(v any, col string) []byte {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	}
+	r.fail(col, v)
+	return nil
+}
+
+func (r *rowReader) fail(col string, v any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("column %s holds %T", col, v)
+	}
+}
+
+// scanInstance reads a row of instanceCols. want names the instance for errors when the
+// row's own ID cannot be read.
+func scanInstance(sc scanner, want string) (*store.Instance, error) {
+	var v [13]any
+	ptrs := make([]any, len(v))
+	for i := range v {
+		ptrs[i] = &v[i]
+	}
+	if err := sc.Scan(ptrs...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return nil, corruptf("instance %s: %v", quote(want), err)
+	}
+	var r rowReader
+	in := &store.Instance{ID: r.text(v[0], "id")}
+	if r.err == nil {
+		want = in.ID
+	}
+	in.Name = r.text(v[1], "name")
+	in.Version = r.text(v[2], "version")
+	in.ModuleHash = r.text(v[3], "module_hash")
+	in.ParentID = r.text(v[4], "parent_id")
+	status := r.int(v[5], "status")
+	in.Output = r.blob(v[6], "output")
+	failure := r.blob(v[7], "failure")
+	in.CustomStatus = r.blob(v[8], "custom_status")
+	exec := r.int(v[9], "execution")
+	in.CreatedAt = fromNanos(r.int(v[10], "created_at"))
+	in.UpdatedAt = fromNanos(r.int(v[11], "updated_at"))
+	in.CompletedAt = fromNanos(r.int(v[12], "completed_at"))
+	switch {
+	case r.err != nil:
+		return nil, corruptf("instance %s: %v", quote(want), r.err)
+	case !validStatus(status) || store.Status(status) == store.StatusContinuedAsNew:
+		return nil, corruptf("instance %s: status %d", quote(want), status)
+	case exec < 1 || exec > 1<<32-1:
+		return nil, corruptf("instance %s: execution %d", quote(want), exec)
+	}
+	in.Status, in.Execution = store.Status(status), uint32(exec)
+	var err error
+	if in.Failure, err = decodeFailure(failure); err != nil {
+		return nil, corruptf("instance %s: failure: %v", quote(want), err)
+	}
+	return in, nil
+}
+
+// loadInstance reads one instance; store.ErrNotFound when there is none.
+func loadInstance(ctx context.Context, q querier, id string) (*store.Instance, error) {
+	in, err := scanInstance(q.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE id = ?1`, id), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("instance %s: %w", quote(id), store.ErrNotFound)
+	}
+	return in, err
+}
+
+// checkID rejects an empty instance ID.
+func checkID(op, id string) error {
+	if id == "" {
+		return fmt.Errorf("%s: empty instance ID: %w", op, store.ErrInvalid)
+	}
+	return nil
+}
+
+// Instance returns an instance's current state; see store.Store.
+func (s *Store) Instance(ctx context.Context, id string) (*store.Instance, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if err := checkID("instance", id); err != nil {
+		return nil, err
+	}
+	return loadInstance(ctx, s.rdb, id)
+}
+
+// readTx runs fn in a read transaction on a read connection (one consistent snapshot).
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	rtx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer rtx.Rollback()
+	return fn(rtx)
+}
+
+// Executions lists an instance's executions; see store.Store.
+func (s *Store) Executions(ctx context.Context, id string) ([]store.Execution, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if err := checkID("executions", id); err != nil {
+		return nil, err
+	}
+	var out []store.Execution
+	err := s.readTx(ctx, func(rtx *sql.Tx) error {
+		if _, err := loadInstance(ctx, rtx, id); err != nil {
+			return err
+		}
+		rows, err := rtx.QueryContext(ctx, `SELECT id, status, events, created_at, completed_at
+			FROM executions WHERE instance_id = ?1 ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var exec, status, events, created, completed int64
+			if err := rows.Scan(&exec, &status, &events, &created, &completed); err != nil {
+				return corruptf("executions of instance %s: %v", quote(id), err)
+			}
+			if !validStatus(status) || exec < 1 || exec > 1<<32-1 || events < 0 {
+				return corruptf("instance %s execution %d: status %d, %d events", quote(id), exec, status, events)
+			}
+			out = append(out, store.Execution{
+				ID: uint32(exec), Status: store.Status(status), Events: int(events),
+				CreatedAt: fromNanos(created), CompletedAt: fromNanos(completed),
+			})
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("executions: %w", err)
+	}
+	return out, nil
+}
+
+// History returns the events of one execution; see store.Store.
+func (s *Store) History(ctx context.Context, id string, execution uint32) ([]history.Event, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if err := checkID("history", id); err != nil {
+		return nil, err
+	}
+	var evs []history.Event
+	err := s.readTx(ctx, func(rtx *sql.Tx) error {
+		in, err := loadInstance(ctx, rtx, id)
+		if err != nil {
+			return err
+		}
+		if execution == 0 {
+			execution = in.Execution
+		}
+		var one int
+		err = rtx.QueryRowContext(ctx, `SELECT 1 FROM executions WHERE instance_id = ?1 AND id = ?2`, id, execution).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("instance %s execution %d: %w", quote(id), execution, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		evs, err = loadHistory(ctx, rtx, id, execution)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	if evs == nil {
+		evs = []history.Event{}
+	}
+	return evs, nil
+}
+
+// Children returns the sub-orchestrations of an instance; see store.Store.
+func (s *Store) Children(ctx context.Context, id string) ([]store.Instance, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if err := checkID("children", id); err != nil {
+		return nil, err
+	}
+	var out []store.Instance
+	err := s.readTx(ctx, func(rtx *sql.Tx) error {
+		if _, err := loadInstance(ctx, rtx, id); err != nil {
+			return err
+		}
+		var err error
+		out, err = queryInstances(ctx, rtx, `SELECT `+instanceCols+` FROM instances
+			WHERE parent_id = ?1 ORDER BY created_at, id`, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("children: %w", err)
+	}
+	return out, nil
+}
+
+// queryInstances runs a query selecting instanceCols.
+func queryInstances(ctx context.Context, q querier, query string, args ...any) ([]store.Instance, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Instance
+	for rows.Next() {
+		in, err := scanInstance(rows, "?")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *in)
+	}
+	return out, rows.Err()
+}
+
+// ListInstances returns one page of the instances matching f; see store.Store. The page
+// token encodes the (creation time, ID) of the last instance returned, so pages stay stable
+// while instances are added or removed.
+func (s *Store) ListInstances(ctx context.Context, f store.Filter) (*store.Page, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	size := f.PageSize
+	switch {
+	case size < 0:
+		return nil, fmt.Errorf("list instances: page size %d: %w", size, store.ErrInvalid)
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	where, args := filterSQL(f)
+	if f.PageToken != "" {
+		created, id, err := decodePageToken(f.PageToken)
+		if err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		where = append(where, "(created_at > ? OR (created_at = ? AND id > ?))")
+		args = append(args, created, created, id)
+	}
+	q := `SELECT ` + instanceCols + ` FROM instances`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at, id LIMIT ?"
+	args = append(args, size+1)
+	ins, err := queryInstances(ctx, s.rdb, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	page := &store.Page{Instances: ins}
+	if len(ins) > size {
+		page.Instances = ins[:size]
+		last := ins[size-1]
+		page.Next = encodePageToken(nanos(last.CreatedAt), last.ID)
+	}
+	if page.Instances == nil {
+		page.Instances = []store.Instance{}
+	}
+	return page, nil
+}
+
+// filterSQL returns the conditions (with ? placeholders) and arguments selecting f.
+func filterSQL(f store.Filter) (where []string, args []any) {
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
+		for _, st := range f.Statuses {
+			args = append(args, int64(st))
+		}
+	}
+	if f.Name != "" {
+		where = append(where, "name = ?")
+		args = append(args, f.Name)
+	}
+	if f.IDPrefix != "" {
+		// Byte-wise prefix match; LIKE and GLOB would need escaping and fold case.
+		where = append(where, "substr(CAST(id AS BLOB), 1, ?) = CAST(? AS BLOB)")
+		args = append(args, len(f.IDPrefix), f.IDPrefix)
+	}
+	if !f.CreatedAfter.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, nanos(f.CreatedAfter))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, nanos(f.CreatedBefore))
+	}
+	return where, args
+}
+
+// encodePageToken returns the opaque token of the position after (created, id).
+func encodePageToken(created int64, id string) string {
+	b := binary.BigEndian.AppendUint64([]byte{1}, uint64(created))
+	return base64.RawURLEncoding.EncodeToString(append(b, id...))
+}
+
+func decodePageToken(tok string) (created int64, id string, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) < 9 || b[0] != 1 {
+		return 0, "", fmt.Errorf("malformed page token: %w", store.ErrInvalid)
+	}
+	return int64(binary.BigEndian.Uint64(b[1:9])), string(b[9:]), nil
+}
+
+// QueueDepths counts what is waiting; see store.Store.
+func (s *Store) QueueDepths(ctx context.Context) (*store.Depths, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var d store.Depths
+	err := s.rdb.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages WHERE ready_at <= ?1),
+		(SELECT count(*) FROM messages WHERE ready_at > ?1),
+		(SELECT count(*) FROM work_items WHERE locked_until <= ?1),
+		(SELECT count(*) FROM work_items WHERE locked_until > ?1),
+		(SELECT count(*) FROM instance_locks WHERE locked_until > ?1)`, nanos(s.cfg.clock())).
+		Scan(&d.Messages, &d.DelayedMessages, &d.Activities, &d.LockedActivities, &d.LockedInstances)
+	if err != nil {
+		return nil, fmt.Errorf("queue depths: %w", err)
+	}
+	return &d, nil
+}

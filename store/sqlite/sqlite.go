@@ -1,0 +1,161 @@
+// Package sqlite is the embedded SQLite implementation of store.Store, the default store of
+// durohost.
+//
+// The database runs in WAL mode. All writes go through one writer goroutine that owns one
+// connection and commits concurrent requests together (group commit); reads use a separate
+// pool of connections, which WAL lets run beside the writer. Commits are durable
+// (synchronous=FULL) unless WithSynchronous relaxes them. The schema is created and
+// migrated by Open from numbered migrations embedded in the binary. See RATIONALE.md, "Why
+// one writer with group commit in the SQLite store?".
+//
+// Limits: a turn carries at most MaxTurnMessages messages (the oldest visible ones); the
+// others stay queued for the next turn.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/durohost/durohost/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// MemoryPath is the path that opens a private in-memory database, discarded by Close.
+// In-memory databases cannot use WAL: they use SQLite's in-memory journal instead, so a
+// reader waits while the writer commits. Meant for tests.
+const MemoryPath = ":memory:"
+
+// MaxTurnMessages is the most messages FetchTurn returns in one turn.
+const MaxTurnMessages = 1000
+
+// Store is a store.Store kept in one SQLite database. Open it with Open; it is safe for
+// concurrent use.
+type Store struct {
+	cfg config
+	w   *writer
+	rdb *sql.DB
+
+	mu     sync.RWMutex // held for reading by every call, for writing by Close
+	closed bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+var memoryDBs atomic.Int64
+
+// Open opens (creating it if needed) the database at path, or a private in-memory database
+// for MemoryPath, and brings its schema up to date. A database written by a newer version
+// of durohost fails with an error wrapping store.ErrSchemaTooNew; invalid options with one
+// wrapping store.ErrInvalid.
+func Open(path string, opts ...Option) (*Store, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: empty path: %w", store.ErrInvalid)
+	}
+	ms, err := loadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return open(path, cfg, ms)
+}
+
+func open(path string, cfg config, ms []migration) (*Store, error) {
+	writeDSN, readDSN := dsns(path, cfg)
+	wdb, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	wdb.SetConnMaxLifetime(0)
+	conn, err := wdb.Conn(context.Background())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(context.Background(), conn, ms); err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	rdb, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(cfg.readers)
+	rdb.SetMaxIdleConns(cfg.readers)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	if err := rdb.Ping(); err != nil {
+		rdb.Close()
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	return &Store{cfg: cfg, w: newWriter(wdb, conn, cfg.batchSize, cfg.clock), rdb: rdb}, nil
+}
+
+// dsns returns the data source names of the writer and of the readers.
+func dsns(path string, cfg config) (write, read string) {
+	busy := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
+	common := "&_pragma=busy_timeout(" + busy + ")&_pragma=cache_size(-16000)&_pragma=temp_store(MEMORY)"
+	var uri string
+	if path == MemoryPath {
+		// memdb databases whose name starts with "/" are shared by the connections of this
+		// process (and live as long as one is open: the writer's).
+		uri = "file:/durohost-" + strconv.FormatInt(memoryDBs.Add(1), 10) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "?vfs=memdb"
+		write = uri + common + "&_pragma=synchronous(" + cfg.sync.String() + ")"
+	} else {
+		uri = "file:" + escapePath(path) + "?mode=rwc"
+		write = uri + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + cfg.sync.String() + ")&_pragma=journal_size_limit(67108864)"
+	}
+	read = uri + common + "&_pragma=query_only(1)"
+	return write, read
+}
+
+// escapePath makes a file path safe inside a SQLite URI filename.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+// enter starts a call: it fails with ErrClosed after Close, and otherwise keeps Close
+// waiting until leave.
+func (s *Store) enter() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.mu.RUnlock() }
+
+// Close waits for the calls in progress, then closes the writer and the readers. Further
+// calls (Close included) return store.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	s.closed = true
+	return errors.Join(s.rdb.Close(), s.w.close())
+}

@@ -1,0 +1,242 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store"
+)
+
+// Queries of the turn lifecycle.
+const (
+	// qNextInstance picks the instance whose oldest visible message became visible first, among
+	// those with no live lock (fairness: the longest wait is served first).
+	qNextInstance = `SELECT m.instance_id FROM messages m
+		WHERE m.ready_at <= ?1
+		  AND NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = m.instance_id AND l.locked_until > ?1)
+		ORDER BY m.ready_at, m.id LIMIT 1`
+	qLockInstance = `INSERT INTO instance_locks (instance_id, token, locked_until) VALUES (?1, ?2, ?3)
+		ON CONFLICT (instance_id) DO UPDATE SET token = excluded.token, locked_until = excluded.locked_until`
+	qTagMessages = `UPDATE messages SET lock_token = ?2, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM messages WHERE instance_id = ?1 AND ready_at <= ?3 ORDER BY id LIMIT ?4)
+		RETURNING id, data, visible_at, attempts`
+	qRenewTurn   = `UPDATE instance_locks SET locked_until = ?1 WHERE token = ?2 AND locked_until > ?3`
+	qReleaseTurn = `DELETE FROM instance_locks WHERE token = ?1 AND locked_until > ?2 RETURNING instance_id`
+	qAbandonMsgs = `UPDATE messages SET lock_token = NULL,
+		ready_at = CASE WHEN ?3 > 0 THEN ?3 ELSE ready_at END,
+		attempts = CASE WHEN ?4 AND attempts > 0 THEN attempts - 1 ELSE attempts END
+		WHERE instance_id = ?1 AND lock_token = ?2`
+	qInstanceExecution = `SELECT execution FROM instances WHERE id = ?1`
+	qHistory           = `SELECT event_id, data FROM history WHERE instance_id = ?1 AND execution = ?2 ORDER BY event_id`
+)
+
+// rawMessage is a message row not yet decoded.
+type rawMessage struct {
+	id, visibleAt, attempts int64
+	data                    []byte
+}
+
+// FetchTurn locks the next ready instance; see store.Store. The instance row and history are
+// read after the lock is committed, on a read connection (the lock keeps them stable). A
+// corrupt message or history row fails the call with store.ErrCorrupt and leaves the
+// instance locked until lockFor passes, so that one bad instance does not stop the others.
+func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Turn, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if lockFor <= 0 {
+		return nil, fmt.Errorf("fetch turn: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	if ok, err := s.readyOnReader(ctx, qNextInstance); err != nil {
+		return nil, fmt.Errorf("fetch turn: %w", err)
+	} else if !ok {
+		return nil, store.ErrNoWork
+	}
+	var (
+		id, token string
+		until     int64
+		raw       []rawMessage
+		scanErr   error
+	)
+	err := s.w.do(ctx, func(t *tx) error {
+		raw, scanErr = raw[:0], nil
+		now := nanos(t.now)
+		if err := t.queryRow(qNextInstance, []any{now}, &id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNoWork
+			}
+			return err
+		}
+		token, until = newToken(), now+int64(lockFor)
+		if _, err := t.exec(qLockInstance, id, token, until); err != nil {
+			return err
+		}
+		rows, err := t.query(qTagMessages, id, token, now, MaxTurnMessages)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m rawMessage
+			if err := rows.Scan(&m.id, &m.data, &m.visibleAt, &m.attempts); err != nil {
+				// Keep the lock (see FetchTurn's doc).
+				scanErr = corruptf("fetch turn: message of instance %s: %v", quote(id), err)
+				return nil
+			}
+			raw = append(raw, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNoWork) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("fetch turn: %w", err)
+	}
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	turn := &store.Turn{InstanceID: id, Token: token, LockedUntil: fromNanos(until)}
+	slices.SortFunc(raw, func(a, b rawMessage) int { return cmp.Compare(a.id, b.id) })
+	turn.Messages = make([]store.Message, 0, len(raw))
+	for _, m := range raw {
+		ev, err := decodeEvent(m.data, func() string {
+			return fmt.Sprintf("fetch turn: instance %s message %d", quote(id), m.id)
+		})
+		if err != nil {
+			return nil, err
+		}
+		turn.Messages = append(turn.Messages, store.Message{
+			ID: m.id, InstanceID: id, Event: ev, VisibleAt: fromNanos(m.visibleAt), Attempts: int(m.attempts),
+		})
+	}
+	if err := s.readTurnState(ctx, turn); err != nil {
+		return nil, fmt.Errorf("fetch turn: %w", err)
+	}
+	return turn, nil
+}
+
+// readTurnState fills the instance and current history of a locked turn.
+func (s *Store) readTurnState(ctx context.Context, turn *store.Turn) error {
+	rtx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer rtx.Rollback()
+	inst, err := loadInstance(ctx, rtx, turn.InstanceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	turn.Instance, turn.Execution = inst, inst.Execution
+	turn.History, err = loadHistory(ctx, rtx, turn.InstanceID, inst.Execution)
+	return err
+}
+
+// loadHistory reads and decodes the events of one execution.
+func loadHistory(ctx context.Context, q querier, id string, execution uint32) ([]history.Event, error) {
+	rows, err := q.QueryContext(ctx, qHistory, id, execution)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evs []history.Event
+	for rows.Next() {
+		var (
+			eventID int64
+			data    []byte
+		)
+		if err := rows.Scan(&eventID, &data); err != nil {
+			return nil, corruptf("history of instance %s execution %d: %v", quote(id), execution, err)
+		}
+		where := func() string {
+			return fmt.Sprintf("history of instance %s execution %d event %d", quote(id), execution, eventID)
+		}
+		ev, err := decodeEvent(data, where)
+		if err != nil {
+			return nil, err
+		}
+		if ev.ID != eventID || eventID != int64(len(evs))+1 {
+			return nil, corruptf("%s: stored with ID %d after %d events", where(), ev.ID, len(evs))
+		}
+		evs = append(evs, ev)
+	}
+	return evs, rows.Err()
+}
+
+// RenewTurn extends a turn's lock; see store.Store.
+func (s *Store) RenewTurn(ctx context.Context, token string, lockFor time.Duration) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if lockFor <= 0 {
+		return fmt.Errorf("renew turn: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		n, err := t.execN(qRenewTurn, now+int64(lockFor), token, now)
+		if err != nil {
+			return fmt.Errorf("renew turn: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("renew turn: %w", store.ErrLockLost)
+		}
+		return nil
+	})
+}
+
+// AbandonTurn releases a turn's lock; see store.Store.
+func (s *Store) AbandonTurn(ctx context.Context, token string, opts store.AbandonOptions) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if opts.Delay < 0 {
+		return fmt.Errorf("abandon turn: delay %v: %w", opts.Delay, store.ErrInvalid)
+	}
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		var id string
+		if err := t.queryRow(qReleaseTurn, []any{token, now}, &id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("abandon turn: %w", store.ErrLockLost)
+			}
+			return fmt.Errorf("abandon turn: %w", err)
+		}
+		var readyAt int64
+		if opts.Delay > 0 {
+			readyAt = now + int64(opts.Delay)
+		}
+		if _, err := t.exec(qAbandonMsgs, id, token, readyAt, opts.IgnoreAttempt); err != nil {
+			return fmt.Errorf("abandon turn %s: %w", quote(id), err)
+		}
+		return nil
+	})
+}
+
+// readyOnReader runs a "next item" query on a read connection: when it finds nothing, a
+// fetch can answer ErrNoWork without queueing a write.
+func (s *Store) readyOnReader(ctx context.Context, q string) (bool, error) {
+	var v any
+	err := s.rdb.QueryRowContext(ctx, q, nanos(s.cfg.clock())).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// querier is what read helpers need: a *sql.DB, *sql.Tx or *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}

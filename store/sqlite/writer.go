@@ -1,0 +1,293 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The writer owns the only connection that writes. Every write of the store is a request: a
+// function applied to the open transaction. The writer drains up to batchSize pending
+// requests, applies them in one IMMEDIATE transaction, each inside its own SAVEPOINT (so a
+// failing request rolls back only its own changes and gets its own error), commits once, and
+// only then answers every caller. A lone request runs in a plain transaction, so one caller
+// pays for one transaction and nothing more. See RATIONALE.md, "Why one writer with group
+// commit in the SQLite store?".
+
+// request states: a request is taken by the writer or abandoned by its caller, never both.
+const (
+	reqPending int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// request is one write waiting for the writer.
+type request struct {
+	fn    func(*tx) error
+	state atomic.Int32
+	done  chan error
+}
+
+var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
+
+// tx is the writer's open transaction as a request sees it.
+type tx struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	// now is the clock's reading when the request started: every time a request compares or
+	// writes uses it.
+	now time.Time
+}
+
+// stmt returns the prepared statement for q, preparing it on first use.
+func (t *tx) stmt(q string) (*sql.Stmt, error) {
+	if s, ok := t.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := t.conn.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[q] = s
+	return s, nil
+}
+
+func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	s, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(context.Background(), args...)
+}
+
+// execN runs q and returns the number of rows it changed.
+func (t *tx) execN(q string, args ...any) (int64, error) {
+	res, err := t.exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	s, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(context.Background(), args...)
+}
+
+// queryDirect runs a query that is not worth caching (its text varies with its input).
+func (t *tx) queryDirect(q string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(context.Background(), q, args...)
+}
+
+// queryRow runs q and scans its first row into dest; sql.ErrNoRows when there is none.
+func (t *tx) queryRow(q string, args []any, dest ...any) error {
+	s, err := t.stmt(q)
+	if err != nil {
+		return err
+	}
+	return s.QueryRowContext(context.Background(), args...).Scan(dest...)
+}
+
+// writer is the single writing goroutine and its connection.
+type writer struct {
+	db        *sql.DB
+	tx        tx
+	reqs      chan *request
+	quit      chan struct{}
+	exited    chan struct{}
+	batchSize int
+	clock     func() time.Time
+
+	// batches and batched count transactions and the requests they carried (for tests and
+	// benchmarks).
+	batches, batched atomic.Int64
+}
+
+func newWriter(db *sql.DB, conn *sql.Conn, batchSize int, clock func() time.Time) *writer {
+	w := &writer{
+		db:        db,
+		tx:        tx{conn: conn, stmts: map[string]*sql.Stmt{}},
+		reqs:      make(chan *request, 4*batchSize),
+		quit:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		batchSize: batchSize,
+		clock:     clock,
+	}
+	go w.run()
+	return w
+}
+
+// do hands fn to the writer and waits for the durable outcome. If ctx ends before the writer
+// took the request, the request is withdrawn and ctx's error returned; once taken, do waits
+// for the outcome, so that an error always means nothing was written.
+func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := requestPool.Get().(*request)
+	r.fn = fn
+	r.state.Store(reqPending)
+	select {
+	case w.reqs <- r:
+	case <-ctx.Done():
+		r.fn = nil
+		requestPool.Put(r)
+		return ctx.Err()
+	}
+	var err error
+	select {
+	case err = <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+			// The writer will drop it; it is not reused since the writer still holds it.
+			return ctx.Err()
+		}
+		err = <-r.done
+	}
+	r.fn = nil
+	requestPool.Put(r)
+	return err
+}
+
+// close stops the writer after the requests already queued, and closes its connection.
+func (w *writer) close() error {
+	close(w.quit)
+	<-w.exited
+	var errs []error
+	for _, s := range w.tx.stmts {
+		errs = append(errs, s.Close())
+	}
+	errs = append(errs, w.tx.conn.Close(), w.db.Close())
+	return errors.Join(errs...)
+}
+
+func (w *writer) run() {
+	defer close(w.exited)
+	batch := make([]*request, 0, w.batchSize)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-w.reqs:
+			batch = append(batch, r)
+		case <-w.quit:
+			// Store.Close waits for every call to return, so nothing is queued any more.
+			return
+		}
+	drain:
+		for len(batch) < w.batchSize {
+			select {
+			case r := <-w.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		w.runBatch(batch)
+	}
+}
+
+// runBatch applies the requests that were not withdrawn and answers them.
+func (w *writer) runBatch(batch []*request) {
+	n := 0
+	for _, r := range batch {
+		if r.state.CompareAndSwap(reqPending, reqTaken) {
+			batch[n] = r
+			n++
+		}
+	}
+	batch = batch[:n]
+	switch len(batch) {
+	case 0:
+		return
+	case 1:
+		batch[0].done <- w.runOne(batch[0])
+		return
+	}
+	errs, err := w.runGroup(batch)
+	if err != nil {
+		// The transaction as a whole failed (commit, or a savepoint that could not be
+		// rolled back): nothing of it was written. Give each request a transaction of its own
+		// so that each gets its own outcome.
+		for _, r := range batch {
+			r.done <- w.runOne(r)
+		}
+		return
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+}
+
+// runOne applies a single request in its own transaction.
+func (w *writer) runOne(r *request) error {
+	w.batches.Add(1)
+	w.batched.Add(1)
+	if _, err := w.tx.exec("BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := w.apply(r); err != nil {
+		w.rollback()
+		return err
+	}
+	if _, err := w.tx.exec("COMMIT"); err != nil {
+		w.rollback()
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// runGroup applies the requests in one transaction, each in a savepoint. errs holds each
+// request's own error; err is set when the transaction failed as a whole (then it was
+// rolled back).
+func (w *writer) runGroup(batch []*request) (errs []error, err error) {
+	w.batches.Add(1)
+	w.batched.Add(int64(len(batch)))
+	if _, err := w.tx.exec("BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	errs = make([]error, len(batch))
+	for i, r := range batch {
+		if _, err := w.tx.exec("SAVEPOINT req"); err != nil {
+			w.rollback()
+			return nil, fmt.Errorf("savepoint: %w", err)
+		}
+		if errs[i] = w.apply(r); errs[i] != nil {
+			if _, err := w.tx.exec("ROLLBACK TO req"); err != nil {
+				w.rollback()
+				return nil, fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := w.tx.exec("RELEASE req"); err != nil {
+			w.rollback()
+			return nil, fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if _, err := w.tx.exec("COMMIT"); err != nil {
+		w.rollback()
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return errs, nil
+}
+
+// apply runs a request's function, turning a panic into an error.
+func (w *writer) apply(r *request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write request panicked: %v", p)
+		}
+	}()
+	w.tx.now = w.clock()
+	return r.fn(&w.tx)
+}
+
+func (w *writer) rollback() {
+	// An error here means no transaction is open (SQLite already rolled it back).
+	_, _ = w.tx.exec("ROLLBACK")
+}
