@@ -97,7 +97,8 @@ const (
 	StatusOK int32 = 0
 	// StatusNotReady is returned by result for a handle whose future has not completed.
 	StatusNotReady int32 = -1
-	// StatusCompleted is returned by calls made after complete was called.
+	// StatusCompleted is reserved: no call succeeds after complete, and a host function
+	// called after complete is a fatal misuse (CodeAfterComplete), not a status.
 	StatusCompleted int32 = -2
 )
 

@@ -1,6 +1,6 @@
 package abi
 
-// CommandKind says what a Command asks the host to do. See ABI.md, "Commands".
+// CommandKind says what a Command asks the host to do. See ABI.md, "Command".
 type CommandKind uint8
 
 // Command kinds. The numeric values are part of the wire format.
@@ -55,7 +55,7 @@ type Command struct {
 	Delay int64 `cbor:"6,keyasint,omitempty"`
 }
 
-// FailureKind classifies a failure. See ABI.md, "Failures".
+// FailureKind classifies a failure. See ABI.md, "Failure".
 type FailureKind uint8
 
 // Failure kinds.
