@@ -88,5 +88,5 @@ type continueAsNew struct {
 	version string
 }
 
-func (e *continueAsNew) Error() string       { return ErrContinueAsNew.Error() }
+func (e *continueAsNew) Error() string        { return ErrContinueAsNew.Error() }
 func (e *continueAsNew) Is(target error) bool { return target == ErrContinueAsNew }

@@ -65,9 +65,11 @@ func (wasmHost) setStatus(status []byte, clear bool) int32 {
 	}
 	return hostSetStatus(ptr(status), int32(len(status)))
 }
-func (wasmHost) complete(outcome []byte) int32 { return hostComplete(ptr(outcome), int32(len(outcome))) }
-func (wasmHost) log(level int32, msg []byte)   { hostLog(level, ptr(msg), int32(len(msg))) }
-func (wasmHost) isReplaying() int32            { return hostIsReplaying() }
+func (wasmHost) complete(outcome []byte) int32 {
+	return hostComplete(ptr(outcome), int32(len(outcome)))
+}
+func (wasmHost) log(level int32, msg []byte) { hostLog(level, ptr(msg), int32(len(msg))) }
+func (wasmHost) isReplaying() int32          { return hostIsReplaying() }
 
 // durohostRun is the durohost_run export: it runs the orchestration the host's StartInfo names
 // (or answers a describe request) and returns after calling complete.

@@ -42,10 +42,15 @@ func Register(name string, fn Orchestration, opts ...RegisterOption) {
 // input decodes to the zero In) and its output encoded to JSON. A non-nil error discards the
 // output. See Register.
 func RegisterFunc[In, Out any](name string, fn func(ctx *Context, input In) (Out, error), opts ...RegisterOption) {
+	Register(name, typedOrchestration(name, fn), opts...)
+}
+
+// typedOrchestration wraps a typed function as an Orchestration using JSON.
+func typedOrchestration[In, Out any](name string, fn func(*Context, In) (Out, error)) Orchestration {
 	if fn == nil {
 		panic("durable: RegisterFunc " + name + " with a nil function")
 	}
-	Register(name, func(ctx *Context, input []byte) ([]byte, error) {
+	return func(ctx *Context, input []byte) ([]byte, error) {
 		var in In
 		if len(input) > 0 {
 			if err := json.Unmarshal(input, &in); err != nil {
@@ -63,7 +68,7 @@ func RegisterFunc[In, Out any](name string, fn func(ctx *Context, input In) (Out
 				Message: fmt.Sprintf("encode output of %s: %v", name, err)}
 		}
 		return b, nil
-	}, opts...)
+	}
 }
 
 // registrations is the module's registry, filled by Register from init functions.

@@ -1,0 +1,175 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+)
+
+func TestMisusePanics(t *testing.T) {
+	tests := []struct {
+		name string
+		do   func(ctx, other *Context)
+		want string
+	}{
+		{"select a cancelled future", func(ctx, _ *Context) {
+			a, b := ctx.Timer(time.Second), ctx.Timer(2*time.Second)
+			ctx.Select(a, b)
+			ctx.Select(b, ctx.Timer(time.Second))
+		}, "Select: future 0 was cancelled"},
+		{"wait any on a cancelled future", func(ctx, _ *Context) {
+			f := ctx.Timer(time.Second)
+			f.Cancel()
+			ctx.WaitAny(f)
+		}, "WaitAny: future 0 was cancelled"},
+		{"select nothing", func(ctx, _ *Context) { ctx.Select() }, "Select with no futures"},
+		{"nil future", func(ctx, _ *Context) { ctx.WaitAny(ctx.Timer(0), (*Future[int])(nil)) }, "nil Future"},
+		{"nil future get", func(*Context, *Context) { (*Future[int])(nil).Get() }, "Get on a nil Future"},
+		{"future of another context", func(ctx, other *Context) {
+			ctx.Select(ctx.Timer(time.Second), other.Timer(time.Second))
+		}, "future 1 belongs to another Context"},
+		{"context after return", func(ctx, _ *Context) {
+			ctx.done = true
+			ctx.Timer(time.Second)
+		}, "Context used after its orchestration returned"},
+		{"future after return", func(ctx, _ *Context) {
+			f := ctx.Timer(time.Second)
+			ctx.done = true
+			f.Cancel()
+		}, "Context used after its orchestration returned"},
+		{"instance ID on an activity", func(ctx, _ *Context) {
+			ctx.CallActivity("a", nil, WithInstanceID("x"))
+		}, "do not apply to activities"},
+		{"retry on a detached orchestration", func(ctx, _ *Context) {
+			ctx.StartOrchestration("a", nil, WithRetry(RetryPolicy{}))
+		}, "does not apply to detached orchestrations"},
+		{"retry with an explicit child ID", func(ctx, _ *Context) {
+			ctx.CallSubOrchestration("a", nil, WithRetry(RetryPolicy{}), WithInstanceID("x"))
+		}, "needs a derived instance ID"},
+		{"empty activity name", func(ctx, _ *Context) { ctx.CallActivity("", nil) }, "activity with an empty name"},
+		{"empty event name", func(ctx, _ *Context) { ctx.WaitForEvent("") }, "empty name"},
+		{"empty queue name", func(ctx, _ *Context) { ctx.Dequeue("") }, "empty queue name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, _ := newTestContext(t)
+			other, _ := newTestContext(t)
+			msg := catchPanic(func() { tt.do(ctx, other) })
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("panic %q, want it to contain %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestFutureGetTwiceAndCancel(t *testing.T) {
+	ctx, h := newTestContext(t)
+	h.activity = func(string, []byte, int) reply { return ok(`{"n":1}`) }
+	type res struct{ N int }
+	f := CallActivity[res](ctx, "a", 1)
+	for range 2 {
+		if v, err := f.Get(); err != nil || v.N != 1 {
+			t.Fatalf("Get = %v, %v", v, err)
+		}
+	}
+	f.Cancel() // settled: nothing to do
+	if len(h.futures) != 0 {
+		t.Errorf("handles left live: %v", h.futures)
+	}
+	g := ctx.Timer(time.Hour)
+	g.Cancel()
+	g.Cancel()
+	if _, err := g.Get(); !errors.Is(err, ErrCancelled) {
+		t.Errorf("cancelled Get: %v", err)
+	}
+	if err := ctx.WaitAll(f, g); !errors.Is(err, ErrCancelled) {
+		t.Errorf("WaitAll: %v", err)
+	}
+	if d := diffLines(h.calls, []string{"activity a 1", "timer 1h0m0s", "cancel 2"}); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestTypedDecodeError(t *testing.T) {
+	ctx, h := newTestContext(t)
+	h.activity = func(string, []byte, int) reply { return ok(`"text"`) }
+	_, err := CallActivity[int](ctx, "a", nil).Get()
+	if !errors.Is(err, &Error{Code: CodeBadPayload}) {
+		t.Errorf("err = %v, want bad payload", err)
+	}
+	h.activity = func(string, []byte, int) reply { return reply{} }
+	if v, err := CallActivity[int](ctx, "a", nil).Get(); err != nil || v != 0 {
+		t.Errorf("empty result: %v, %v", v, err)
+	}
+}
+
+func TestErrorIs(t *testing.T) {
+	e := &Error{Kind: abi.FailureTimeout, Code: CodeAttemptTimeout, Message: "m"}
+	tests := []struct {
+		target error
+		want   bool
+	}{
+		{ErrTimeout, true},
+		{ErrCancelled, false},
+		{&Error{Code: CodeAttemptTimeout}, true},
+		{&Error{Kind: abi.FailureTimeout, Code: "other"}, false},
+		{ErrContinueAsNew, false},
+	}
+	for _, tt := range tests {
+		if got := errors.Is(e, tt.target); got != tt.want {
+			t.Errorf("errors.Is(%v, %v) = %v, want %v", e, tt.target, got, tt.want)
+		}
+	}
+	if got := NewError("E1", "bad").Error(); got != "application [E1]: bad" {
+		t.Errorf("Error() = %q", got)
+	}
+	if got := NewError("", "bad").Error(); got != "application: bad" {
+		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	ctx, h := newTestContext(t)
+	h.replayUntil = 1 // replaying until the first command
+	log := ctx.Logger().With("k", "v")
+	log.Info("dropped while replaying")
+	ctx.Timer(0)
+	log.Debug("d")
+	log.Info("hello", "n", 1)
+	log.WithGroup("g").Warn("w", "x", true)
+	log.Log(context.Background(), slog.LevelError+4, "e")
+	ctx.done = true
+	log.Info("dropped after return")
+	want := []string{
+		"timer 0s",
+		"log 0 msg=d k=v",
+		"log 1 msg=hello k=v n=1",
+		"log 2 msg=w k=v g.x=true",
+		"log 3 msg=e k=v",
+	}
+	if d := diffLines(h.calls, want); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestNewUUID(t *testing.T) {
+	ctx, _ := newTestContext(t)
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		u := ctx.NewUUID()
+		if !re.MatchString(u) {
+			t.Fatalf("NewUUID() = %q, not an RFC 4122 v4 UUID", u)
+		}
+		if seen[u] {
+			t.Fatalf("NewUUID() repeated %q", u)
+		}
+		seen[u] = true
+	}
+}
