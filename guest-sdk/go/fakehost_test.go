@@ -38,7 +38,7 @@ type fakeHost struct {
 	attempts map[string]int
 
 	// Recorded.
-	calls    []string // one line per schedule, cancel, set_status and log call
+	calls     []string // one line per schedule, cancel, set_status and log call
 	outcome   *abi.Outcome
 	finished  bool
 	suspended bool
@@ -66,7 +66,6 @@ type fakeFuture struct {
 	comp  abi.Completion
 	event *delivery // the event a wait_event subscription took
 }
-
 
 func newFakeHost(t *testing.T, info abi.StartInfo) *fakeHost {
 	if info.InstanceID == "" {

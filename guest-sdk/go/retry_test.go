@@ -214,4 +214,3 @@ func TestRetryPolicyValidation(t *testing.T) {
 		})
 	}
 }
-
