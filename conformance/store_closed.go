@@ -1,0 +1,118 @@
+package conformance
+
+import (
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/store"
+)
+
+// closedCall calls one Store method after Close, with tokens that were live before it.
+type closedCall func(t *testing.T, s store.Store, turn *store.Turn, w *store.WorkItem) error
+
+func closedCases() []storeCase {
+	calls := []struct {
+		name string
+		call closedCall
+	}{
+		{"Enqueue", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			return s.Enqueue(t.Context(), eventMsg("a", "x"))
+		}},
+		{"FetchTurn", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.FetchTurn(t.Context(), longLock)
+			return err
+		}},
+		{"RenewTurn", func(t *testing.T, s store.Store, turn *store.Turn, _ *store.WorkItem) error {
+			return s.RenewTurn(t.Context(), turn.Token, longLock)
+		}},
+		{"CommitTurn", func(t *testing.T, s store.Store, turn *store.Turn, _ *store.WorkItem) error {
+			return s.CommitTurn(t.Context(), turn.Token, turnCommit(turn))
+		}},
+		{"AbandonTurn", func(t *testing.T, s store.Store, turn *store.Turn, _ *store.WorkItem) error {
+			return s.AbandonTurn(t.Context(), turn.Token, store.AbandonOptions{})
+		}},
+		{"FetchActivity", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.FetchActivity(t.Context(), longLock)
+			return err
+		}},
+		{"RenewActivity", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
+			return s.RenewActivity(t.Context(), w.Token, longLock)
+		}},
+		{"CompleteActivity", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
+			return s.CompleteActivity(t.Context(), w.Token, completion("a", 1, w.EventID, "r"))
+		}},
+		{"AbandonActivity", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
+			return s.AbandonActivity(t.Context(), w.Token, 0)
+		}},
+		{"Instance", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.Instance(t.Context(), "a")
+			return err
+		}},
+		{"ListInstances", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.ListInstances(t.Context(), store.Filter{})
+			return err
+		}},
+		{"Executions", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.Executions(t.Context(), "a")
+			return err
+		}},
+		{"History", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.History(t.Context(), "a", 0)
+			return err
+		}},
+		{"Children", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.Children(t.Context(), "a")
+			return err
+		}},
+		{"DeleteInstance", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			return s.DeleteInstance(t.Context(), "a", true)
+		}},
+		{"DeleteInstances", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.DeleteInstances(t.Context(), store.Filter{})
+			return err
+		}},
+		{"PruneExecutions", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.PruneExecutions(t.Context(), "a", time.Now(), 0)
+			return err
+		}},
+		{"QueueDepths", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.QueueDepths(t.Context())
+			return err
+		}},
+		{"PutModule", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.PutModule(t.Context(), "m", "2", wasmBytes("2"))
+			return err
+		}},
+		{"Module", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.Module(t.Context(), hashOf(wasmBytes("1")))
+			return err
+		}},
+		{"ResolveModule", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.ResolveModule(t.Context(), "m", "")
+			return err
+		}},
+		{"ListModules", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.ListModules(t.Context(), "")
+			return err
+		}},
+		{"DeleteModule", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			return s.DeleteModule(t.Context(), "m", "1")
+		}},
+		{"Close", func(_ *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			return s.Close()
+		}},
+	}
+	var cases []storeCase
+	for _, c := range calls {
+		cases = append(cases, storeCase{c.name + " after Close is ErrClosed", func(t *testing.T, s store.Store) {
+			putModule(t, s, "m", "1", wasmBytes("1"))
+			withActivities(t, s, "a", "x")
+			enqueue(t, s, eventMsg("a", "m"))
+			turn := fetchTurnOf(t, s, "a")
+			w := fetchActivity(t, s, longLock)
+			must(t, "Close", s.Close())
+			wantErr(t, c.name+" after Close", c.call(t, s, turn, w), store.ErrClosed)
+		}})
+	}
+	return cases
+}
