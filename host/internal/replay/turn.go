@@ -237,13 +237,16 @@ func (e *Engine) Commit() *store.Commit {
 		Status: store.StatusRunning, CustomStatus: st.CustomStatus,
 	}
 	for _, ev := range e.hist {
-		if ev.Kind == history.KindCustomStatusSet {
+		switch {
+		case ev.Kind == history.KindCustomStatusSet:
 			c.State.CustomStatus = ev.Result
 			if ev.Cleared {
 				c.State.CustomStatus = nil
 			} else if ev.Result == nil {
 				c.State.CustomStatus = []byte{}
 			}
+		case ev.Kind.IsTerminal():
+			setEndState(&c.State, ev)
 		}
 	}
 	self := e.cfg.InstanceID
@@ -295,14 +298,8 @@ func (e *Engine) end(c *store.Commit, st *history.Event, ev history.Event) {
 	var toParent *history.Event
 	switch ev.Kind {
 	case history.KindExecutionCompleted:
-		c.State.Status, c.State.Output = store.StatusCompleted, ev.Result
 		toParent = &history.Event{Kind: history.KindSubOrchestrationCompleted, Result: ev.Result}
-	case history.KindExecutionFailed:
-		c.State.Status, c.State.Failure = store.StatusFailed, ev.Failure
-		toParent = &history.Event{Kind: history.KindSubOrchestrationFailed, Failure: ev.Failure}
-	case history.KindExecutionCancelled:
-		c.State.Status = store.StatusCancelled
-		c.State.Failure = &abi.Failure{Kind: abi.FailureCancelled, Message: "cancelled: " + string(ev.Input)}
+	case history.KindExecutionFailed, history.KindExecutionCancelled:
 		toParent = &history.Event{Kind: history.KindSubOrchestrationFailed, Failure: c.State.Failure}
 	case history.KindExecutionContinuedAsNew:
 		c.ContinueAsNew = true
@@ -324,6 +321,21 @@ func (e *Engine) end(c *store.Commit, st *history.Event, ev history.Event) {
 	if toParent != nil && st.ParentID != "" {
 		toParent.Ref, toParent.Execution, toParent.Time = st.ParentRef, st.ParentExecution, ev.Time
 		c.Messages = append(c.Messages, store.Message{InstanceID: st.ParentID, Event: *toParent})
+	}
+}
+
+// setEndState sets the instance state an end event implies.
+func setEndState(st *store.InstanceState, ev history.Event) {
+	switch ev.Kind {
+	case history.KindExecutionCompleted:
+		st.Status, st.Output = store.StatusCompleted, ev.Result
+	case history.KindExecutionFailed:
+		st.Status, st.Failure = store.StatusFailed, ev.Failure
+	case history.KindExecutionCancelled:
+		st.Status = store.StatusCancelled
+		st.Failure = &abi.Failure{Kind: abi.FailureCancelled, Message: "cancelled: " + string(ev.Input)}
+	case history.KindExecutionContinuedAsNew:
+		st.Status = store.StatusRunning
 	}
 }
 

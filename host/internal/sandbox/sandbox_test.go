@@ -21,6 +21,9 @@ func readFixture(t testing.TB, name string) []byte {
 
 func newRuntime(t testing.TB, cfg Config) *Runtime {
 	t.Helper()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = cacheDir
+	}
 	rt, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
