@@ -96,6 +96,16 @@ func TestFutureGetTwiceAndCancel(t *testing.T) {
 	}
 }
 
+func TestTypedEvent(t *testing.T) {
+	ctx, h := newTestContext(t)
+	h.events["e"] = []delivery{{at: time.Second, data: []byte(`{"ok":true}`)}}
+	type data struct{ OK bool }
+	v, err := WaitForEvent[data](ctx, "e").Get()
+	if err != nil || !v.OK {
+		t.Errorf("WaitForEvent = %+v, %v", v, err)
+	}
+}
+
 func TestTypedDecodeError(t *testing.T) {
 	ctx, h := newTestContext(t)
 	h.activity = func(string, []byte, int) reply { return ok(`"text"`) }
@@ -125,6 +135,10 @@ func TestErrorIs(t *testing.T) {
 		if got := errors.Is(e, tt.target); got != tt.want {
 			t.Errorf("errors.Is(%v, %v) = %v, want %v", e, tt.target, got, tt.want)
 		}
+	}
+	ctx, _ := newTestContext(t)
+	if err := ctx.ContinueAsNew(nil); !errors.Is(err, ErrContinueAsNew) || errors.Is(err, ErrCancelled) {
+		t.Errorf("ContinueAsNew error %v does not match ErrContinueAsNew", err)
 	}
 	if got := NewError("E1", "bad").Error(); got != "application [E1]: bad" {
 		t.Errorf("Error() = %q", got)

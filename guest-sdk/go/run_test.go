@@ -457,3 +457,43 @@ func catchPanic(f func()) (msg string) {
 	f()
 	return ""
 }
+
+func TestOutcomeOf(t *testing.T) {
+	inner := &Error{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "trap", Details: []byte(`1`)}
+	tests := []struct {
+		name string
+		err  error
+		want abi.Outcome
+	}{
+		{"nil", nil, abi.Outcome{Kind: abi.OutcomeCompleted, Output: []byte("out")}},
+		{"plain", errors.New("x"), abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Message: "x"}}},
+		{"error as is", inner, abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "trap", Details: []byte(`1`)}}},
+		{"wrapped error", fmt.Errorf("step 2: %w", inner), abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "step 2: infrastructure [DH-CHILD-001]: trap", Details: []byte(`1`)}}},
+		{"continue as new", &continueAsNew{input: []byte("i"), version: "2"}, abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Input: []byte("i"), Version: "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := abi.Marshal(outcomeOf([]byte("out"), tt.err))
+			want, _ := abi.Marshal(tt.want)
+			if string(got) != string(want) {
+				t.Errorf("outcome = %x, want %x", got, want)
+			}
+		})
+	}
+}
+
+// badStartInfo is a host whose start_info answers bytes that are not a StartInfo.
+type badStartInfo struct{ *fakeHost }
+
+func (badStartInfo) startInfo(buf []byte) int32 {
+	copy(buf, []byte{0xff})
+	return 1
+}
+
+func TestRunBadStartInfo(t *testing.T) {
+	h := newFakeHost(t, abi.StartInfo{})
+	run(badStartInfo{h}, newRegistry())
+	if got := outcomeString(h.outcome); !strings.HasPrefix(got, "failed infrastructure/DH-ABI-002/read start info:") {
+		t.Errorf("outcome = %s", got)
+	}
+}
