@@ -138,8 +138,8 @@ func (c *Context) Timer(d time.Duration) *Future[struct{}] {
 	return newFuture(c, &handleMachine{ctx: c, h: h}, decodeNothing)
 }
 
-// Sleep waits for a durable timer of d. Its error is non-nil only in unusual cases (the
-// instance being cancelled).
+// Sleep waits for a durable timer of d. It returns an error only if the host fails the timer
+// (for instance when the instance is being cancelled).
 func (c *Context) Sleep(d time.Duration) error {
 	_, err := c.Timer(d).Get()
 	return err
