@@ -225,7 +225,7 @@ func (i *Instance) classify(err error) *abi.Failure {
 			Message: fmt.Sprintf("turn ran longer than its budget of %s (an infinite loop?)", i.rt.cfg.TurnTimeout)}
 	case i.nearMemoryLimit():
 		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeMemoryLimit,
-			Message: fmt.Sprintf("guest exceeded its memory limit of %d pages (%d MiB): %s", i.rt.cfg.MemoryLimitPages, i.rt.cfg.MemoryLimitPages/16, firstLine(err))}
+			Message: fmt.Sprintf("guest ran out of memory near its memory limit of %d pages (%d MiB): %s", i.rt.cfg.MemoryLimitPages, i.rt.cfg.MemoryLimitPages/16, firstLine(err))}
 	case isExit:
 		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTrap,
 			Message: fmt.Sprintf("guest exited with code %d (proc_exit) instead of completing", exit.ExitCode())}
@@ -233,6 +233,10 @@ func (i *Instance) classify(err error) *abi.Failure {
 	return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTrap, Message: "guest trapped: " + firstLine(err)}
 }
 
+// nearMemoryLimit tells whether a guest that stopped abnormally had grown its memory close to
+// the limit: within a tenth of it or 16 MiB, whichever is more. wazero does not report a
+// refused memory.grow, and guests react to one by trapping or exiting (the Go runtime exits
+// with "out of memory"), so closeness to the limit is the best evidence available.
 func (i *Instance) nearMemoryLimit() (near bool) {
 	defer func() {
 		if recover() != nil {
@@ -243,8 +247,10 @@ func (i *Instance) nearMemoryLimit() (near bool) {
 	if mem == nil {
 		return false
 	}
-	pages := mem.Size() / 65536
-	return uint64(pages)*10 >= uint64(i.rt.cfg.MemoryLimitPages)*9
+	pages := uint64(mem.Size() / 65536)
+	limit := uint64(i.rt.cfg.MemoryLimitPages)
+	margin := max(limit/10, 256)
+	return pages+margin >= limit
 }
 
 func firstLine(err error) string {

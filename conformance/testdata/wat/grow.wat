@@ -1,0 +1,22 @@
+;; Hostile guest for the sandbox tests: grows its memory until the limit, then traps
+;; Built with: wat2wasm grow.wat -o grow.wasm   (wabt; see build.sh)
+(module
+  (import "durohost_v1" "start_info" (func $start_info (param i32 i32) (result i32)))
+  (import "durohost_v1" "schedule" (func $schedule (param i32 i32) (result i32)))
+  (import "durohost_v1" "await" (func $await (param i32 i32) (result i32)))
+  (import "durohost_v1" "complete" (func $complete (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; Outcome{kind: describe, orchestrations: [{name: "hostile"}]}
+  (data (i32.const 0) "\a2\01\04\06\81\a1\01\67\68\6f\73\74\69\6c\65")
+  ;; Command{kind: activity, name: "greet", input: "\"wat\""}
+  (data (i32.const 32) "\a3\01\01\02\65\67\72\65\65\74\03\45\22\77\61\74\22")
+  ;; Not CBOR at all
+  (data (i32.const 96) "\ff\ff\ff\ff")
+  (func (export "durohost_abi_version") (result i32) (i32.const 1))
+  (func (export "durohost_run")
+    (drop (call $start_info (i32.const 128) (i32.const 256)))
+    (if (i32.and (i32.eq (i32.load8_u (i32.const 129)) (i32.const 1))
+                 (i32.eq (i32.load8_u (i32.const 130)) (i32.const 1)))
+      (then (drop (call $complete (i32.const 0) (i32.const 15))) (return)))
+    (loop $more (br_if $more (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+    unreachable))
