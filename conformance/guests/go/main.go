@@ -187,14 +187,13 @@ func determinism(ctx *durable.Context, _ any) (map[string]any, error) {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	fmt.Println("now", now, "rand", r)
+	fmt.Println("now", now, "rand", r, "replaying", ctx.IsReplaying())
 	return map[string]any{
-		"now":       now,
-		"rand":      r,
-		"crypto":    hex.EncodeToString(b[:]),
-		"uuid":      ctx.NewUUID(),
-		"map":       keys,
-		"replaying": ctx.IsReplaying(),
+		"now":    now,
+		"rand":   r,
+		"crypto": hex.EncodeToString(b[:]),
+		"uuid":   ctx.NewUUID(),
+		"map":    keys,
 	}, nil
 }
 

@@ -73,6 +73,12 @@ func describe(ev *history.Event, none string) string {
 	if len(ev.Input) > 0 {
 		s += " with input " + preview(ev.Input)
 	}
+	if len(ev.Result) > 0 || ev.Kind == history.KindExecutionCompleted {
+		s += " with result " + preview(ev.Result)
+	}
+	if ev.Failure != nil {
+		s += " with failure " + preview([]byte(ev.Failure.Error()))
+	}
 	return s
 }
 
