@@ -91,7 +91,7 @@ func turnHammer(t *testing.T, s store.Store, cfg turnHammerConfig) {
 	ctx := t.Context()
 	h := newHammer(t)
 	total := int64(cfg.producers * cfg.perProducer)
-	var committed atomic.Int64
+	var committed, turns, lostLocks atomic.Int64
 	var heldMu sync.Mutex
 	held := map[string]bool{}
 	var wg sync.WaitGroup
@@ -141,7 +141,11 @@ func turnHammer(t *testing.T, s store.Store, cfg turnHammerConfig) {
 					}
 				}
 				lost := func(op string, err error) bool {
-					if err == nil || (cfg.stall && errors.Is(err, store.ErrLockLost)) {
+					if err == nil {
+						return false
+					}
+					if cfg.stall && errors.Is(err, store.ErrLockLost) {
+						lostLocks.Add(1)
 						return false
 					}
 					h.fail("%s on %s: %v", op, id, err)
@@ -160,11 +164,20 @@ func turnHammer(t *testing.T, s store.Store, cfg turnHammerConfig) {
 				if cfg.stall {
 					stallFor(rng, cfg.lockFor)
 				}
-				c := turnCommit(turn)
+				// Consume only the oldest few messages: the rest stay queued for later turns,
+				// which makes for more turns and more contention.
+				took := turn
+				if k := 1 + rng.IntN(3); k < len(turn.Messages) {
+					part := *turn
+					part.Messages = turn.Messages[:k]
+					took = &part
+				}
+				c := turnCommit(took)
 				release()
 				err = s.CommitTurn(ctx, turn.Token, c)
 				if err == nil {
-					committed.Add(int64(len(turn.Messages)))
+					turns.Add(1)
+					committed.Add(int64(len(took.Messages)))
 				} else if lost("CommitTurn", err) {
 					return
 				}
@@ -173,6 +186,7 @@ func turnHammer(t *testing.T, s store.Store, cfg turnHammerConfig) {
 	}
 	wg.Wait()
 	h.check()
+	t.Logf("%d messages in %d committed turns; %d calls lost their lock", total, turns.Load(), lostLocks.Load())
 
 	seen := map[string]int{}
 	for i := range cfg.instances {
@@ -234,7 +248,7 @@ func activityHammer(t *testing.T, s store.Store, cfg activityHammerConfig) {
 	}
 	refs := withActivities(t, s, "h", names...)
 	h := newHammer(t)
-	var completed atomic.Int64
+	var completed, lostLocks atomic.Int64
 	var heldMu sync.Mutex
 	held := map[int64]bool{}
 	var wg sync.WaitGroup
@@ -267,7 +281,11 @@ func activityHammer(t *testing.T, s store.Store, cfg activityHammerConfig) {
 					}
 				}
 				lost := func(op string, err error) bool {
-					if err == nil || (cfg.stall && errors.Is(err, store.ErrLockLost)) {
+					if err == nil {
+						return false
+					}
+					if cfg.stall && errors.Is(err, store.ErrLockLost) {
+						lostLocks.Add(1)
 						return false
 					}
 					h.fail("%s on item %d: %v", op, item.ID, err)
@@ -298,6 +316,7 @@ func activityHammer(t *testing.T, s store.Store, cfg activityHammerConfig) {
 	}
 	wg.Wait()
 	h.check()
+	t.Logf("%d work items completed; %d calls lost their lock", cfg.items, lostLocks.Load())
 	noActivity(t, s, "every work item was completed")
 
 	results := map[int64]int{}
@@ -438,19 +457,19 @@ func head(s []string) []string {
 func hammerCases() []storeCase {
 	return []storeCase{
 		{"turns: no message lost or recorded twice", func(t *testing.T, s store.Store) {
-			turnHammer(t, s, turnHammerConfig{instances: 4, producers: 4, perProducer: hammerSize(60), workers: 4, lockFor: longLock})
+			turnHammer(t, s, turnHammerConfig{instances: 4, producers: 4, perProducer: hammerSize(150), workers: 4, lockFor: longLock})
 		}},
 		{"turns with expiring locks: no message lost or recorded twice", func(t *testing.T, s store.Store) {
-			turnHammer(t, s, turnHammerConfig{instances: 3, producers: 2, perProducer: hammerSize(40), workers: 4, lockFor: 15 * time.Millisecond, stall: true})
+			turnHammer(t, s, turnHammerConfig{instances: 3, producers: 2, perProducer: hammerSize(100), workers: 4, lockFor: 15 * time.Millisecond, stall: true})
 		}},
 		{"activities: each work item completed once", func(t *testing.T, s store.Store) {
-			activityHammer(t, s, activityHammerConfig{items: hammerSize(80), workers: 4, lockFor: longLock})
+			activityHammer(t, s, activityHammerConfig{items: hammerSize(200), workers: 4, lockFor: longLock})
 		}},
 		{"activities with expiring locks: each work item completed once", func(t *testing.T, s store.Store) {
-			activityHammer(t, s, activityHammerConfig{items: hammerSize(40), workers: 4, lockFor: 15 * time.Millisecond, stall: true})
+			activityHammer(t, s, activityHammerConfig{items: hammerSize(100), workers: 4, lockFor: 15 * time.Millisecond, stall: true})
 		}},
 		{"turns, activities and enqueues together", func(t *testing.T, s store.Store) {
-			mixedHammer(t, s, 3, hammerSize(60), 4)
+			mixedHammer(t, s, 3, hammerSize(150), 4)
 		}},
 	}
 }
