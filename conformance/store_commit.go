@@ -448,7 +448,7 @@ func commitCases() []storeCase {
 				t.Fatalf("status = %s, want completed", inst.Status)
 			}
 		}},
-		{"commit to an execution other than the current one is ErrInvalid", func(t *testing.T, s store.Store) {
+		{"commit with history to an execution other than the current one is ErrInvalid", func(t *testing.T, s store.Store) {
 			create(t, s, "a", store.InstanceState{})
 			enqueue(t, s, eventMsg("a", "x"))
 			turn := fetchTurnOf(t, s, "a")
@@ -460,6 +460,43 @@ func commitCases() []storeCase {
 			}
 			sn.check(t, s, "a", "after the rejected commits")
 			commitTurn(t, s, turn.Token, turnCommit(turn))
+		}},
+		{"consume-only commit drops messages of an instance without a row", func(t *testing.T, s store.Store) {
+			enqueue(t, s, eventMsg("ghost", "stray"))
+			turn := fetchTurnOf(t, s, "ghost")
+			c := &store.Commit{Consumed: messageIDs(turn.Messages), Messages: []store.Message{eventMsg("b", "note")}}
+			commitTurn(t, s, turn.Token, c)
+			gone(t, s, "ghost")
+			_, err := s.Executions(t.Context(), "ghost")
+			wantErr(t, "Executions after a consume-only commit", err, store.ErrNotFound)
+			if d := depths(t, s); d.LockedInstances != 0 || d.Messages != 1 {
+				t.Fatalf("QueueDepths = %+v, want no lock and only the message to b", d)
+			}
+			fetchTurnOf(t, s, "b")
+		}},
+		{"consume-only commit leaves an existing instance's rows alone", func(t *testing.T, s store.Store) {
+			create(t, s, "a", store.InstanceState{CustomStatus: []byte("keep")})
+			sn := takeSnapshot(t, s, "a")
+			enqueue(t, s, eventMsg("a", "stray"))
+			turn := fetchTurnOf(t, s, "a")
+			c := &store.Commit{
+				State:    store.InstanceState{Name: "ignored", Status: store.StatusCompleted},
+				Consumed: messageIDs(turn.Messages),
+			}
+			commitTurn(t, s, turn.Token, c)
+			sn.check(t, s, "a", "after a consume-only commit")
+			noTurn(t, s, "the stray message was consumed")
+		}},
+		{"consume-only commit with history or continue-as-new is ErrInvalid", func(t *testing.T, s store.Store) {
+			enqueue(t, s, eventMsg("ghost", "stray"))
+			turn := fetchTurnOf(t, s, "ghost")
+			withHistory := turnCommit(turn)
+			withHistory.Execution = 0
+			wantErr(t, "CommitTurn with Execution 0 and history", s.CommitTurn(t.Context(), turn.Token, withHistory), store.ErrInvalid)
+			can := &store.Commit{ContinueAsNew: true, Consumed: messageIDs(turn.Messages)}
+			wantErr(t, "CommitTurn with Execution 0 and ContinueAsNew", s.CommitTurn(t.Context(), turn.Token, can), store.ErrInvalid)
+			gone(t, s, "ghost")
+			must(t, "RenewTurn (lock kept)", s.RenewTurn(t.Context(), turn.Token, longLock))
 		}},
 		{"first commit must name execution 1", func(t *testing.T, s store.Store) {
 			enqueue(t, s, startMsg("a"))
