@@ -571,10 +571,11 @@ func (e *Engine) Complete(o abi.Outcome) error {
 func (e *Engine) Outcome() *history.Event { return e.outcome }
 
 // Unmatched returns the recorded decisions of the current turn that the guest has not made
-// (they are a nondeterminism error if the guest ended here).
+// (they are a nondeterminism error if the guest ended here). The end the host decided in a
+// turn (ErrEnded) is not the guest's to make.
 func (e *Engine) Unmatched() error {
 	if e.cur >= 0 && e.cur < e.live {
-		if t := e.turns[e.cur]; e.pos < t.end {
+		if t := e.turns[e.cur]; e.pos < t.end && !t.endedByHost {
 			rec := e.hist[e.pos]
 			return &NondeterminismError{Code: abi.CodeMissingCommand, Index: rec.ID, Recorded: &rec}
 		}

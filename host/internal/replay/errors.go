@@ -34,9 +34,12 @@ type NondeterminismError struct {
 	Got *history.Event
 }
 
-func (e *NondeterminismError) Error() string {
-	return fmt.Sprintf("[%s] nondeterminism at event %d: history recorded %s, the code now %s",
-		e.Code, e.Index, describe(e.Recorded, "nothing"), describe(e.Got, "made no decision"))
+func (e *NondeterminismError) Error() string { return "[" + e.Code + "] " + e.message() }
+
+// message is the error without its code, which abi.Failure.Error adds itself.
+func (e *NondeterminismError) message() string {
+	return fmt.Sprintf("nondeterminism at event %d: history recorded %s, the code now %s",
+		e.Index, describe(e.Recorded, "nothing"), describe(e.Got, "made no decision"))
 }
 
 // Failure converts the error into the infrastructure failure recorded for the instance; its
@@ -47,7 +50,7 @@ func (e *NondeterminismError) Failure() *abi.Failure {
 		Recorded *history.Event `json:"recorded,omitempty"`
 		Got      *history.Event `json:"got,omitempty"`
 	}{e.Index, e.Recorded, e.Got})
-	return &abi.Failure{Kind: abi.FailureInfrastructure, Code: e.Code, Message: e.Error(), Details: details}
+	return &abi.Failure{Kind: abi.FailureInfrastructure, Code: e.Code, Message: e.message(), Details: details}
 }
 
 func describe(ev *history.Event, none string) string {

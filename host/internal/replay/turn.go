@@ -40,6 +40,14 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 		return ts, nil
 	}
 	started := len(e.turns) > 0
+	if !started && !slices.ContainsFunc(inputs, e.startsThis) {
+		// Nothing to check a completion against: a message for an instance that does not
+		// exist (yet, or any more) fails nothing, it is dropped like any other input.
+		for _, in := range inputs {
+			ts.Dropped = append(ts.Dropped, Dropped{in, "the instance has not started"})
+		}
+		return ts, nil
+	}
 	completed := map[int64]bool{}
 	for _, ev := range e.hist {
 		if ev.Kind.IsCompletion() {
@@ -81,12 +89,6 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 		}
 		accepted = append(accepted, in)
 	}
-	if !started {
-		for _, in := range accepted {
-			ts.Dropped = append(ts.Dropped, Dropped{in, "the instance has not started"})
-		}
-		return ts, failErr
-	}
 	if len(accepted) == 0 && failErr == nil {
 		return ts, nil
 	}
@@ -114,6 +116,11 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 	}
 	ts.Run = true
 	return ts, nil
+}
+
+// startsThis reports whether in is an execution_started for this execution.
+func (e *Engine) startsThis(in history.Event) bool {
+	return in.Kind == history.KindExecutionStarted && (in.Execution == 0 || in.Execution == e.cfg.Execution)
 }
 
 func (e *Engine) appendEvent(ev history.Event) {
@@ -161,7 +168,10 @@ func (e *Engine) endByHost(tr turn) {
 	}
 }
 
-// appendDecision records a decision the host makes on the guest's behalf at the live edge.
+// appendDecision records a decision the host makes on the guest's behalf at the live edge, at
+// the turn's logical time. Not Now(): the time the guest slept is not a function of history
+// here (a cold engine has replayed nothing when BeginTurn ends the execution, a live one has
+// replayed everything), and Fail discards the guest's decisions of the turn anyway.
 func (e *Engine) appendDecision(ev history.Event) {
 	ev.Time = e.lastTurnTime()
 	e.appendEvent(ev)
@@ -173,7 +183,7 @@ func (e *Engine) appendDecision(ev history.Event) {
 
 func (e *Engine) lastTurnTime() int64 {
 	if n := len(e.turns); n > 0 {
-		return e.hist[e.turns[n-1].start].Time + e.slept
+		return e.hist[e.turns[n-1].start].Time
 	}
 	return 0
 }

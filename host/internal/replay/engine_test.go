@@ -1,0 +1,393 @@
+package replay_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/store"
+)
+
+// base schedules activity "a" (event 3) and a one-hour timer (event 4) in its first turn,
+// then waits for the activity, then for the timer, and completes with the activity's result.
+func base(g *G) {
+	a := g.Schedule(act("a", "x"))
+	tm := g.Schedule(timer(time.Hour))
+	r := g.Get(a)
+	g.Get(tm)
+	g.Complete(r)
+}
+
+func TestBeginTurnInputs(t *testing.T) {
+	start := []history.Event{started("orch", "in")}
+	tests := []struct {
+		name        string
+		before      [][]history.Event // earlier turns; the first starts the execution
+		inputs      []history.Event
+		wantNew     string   // kinds of the events the turn recorded
+		wantDropped []string // the drop reasons contain these, in order
+		wantRun     bool
+		wantCode    string // BeginTurn's error code, recorded by Fail
+	}{
+		{
+			name: "first turn", inputs: start,
+			wantNew: "turn_started execution_started activity_scheduled timer_created", wantRun: true,
+		},
+		{
+			name: "duplicate start dropped", before: [][]history.Event{start},
+			inputs:  []history.Event{started("orch", "again"), raised("e", "1")},
+			wantNew: "turn_started event_raised", wantDropped: []string{"duplicate start"}, wantRun: true,
+		},
+		{
+			name:    "duplicate start in the first batch dropped",
+			inputs:  []history.Event{started("orch", "in"), started("orch", "again")},
+			wantNew: "turn_started execution_started activity_scheduled timer_created", wantDropped: []string{"duplicate start"}, wantRun: true,
+		},
+		{
+			name: "input for another execution dropped", before: [][]history.Event{start},
+			inputs:      []history.Event{toExec(actDone(3, "r"), 2), toExec(raised("e", "1"), 7)},
+			wantDropped: []string{"addressed to execution 2", "addressed to execution 7"},
+		},
+		{
+			name: "input addressed to this execution kept", before: [][]history.Event{start},
+			inputs:  []history.Event{toExec(actDone(3, "r"), 1)},
+			wantNew: "turn_started activity_completed", wantRun: true,
+		},
+		{
+			name: "duplicate completion in one batch dropped", before: [][]history.Event{start},
+			inputs:  []history.Event{actDone(3, "r"), actDone(3, "r2")},
+			wantNew: "turn_started activity_completed", wantDropped: []string{"duplicate completion of event 3"}, wantRun: true,
+		},
+		{
+			name: "duplicate completion across turns dropped", before: [][]history.Event{start, {fired(4)}},
+			inputs: []history.Event{fired(4)}, wantDropped: []string{"duplicate completion of event 4"},
+		},
+		{
+			name: "failure after a success is a duplicate", before: [][]history.Event{start, {actDone(3, "r")}},
+			inputs: []history.Event{actFailed(3, "E")}, wantDropped: []string{"duplicate completion of event 3"},
+		},
+		{
+			name: "completion for no decision", before: [][]history.Event{start},
+			inputs: []history.Event{actDone(99, "r")}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeUnknownCompletion}, wantCode: abi.CodeUnknownCompletion,
+		},
+		{
+			name: "completion of the start event", before: [][]history.Event{start},
+			inputs: []history.Event{actDone(2, "r")}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeUnknownCompletion}, wantCode: abi.CodeUnknownCompletion,
+		},
+		{
+			name: "completion of a turn marker", before: [][]history.Event{start},
+			inputs: []history.Event{fired(1)}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeUnknownCompletion}, wantCode: abi.CodeUnknownCompletion,
+		},
+		{
+			name: "completion without a ref", before: [][]history.Event{start},
+			inputs: []history.Event{actDone(0, "r")}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeUnknownCompletion}, wantCode: abi.CodeUnknownCompletion,
+		},
+		{
+			name: "other inputs of a failing batch are recorded", before: [][]history.Event{start},
+			inputs:      []history.Event{raised("e", "1"), actDone(99, "r"), actDone(3, "r")},
+			wantNew:     "turn_started event_raised activity_completed execution_failed",
+			wantDropped: []string{abi.CodeUnknownCompletion}, wantCode: abi.CodeUnknownCompletion,
+		},
+		{
+			name: "timer fired for an activity", before: [][]history.Event{start},
+			inputs: []history.Event{fired(3)}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeWrongCompletionKind}, wantCode: abi.CodeWrongCompletionKind,
+		},
+		{
+			name: "activity completed for a timer", before: [][]history.Event{start},
+			inputs: []history.Event{actDone(4, "r")}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeWrongCompletionKind}, wantCode: abi.CodeWrongCompletionKind,
+		},
+		{
+			name: "child completed for an activity", before: [][]history.Event{start},
+			inputs: []history.Event{childDone(3, "r")}, wantNew: "turn_started execution_failed",
+			wantDropped: []string{abi.CodeWrongCompletionKind}, wantCode: abi.CodeWrongCompletionKind,
+		},
+		{
+			name:        "inputs before the start dropped",
+			inputs:      []history.Event{raised("e", "1"), queued("q", "m"), cancelReq("why")},
+			wantDropped: []string{"has not started", "has not started", "has not started"},
+		},
+		{
+			name:        "completion before the start dropped",
+			inputs:      []history.Event{actDone(3, "r")},
+			wantDropped: []string{"has not started"},
+		},
+		{
+			name:    "start moved before the inputs of its batch",
+			inputs:  []history.Event{raised("e", "1"), queued("q", "m"), started("orch", "in")},
+			wantNew: "turn_started execution_started event_raised queue_message activity_scheduled timer_created", wantRun: true,
+		},
+		{
+			name: "decision as an input dropped", before: [][]history.Event{start},
+			inputs:      []history.Event{{Kind: history.KindActivityScheduled, Name: "x"}, {Kind: history.KindTurnStarted}},
+			wantDropped: []string{"not an input event", "not an input event"},
+		},
+		{
+			name: "inputs to an ended execution dropped", before: [][]history.Event{start, {actDone(3, "r"), fired(4)}},
+			inputs:      []history.Event{raised("e", "1"), cancelReq("late"), started("orch", "in")},
+			wantDropped: []string{"has ended", "has ended", "has ended"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			modes(t, func(t *testing.T, live bool) {
+				x := newInst(t, live, base)
+				for _, in := range tc.before {
+					if r := x.turn(in...); r.Err != nil || r.Out.State == Failed {
+						t.Fatalf("setup turn: %v %v", r.Err, r.Out.Err)
+					}
+				}
+				n := len(x.hist)
+				r := x.turn(tc.inputs...)
+				if got := kinds(x.hist[n:]); got != tc.wantNew {
+					t.Errorf("recorded %q, want %q", got, tc.wantNew)
+				}
+				if r.TS.Run != tc.wantRun {
+					t.Errorf("Run = %v, want %v", r.TS.Run, tc.wantRun)
+				}
+				if len(r.TS.Dropped) != len(tc.wantDropped) {
+					t.Fatalf("dropped %+v, want %q", r.TS.Dropped, tc.wantDropped)
+				}
+				for i, d := range r.TS.Dropped {
+					if !strings.Contains(d.Reason, tc.wantDropped[i]) {
+						t.Errorf("dropped[%d] reason %q, want it to mention %q", i, d.Reason, tc.wantDropped[i])
+					}
+				}
+				if got := code(r.Err); got != tc.wantCode {
+					t.Fatalf("BeginTurn error %v, want code %q", r.Err, tc.wantCode)
+				}
+				if tc.wantCode != "" {
+					var nd *replay.NondeterminismError
+					if !errors.As(r.Err, &nd) {
+						t.Errorf("BeginTurn error %T, want *NondeterminismError", r.Err)
+					}
+					f := failureOf(x.hist)
+					if f == nil || f.Code != tc.wantCode || f.Kind != abi.FailureInfrastructure {
+						t.Errorf("recorded failure %+v, want an infrastructure failure %s", f, tc.wantCode)
+					}
+					if r.Commit.State.Status != store.StatusFailed {
+						t.Errorf("status %v, want failed", r.Commit.State.Status)
+					}
+				}
+				for _, ev := range x.hist[n:] {
+					if ev.Execution != 0 {
+						t.Errorf("recorded %s keeps Execution %d", ev.Kind, ev.Execution)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestTurnTimeNeverGoesBack(t *testing.T) {
+	x := newInst(t, false, base)
+	x.must(Suspended, started("orch", "in"))
+	steps := []struct {
+		now, want int64
+	}{
+		{t0 - int64(time.Hour), t0},
+		{t0 + int64(time.Minute), t0 + int64(time.Minute)},
+		{t0, t0 + int64(time.Minute)},
+	}
+	for i, s := range steps {
+		x.now = s.now
+		n := len(x.hist)
+		x.must(Suspended, raised("e", "x"))
+		if got := x.hist[n].Time; x.hist[n].Kind != history.KindTurnStarted || got != s.want {
+			t.Errorf("step %d: %s at %d, want turn_started at %d", i, x.hist[n].Kind, got, s.want)
+		}
+	}
+}
+
+// family is a sub-orchestration (of "papa", execution 3, event 7) that schedules an
+// activity (3), a child "kid" (4), a timer (5) and a detached orchestration (6), then waits.
+func family(runs *int) func(*G) {
+	return func(g *G) {
+		*runs++
+		g.Sleep(10 * time.Second)
+		a := g.Schedule(act("a", "x"))
+		c := g.Schedule(child("sub", "kid", "y"))
+		tm := g.Schedule(timer(time.Hour))
+		g.Schedule(detached("free", "loose", ""))
+		i := g.Await(a, c, tm)
+		g.Complete([]string{"a", "c", "t"}[i])
+	}
+}
+
+func familyStart() history.Event {
+	ev := started("orch", "in")
+	ev.ParentID, ev.ParentExecution, ev.ParentRef = "papa", 3, 7
+	return ev
+}
+
+func TestHostEndedTurns(t *testing.T) {
+	tests := []struct {
+		name      string
+		input     history.Event
+		wantNew   string
+		wantState store.Status
+		wantFail  *abi.Failure // the failure the parent is sent (Message not compared)
+	}{
+		{
+			name: "cancellation", input: cancelReq("enough"),
+			wantNew: "turn_started cancel_requested execution_cancelled", wantState: store.StatusCancelled,
+			wantFail: &abi.Failure{Kind: abi.FailureCancelled},
+		},
+		{
+			name: "child infrastructure failure", input: childFailed(4, abi.FailureInfrastructure, abi.CodeTrap),
+			wantNew: "turn_started sub_orchestration_failed execution_failed", wantState: store.StatusFailed,
+			wantFail: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Details: []byte(`{"why":1}`)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			modes(t, func(t *testing.T, live bool) {
+				var runs int
+				x := newInst(t, live, family(&runs))
+				x.must(Suspended, familyStart())
+				n := len(x.hist)
+				r := x.turn(tc.input)
+				if r.Err != nil || r.TS.Run || r.Out.State != 0 {
+					t.Fatalf("turn: %+v, %v, %v: want the host to end it without running the guest", r.TS, r.Err, r.Out)
+				}
+				if runs != 1 {
+					t.Errorf("the script started %d times, want once", runs)
+				}
+				if got := kinds(x.hist[n:]); got != tc.wantNew {
+					t.Errorf("recorded %q, want %q", got, tc.wantNew)
+				}
+				if !r.Eng.Ended() {
+					t.Error("Ended() = false")
+				}
+				end := x.hist[len(x.hist)-1]
+				if end.Time != t0 {
+					t.Errorf("end recorded at %d, want the turn's time %d", end.Time, t0)
+				}
+				c := r.Commit
+				if c.State.Status != tc.wantState {
+					t.Errorf("status %v, want %v", c.State.Status, tc.wantState)
+				}
+				wantCancelled := []store.ActivityRef{{InstanceID: self, Execution: 1, EventID: 3}}
+				if !reflect.DeepEqual(c.CancelledActivities, wantCancelled) {
+					t.Errorf("CancelledActivities %+v, want %+v", c.CancelledActivities, wantCancelled)
+				}
+				if len(c.Activities) != 0 {
+					t.Errorf("Activities %+v, want none", c.Activities)
+				}
+				var toKid, toPapa []history.Event
+				for _, m := range c.Messages {
+					switch m.InstanceID {
+					case "kid":
+						toKid = append(toKid, m.Event)
+					case "papa":
+						toPapa = append(toPapa, m.Event)
+					default:
+						t.Errorf("unexpected message to %q: %s", m.InstanceID, m.Event.Kind)
+					}
+				}
+				if tc.name == "cancellation" {
+					// The failed child needs no cancellation; a running one does.
+					if len(toKid) != 1 || toKid[0].Kind != history.KindCancelRequested {
+						t.Errorf("messages to the child %+v, want one cancel_requested", toKid)
+					}
+					if string(end.Input) != "enough" {
+						t.Errorf("execution_cancelled input %q, want the reason", end.Input)
+					}
+				} else if len(toKid) != 0 {
+					t.Errorf("messages to the failed child %+v, want none", toKid)
+				}
+				if len(toPapa) != 1 {
+					t.Fatalf("messages to the parent %+v, want one", toPapa)
+				}
+				p := toPapa[0]
+				if p.Kind != history.KindSubOrchestrationFailed || p.Ref != 7 || p.Execution != 3 || p.Failure == nil {
+					t.Fatalf("message to the parent %+v, want sub_orchestration_failed of event 7, execution 3", p)
+				}
+				f := p.Failure
+				if f.Kind != tc.wantFail.Kind || f.Code != tc.wantFail.Code || string(f.Details) != string(tc.wantFail.Details) {
+					t.Errorf("parent told %+v, want %+v", f, tc.wantFail)
+				}
+				if !reflect.DeepEqual(c.State.Failure, f) {
+					t.Errorf("instance failure %+v, parent told %+v", c.State.Failure, f)
+				}
+			})
+		})
+	}
+}
+
+func TestChildApplicationFailureRunsTheGuest(t *testing.T) {
+	modes(t, func(t *testing.T, live bool) {
+		var runs int
+		x := newInst(t, live, family(&runs))
+		x.must(Suspended, familyStart())
+		r := x.must(Completed, childFailed(4, abi.FailureApplication, "E"))
+		if string(r.Commit.State.Output) != "c" {
+			t.Errorf("output %q, want c", r.Commit.State.Output)
+		}
+	})
+}
+
+// TestReplayOfHostEndedTurn replays a cancelled execution (what a replay tool does): the guest
+// is parked with ErrEnded when replay reaches the cancellation.
+func TestReplayOfHostEndedTurn(t *testing.T) {
+	var runs int
+	x := newInst(t, false, family(&runs))
+	x.must(Suspended, familyStart())
+	x.turn(cancelReq("stop"))
+	eng, err := replay.New(x.cfg, x.hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := spawn(eng, family(&runs))
+	defer p.discard()
+	if o := p.wait(); o.State != Ended {
+		t.Fatalf("replay stopped %v (%v), want ended", o.State, o.Err)
+	}
+	if err := eng.Unmatched(); err != nil {
+		t.Errorf("Unmatched after the host's end: %v", err)
+	}
+}
+
+// TestColdAndLiveAgree runs the same turns in both modes and compares the histories event
+// for event, times included.
+func TestColdAndLiveAgree(t *testing.T) {
+	tests := []struct {
+		name  string
+		turns [][]history.Event
+	}{
+		{"completion", [][]history.Event{{familyStart()}, {actDone(3, "r")}}},
+		{"cancellation after a sleep", [][]history.Event{{familyStart()}, {raised("e", "1")}, {cancelReq("stop")}}},
+		{"child failure after a sleep", [][]history.Event{{familyStart()}, {childFailed(4, abi.FailureInfrastructure, "X")}}},
+		{"unknown completion after a sleep", [][]history.Event{{familyStart()}, {actDone(42, "r")}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hists [2][]history.Event
+			for i, live := range []bool{false, true} {
+				var runs int
+				x := newInst(t, live, family(&runs))
+				for k, in := range tc.turns {
+					x.now = t0 + int64(k)*int64(time.Minute)
+					x.turn(in...)
+				}
+				hists[i] = x.hist
+			}
+			if !reflect.DeepEqual(hists[0], hists[1]) {
+				t.Errorf("histories differ\ncold: %+v\nlive: %+v", hists[0], hists[1])
+			}
+		})
+	}
+}
