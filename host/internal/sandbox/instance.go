@@ -296,3 +296,17 @@ func (i *Instance) log(level int32, msg string) {
 	}
 	i.rt.cfg.Log(Log{InstanceID: i.id, Execution: i.exec, Level: level, Message: msg})
 }
+
+// MemorySize returns the bytes of the guest's linear memory (what a parked instance holds).
+func (i *Instance) MemorySize() uint64 {
+	if i.mod == nil {
+		return 0
+	}
+	if mem := i.mod.Memory(); mem != nil {
+		return uint64(mem.Size())
+	}
+	return 0
+}
+
+// Alive reports whether the guest can still be resumed.
+func (i *Instance) Alive() bool { return !i.dead }

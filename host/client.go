@@ -1,0 +1,231 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/runtime"
+	"github.com/durohost/durohost/store"
+)
+
+// Client starts, observes, signals and manages instances. A client made by Host.Client is
+// woken by that host's commits; one made by NewClient (another process sharing the store)
+// polls with backoff. Safe for concurrent use.
+type Client struct {
+	st store.Store
+	rt *runtime.Runtime
+}
+
+// NewClient returns a client working directly on a store.
+func NewClient(st store.Store) *Client { return &Client{st: st} }
+
+// StartOption configures Client.Start.
+type StartOption func(*startOptions)
+
+type startOptions struct {
+	id, version string
+}
+
+// WithInstanceID sets the new instance's ID (default: a random one).
+func WithInstanceID(id string) StartOption { return func(o *startOptions) { o.id = id } }
+
+// WithVersion starts a given version of the orchestration (default: the latest loaded).
+func WithVersion(v string) StartOption { return func(o *startOptions) { o.version = v } }
+
+// Start enqueues a new instance of the orchestration name with input and returns its ID. The
+// instance is pinned to the module currently registered for the orchestration. It returns
+// ErrInstanceExists (and the ID) when an instance with that ID exists, ErrUnknownOrchestration
+// when no loaded module registers name (at version).
+func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...StartOption) (string, error) {
+	var o startOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkName("orchestration name", name); err != nil {
+		return "", err
+	}
+	if o.id == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		o.id = hex.EncodeToString(b[:])
+	} else if err := checkName("instance ID", o.id); err != nil {
+		return "", err
+	}
+	mod, err := c.st.ResolveModule(ctx, name, o.version)
+	if errors.Is(err, store.ErrNotFound) {
+		if o.version != "" {
+			return "", fmt.Errorf("start: orchestration %q version %q: %w (load a module that registers it)", name, o.version, ErrUnknownOrchestration)
+		}
+		return "", fmt.Errorf("start: orchestration %q: %w (load a module that registers it)", name, ErrUnknownOrchestration)
+	}
+	if err != nil {
+		return "", fmt.Errorf("start: %w", err)
+	}
+	if _, err := c.st.Instance(ctx, o.id); err == nil {
+		return o.id, fmt.Errorf("start %q: %w", o.id, ErrInstanceExists)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("start: %w", err)
+	}
+	ev := history.Event{Kind: history.KindExecutionStarted, Name: name, Version: o.version,
+		Input: input, ModuleHash: mod.Hash, Time: time.Now().UnixNano()}
+	if err := c.st.Enqueue(ctx, store.Message{InstanceID: o.id, Event: ev}); err != nil {
+		return "", fmt.Errorf("start: %w", err)
+	}
+	c.wake()
+	return o.id, nil
+}
+
+func (c *Client) wake() {
+	if c.rt != nil {
+		c.rt.Wake()
+	}
+}
+
+// Status returns an instance's state (store.ErrNotFound if it does not exist yet).
+func (c *Client) Status(ctx context.Context, id string) (*store.Instance, error) {
+	return c.st.Instance(ctx, id)
+}
+
+// Wait blocks until the instance has ended (completed, failed or cancelled) or ctx ends, and
+// returns its final state. An instance that does not exist yet is waited for.
+func (c *Client) Wait(ctx context.Context, id string) (*store.Instance, error) {
+	return c.waitFor(ctx, id, func(in *store.Instance) bool { return in.Status.Finished() })
+}
+
+// WaitCustomStatus blocks until the instance's custom status differs from prev (or it ends).
+func (c *Client) WaitCustomStatus(ctx context.Context, id string, prev []byte) (*store.Instance, error) {
+	return c.waitFor(ctx, id, func(in *store.Instance) bool {
+		return in.Status.Finished() || !bytes.Equal(in.CustomStatus, prev) || (in.CustomStatus == nil) != (prev == nil)
+	})
+}
+
+func (c *Client) waitFor(ctx context.Context, id string, done func(*store.Instance) bool) (*store.Instance, error) {
+	delay := 5 * time.Millisecond
+	for {
+		var changed <-chan struct{}
+		if c.rt != nil {
+			changed = c.rt.Watch(id)
+		}
+		in, err := c.st.Instance(ctx, id)
+		switch {
+		case err == nil && done(in):
+			return in, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return in, ctx.Err()
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+			delay = min(2*delay, time.Second)
+		}
+	}
+}
+
+// History returns the events of one execution (0: the current one).
+func (c *Client) History(ctx context.Context, id string, execution uint32) ([]history.Event, error) {
+	return c.st.History(ctx, id, execution)
+}
+
+// Executions lists an instance's executions.
+func (c *Client) Executions(ctx context.Context, id string) ([]store.Execution, error) {
+	return c.st.Executions(ctx, id)
+}
+
+// RaiseEvent sends the external event name with data to the instance's current execution.
+// Events for instances that have ended, or never existed, are dropped.
+func (c *Client) RaiseEvent(ctx context.Context, id, name string, data []byte) error {
+	return c.send(ctx, id, "event name", history.Event{Kind: history.KindEventRaised, Name: name, Input: data})
+}
+
+// Enqueue adds data to the instance's persistent queue. Messages for instances that do not
+// exist are dropped.
+func (c *Client) Enqueue(ctx context.Context, id, queue string, data []byte) error {
+	return c.send(ctx, id, "queue name", history.Event{Kind: history.KindQueueMessage, Name: queue, Input: data})
+}
+
+// Cancel asks the instance to stop: it ends as cancelled, its running activities are
+// withdrawn (their contexts cancelled) and its children cancelled.
+func (c *Client) Cancel(ctx context.Context, id, reason string) error {
+	if reason == "" {
+		reason = "cancelled by a client"
+	}
+	ev := history.Event{Kind: history.KindCancelRequested, Input: []byte(reason)}
+	return c.send(ctx, id, "", ev)
+}
+
+func (c *Client) send(ctx context.Context, id, what string, ev history.Event) error {
+	if err := checkName("instance ID", id); err != nil {
+		return err
+	}
+	if what != "" {
+		if err := checkName(what, ev.Name); err != nil {
+			return err
+		}
+	}
+	ev.Time = time.Now().UnixNano()
+	if err := c.st.Enqueue(ctx, store.Message{InstanceID: id, Event: ev}); err != nil {
+		return err
+	}
+	c.wake()
+	return nil
+}
+
+// List returns instances matching f, a page at a time.
+func (c *Client) List(ctx context.Context, f store.Filter) (*store.Page, error) {
+	return c.st.ListInstances(ctx, f)
+}
+
+// Delete deletes an instance and its descendants (running ones only with force).
+func (c *Client) Delete(ctx context.Context, id string, force bool) error {
+	return c.st.DeleteInstance(ctx, id, force)
+}
+
+// Prune deletes old executions of an instance (never the current one).
+func (c *Client) Prune(ctx context.Context, id string, before time.Time, keepLast int) (int, error) {
+	return c.st.PruneExecutions(ctx, id, before, keepLast)
+}
+
+// Tree is an instance with its sub-orchestrations.
+type Tree struct {
+	Instance store.Instance
+	Children []*Tree
+}
+
+// Tree returns the instance and its descendants.
+func (c *Client) Tree(ctx context.Context, id string) (*Tree, error) {
+	in, err := c.st.Instance(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.tree(ctx, *in, 0)
+}
+
+func (c *Client) tree(ctx context.Context, in store.Instance, depth int) (*Tree, error) {
+	t := &Tree{Instance: in}
+	if depth > 64 {
+		return t, nil
+	}
+	kids, err := c.st.Children(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		sub, err := c.tree(ctx, k, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		t.Children = append(t.Children, sub)
+	}
+	return t, nil
+}

@@ -1,0 +1,21 @@
+package host
+
+import "errors"
+
+// Sentinel errors of the host API.
+var (
+	// ErrInstanceExists is returned by Client.Start when an instance with the ID exists.
+	ErrInstanceExists = errors.New("instance already exists")
+	// ErrUnknownOrchestration is returned by Client.Start when no loaded module registers the
+	// orchestration (at the requested version).
+	ErrUnknownOrchestration = errors.New("unknown orchestration")
+	// ErrInvalidName is returned for an empty or oversized name or instance ID.
+	ErrInvalidName = errors.New("invalid name")
+	// ErrStarted is returned by Start on a running host, ErrStopped by calls after Stop.
+	ErrStarted = errors.New("host already started")
+	// ErrStopped is returned after Stop.
+	ErrStopped = errors.New("host stopped")
+	// ErrVersionConflict is returned by LoadModule when an orchestration version is already
+	// registered with different module bytes.
+	ErrVersionConflict = errors.New("orchestration version already registered with other bytes")
+)

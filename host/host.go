@@ -1,0 +1,297 @@
+// Package host runs durable orchestrations compiled to WebAssembly.
+//
+// A Host loads orchestration modules, registers native activities and runs the dispatchers
+// that drive instances from a store.Store; a Client starts, observes and signals instances.
+//
+//	st, _ := sqlite.Open("durohost.db")
+//	h, _ := host.New(st)
+//	h.RegisterActivity("greet", func(ctx context.Context, in []byte) ([]byte, error) { ... })
+//	h.LoadModuleFile(ctx, "hello.wasm")
+//	h.Start()
+//	id, _ := h.Client().Start(ctx, "hello", []byte(`"World"`))
+//	st, _ := h.Client().Wait(ctx, id)
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/host/internal/runtime"
+	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/store"
+)
+
+// ActivityFunc is a native activity: it receives the input the orchestration passed (JSON by
+// convention) and returns the result. Its context is cancelled when the orchestration no
+// longer needs the result (the instance was cancelled or ended, the future was dropped) or
+// the host stops. An error fails the activity (an *abi.Failure keeps its kind and code).
+type ActivityFunc func(ctx context.Context, input []byte) ([]byte, error)
+
+// Event is a progress notification (see WithObserver).
+type Event = runtime.Event
+
+// Module describes a loaded orchestration module.
+type Module struct {
+	// Hash is the hex sha256 of the module's bytes; instances pin it.
+	Hash string
+	Size int
+	// Orchestrations are the orchestrations the module registers.
+	Orchestrations []abi.Registration
+}
+
+// Host runs orchestrations and activities. It is safe for concurrent use.
+type Host struct {
+	st     store.Store
+	sb     *sandbox.Runtime
+	rt     *runtime.Runtime
+	client *Client
+	cfg    config
+
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	cancel  context.CancelFunc
+	drain   context.CancelFunc
+	done    chan struct{}
+}
+
+// New creates a host over a store. The store stays the caller's to close (after Stop).
+func New(st store.Store, opts ...Option) (*Host, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case cfg.orchWorkers < 1, cfg.actWorkers < 1:
+		return nil, fmt.Errorf("host: worker counts must be at least 1 (got %d and %d)", cfg.orchWorkers, cfg.actWorkers)
+	case cfg.lockTimeout < 100*time.Millisecond:
+		return nil, fmt.Errorf("host: lock timeout %s is shorter than 100ms", cfg.lockTimeout)
+	case cfg.maxAttempts < 1:
+		return nil, fmt.Errorf("host: max attempts must be at least 1 (got %d)", cfg.maxAttempts)
+	case cfg.liveCache < 0:
+		return nil, fmt.Errorf("host: live cache size %d is negative", cfg.liveCache)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	logger := cfg.logger
+	sb, err := sandbox.New(context.Background(), sandbox.Config{
+		CacheDir: cfg.cacheDir, MemoryLimitPages: cfg.memoryPages, TurnTimeout: cfg.turnTimeout,
+		MaxPayload: cfg.maxPayload, MaxEvents: cfg.maxEvents,
+		Log: func(l sandbox.Log) {
+			logger.Log(context.Background(), guestLevel(l.Level), l.Message, "instance", l.InstanceID, "execution", l.Execution, "source", "guest")
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	rt := runtime.New(st, sb, runtime.Config{
+		OrchestrationWorkers: cfg.orchWorkers, ActivityWorkers: cfg.actWorkers,
+		LockTimeout: cfg.lockTimeout, MaxAttempts: cfg.maxAttempts, RetryBase: cfg.retryBase,
+		PollMin: cfg.pollMin, PollMax: cfg.pollMax, ActivityRenew: cfg.activityRenew,
+		LiveCacheBytes: cfg.liveCache, Logger: cfg.logger, Observe: cfg.observe,
+	})
+	h := &Host{st: st, sb: sb, rt: rt, cfg: cfg}
+	h.client = &Client{st: st, rt: rt}
+	return h, nil
+}
+
+func guestLevel(l int32) slog.Level {
+	switch l {
+	case abi.LogDebug:
+		return slog.LevelDebug
+	case abi.LogWarn:
+		return slog.LevelWarn
+	case abi.LogError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Client returns a client bound to this host (it is woken by this host's commits).
+func (h *Host) Client() *Client { return h.client }
+
+// RegisterActivity registers (or replaces) a native activity under name.
+func (h *Host) RegisterActivity(name string, fn ActivityFunc) error {
+	if err := checkName("activity name", name); err != nil {
+		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("register activity %q: nil function", name)
+	}
+	h.rt.RegisterActivity(name, runtime.ActivityFunc(fn))
+	return nil
+}
+
+// RegisterActivityFunc registers a typed activity whose input and output are JSON.
+func RegisterActivityFunc[In, Out any](h *Host, name string, fn func(ctx context.Context, in In) (Out, error)) error {
+	return h.RegisterActivity(name, func(ctx context.Context, data []byte) ([]byte, error) {
+		var in In
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &in); err != nil {
+				return nil, &abi.Failure{Kind: abi.FailureApplication, Code: "bad_input",
+					Message: fmt.Sprintf("activity %q: input is not a valid %T: %v", name, in, err)}
+			}
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	})
+}
+
+// LoadModule validates and compiles a module, stores it in the store's module registry and
+// makes its orchestrations startable: new starts of an orchestration use the most recently
+// loaded module that registers it. Each orchestration is registered under its own version, or,
+// when it has none, under the module's hash.
+func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
+	m, err := h.sb.Load(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("load module: %w", err)
+	}
+	regs := slices.Clone(m.Orchestrations)
+	slices.SortStableFunc(regs, func(a, b abi.Registration) int { return compareVersions(a.Version, b.Version) })
+	for _, r := range regs {
+		version := r.Version
+		if version == "" {
+			version = "sha256:" + m.Hash[:16]
+		}
+		if _, err := h.st.PutModule(ctx, r.Name, version, wasm); err != nil {
+			if isInvalid(err) {
+				return nil, fmt.Errorf("load module: orchestration %q version %q: %w (give the new build a new version)", r.Name, r.Version, ErrVersionConflict)
+			}
+			return nil, fmt.Errorf("load module: register %q: %w", r.Name, err)
+		}
+	}
+	h.rt.AddModule(m)
+	return &Module{Hash: m.Hash, Size: m.Size, Orchestrations: m.Orchestrations}, nil
+}
+
+// LoadModuleFile is LoadModule on the bytes of a file.
+func (h *Host) LoadModuleFile(ctx context.Context, path string) (*Module, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load module: %w", err)
+	}
+	return h.LoadModule(ctx, b)
+}
+
+// Start runs the dispatchers in the background.
+func (h *Host) Start() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.stopped:
+		return ErrStopped
+	case h.started:
+		return ErrStarted
+	}
+	h.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	drain, drainCancel := context.WithCancel(context.Background())
+	h.cancel, h.drain, h.done = cancel, drainCancel, make(chan struct{})
+	go func() {
+		defer close(h.done)
+		h.rt.Run(ctx, drain)
+	}()
+	return nil
+}
+
+// Stop stops fetching new work and waits for in-flight turns and activities to finish; when
+// ctx ends first, they are interrupted and their locks abandoned (nothing is lost: the work
+// is taken again later). It releases the sandbox; the store stays open.
+func (h *Host) Stop(ctx context.Context) error {
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return nil
+	}
+	h.stopped = true
+	started := h.started
+	h.mu.Unlock()
+	if started {
+		h.cancel()
+		select {
+		case <-h.done:
+		case <-ctx.Done():
+			h.drain()
+			<-h.done
+		}
+		h.drain()
+	}
+	return h.sb.Close(context.Background())
+}
+
+// compareVersions orders versions by dot-separated numeric segments, others lexically.
+func compareVersions(a, b string) int {
+	as, bs := splitVersion(a), splitVersion(b)
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, y := as[i], bs[i]
+		xn, xok := atoi(x)
+		yn, yok := atoi(y)
+		switch {
+		case xok && yok && xn != yn:
+			if xn < yn {
+				return -1
+			}
+			return 1
+		case !(xok && yok) && x != y:
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(as) - len(bs)
+}
+
+func splitVersion(v string) []string {
+	if v == "" {
+		return nil
+	}
+	var out []string
+	start := 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == '.' {
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func atoi(s string) (int, bool) {
+	if s == "" || len(s) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// checkName validates a name or ID given to the host.
+func checkName(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: %s is empty", ErrInvalidName, what)
+	case len(s) > 1024:
+		return fmt.Errorf("%w: %s is %d bytes, more than 1024", ErrInvalidName, what, len(s))
+	}
+	return nil
+}
+
+func isInvalid(err error) bool { return errors.Is(err, store.ErrInvalid) }

@@ -1,0 +1,126 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/store"
+)
+
+func (r *Runtime) activityLoop(ctx, drain context.Context) {
+	wait := r.cfg.PollMin
+	for ctx.Err() == nil {
+		wi, err := r.st.FetchActivity(ctx, r.cfg.LockTimeout)
+		if err != nil {
+			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
+				r.log.Warn("fetch activity", "err", err)
+			}
+			idle(ctx, r.wakeAct, wait)
+			wait = min(2*wait, r.cfg.PollMax)
+			continue
+		}
+		wait = r.cfg.PollMin
+		r.runActivity(drain, wi)
+	}
+}
+
+// runActivity runs one work item and commits its result with the item's deletion. Its
+// context is cancelled when the lock is lost (the orchestration withdrew the item, the
+// instance was deleted) or the host stops without time to drain.
+func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
+	fn := r.activity(wi.Name)
+	result := history.Event{Ref: wi.EventID, Execution: wi.Execution}
+	if fn == nil {
+		if wi.Attempts < r.cfg.MaxAttempts {
+			if err := r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, r.backoff(wi.Attempts)); err != nil && !errors.Is(err, store.ErrLockLost) {
+				r.log.Warn("abandon activity", "name", wi.Name, "err", err)
+			}
+			return
+		}
+		result.Kind, result.Failure = history.KindActivityFailed,
+			infra(abi.CodeUnregistered, "no host registers activity %q (after %d attempts)", wi.Name, wi.Attempts)
+	} else {
+		actx, cancel := context.WithCancel(ctx)
+		stop := r.renewActivity(actx, cancel, wi.Token)
+		r.observe(Event{InstanceID: wi.InstanceID, Activity: wi.Name})
+		out, err := call(actx, fn, wi.Input)
+		stop()
+		lost := actx.Err() != nil && ctx.Err() == nil
+		cancel()
+		r.observe(Event{InstanceID: wi.InstanceID, Activity: wi.Name, Done: true, Err: err})
+		if lost {
+			r.log.Debug("activity cancelled", "name", wi.Name, "instance", wi.InstanceID)
+			return
+		}
+		if ctx.Err() != nil {
+			// Stopping: leave the item for another worker.
+			r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, 0)
+			return
+		}
+		switch {
+		case err != nil:
+			result.Kind, result.Failure = history.KindActivityFailed, toFailure(err)
+		case len(out) > replay.DefaultMaxPayload:
+			result.Kind, result.Failure = history.KindActivityFailed, infra(abi.CodePayloadTooLarge,
+				"activity %q returned %d bytes, more than the limit of %d", wi.Name, len(out), replay.DefaultMaxPayload)
+		default:
+			result.Kind, result.Result = history.KindActivityCompleted, out
+		}
+	}
+	result.Time = time.Now().UnixNano()
+	msg := store.Message{InstanceID: wi.InstanceID, Event: result}
+	if err := r.st.CompleteActivity(context.WithoutCancel(ctx), wi.Token, msg); err != nil {
+		if !errors.Is(err, store.ErrLockLost) {
+			r.log.Warn("complete activity", "name", wi.Name, "err", err)
+		}
+		return
+	}
+	signal(r.wakeTurn)
+}
+
+// call runs an activity, turning a panic into a failure.
+func call(ctx context.Context, fn ActivityFunc, in []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &abi.Failure{Kind: abi.FailureApplication, Code: "panic", Message: fmt.Sprintf("activity panicked: %v", p), Details: debug.Stack()}
+		}
+	}()
+	return fn(ctx, in)
+}
+
+func toFailure(err error) *abi.Failure {
+	var f *abi.Failure
+	if errors.As(err, &f) {
+		return f
+	}
+	return &abi.Failure{Kind: abi.FailureApplication, Message: err.Error()}
+}
+
+// renewActivity keeps a work item's lock; losing it cancels the activity's context.
+func (r *Runtime) renewActivity(ctx context.Context, lost context.CancelFunc, token string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(r.cfg.ActivityRenew)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := r.st.RenewActivity(ctx, token, r.cfg.LockTimeout); errors.Is(err, store.ErrLockLost) {
+					lost()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -1,0 +1,271 @@
+// Package runtime runs orchestrations and activities from a store: the orchestration
+// dispatchers (fetch a locked instance, run a turn through the replay engine and the sandbox,
+// commit), the activity workers, lock renewal, poison detection, backoff for unregistered
+// handlers, and the cache of live instances (the fast path).
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/store"
+)
+
+// ActivityFunc is a native activity.
+type ActivityFunc func(ctx context.Context, input []byte) ([]byte, error)
+
+// Config tunes a Runtime. Zero fields take defaults (see New).
+type Config struct {
+	OrchestrationWorkers int
+	ActivityWorkers      int
+	LockTimeout          time.Duration
+	// MaxAttempts is how many times a message may be delivered (or an unregistered handler
+	// retried) before the instance fails with a poison (or unregistered) failure.
+	MaxAttempts int
+	// RetryBase is the first backoff delay for unregistered handlers (doubling, capped at 30 s).
+	RetryBase time.Duration
+	// PollMin and PollMax bound the idle polling of the store.
+	PollMin, PollMax time.Duration
+	// ActivityRenew is how often a running activity renews its lock (and so how soon it
+	// learns that it was cancelled).
+	ActivityRenew time.Duration
+	// LiveCacheBytes bounds the memory of parked live instances (0: no cache, every turn is
+	// a cold replay).
+	LiveCacheBytes int64
+	Logger         *slog.Logger
+	// Observe, when set, receives progress events (for the CLI).
+	Observe func(Event)
+}
+
+// Event is a progress notification.
+type Event struct {
+	InstanceID string
+	// Turn: the new history events committed by a turn.
+	Events []history.Event
+	// Activity: an activity started (Done false) or finished (Done true, Err on failure).
+	Activity string
+	Done     bool
+	Err      error
+}
+
+// Runtime runs the dispatchers. Create with New, then Run.
+type Runtime struct {
+	cfg  Config
+	st   store.Store
+	sb   *sandbox.Runtime
+	log  *slog.Logger
+	live *liveCache
+
+	modMu   sync.Mutex
+	modules map[string]*moduleEntry
+
+	actMu sync.RWMutex
+	acts  map[string]ActivityFunc
+
+	wakeTurn chan struct{}
+	wakeAct  chan struct{}
+	watchers watchers
+}
+
+type moduleEntry struct {
+	ready chan struct{}
+	mod   *sandbox.Module
+	err   error
+}
+
+// New creates a runtime over a store and a sandbox runtime.
+func New(st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
+	if cfg.OrchestrationWorkers <= 0 {
+		cfg.OrchestrationWorkers = 2
+	}
+	if cfg.ActivityWorkers <= 0 {
+		cfg.ActivityWorkers = 8
+	}
+	if cfg.LockTimeout <= 0 {
+		cfg.LockTimeout = 30 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 100 * time.Millisecond
+	}
+	if cfg.PollMin <= 0 {
+		cfg.PollMin = time.Millisecond
+	}
+	if cfg.PollMax <= 0 {
+		cfg.PollMax = 100 * time.Millisecond
+	}
+	if cfg.ActivityRenew <= 0 {
+		cfg.ActivityRenew = min(cfg.LockTimeout/3, time.Second)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{
+		cfg: cfg, st: st, sb: sb, log: cfg.Logger,
+		live:     newLiveCache(cfg.LiveCacheBytes),
+		modules:  map[string]*moduleEntry{},
+		acts:     map[string]ActivityFunc{},
+		wakeTurn: make(chan struct{}, 1),
+		wakeAct:  make(chan struct{}, 1),
+		watchers: watchers{m: map[string][]chan struct{}{}},
+	}
+}
+
+// RegisterActivity adds or replaces a native activity.
+func (r *Runtime) RegisterActivity(name string, fn ActivityFunc) {
+	r.actMu.Lock()
+	r.acts[name] = fn
+	r.actMu.Unlock()
+}
+
+func (r *Runtime) activity(name string) ActivityFunc {
+	r.actMu.RLock()
+	defer r.actMu.RUnlock()
+	return r.acts[name]
+}
+
+// Module returns the compiled module with the given hash, loading it from the store once.
+func (r *Runtime) Module(ctx context.Context, hash string) (*sandbox.Module, error) {
+	r.modMu.Lock()
+	e, ok := r.modules[hash]
+	if !ok {
+		e = &moduleEntry{ready: make(chan struct{})}
+		r.modules[hash] = e
+		r.modMu.Unlock()
+		e.mod, e.err = r.loadModule(ctx, hash)
+		if e.err != nil && !errors.Is(e.err, sandbox.ErrInvalidModule) {
+			// A transient error (store unavailable): let the next caller try again.
+			r.modMu.Lock()
+			delete(r.modules, hash)
+			r.modMu.Unlock()
+		}
+		close(e.ready)
+	} else {
+		r.modMu.Unlock()
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return e.mod, e.err
+}
+
+func (r *Runtime) loadModule(ctx context.Context, hash string) (*sandbox.Module, error) {
+	b, err := r.st.Module(ctx, hash)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", short(hash), err)
+	}
+	return r.sb.Load(ctx, b)
+}
+
+// AddModule puts an already compiled module in the cache.
+func (r *Runtime) AddModule(m *sandbox.Module) {
+	r.modMu.Lock()
+	defer r.modMu.Unlock()
+	if _, ok := r.modules[m.Hash]; !ok {
+		e := &moduleEntry{ready: make(chan struct{}), mod: m}
+		close(e.ready)
+		r.modules[m.Hash] = e
+	}
+}
+
+// Run starts the dispatchers and blocks until ctx ends. In-flight turns and activities then
+// finish, or abandon their locks when drain ends first.
+func (r *Runtime) Run(ctx context.Context, drain context.Context) {
+	var wg sync.WaitGroup
+	for range r.cfg.OrchestrationWorkers {
+		wg.Go(func() { r.orchestrationLoop(ctx, drain) })
+	}
+	for range r.cfg.ActivityWorkers {
+		wg.Go(func() { r.activityLoop(ctx, drain) })
+	}
+	wg.Wait()
+	r.live.clear()
+}
+
+// Wake tells idle dispatchers that work may be ready.
+func (r *Runtime) Wake() {
+	signal(r.wakeTurn)
+	signal(r.wakeAct)
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// idle waits for a wake-up, the backoff delay or the end of ctx.
+func idle(ctx context.Context, wake chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+	}
+}
+
+func (r *Runtime) backoff(attempt int) time.Duration {
+	d := r.cfg.RetryBase
+	for range max(attempt-1, 0) {
+		d *= 2
+		if d >= 30*time.Second {
+			return 30 * time.Second
+		}
+	}
+	return d
+}
+
+func (r *Runtime) observe(ev Event) {
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(ev)
+	}
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+func infra(code, format string, args ...any) *abi.Failure {
+	return &abi.Failure{Kind: abi.FailureInfrastructure, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// watchers lets clients in this process wait for an instance to change without polling.
+type watchers struct {
+	mu sync.Mutex
+	m  map[string][]chan struct{}
+}
+
+// Watch returns a channel closed at the next committed change of the instance.
+func (r *Runtime) Watch(id string) <-chan struct{} {
+	c := make(chan struct{})
+	r.watchers.mu.Lock()
+	r.watchers.m[id] = append(r.watchers.m[id], c)
+	r.watchers.mu.Unlock()
+	return c
+}
+
+func (r *Runtime) notify(id string) {
+	r.watchers.mu.Lock()
+	cs := r.watchers.m[id]
+	delete(r.watchers.m, id)
+	r.watchers.mu.Unlock()
+	for _, c := range cs {
+		close(c)
+	}
+}

@@ -1,0 +1,232 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/store"
+)
+
+func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
+	wait := r.cfg.PollMin
+	for ctx.Err() == nil {
+		t, err := r.st.FetchTurn(ctx, r.cfg.LockTimeout)
+		if err != nil {
+			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
+				r.log.Warn("fetch turn", "err", err)
+			}
+			idle(ctx, r.wakeTurn, wait)
+			wait = min(2*wait, r.cfg.PollMax)
+			continue
+		}
+		wait = r.cfg.PollMin
+		r.processTurn(drain, t)
+	}
+}
+
+// processTurn runs one turn of a locked instance and commits it. ctx ends only when the host
+// stops without time to drain: the turn is then abandoned.
+func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopRenew := r.renewTurn(tctx, cancel, t.Token)
+	defer stopRenew()
+
+	abandon := func(delay time.Duration, ignoreAttempt bool, why string) {
+		r.log.Debug("abandon turn", "instance", t.InstanceID, "why", why, "delay", delay)
+		if err := r.st.AbandonTurn(context.WithoutCancel(ctx), t.Token, store.AbandonOptions{Delay: delay, IgnoreAttempt: ignoreAttempt}); err != nil && !errors.Is(err, store.ErrLockLost) {
+			r.log.Warn("abandon turn", "instance", t.InstanceID, "err", err)
+		}
+	}
+	consumed := make([]int64, len(t.Messages))
+	inputs := make([]history.Event, len(t.Messages))
+	for k, m := range t.Messages {
+		consumed[k], inputs[k] = m.ID, m.Event
+	}
+	execution := t.Execution
+	if t.Instance == nil {
+		execution = 1
+	}
+	// An ended instance takes no more input: consume and drop.
+	if t.Instance != nil && t.Instance.Status.Finished() {
+		r.commitDrop(ctx, t, consumed, "the instance has ended")
+		return
+	}
+	start := startEvent(t, inputs, execution)
+	if start == nil {
+		r.commitDrop(ctx, t, consumed, "the instance has not started")
+		return
+	}
+	if start.ModuleHash == "" {
+		info, err := r.st.ResolveModule(tctx, start.Name, start.Version)
+		if err == nil {
+			start.ModuleHash = info.Hash
+		} else if !errors.Is(err, store.ErrNotFound) {
+			abandon(r.cfg.RetryBase, true, err.Error())
+			return
+		}
+	}
+	var mod *sandbox.Module
+	var modErr error
+	if start.ModuleHash != "" {
+		mod, modErr = r.Module(tctx, start.ModuleHash)
+		if modErr != nil && !errors.Is(modErr, sandbox.ErrInvalidModule) && !errors.Is(modErr, store.ErrNotFound) {
+			abandon(r.cfg.RetryBase, true, modErr.Error())
+			return
+		}
+	}
+	attempts := t.MaxAttempts()
+	var failure *abi.Failure
+	switch {
+	case attempts > r.cfg.MaxAttempts:
+		failure = infra(abi.CodePoison, "poison: %s delivered %d times without a successful turn (limit %d)", describeMessages(t.Messages), attempts, r.cfg.MaxAttempts)
+	case mod == nil && modErr == nil:
+		if attempts < r.cfg.MaxAttempts {
+			abandon(r.backoff(attempts), false, fmt.Sprintf("no module registers orchestration %q", start.Name))
+			return
+		}
+		failure = infra(abi.CodeUnregistered, "no module registers orchestration %q (version %q) after %d attempts", start.Name, start.Version, attempts)
+	case modErr != nil:
+		failure = infra(abi.CodeUnregistered, "orchestration %q: module %s cannot run: %v", start.Name, short(start.ModuleHash), modErr)
+	}
+
+	eng, inst := r.live.take(t.InstanceID, execution, t.History)
+	if eng == nil {
+		var err error
+		eng, err = replay.New(replay.Config{InstanceID: t.InstanceID, Execution: execution,
+			MaxPayload: 0, MaxEvents: 0}, t.History)
+		if err != nil {
+			failure = infra(abi.CodeTrap, "history of %s execution %d is unreadable: %v", t.InstanceID, execution, err)
+			eng, _ = replay.New(replay.Config{InstanceID: t.InstanceID, Execution: execution}, nil)
+		}
+	}
+	ts, err := eng.BeginTurn(time.Now().UnixNano(), inputs)
+	switch {
+	case err != nil:
+		eng.Fail(err)
+	case failure != nil:
+		eng.Fail(failure)
+	case ts.Run:
+		if inst == nil {
+			if inst, err = r.sb.Instantiate(tctx, mod, eng, t.InstanceID, execution); err != nil {
+				eng.Fail(infra(abi.CodeTrap, "instantiate module %s: %v", short(mod.Hash), err))
+				break
+			}
+		}
+		res := inst.Run(tctx)
+		if res.State == 0 {
+			inst.Close()
+			abandon(0, true, fmt.Sprintf("turn interrupted: %v", res.Err))
+			return
+		}
+		if res.State != sandbox.Suspended {
+			inst.Close()
+			inst = nil
+		}
+	}
+	for _, d := range ts.Dropped {
+		r.log.Debug("input dropped", "instance", t.InstanceID, "kind", d.Event.Kind, "reason", d.Reason)
+	}
+	c := eng.Commit()
+	c.Consumed = consumed
+	if t.Instance == nil && len(c.History) == 0 {
+		c.Execution = 0
+	}
+	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil {
+		if inst != nil {
+			inst.Close()
+		}
+		if !errors.Is(err, store.ErrLockLost) {
+			r.log.Warn("commit turn", "instance", t.InstanceID, "err", err)
+			abandon(r.cfg.RetryBase, false, err.Error())
+		}
+		return
+	}
+	eng.MarkCommitted()
+	if inst != nil {
+		r.live.put(t.InstanceID, execution, eng, inst)
+	}
+	if len(c.History) > 0 {
+		r.observe(Event{InstanceID: t.InstanceID, Events: c.History})
+	}
+	if len(c.Messages) > 0 {
+		signal(r.wakeTurn)
+	}
+	if len(c.Activities) > 0 {
+		signal(r.wakeAct)
+	}
+	r.notify(t.InstanceID)
+}
+
+// startEvent finds the execution_started event of the turn's execution: in its history, or
+// among the messages (the first turn). It returns a pointer into inputs so that a resolved
+// module hash is recorded.
+func startEvent(t *store.Turn, inputs []history.Event, execution uint32) *history.Event {
+	if len(t.History) > 1 && t.History[1].Kind == history.KindExecutionStarted {
+		return &t.History[1]
+	}
+	for k := range inputs {
+		in := &inputs[k]
+		if in.Kind == history.KindExecutionStarted && (in.Execution == 0 || in.Execution == execution) {
+			return in
+		}
+	}
+	return nil
+}
+
+// commitDrop consumes messages that no execution can take.
+func (r *Runtime) commitDrop(ctx context.Context, t *store.Turn, consumed []int64, why string) {
+	c := &store.Commit{Consumed: consumed}
+	if t.Instance != nil {
+		c.Execution, c.State = t.Instance.Execution, t.Instance.InstanceState
+	}
+	r.log.Debug("messages dropped", "instance", t.InstanceID, "count", len(consumed), "why", why)
+	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil && !errors.Is(err, store.ErrLockLost) {
+		r.log.Warn("drop messages", "instance", t.InstanceID, "err", err)
+	}
+}
+
+// renewTurn keeps a turn's lock alive while it runs; losing it cancels the turn.
+func (r *Runtime) renewTurn(ctx context.Context, lost context.CancelFunc, token string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(r.cfg.LockTimeout / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := r.st.RenewTurn(ctx, token, r.cfg.LockTimeout); errors.Is(err, store.ErrLockLost) {
+					lost()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func describeMessages(msgs []store.Message) string {
+	parts := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		s := fmt.Sprintf("message %d (%s", m.ID, m.Event.Kind)
+		if m.Event.Name != "" {
+			s += " " + m.Event.Name
+		}
+		if m.Event.Ref != 0 {
+			s += fmt.Sprintf(" of event %d", m.Event.Ref)
+		}
+		parts = append(parts, s+")")
+	}
+	return strings.Join(parts, ", ")
+}

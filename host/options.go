@@ -1,0 +1,93 @@
+package host
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures a Host (see New). Options are applied in order and validated by New.
+type Option func(*config)
+
+type config struct {
+	orchWorkers, actWorkers int
+	lockTimeout             time.Duration
+	maxAttempts             int
+	retryBase               time.Duration
+	pollMin, pollMax        time.Duration
+	activityRenew           time.Duration
+	cacheDir                string
+	turnTimeout             time.Duration
+	memoryPages             uint32
+	maxPayload              int
+	maxEvents               int
+	liveCache               int64
+	logger                  *slog.Logger
+	observe                 func(Event)
+}
+
+// Defaults.
+const (
+	DefaultLiveCacheBytes = 256 << 20
+)
+
+func defaults() config {
+	return config{
+		orchWorkers: 2, actWorkers: 16, lockTimeout: 30 * time.Second, maxAttempts: 10,
+		retryBase: 100 * time.Millisecond, pollMin: time.Millisecond, pollMax: 100 * time.Millisecond,
+		liveCache: DefaultLiveCacheBytes,
+	}
+}
+
+// WithOrchestrationWorkers sets how many turns run at once (default 2).
+func WithOrchestrationWorkers(n int) Option { return func(c *config) { c.orchWorkers = n } }
+
+// WithActivityWorkers sets how many activities run at once (default 16).
+func WithActivityWorkers(n int) Option { return func(c *config) { c.actWorkers = n } }
+
+// WithLockTimeout sets how long a turn or activity lock lasts before another host may take
+// the work (default 30 s); locks are renewed while the work runs.
+func WithLockTimeout(d time.Duration) Option { return func(c *config) { c.lockTimeout = d } }
+
+// WithMaxAttempts sets how many times a message is delivered, or an unregistered
+// orchestration or activity retried, before the instance fails (default 10).
+func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+
+// WithRetryBase sets the first backoff delay for unregistered handlers (default 100 ms,
+// doubling up to 30 s).
+func WithRetryBase(d time.Duration) Option { return func(c *config) { c.retryBase = d } }
+
+// WithPollInterval bounds the idle polling of the store (default 1 ms to 100 ms).
+func WithPollInterval(min, max time.Duration) Option {
+	return func(c *config) { c.pollMin, c.pollMax = min, max }
+}
+
+// WithActivityRenewInterval sets how often a running activity renews its lock, and so how
+// soon it sees a cancellation (default min(lock timeout/3, 1 s)).
+func WithActivityRenewInterval(d time.Duration) Option {
+	return func(c *config) { c.activityRenew = d }
+}
+
+// WithCompilationCache keeps compiled modules in dir across restarts.
+func WithCompilationCache(dir string) Option { return func(c *config) { c.cacheDir = dir } }
+
+// WithTurnTimeout bounds the wall time a guest may run in one turn (default 10 s).
+func WithTurnTimeout(d time.Duration) Option { return func(c *config) { c.turnTimeout = d } }
+
+// WithMemoryLimit bounds each guest's memory, in 64 KiB pages (default 4096: 256 MiB).
+func WithMemoryLimit(pages uint32) Option { return func(c *config) { c.memoryPages = pages } }
+
+// WithMaxPayload bounds one payload crossing the ABI (default 4 MiB).
+func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }
+
+// WithMaxHistory bounds the events of one execution (default 100000).
+func WithMaxHistory(n int) Option { return func(c *config) { c.maxEvents = n } }
+
+// WithLiveCache bounds the memory of instances kept alive between turns (default 256 MiB);
+// 0 disables the fast path, so every turn replays from history.
+func WithLiveCache(bytes int64) Option { return func(c *config) { c.liveCache = bytes } }
+
+// WithLogger sets the logger of the host and of the guests' replay-safe logs.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithObserver receives progress events (turns committed, activities run).
+func WithObserver(fn func(Event)) Option { return func(c *config) { c.observe = fn } }
