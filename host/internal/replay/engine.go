@@ -456,6 +456,9 @@ func (e *Engine) Await(handles []int64) (int, error) {
 // Result returns the completion of a complete future and releases its handle. ok is false
 // (and nothing is released) when the future is not complete.
 func (e *Engine) Result(h int64) (c abi.Completion, ok bool, err error) {
+	if e.outcome != nil {
+		return c, false, failure(abi.CodeAfterComplete, "result called after complete")
+	}
 	f, err := e.future(h)
 	if err != nil {
 		return c, false, err

@@ -3,7 +3,6 @@ package replay_test
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,9 +318,25 @@ func (x *inst) turn(inputs ...history.Event) turnResult {
 	}
 	r.Commit = eng.Commit()
 	eng.MarkCommitted()
-	x.hist = slices.Clone(eng.History())
+	x.hist = stored(x.t, eng.History())
 	r.Eng = eng
 	return r
+}
+
+// stored returns a history as a store gives it back: each event encoded and decoded.
+func stored(t *testing.T, evs []history.Event) []history.Event {
+	t.Helper()
+	out := make([]history.Event, len(evs))
+	for i, ev := range evs {
+		b, err := ev.Encode()
+		if err != nil {
+			t.Fatalf("encode event %d: %v", ev.ID, err)
+		}
+		if out[i], err = history.Decode(b); err != nil {
+			t.Fatalf("decode event %d: %v", ev.ID, err)
+		}
+	}
+	return out
 }
 
 // must runs a turn that must reach the given state.
