@@ -1,0 +1,159 @@
+package replay_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
+)
+
+// TestLimitsAndBadCalls: a call over a limit or with a bad argument fails the execution with
+// its code; the failure replaces the decisions the guest made in the turn.
+func TestLimitsAndBadCalls(t *testing.T) {
+	big := strings.Repeat("x", 9) // over MaxPayload 8
+	fits := strings.Repeat("x", 8)
+	tests := []struct {
+		name   string
+		cfg    replay.Config
+		script func(g *G)
+		want   string // "": no failure
+	}{
+		{"events up to the limit", replay.Config{MaxEvents: 4}, func(g *G) {
+			g.Schedule(act("a", ""))
+			g.Get(g.Schedule(act("b", ""))) // event 4: suspends, does not fail
+		}, ""},
+		{"events over the limit", replay.Config{MaxEvents: 4}, func(g *G) {
+			g.Schedule(act("a", ""))
+			g.Schedule(act("b", ""))
+			g.Schedule(act("c", ""))
+		}, abi.CodeHistoryTooLong},
+		{"end over the event limit", replay.Config{MaxEvents: 2}, func(g *G) { g.Complete("") }, abi.CodeHistoryTooLong},
+		{"input at the payload limit", replay.Config{MaxPayload: 8}, func(g *G) { g.Schedule(act("a", fits)); g.Complete(fits) }, ""},
+		{"activity input", replay.Config{MaxPayload: 8}, func(g *G) { g.Schedule(act("a", big)) }, abi.CodePayloadTooLarge},
+		{"child input", replay.Config{MaxPayload: 8}, func(g *G) { g.Schedule(child("c", "", big)) }, abi.CodePayloadTooLarge},
+		{"output", replay.Config{MaxPayload: 8}, func(g *G) { g.Complete(big) }, abi.CodePayloadTooLarge},
+		{"custom status", replay.Config{MaxPayload: 8}, func(g *G) { g.SetStatus(big) }, abi.CodePayloadTooLarge},
+		{"continue-as-new input", replay.Config{MaxPayload: 8}, func(g *G) { g.ContinueAsNew(big, "") }, abi.CodePayloadTooLarge},
+		{"failure", replay.Config{MaxPayload: 8}, func(g *G) {
+			g.check(g.eng.Complete(abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Message: "12345", Details: []byte("6789")}}))
+		}, abi.CodePayloadTooLarge},
+		{"timer with a negative delay", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: abi.CommandTimer, Delay: -1}) }, abi.CodeBadArgument},
+		{"timer with a name", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: abi.CommandTimer, Name: "t"}) }, abi.CodeBadArgument},
+		{"timer with an input", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: abi.CommandTimer, Input: []byte("i")}) }, abi.CodeBadArgument},
+		{"command kind 0", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Name: "a"}) }, abi.CodeBadMessage},
+		{"unknown command kind", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: 99, Name: "a"}) }, abi.CodeBadMessage},
+		{"activity without a name", replay.Config{}, func(g *G) { g.Schedule(act("", "i")) }, abi.CodeBadArgument},
+		{"event wait without a name", replay.Config{}, func(g *G) { g.Schedule(waitEvent("")) }, abi.CodeBadArgument},
+		{"own instance ID as child", replay.Config{}, func(g *G) { g.Schedule(child("c", self, "")) }, abi.CodeBadArgument},
+		{"own instance ID as detached", replay.Config{}, func(g *G) { g.Schedule(detached("c", self, "")) }, abi.CodeBadArgument},
+		{"failed outcome without a failure", replay.Config{}, func(g *G) { g.check(g.eng.Complete(abi.Outcome{Kind: abi.OutcomeFailed})) }, abi.CodeBadMessage},
+		{"describe outcome", replay.Config{}, func(g *G) { g.check(g.eng.Complete(abi.Outcome{Kind: abi.OutcomeDescribe})) }, abi.CodeBadMessage},
+		{"outcome kind 0", replay.Config{}, func(g *G) { g.check(g.eng.Complete(abi.Outcome{})) }, abi.CodeBadMessage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newInst(t, false, tc.script)
+			x.cfg.MaxEvents, x.cfg.MaxPayload = tc.cfg.MaxEvents, tc.cfg.MaxPayload
+			r := x.turn(started("orch", ""))
+			if tc.want == "" {
+				if r.Out.State == Failed {
+					t.Fatalf("script failed: %v", r.Out.Err)
+				}
+				return
+			}
+			if r.Out.State != Failed || code(r.Out.Err) != tc.want {
+				t.Fatalf("script %v (%v), want failed with %s", r.Out.State, r.Out.Err, tc.want)
+			}
+			var f *abi.Failure
+			if !errors.As(r.Out.Err, &f) {
+				t.Errorf("error %T, want *abi.Failure", r.Out.Err)
+			}
+			if got := kinds(x.hist); got != "turn_started execution_started execution_failed" {
+				t.Errorf("history %q: the failure must replace the turn's decisions", got)
+			}
+			if f := failureOf(x.hist); f == nil || f.Code != tc.want || f.Kind != abi.FailureInfrastructure {
+				t.Errorf("recorded failure %+v, want %s", f, tc.want)
+			}
+			if r.Commit.State.Status != 3 || len(r.Commit.Activities) != 0 {
+				t.Errorf("commit state %v, activities %+v: want failed, nothing scheduled", r.Commit.State.Status, r.Commit.Activities)
+			}
+		})
+	}
+}
+
+func TestNewRejectsMalformedHistories(t *testing.T) {
+	ts := func(id int64) history.Event { return history.Event{ID: id, Kind: history.KindTurnStarted, Time: t0} }
+	st := func(id int64) history.Event { ev := started("orch", ""); ev.ID = id; return ev }
+	ev := func(id int64, k history.Kind) history.Event { return history.Event{ID: id, Kind: k, Name: "n"} }
+	tests := []struct {
+		name    string
+		hist    []history.Event
+		mention string // "": valid
+	}{
+		{"empty", nil, ""},
+		{"one turn", []history.Event{ts(1), st(2), ev(3, history.KindActivityScheduled)}, ""},
+		{"two turns", []history.Event{ts(1), st(2), ev(3, history.KindActivityScheduled), ts(4), {ID: 5, Kind: history.KindActivityCompleted, Ref: 3}}, ""},
+		{"turn without inputs", []history.Event{ts(1), st(2), ts(3)}, ""},
+		{"ID gap", []history.Event{ts(1), st(3)}, "position 2 has ID 3"},
+		{"IDs from 0", []history.Event{ts(0), st(1)}, "position 1 has ID 0"},
+		{"repeated ID", []history.Event{ts(1), st(2), ev(2, history.KindActivityScheduled)}, "position 3 has ID 2"},
+		{"no turn_started first", []history.Event{st(1), ts(2)}, "does not start with turn_started"},
+		{"input after a decision", []history.Event{ts(1), st(2), ev(3, history.KindActivityScheduled), ev(4, history.KindEventRaised)}, "after a decision"},
+		{"first turn without a start", []history.Event{ts(1), ev(2, history.KindEventRaised), st(3)}, "first turn does not start"},
+		{"first turn without inputs", []history.Event{ts(1), ts(2), st(3)}, "first turn does not start"},
+		{"only a turn marker", []history.Event{ts(1)}, "first turn does not start"},
+		{"first turn with only a decision", []history.Event{ts(1), ev(2, history.KindActivityScheduled)}, "first turn does not start"},
+		{"unknown kind", []history.Event{ts(1), st(2), ev(3, 0)}, "kind"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eng, err := replay.New(replay.Config{InstanceID: self, Execution: 1}, tc.hist)
+			if tc.mention == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				if len(eng.History()) != len(tc.hist) {
+					t.Errorf("History has %d events, want %d", len(eng.History()), len(tc.hist))
+				}
+				return
+			}
+			if !errors.Is(err, replay.ErrCorruptHistory) || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("New: %v, want ErrCorruptHistory mentioning %q", err, tc.mention)
+			}
+		})
+	}
+}
+
+func TestStartNeedsATurn(t *testing.T) {
+	eng, err := replay.New(replay.Config{InstanceID: self, Execution: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(); !errors.Is(err, replay.ErrCorruptHistory) {
+		t.Errorf("Start without a turn: %v, want ErrCorruptHistory", err)
+	}
+	if eng.Started() != nil || eng.Ended() || eng.StartTime() != 0 {
+		t.Errorf("a new engine reports a start or an end")
+	}
+	if c := eng.Commit(); len(c.History) != 0 || c.State.Name != "" {
+		t.Errorf("Commit of a new engine %+v, want nothing", c)
+	}
+}
+
+// TestNewDoesNotAliasHistory: the engine keeps its own copy of the recorded history.
+func TestNewDoesNotAliasHistory(t *testing.T) {
+	x := newInst(t, false, base)
+	x.must(Suspended, started("orch", "in"))
+	hist := x.hist
+	eng, err := replay.New(x.cfg, hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist[2].Name = "changed"
+	if eng.History()[2].Name != "a" {
+		t.Errorf("New aliases the caller's slice")
+	}
+}
