@@ -15,7 +15,4 @@ var (
 	ErrStarted = errors.New("host already started")
 	// ErrStopped is returned after Stop.
 	ErrStopped = errors.New("host stopped")
-	// ErrVersionConflict is returned by LoadModule when an orchestration version is already
-	// registered with different module bytes.
-	ErrVersionConflict = errors.New("orchestration version already registered with other bytes")
 )

@@ -45,6 +45,9 @@ type Module struct {
 	Size int
 	// Orchestrations are the orchestrations the module registers.
 	Orchestrations []abi.Registration
+	// Kept lists orchestration versions that were already registered with other bytes: a
+	// version's code is immutable, so new starts of these keep using the earlier module.
+	Kept []abi.Registration
 }
 
 // Host runs orchestrations and activities. It is safe for concurrent use.
@@ -152,12 +155,14 @@ func RegisterActivityFunc[In, Out any](h *Host, name string, fn func(ctx context
 // LoadModule validates and compiles a module, stores it in the store's module registry and
 // makes its orchestrations startable: new starts of an orchestration use the most recently
 // loaded module that registers it. Each orchestration is registered under its own version, or,
-// when it has none, under the module's hash.
+// when it has none, under the module's hash. A version is immutable: when it is already
+// registered with other bytes it is listed in Module.Kept and keeps its earlier module.
 func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
 	m, err := h.sb.Load(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("load module: %w", err)
 	}
+	var kept []abi.Registration
 	regs := slices.Clone(m.Orchestrations)
 	slices.SortStableFunc(regs, func(a, b abi.Registration) int { return compareVersions(a.Version, b.Version) })
 	for _, r := range regs {
@@ -166,14 +171,18 @@ func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
 			version = "sha256:" + m.Hash[:16]
 		}
 		if _, err := h.st.PutModule(ctx, r.Name, version, wasm); err != nil {
-			if isInvalid(err) {
-				return nil, fmt.Errorf("load module: orchestration %q version %q: %w (give the new build a new version)", r.Name, r.Version, ErrVersionConflict)
+			if isInvalid(err) && r.Version != "" {
+				// A version's code is immutable: new starts of it keep the earlier module.
+				kept = append(kept, r)
+				h.cfg.logger.Warn("orchestration version already registered with other bytes; new starts of it keep the earlier module (give the new build a new version)",
+					"orchestration", r.Name, "version", r.Version)
+				continue
 			}
 			return nil, fmt.Errorf("load module: register %q: %w", r.Name, err)
 		}
 	}
 	h.rt.AddModule(m)
-	return &Module{Hash: m.Hash, Size: m.Size, Orchestrations: m.Orchestrations}, nil
+	return &Module{Hash: m.Hash, Size: m.Size, Orchestrations: m.Orchestrations, Kept: kept}, nil
 }
 
 // LoadModuleFile is LoadModule on the bytes of a file.
