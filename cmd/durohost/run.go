@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run an orchestration until it completes and print its output",
+		ArgsUsage: "<module.wasm | Go guest package directory>",
+		Description: `Loads the module, starts its orchestration with --input and runs a host until the
+instance ends. The output (JSON) is printed on stdout; the instance ID, the database
+and the progress of the instance are printed on stderr.
+
+The module is a .wasm file, or the directory of a Go guest package, which is compiled
+with the local Go toolchain (GOOS=wasip1 GOARCH=wasm) and cached.
+
+The instance lives in the database: when durohost stops (Ctrl-C, --timeout, a crash),
+run it again with --resume <id> and it carries on where it stopped. Activities that
+were running may run again; no orchestration decision is ever recorded twice.
+
+Exit codes: 0 completed, 1 error or the instance failed, 2 --timeout passed,
+130 interrupted (the last two leave the instance to --resume).
+
+Examples:
+   durohost run wasm-examples/go/hello --input '"World"'
+   durohost run fanout.wasm --input '{"items": 100}' --db work.db --id batch-1
+   durohost run fanout.wasm --resume batch-1 --db work.db`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "orchestration", Aliases: []string{"o"}, Usage: "the orchestration to start, when the module registers several (default: its only one, or the one named like the module)"},
+			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "the orchestration's input, as `JSON` (default: null)"},
+			dbFlag(),
+			&cli.StringFlag{Name: "id", Usage: "the new instance's `ID` (default: a random one)"},
+			&cli.StringFlag{Name: "resume", Usage: "do not start an instance: run until the existing instance `ID` ends"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
+			&cli.DurationFlag{Name: "timeout", Usage: "stop waiting after `DURATION` (exit code 2); the instance continues on the next --resume"},
+		}, activityFlags()...),
+		Action: func(c *cli.Context) error { return runAction(c) },
+	}
+}
+
+// runAction is the run command.
+func runAction(c *cli.Context) error {
+	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	if c.NArg() != 1 {
+		return exitWith(exitError, "run: expected one module (a .wasm file or a Go guest package directory), got %d arguments (see 'durohost run --help')", c.NArg())
+	}
+	modArg := c.Args().First()
+	resume := c.String("resume")
+	if resume != "" {
+		for _, f := range []string{"id", "input", "orchestration"} {
+			if c.IsSet(f) {
+				return exitWith(exitError, "run: --%s cannot be used with --resume (the instance was started with its own)", f)
+			}
+		}
+	}
+	input := []byte("null")
+	if c.IsSet("input") {
+		input = []byte(c.String("input"))
+		var v any
+		if err := json.Unmarshal(input, &v); err != nil {
+			return exitWith(exitError, "run: --input is not valid JSON: %v (a JSON string needs quotes: --input '\"text\"')", err)
+		}
+	}
+	if c.Duration("timeout") < 0 {
+		return exitWith(exitError, "run: --timeout must not be negative")
+	}
+
+	// Stop on Ctrl-C or SIGTERM. After the first signal, the default handlers are back: a
+	// second Ctrl-C kills the process (durable state stays consistent).
+	ctx, stopSignals := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	cache, err := cacheDir()
+	if err != nil {
+		return err
+	}
+	wasm, err := readModule(ctx, modArg, &guestBuilder{cacheDir: cache, log: stderr})
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitWith(exitInterrupted, "interrupted")
+		}
+		return exitWith(exitError, "%s", err)
+	}
+
+	var prog *progress
+	if !c.Bool("quiet") {
+		prog = newProgress(stderr)
+	}
+	s, err := openSession(c, stderr, prog)
+	if err != nil {
+		return exitWith(exitError, "run: %s", oneLine(err.Error()))
+	}
+	defer s.close(context.Background())
+
+	mod, err := s.h.LoadModule(ctx, wasm)
+	if err != nil {
+		return exitWith(exitError, "%s: %s", modArg, oneLine(err.Error()))
+	}
+	id := resume
+	if id == "" {
+		name, err := pickOrchestration(mod, c.String("orchestration"), modArg)
+		if err != nil {
+			return exitWith(exitError, "%s", err)
+		}
+		if id = c.String("id"); id == "" {
+			id = randomID()
+		}
+		if prog != nil {
+			prog.setMain(id)
+		}
+		if err := s.h.Start(); err != nil {
+			return err
+		}
+		if _, err := s.h.Client().Start(ctx, name, input, host.WithInstanceID(id)); err != nil {
+			if errors.Is(err, host.ErrInstanceExists) {
+				return exitWith(exitError, "run: instance %q already exists in %s: wait for it with --resume %s, or choose another --id", id, s.dbPath, id)
+			}
+			return exitWith(exitError, "run: %s", oneLine(err.Error()))
+		}
+	} else {
+		if prog != nil {
+			prog.setMain(id)
+		}
+		if err := s.h.Start(); err != nil {
+			return err
+		}
+	}
+	if resume != "" {
+		if err := awaitInstance(ctx, s.st, id); err != nil && ctx.Err() == nil {
+			return exitWith(exitError, "run: %s", err)
+		}
+	}
+	fmt.Fprintf(stderr, "instance %s\n", id)
+	resumeHint := fmt.Sprintf("durohost run %s --resume %s --db %s", shellQuote(modArg), shellQuote(id), shellQuote(s.dbPath))
+	waitCtx := ctx
+	if d := c.Duration("timeout"); d > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	in, err := s.h.Client().Wait(waitCtx, id)
+	if err != nil {
+		stopSignals()
+		interrupted := ctx.Err() != nil
+		if interrupted {
+			fmt.Fprintf(stderr, "interrupted: stopping the host (in-flight work has %s to finish; Ctrl-C again to quit at once)\n", stopGrace)
+		} else if waitCtx.Err() == nil {
+			return exitWith(exitError, "run: wait for %s: %s", id, oneLine(err.Error()))
+		}
+		s.close(context.Background())
+		if interrupted {
+			return exitWith(exitInterrupted, "instance %s stopped before it ended; it is kept in the database: resume it with\n  %s", id, resumeHint)
+		}
+		return exitWith(exitTimeout, "instance %s is still running after --timeout %s; it continues when a host runs it: resume it with\n  %s", id, c.Duration("timeout"), resumeHint)
+	}
+	s.close(context.Background())
+	return report(stdout, in)
+}
+
+// report prints the outcome of a finished instance: the output on stdout, or the failure.
+func report(stdout io.Writer, in *store.Instance) error {
+	switch in.Status {
+	case store.StatusCompleted:
+		out := bytes.TrimSpace(in.Output)
+		if len(out) == 0 {
+			out = []byte("null")
+		}
+		fmt.Fprintf(stdout, "%s\n", out)
+		return nil
+	case store.StatusFailed:
+		return exitWith(exitError, "instance %s failed: %s", in.ID, failure(in.Failure))
+	case store.StatusCancelled:
+		return exitWith(exitError, "instance %s was cancelled: %s", in.ID, failure(in.Failure))
+	}
+	return exitWith(exitError, "instance %s ended with status %s", in.ID, in.Status)
+}
+
+// readModule returns the module bytes of arg: a .wasm file, or a Go guest package directory
+// compiled by b.
+func readModule(ctx context.Context, arg string, b *guestBuilder) ([]byte, error) {
+	fi, err := os.Stat(arg)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("module %s: no such file or directory", arg)
+	case err != nil:
+		return nil, fmt.Errorf("module %s: %v", arg, err)
+	case fi.IsDir():
+		return b.build(ctx, arg)
+	}
+	wasm, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %v", arg, err)
+	}
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, fmt.Errorf("module %s is not a WebAssembly module (it does not start with \\0asm): give a .wasm file or a Go guest package directory", arg)
+	}
+	return wasm, nil
+}
+
+// pickOrchestration chooses the orchestration to start: the one named (which the module
+// must register), else the module's only one, else the one named like the module file or
+// directory.
+func pickOrchestration(mod *host.Module, name, modArg string) (string, error) {
+	var names []string
+	for _, r := range mod.Orchestrations {
+		if !slices.Contains(names, r.Name) {
+			names = append(names, r.Name)
+		}
+	}
+	slices.Sort(names)
+	list := strings.Join(names, ", ")
+	switch {
+	case len(names) == 0:
+		return "", fmt.Errorf("%s registers no orchestration", modArg)
+	case name != "":
+		if slices.Contains(names, name) {
+			return name, nil
+		}
+		return "", fmt.Errorf("%s does not register orchestration %q; it registers: %s", modArg, name, list)
+	case len(names) == 1:
+		return names[0], nil
+	}
+	base := strings.TrimSuffix(filepath.Base(filepath.Clean(modArg)), ".wasm")
+	if slices.Contains(names, base) {
+		return base, nil
+	}
+	return "", fmt.Errorf("%s registers several orchestrations (%s): choose one with --orchestration", modArg, list)
+}
+
+// awaitInstance returns once the instance id exists, or an error once it is clear that it
+// does not and will not: no row, and no message waiting in the queues (a pending start is a
+// visible message until the first turn creates the row, in the same transaction that
+// consumes it).
+func awaitInstance(ctx context.Context, st store.Store, id string) error {
+	for {
+		_, err := st.Instance(ctx, id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d, err := st.QueueDepths(ctx)
+		if err != nil {
+			return err
+		}
+		if d.Messages == 0 && d.LockedInstances == 0 {
+			if _, err := st.Instance(ctx, id); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no instance %q in this database (and no pending start): check the ID and --db", id)
+			}
+			continue
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// randomID returns a new instance ID: 16 hexadecimal digits.
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=+@%,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

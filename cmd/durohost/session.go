@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/host/builtin"
+	"github.com/durohost/durohost/store/sqlite"
+)
+
+// stopGrace is how long a stopping host lets in-flight turns and activities finish before
+// abandoning them (abandoned work is taken again by the next host).
+const stopGrace = 5 * time.Second
+
+// session is a host over the SQLite database, with the built-in activities registered.
+type session struct {
+	dbPath string
+	st     *sqlite.Store
+	h      *host.Host
+	prog   *progress
+}
+
+// dbFlag is the --db flag of the commands that open the database.
+func dbFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:      "db",
+		Usage:     "SQLite database `PATH` holding the instances (default: durohost.db in the user's data directory, e.g. $XDG_DATA_HOME/durohost)",
+		EnvVars:   []string{envDB},
+		TakesFile: true,
+	}
+}
+
+// activityFlags are the flags that configure the built-in activities (see builtin.Config).
+func activityFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "allow-http", Usage: "let the http activity contact `HOST`: a name, an IP or *.suffix, optionally with :port (repeatable; commas separate several)"},
+		&cli.BoolFlag{Name: "enable-shell", Usage: "let the shell activity run commands on this machine (off by default)"},
+		&cli.Int64Flag{Name: "http-max-body", Usage: "largest HTTP response body, in `BYTES`, the http activity reads", Value: builtin.DefaultMaxBodyBytes},
+		&cli.DurationFlag{Name: "http-max-timeout", Usage: "largest timeout_ms the http activity accepts", Value: builtin.DefaultMaxHTTPTimeout},
+		&cli.Int64Flag{Name: "shell-max-output", Usage: "largest stdout and stderr, in `BYTES`, the shell activity captures", Value: builtin.DefaultMaxOutputBytes},
+		&cli.DurationFlag{Name: "shell-max-timeout", Usage: "largest timeout_ms the shell activity accepts", Value: builtin.DefaultMaxShellTimeout},
+	}
+}
+
+// activityConfig reads the flags of activityFlags.
+func activityConfig(c *cli.Context) builtin.Config {
+	return builtin.Config{
+		AllowHTTP:       c.StringSlice("allow-http"),
+		EnableShell:     c.Bool("enable-shell"),
+		MaxBodyBytes:    c.Int64("http-max-body"),
+		MaxHTTPTimeout:  c.Duration("http-max-timeout"),
+		MaxOutputBytes:  c.Int64("shell-max-output"),
+		MaxShellTimeout: c.Duration("shell-max-timeout"),
+	}
+}
+
+// openSession opens the database at dbFlag (or the default), prints its path on stderr and
+// creates a host with the built-in activities and the progress printer (nil: no progress).
+// The host is not started.
+func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, error) {
+	acts, err := builtin.Activities(activityConfig(c))
+	if err != nil {
+		return nil, err
+	}
+	path, err := prepareDB(c.String("db"))
+	if err != nil {
+		return nil, err
+	}
+	cache, err := cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %v", path, err)
+	}
+	fmt.Fprintf(stderr, "database %s\n", path)
+	opts := []host.Option{host.WithCompilationCache(filepath.Join(cache, "wazero"))}
+	if prog != nil {
+		opts = append(opts, host.WithObserver(prog.observe), host.WithLogger(slog.New(&logHandler{p: prog})))
+	}
+	h, err := host.New(st, opts...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for name, fn := range acts {
+		if err := h.RegisterActivity(name, fn); err != nil {
+			h.Stop(context.Background())
+			st.Close()
+			return nil, err
+		}
+	}
+	return &session{dbPath: path, st: st, h: h, prog: prog}, nil
+}
+
+// close stops the host, letting in-flight work finish for at most stopGrace (or until ctx
+// ends), and closes the database.
+func (s *session) close(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, stopGrace)
+	defer cancel()
+	s.h.Stop(ctx)
+	s.st.Close()
+}
