@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -155,5 +156,96 @@ func TestNewDoesNotAliasHistory(t *testing.T) {
 	hist[2].Name = "changed"
 	if eng.History()[2].Name != "a" {
 		t.Errorf("New aliases the caller's slice")
+	}
+}
+
+func TestFail(t *testing.T) {
+	t.Run("discards the live turn's decisions, its end included", func(t *testing.T) {
+		eng := liveEngine(t, replay.Config{}, started("orch", ""), raised("e", "1"))
+		eng.Schedule(act("a", ""))
+		if err := eng.Complete(abi.Outcome{Kind: abi.OutcomeCompleted}); err != nil {
+			t.Fatal(err)
+		}
+		eng.Fail(errors.New("wasm trap: unreachable"))
+		if got := kinds(eng.History()); got != "turn_started execution_started event_raised execution_failed" {
+			t.Fatalf("history %q", got)
+		}
+		f := failureOf(eng.History())
+		if f.Code != abi.CodeTrap || !strings.Contains(f.Message, "unreachable") || eng.Outcome() == nil || eng.Outcome().Failure != f || !eng.Ended() {
+			t.Errorf("failure %+v, outcome %+v, ended %v", f, eng.Outcome(), eng.Ended())
+		}
+		if c := eng.Commit(); len(c.Activities) != 0 || c.State.Status != 3 {
+			t.Errorf("commit %+v: want failed, nothing scheduled", c)
+		}
+	})
+	t.Run("keeps the code of a failure", func(t *testing.T) {
+		eng := liveEngine(t, replay.Config{})
+		eng.Fail(&abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTurnTimeout, Message: "slow"})
+		if f := failureOf(eng.History()); f == nil || f.Code != abi.CodeTurnTimeout || f.Message != "slow" {
+			t.Errorf("failure %+v", f)
+		}
+	})
+	t.Run("does nothing to a recorded end", func(t *testing.T) {
+		eng := liveEngine(t, replay.Config{})
+		eng.Complete(abi.Outcome{Kind: abi.OutcomeCompleted})
+		eng.MarkCommitted()
+		eng.Fail(errors.New("late"))
+		if got := kinds(eng.History()); got != "turn_started execution_started execution_completed" || len(eng.Commit().History) != 0 {
+			t.Errorf("history %q after a late Fail", got)
+		}
+	})
+	t.Run("does nothing before the start", func(t *testing.T) {
+		eng, _ := replay.New(replay.Config{InstanceID: self, Execution: 1}, nil)
+		eng.BeginTurn(t0, []history.Event{raised("e", "")})
+		eng.Fail(errors.New("nothing to fail"))
+		if len(eng.History()) != 0 || eng.Outcome() != nil {
+			t.Errorf("history %q, outcome %+v", kinds(eng.History()), eng.Outcome())
+		}
+	})
+}
+
+func TestIsTransient(t *testing.T) {
+	for err, want := range map[error]bool{
+		replay.ErrSuspended: true,
+		replay.ErrEnded:     true,
+		fmt.Errorf("await: %w", replay.ErrSuspended): true,
+		replay.ErrCorruptHistory:                     false,
+		&abi.Failure{Code: abi.CodeTrap}:             false,
+	} {
+		if got := replay.IsTransient(err); got != want {
+			t.Errorf("IsTransient(%v) = %v, want %v", err, got, want)
+		}
+	}
+}
+
+// TestStartTwice: Start positions the engine once; a second call must not deliver the first
+// turn's inputs again.
+func TestStartTwice(t *testing.T) {
+	eng := liveEngine(t, replay.Config{}, started("orch", ""), raised("e", "1"))
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := eng.Schedule(waitEvent("e"))
+	second, _ := eng.Schedule(waitEvent("e"))
+	if _, ok, _ := eng.Result(first); !ok {
+		t.Error("the first subscription did not get the event")
+	}
+	if _, ok, _ := eng.Result(second); ok {
+		t.Error("the second subscription got an event: the inputs were delivered twice")
+	}
+}
+
+// TestSetStatusEmpty: the sandbox passes nil for a zero-length status; it is an empty status,
+// not none.
+func TestSetStatusEmpty(t *testing.T) {
+	eng := liveEngine(t, replay.Config{})
+	if err := eng.SetStatus(nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if s := eng.CustomStatus(); s == nil || len(s) != 0 {
+		t.Errorf("CustomStatus() = %#v, want empty, not nil", s)
+	}
+	if s := eng.Commit().State.CustomStatus; s == nil || len(s) != 0 {
+		t.Errorf("state custom status %#v, want empty, not nil", s)
 	}
 }

@@ -120,6 +120,12 @@ func TestDecisionMatching(t *testing.T) {
 			mention: []string{"of event 3", "of event 4"},
 		},
 		{
+			name: "long inputs are cut in the message", recorded: scheduleAndWait(act("a", strings.Repeat("x", 100))),
+			now:      scheduleAndWait(act("a", strings.Repeat("y", 100))),
+			wantCode: abi.CodeCommandMismatch, wantIndex: 3, wantRec: history.KindActivityScheduled, wantGot: history.KindActivityScheduled,
+			mention: []string{"(100 bytes)"},
+		},
+		{
 			name: "extra command", recorded: scheduleAndWait(aX), now: scheduleAndWait(aX, act("b", "")),
 			wantCode: abi.CodeExtraCommand, wantIndex: 4, wantGot: history.KindActivityScheduled,
 			mention: []string{"recorded nothing", `"b"`},
@@ -228,25 +234,31 @@ func checkFailure(t *testing.T, f *abi.Failure, nd *replay.NondeterminismError) 
 // TestOutcomeMismatch replays a finished execution (what a replay tool does: New, Start, run
 // the code) against code that ends differently.
 func TestOutcomeMismatch(t *testing.T) {
+	completed := func(out string) abi.Outcome { return abi.Outcome{Kind: abi.OutcomeCompleted, Output: []byte(out)} }
+	failed := func(msg string) abi.Outcome {
+		return abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Code: "E", Message: msg}}
+	}
 	tests := []struct {
 		name     string
-		end      func(*G)
+		rec, end abi.Outcome
+		other    bool // the code schedules where history recorded the end
 		wantCode string
 	}{
-		{"same output", func(g *G) { g.Complete("r") }, ""},
-		{"other output", func(g *G) { g.Complete("other") }, abi.CodeOutcomeMismatch},
-		{"failed instead", func(g *G) {
-			g.check(g.eng.Complete(abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Message: "no"}}))
-		}, abi.CodeOutcomeMismatch},
-		{"continued as new instead", func(g *G) { g.ContinueAsNew("r", "") }, abi.CodeOutcomeMismatch},
-		{"schedules instead", func(g *G) { g.Schedule(act("more", "")) }, abi.CodeOutcomeMismatch},
+		{name: "same output", rec: completed("r"), end: completed("r")},
+		{name: "same failure", rec: failed("no"), end: failed("no")},
+		{name: "same continue-as-new", rec: abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Input: []byte("i"), Version: "2"}, end: abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Input: []byte("i"), Version: "2"}},
+		{name: "other output", rec: completed("r"), end: completed("other"), wantCode: abi.CodeOutcomeMismatch},
+		{name: "failed instead", rec: completed("r"), end: failed("no"), wantCode: abi.CodeOutcomeMismatch},
+		{name: "other failure message", rec: failed("no"), end: failed("nope"), wantCode: abi.CodeOutcomeMismatch},
+		{name: "other continue-as-new version", rec: abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Version: "2"}, end: abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Version: "3"}, wantCode: abi.CodeOutcomeMismatch},
+		{name: "continued as new instead", rec: completed("r"), end: abi.Outcome{Kind: abi.OutcomeContinuedAsNew}, wantCode: abi.CodeOutcomeMismatch},
+		{name: "schedules instead", rec: completed("r"), other: true, wantCode: abi.CodeOutcomeMismatch},
 	}
-	record := func(g *G) { g.Complete(g.Call(act("a", "x"))) }
-	x := newInst(t, false, record)
-	x.must(Suspended, started("orch", "in"))
-	x.must(Completed, actDone(3, "r"))
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			x := newInst(t, false, func(g *G) { g.Call(act("a", "x")); g.check(g.eng.Complete(tc.rec)) })
+			x.must(Suspended, started("orch", "in"))
+			x.must(Completed, actDone(3, "r"))
 			eng, err := replay.New(x.cfg, x.hist)
 			if err != nil {
 				t.Fatal(err)
@@ -254,7 +266,13 @@ func TestOutcomeMismatch(t *testing.T) {
 			if err := eng.Start(); err != nil {
 				t.Fatal(err)
 			}
-			p := spawn(eng, func(g *G) { g.Call(act("a", "x")); tc.end(g) })
+			p := spawn(eng, func(g *G) {
+				g.Call(act("a", "x"))
+				if tc.other {
+					g.Schedule(act("more", ""))
+				}
+				g.check(g.eng.Complete(tc.end))
+			})
 			defer p.discard()
 			o := p.wait()
 			if got := code(o.Err); got != tc.wantCode {
@@ -270,10 +288,40 @@ func TestOutcomeMismatch(t *testing.T) {
 				return
 			}
 			var nd *replay.NondeterminismError
-			if !errors.As(o.Err, &nd) || nd.Index != 6 || kindOf(nd.Recorded) != history.KindExecutionCompleted || nd.Got == nil {
+			if !errors.As(o.Err, &nd) || nd.Index != 6 || nd.Recorded == nil || !nd.Recorded.Kind.IsTerminal() || nd.Got == nil {
 				t.Errorf("error %+v, want the recorded end (event 6) and what the code did", o.Err)
 			}
 		})
+	}
+}
+
+// TestUnmatched: a replay tool asks, when the code has ended, whether it left recorded
+// decisions of its last turn unmade.
+func TestUnmatched(t *testing.T) {
+	x := newInst(t, false, scheduleAndWait(act("a", ""), act("b", "")))
+	x.must(Suspended, started("orch", ""))
+	eng, err := replay.New(x.cfg, x.hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Unmatched(); err != nil {
+		t.Errorf("Unmatched before Start: %v", err)
+	}
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Schedule(act("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	var nd *replay.NondeterminismError
+	if err := eng.Unmatched(); !errors.As(err, &nd) || nd.Code != abi.CodeMissingCommand || nd.Index != 4 {
+		t.Errorf("Unmatched with b unmade: %v, want %s at 4", err, abi.CodeMissingCommand)
+	}
+	if _, err := eng.Schedule(act("b", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Unmatched(); err != nil {
+		t.Errorf("Unmatched with every decision made: %v", err)
 	}
 }
 
