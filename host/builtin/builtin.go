@@ -241,6 +241,9 @@ func decode(activity string, input []byte, v any) error {
 		if typ.Field == "" {
 			return newError(activity, ErrInvalidInput, "input must be %s, not %s", describeType(typ.Type), got)
 		}
+		if ft := fieldType(v, typ.Field); ft != nil && ft != typ.Type && (ft.Kind() == reflect.Map || ft.Kind() == reflect.Slice) {
+			return newError(activity, ErrInvalidInput, "%q must be %s, but an element is %s", typ.Field, describeType(ft), got)
+		}
 		return newError(activity, ErrInvalidInput, "%q must be %s, not %s", typ.Field, describeType(typ.Type), got)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
@@ -271,6 +274,17 @@ func describeType(t reflect.Type) string {
 		return "a JSON object"
 	}
 	return t.String()
+}
+
+// fieldType returns the type of the field of the struct *v whose JSON name is name, or nil.
+func fieldType(v any, name string) reflect.Type {
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n == name {
+			return t.Field(i).Type
+		}
+	}
+	return nil
 }
 
 // fieldNames lists the JSON names of the fields of the struct *v, sorted.

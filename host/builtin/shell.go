@@ -206,20 +206,24 @@ func text(b []byte, truncated bool) (*string, string) {
 }
 
 // capWriter keeps the first max bytes written to it and discards the rest, so that a
-// chatty command neither blocks nor exhausts memory.
+// chatty command neither blocks nor exhausts memory. (It must not embed bytes.Buffer, whose
+// ReadFrom would let io.Copy bypass the cap.)
 type capWriter struct {
-	bytes.Buffer
+	buf       bytes.Buffer
 	max       int64
 	truncated bool
 }
 
 // Write keeps what fits under the cap and always reports success.
 func (w *capWriter) Write(p []byte) (int, error) {
-	room := w.max - int64(w.Len())
+	room := w.max - int64(w.buf.Len())
 	if int64(len(p)) > room {
 		w.truncated = true
-		w.Buffer.Write(p[:max(room, 0)])
+		w.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return w.Buffer.Write(p)
+	return w.buf.Write(p)
 }
+
+// Bytes returns what was kept.
+func (w *capWriter) Bytes() []byte { return w.buf.Bytes() }
