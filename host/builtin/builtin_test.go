@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/durohost/durohost/abi"
 )
 
 // activities returns the built-in activities for cfg, failing the test on a config error.
@@ -275,6 +278,10 @@ func TestErrorFailure(t *testing.T) {
 	}
 	if f.Error() != err.Error() {
 		t.Fatalf("failure reads %q, error %q", f.Error(), err.Error())
+	}
+	var af *abi.Failure
+	if !errors.As(fmt.Errorf("run activity: %w", err), &af) || af.Code != CodeInvalidInput || af.Kind != abi.FailureApplication {
+		t.Fatalf("errors.As to *abi.Failure: %+v", af)
 	}
 	for sentinel, code := range codes {
 		if !bytes.HasPrefix([]byte(code), []byte("DH-BUILTIN-")) {

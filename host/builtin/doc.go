@@ -66,6 +66,7 @@
 //
 // Errors a user must act on are *Error values that carry a stable code (CodeXxx, e.g.
 // DH-BUILTIN-002), unwrap to a sentinel (ErrXxx) and convert to the orchestration's
-// failure with Failure. Network errors and cancellation wrap the underlying error, so
+// failure with Failure, or with errors.As to a *abi.Failure, which is how the host finds
+// it. Network errors and cancellation wrap the underlying error, so
 // errors.Is(err, context.Canceled) holds.
 package builtin

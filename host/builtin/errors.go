@@ -58,7 +58,8 @@ var codes = map[error]string{
 
 // Error is the error a built-in activity returns for a failure a user has to act on. It
 // reads "[CODE] activity: message", unwraps to one of the ErrXxx sentinels (match it with
-// errors.Is) and converts to the failure the orchestration sees with Failure. Network errors
+// errors.Is) and converts to the failure the orchestration sees with Failure (also through
+// errors.As with a *abi.Failure target). Network errors
 // and cancellation are not Errors: they wrap the underlying error (e.g. context.Canceled).
 type Error struct {
 	// Activity is the name of the activity that failed ("http", "shell", ...).
@@ -85,6 +86,17 @@ func (e *Error) Error() string {
 
 // Unwrap returns the sentinel.
 func (e *Error) Unwrap() error { return e.Err }
+
+// As lets errors.As(err, &f) with f a *abi.Failure find the failure of an *Error (as
+// returned by Failure), so that a host that looks for an *abi.Failure in an activity's
+// error keeps the stable code and the details.
+func (e *Error) As(target any) bool {
+	if f, ok := target.(**abi.Failure); ok {
+		*f = e.Failure()
+		return true
+	}
+	return false
+}
 
 // Failure converts the error into the application failure recorded for the activity: Code
 // is kept, Message is "activity: message" and Details is carried over.
