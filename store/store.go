@@ -45,8 +45,8 @@ type Store interface {
 	// CommitTurn applies a turn in one transaction: it checks the lock, writes the instance and
 	// execution rows, appends History, enqueues Activities and Messages, deletes the Consumed
 	// messages and the CancelledActivities work items, starts the next execution when
-	// ContinueAsNew is set, and releases the lock. On any error nothing is changed and the lock
-	// is kept. ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended
+	// ContinueAsNew is set, and releases the lock. A commit with Execution 0 is consume-only
+	// (see Commit.Execution). On any error nothing is changed and the lock is kept. ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended
 	// event's ID is not the next ID of the execution's history; ErrInvalid for a malformed commit.
 	CommitTurn(ctx context.Context, token string, c *Commit) error
 
@@ -223,7 +223,11 @@ type Commit struct {
 	// commit and overwrites these fields afterwards.
 	State InstanceState
 	// Execution is the execution History is appended to: the current one, or 1 for an
-	// instance that has no row yet.
+	// instance that has no row yet. 0 makes the commit consume-only: State is ignored, no
+	// instance, execution or history row is written (none is created for an instance that
+	// has no row), and only Consumed, Activities, Messages and CancelledActivities apply,
+	// with the release of the lock (used to drop messages addressed to an instance that does
+	// not exist). A consume-only commit with History or ContinueAsNew is ErrInvalid.
 	Execution uint32
 	// History is appended to the execution's history. Event IDs must continue the existing
 	// sequence (1, 2, 3, ...) with no gap.

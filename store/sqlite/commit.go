@@ -75,11 +75,13 @@ func encodeCommit(c *store.Commit) (*encodedCommit, error) {
 	if c == nil {
 		return nil, fmt.Errorf("nil commit: %w", store.ErrInvalid)
 	}
-	if c.Execution == 0 {
-		return nil, fmt.Errorf("execution 0: %w", store.ErrInvalid)
+	if c.Execution == 0 && (len(c.History) > 0 || c.ContinueAsNew) {
+		return nil, fmt.Errorf("consume-only commit (execution 0) with history or continue-as-new: %w", store.ErrInvalid)
 	}
 	e := &encodedCommit{Commit: c, execution: c.Execution, status: c.State.Status}
 	switch st := c.State.Status; {
+	case c.Execution == 0:
+		// Consume-only: State is ignored.
 	case !validStatus(int64(st)):
 		return nil, fmt.Errorf("status %d: %w", st, store.ErrInvalid)
 	case c.ContinueAsNew && st.Finished():
@@ -157,35 +159,10 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 		return fmt.Errorf("commit turn: %w", err)
 	}
 	fail := func(err error) error { return fmt.Errorf("commit turn %s: %w", quote(id), err) }
-	st := &e.State
-	newInstance := false
-	n, err := t.execN(qUpdateInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
-		st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id, e.Execution)
-	if err != nil {
-		return fail(err)
-	}
-	if n == 0 {
-		var cur uint32
-		err := t.queryRow(qInstanceExecution, []any{id}, &cur)
-		switch {
-		case err == nil:
-			return fail(fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, cur, store.ErrInvalid))
-		case !errors.Is(err, sql.ErrNoRows):
-			return fail(err)
-		case e.Execution != 1:
-			return fail(fmt.Errorf("first commit to execution %d, not 1: %w", e.Execution, store.ErrInvalid))
-		}
-		newInstance = true
-		if _, err := t.exec(qInsertInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
-			st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id); err != nil {
+	if e.Execution != 0 {
+		if err := writeInstance(t, id, e, now); err != nil {
 			return fail(err)
 		}
-	}
-	if err := writeExecution(t, id, e, newInstance, now); err != nil {
-		return fail(err)
-	}
-	if err := appendHistory(t, id, e); err != nil {
-		return fail(err)
 	}
 	for i := range e.Activities {
 		a := &e.Activities[i]
@@ -217,6 +194,39 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 		}
 	}
 	return nil
+}
+
+// writeInstance updates (or, on the first commit, creates) the instance row, then the
+// execution row and the history.
+func writeInstance(t *tx, id string, e *encodedCommit, now int64) error {
+	st := &e.State
+	newInstance := false
+	n, err := t.execN(qUpdateInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
+		st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id, e.Execution)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		var cur uint32
+		err := t.queryRow(qInstanceExecution, []any{id}, &cur)
+		switch {
+		case err == nil:
+			return fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, cur, store.ErrInvalid)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		case e.Execution != 1:
+			return fmt.Errorf("first commit to execution %d, not 1: %w", e.Execution, store.ErrInvalid)
+		}
+		newInstance = true
+		if _, err := t.exec(qInsertInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
+			st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id); err != nil {
+			return err
+		}
+	}
+	if err := writeExecution(t, id, e, newInstance, now); err != nil {
+		return err
+	}
+	return appendHistory(t, id, e)
 }
 
 // writeExecution updates (or, for a new instance, creates) the execution row, checking that

@@ -1,0 +1,248 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store"
+)
+
+// The benchmarks measure turns committed per second, where a turn appends 3 events, enqueues
+// 1 activity work item and deletes 1 consumed message, against the raw floor: the same
+// statements run with no store logic on one connection, one turn per transaction and 100
+// turns per transaction. All with synchronous=FULL unless the name says otherwise.
+//
+//	go test ./store/sqlite -run '^$' -bench . -benchtime 3000x
+//
+// Compare BenchmarkCommitTurn/serial with BenchmarkRawFloor/1-per-tx, and
+// BenchmarkCommitTurn/concurrent-128 with BenchmarkRawFloor/100-per-tx.
+
+// benchTurns prepares n locked turns of n existing instances, each with one message, and
+// returns the store (reopened with opts) and the turns. Preparation runs with durability off.
+func benchTurns(b *testing.B, n int, opts ...Option) (*Store, []*store.Turn) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.db")
+	s, err := Open(path, WithSynchronous(SyncOff))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	msgs := make([]store.Message, n)
+	for i := range msgs {
+		msgs[i] = startMsg("bench-" + strconv.Itoa(i))
+	}
+	if err := s.Enqueue(ctx, msgs...); err != nil {
+		b.Fatal(err)
+	}
+	// First turns, concurrently so that group commit makes the setup quick.
+	parallel(b, n, func(int) error {
+		turn, err := s.FetchTurn(ctx, time.Hour)
+		if err != nil {
+			return err
+		}
+		return s.CommitTurn(ctx, turn.Token, firstCommit(turn))
+	})
+	for i := range msgs {
+		msgs[i] = store.Message{InstanceID: msgs[i].InstanceID, Event: history.Event{Kind: history.KindActivityCompleted, Ref: 3, Result: []byte(`"ok"`)}}
+	}
+	if err := s.Enqueue(ctx, msgs...); err != nil {
+		b.Fatal(err)
+	}
+	turns := make([]*store.Turn, n)
+	parallel(b, n, func(i int) error {
+		var err error
+		turns[i], err = s.FetchTurn(ctx, time.Hour)
+		return err
+	})
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	s, err = Open(path, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s, turns
+}
+
+// parallel runs fn(0..n-1) on 64 goroutines.
+func parallel(b *testing.B, n int, fn func(i int) error) {
+	b.Helper()
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		errs = make(chan error, 64)
+	)
+	for range 64 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fn(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// benchCommit is the commit of a steady-state turn: 3 events, 1 work item, 1 consumed message.
+func benchCommit(turn *store.Turn) *store.Commit {
+	next := int64(len(turn.History))
+	return &store.Commit{
+		State:     turn.Instance.InstanceState,
+		Execution: turn.Execution,
+		History: []history.Event{
+			{ID: next + 1, Kind: history.KindTurnStarted, Time: 2},
+			{ID: next + 2, Kind: history.KindActivityCompleted, Ref: 3, Result: []byte(`"ok"`)},
+			{ID: next + 3, Kind: history.KindActivityScheduled, Name: "act", Input: []byte(`"in"`)},
+		},
+		Activities: []store.WorkItem{{
+			ActivityRef: store.ActivityRef{InstanceID: turn.InstanceID, Execution: turn.Execution, EventID: next + 3},
+			Name:        "act", Input: []byte(`"in"`),
+		}},
+		Consumed: []int64{turn.Messages[0].ID},
+	}
+}
+
+func reportTurns(b *testing.B, s *Store) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
+	if s != nil {
+		if n := s.w.batches.Load(); n > 0 {
+			b.ReportMetric(float64(s.w.batched.Load())/float64(n), "turns/tx")
+		}
+	}
+}
+
+// BenchmarkCommitTurn measures CommitTurn alone (the turns are fetched beforehand).
+func BenchmarkCommitTurn(b *testing.B) {
+	for _, mode := range []Synchronous{SyncFull, SyncNormal} {
+		suffix := ""
+		if mode != SyncFull {
+			suffix = "-" + mode.String()
+		}
+		b.Run("serial"+suffix, func(b *testing.B) {
+			s, turns := benchTurns(b, b.N, WithSynchronous(mode))
+			ctx := context.Background()
+			s.w.batches.Store(0)
+			s.w.batched.Store(0)
+			b.ResetTimer()
+			for i := range b.N {
+				if err := s.CommitTurn(ctx, turns[i].Token, benchCommit(turns[i])); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			reportTurns(b, s)
+		})
+		for _, callers := range []int{128} {
+			b.Run(fmt.Sprintf("concurrent-%d%s", callers, suffix), func(b *testing.B) {
+				s, turns := benchTurns(b, b.N, WithSynchronous(mode))
+				ctx := context.Background()
+				s.w.batches.Store(0)
+				s.w.batched.Store(0)
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				for range callers {
+					wg.Go(func() {
+						for i := int(next.Add(1) - 1); i < b.N; i = int(next.Add(1) - 1) {
+							if err := s.CommitTurn(ctx, turns[i].Token, benchCommit(turns[i])); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				reportTurns(b, s)
+			})
+		}
+	}
+}
+
+// BenchmarkRawFloor runs the statements of a turn with no store logic: 3 history inserts, 1
+// work item insert and 1 message delete, on one connection with synchronous=FULL.
+func BenchmarkRawFloor(b *testing.B) {
+	for _, perTx := range []int{1, 100} {
+		b.Run(fmt.Sprintf("%d-per-tx", perTx), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "floor.db")
+			s, err := Open(path) // creates the schema
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			ctx := context.Background()
+			// Messages to delete, one per turn.
+			tx, _ := db.BeginTx(ctx, nil)
+			ins, _ := tx.Prepare(`INSERT INTO messages (instance_id, data, visible_at, ready_at) VALUES (?1, ?2, 0, 0)`)
+			for i := range b.N {
+				if _, err := ins.Exec("bench-"+strconv.Itoa(i), []byte("message")); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			ev := []byte("event-data-of-a-typical-size-0123456789")
+			histStmt := mustPrepare(b, db, `INSERT INTO history (instance_id, execution, event_id, data) VALUES (?1, ?2, ?3, ?4)`)
+			workStmt := mustPrepare(b, db, `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0)`)
+			delStmt := mustPrepare(b, db, `DELETE FROM messages WHERE id = ?1`)
+			b.ResetTimer()
+			for start := 0; start < b.N; start += perTx {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				hist, work, del := tx.Stmt(histStmt), tx.Stmt(workStmt), tx.Stmt(delStmt)
+				for i := start; i < min(start+perTx, b.N); i++ {
+					id := "bench-" + strconv.Itoa(i)
+					for e := 1; e <= 3; e++ {
+						if _, err := hist.Exec(id, 1, e, ev); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, err := work.Exec(id, 1, 3, "act", []byte(`"in"`)); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := del.Exec(i + 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			reportTurns(b, nil)
+		})
+	}
+}
+
+func mustPrepare(b *testing.B, db *sql.DB, q string) *sql.Stmt {
+	s, err := db.Prepare(q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
