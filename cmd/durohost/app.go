@@ -84,10 +84,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"orchestration survives restarts and crashes: run it again with --resume and it carries\n" +
 			"on where it stopped.\n\n" +
 			"Start with:  durohost run wasm-examples/go/hello --input '\"World\"'",
-		Version:         versionString(),
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
+		Version:   versionString(),
+		Writer:    stdout,
+		ErrWriter: stderr,
 		// run() turns errors into exit codes; cli must never call os.Exit.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError,

@@ -39,9 +39,16 @@ type listedPackage struct {
 	EmbedFiles []string
 }
 
-// build returns the module compiled from the Go package in dir, from the cache when its
-// sources, go.mod/go.sum and the Go version are unchanged.
-func (b *guestBuilder) build(ctx context.Context, dir string) ([]byte, error) {
+// guestPlan is how to build one guest package, and where its build is cached.
+type guestPlan struct {
+	dir, goTool, root, pkg string
+	env                    []string
+	// cached is the cache file of the build.
+	cached string
+}
+
+// plan checks that dir is a Go main package and computes the cache file of its build.
+func (b *guestBuilder) plan(ctx context.Context, dir string) (*guestPlan, error) {
 	if !hasGoFiles(dir) {
 		return nil, fmt.Errorf("%s is a directory without Go files, not a Go package: give a .wasm file or the directory of a Go guest package", dir)
 	}
@@ -61,31 +68,41 @@ func (b *guestBuilder) build(ctx context.Context, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkg := "./" + filepath.ToSlash(rel)
-	env := append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-
-	key, err := buildKey(ctx, goTool, root, pkg, env, dir)
+	p := &guestPlan{dir: dir, goTool: goTool, root: root, pkg: "./" + filepath.ToSlash(rel),
+		env: append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")}
+	key, err := buildKey(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	cached := filepath.Join(b.cacheDir, "guests", key+".wasm")
-	if wasm, err := os.ReadFile(cached); err == nil {
+	p.cached = filepath.Join(b.cacheDir, "guests", key+".wasm")
+	return p, nil
+}
+
+// build returns the module compiled from the Go package in dir, from the cache when its
+// sources, go.mod/go.sum and the Go version are unchanged.
+func (b *guestBuilder) build(ctx context.Context, dir string) ([]byte, error) {
+	p, err := b.plan(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if wasm, err := os.ReadFile(p.cached); err == nil {
 		return wasm, nil
 	}
 
 	fmt.Fprintf(b.log, "compiling Go package %s to WebAssembly (GOOS=wasip1 GOARCH=wasm; the first build on a machine takes about 30 s)\n", dir)
 	start := time.Now()
-	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+	cacheDir := filepath.Dir(p.cached)
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("build cache: %v", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(cached), key+".*.tmp")
+	tmp, err := os.CreateTemp(cacheDir, filepath.Base(p.cached)+".*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("build cache: %v", err)
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.CommandContext(ctx, goTool, "build", "-buildmode=c-shared", "-trimpath", "-o", tmp.Name(), pkg)
-	cmd.Dir, cmd.Env = root, env
+	cmd := exec.CommandContext(ctx, p.goTool, "build", "-buildmode=c-shared", "-trimpath", "-o", tmp.Name(), p.pkg)
+	cmd.Dir, cmd.Env = p.root, p.env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		msg := strings.TrimSpace(string(out))
 		if msg == "" {
@@ -98,7 +115,7 @@ func (b *guestBuilder) build(ctx context.Context, dir string) ([]byte, error) {
 		return nil, err
 	}
 	// Rename makes the cache entry appear whole: a concurrent run reads either nothing or it.
-	if err := os.Rename(tmp.Name(), cached); err != nil {
+	if err := os.Rename(tmp.Name(), p.cached); err != nil {
 		return nil, fmt.Errorf("build cache: %v", err)
 	}
 	fmt.Fprintf(b.log, "compiled in %s (%d KiB, cached)\n", time.Since(start).Round(100*time.Millisecond), len(wasm)>>10)
@@ -137,8 +154,8 @@ func moduleRoot(dir string) (string, error) {
 // of every non-standard package the guest imports that lives outside the module cache (the
 // guest's own module, workspace modules, local replacements). Packages in the module cache
 // are immutable and identified by go.sum.
-func buildKey(ctx context.Context, goTool, root, pkg string, env []string, dir string) (string, error) {
-	out, err := goCommand(ctx, goTool, root, env, "env", "GOVERSION", "GOMODCACHE", "GOFLAGS")
+func buildKey(ctx context.Context, p *guestPlan) (string, error) {
+	out, err := goCommand(ctx, p.goTool, p.root, p.env, "env", "GOVERSION", "GOMODCACHE", "GOFLAGS")
 	if err != nil {
 		return "", err
 	}
@@ -150,36 +167,35 @@ func buildKey(ctx context.Context, goTool, root, pkg string, env []string, dir s
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", buildKeyVersion, out)
 	for _, f := range []string{"go.mod", "go.sum", "go.work", "go.work.sum"} {
-		hashFile(h, root, f)
+		hashFile(h, p.root, f)
 	}
 
-	listed, err := goCommand(ctx, goTool, root, env, "list", "-deps", "-json=Dir,ImportPath,Name,Standard,GoFiles,EmbedFiles", pkg)
+	listed, err := goCommand(ctx, p.goTool, p.root, p.env, "list", "-deps", "-json=Dir,ImportPath,Name,Standard,GoFiles,EmbedFiles", p.pkg)
 	if err != nil {
-		return "", fmt.Errorf("%s is not a Go package that builds for wasip1: %s", dir, firstLine(err.Error()))
+		return "", fmt.Errorf("%s is not a Go package that builds for wasip1: %s", p.dir, firstLine(err.Error()))
 	}
 	dec := json.NewDecoder(strings.NewReader(listed))
 	var last listedPackage
 	for {
-		var p listedPackage
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+		var lp listedPackage
+		if err := dec.Decode(&lp); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return "", fmt.Errorf("go list %s: %v", pkg, err)
+			return "", fmt.Errorf("go list %s: %v", p.pkg, err)
 		}
-		last = p
-		if p.Standard || (modCache != "" && strings.HasPrefix(p.Dir, modCache+string(filepath.Separator))) {
-			fmt.Fprintf(h, "pkg %s\n", p.ImportPath)
+		last = lp
+		fmt.Fprintf(h, "pkg %s\n", lp.ImportPath)
+		if lp.Standard || (modCache != "" && strings.HasPrefix(lp.Dir, modCache+string(filepath.Separator))) {
 			continue
 		}
-		fmt.Fprintf(h, "pkg %s\n", p.ImportPath)
-		files := slices.Concat(p.GoFiles, p.EmbedFiles)
+		files := slices.Concat(lp.GoFiles, lp.EmbedFiles)
 		slices.Sort(files)
 		for _, f := range files {
-			hashFile(h, p.Dir, f)
+			hashFile(h, lp.Dir, f)
 		}
 	}
 	if last.Name != "main" {
-		return "", fmt.Errorf("%s holds package %s, not a main package: a Go guest module is a main package whose init registers its orchestrations (see wasm-examples/go)", dir, last.Name)
+		return "", fmt.Errorf("%s holds package %s, not a main package: a Go guest module is a main package whose init registers its orchestrations (see wasm-examples/go)", p.dir, last.Name)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }

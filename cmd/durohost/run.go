@@ -161,8 +161,8 @@ func runAction(c *cli.Context) error {
 	}
 	in, err := s.h.Client().Wait(waitCtx, id)
 	if err != nil {
-		stopSignals()
 		interrupted := ctx.Err() != nil
+		stopSignals()
 		if interrupted {
 			fmt.Fprintf(stderr, "interrupted: stopping the host (in-flight work has %s to finish; Ctrl-C again to quit at once)\n", stopGrace)
 		} else if waitCtx.Err() == nil {
