@@ -46,8 +46,9 @@ type Store interface {
 	// execution rows, appends History, enqueues Activities and Messages, deletes the Consumed
 	// messages and the CancelledActivities work items, starts the next execution when
 	// ContinueAsNew is set, and releases the lock. A commit with Execution 0 is consume-only
-	// (see Commit.Execution). On any error nothing is changed and the lock is kept. ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended
-	// event's ID is not the next ID of the execution's history; ErrInvalid for a malformed commit.
+	// (see Commit.Execution). On any error nothing is changed and the lock is kept.
+	// ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended event's
+	// ID is not the next ID of the execution's history; ErrInvalid for a malformed commit.
 	CommitTurn(ctx context.Context, token string, c *Commit) error
 
 	// AbandonTurn releases a turn's lock without changing the instance. Its messages become
