@@ -283,8 +283,8 @@ func TestTimeAndReplaying(t *testing.T) {
 
 		want := []obs{
 			{t0, false},
-			{turn2 + int64(5*time.Second), false},
-			{turn3 + int64(12*time.Second), false},
+			{turn2, false}, // the 5 s slept in turn 1 are already behind turn 2's time
+			{turn3, false},
 		}
 		if !live {
 			want[0].replaying, want[1].replaying = true, true
@@ -304,11 +304,35 @@ func TestTimeAndReplaying(t *testing.T) {
 		if tm := h[2]; tm.Kind != history.KindTimerCreated || tm.Time != t0+int64(5*time.Second) || tm.FireAt != t0+int64(65*time.Second) {
 			t.Errorf("timer %s at %d firing at %d, want decided after the sleep", tm.Kind, tm.Time, tm.FireAt)
 		}
-		if a := h[5]; a.Kind != history.KindActivityScheduled || a.Time != turn2+int64(12*time.Second) {
-			t.Errorf("activity %s at %d, want at turn 2 plus 12s", a.Kind, a.Time)
+		if a := h[5]; a.Kind != history.KindActivityScheduled || a.Time != turn2+int64(7*time.Second) {
+			t.Errorf("activity %s at %d, want at turn 2 plus the 7s slept in it", a.Kind, a.Time)
 		}
-		if end := h[len(h)-1]; end.Time != turn3+int64(12*time.Second) {
-			t.Errorf("end at %d, want at turn 3 plus 12s", end.Time)
+		if end := h[len(h)-1]; end.Time != turn3 {
+			t.Errorf("end at %d, want at turn 3", end.Time)
+		}
+	})
+}
+
+// TestTimeNeverGoesBack: a turn whose time is earlier than the logical time the previous
+// turn reached by sleeping starts from the latter, so time.Now never goes back and a sleep
+// is counted once.
+func TestTimeNeverGoesBack(t *testing.T) {
+	modes(t, func(t *testing.T, live bool) {
+		var seen []int64
+		x := newInst(t, live, func(g *G) {
+			seen = seen[:0]
+			g.Sleep(time.Hour)
+			seen = append(seen, g.eng.Now())
+			g.Get(g.Schedule(waitEvent("go")))
+			seen = append(seen, g.eng.Now())
+			g.Complete("")
+		})
+		x.must(Suspended, started("orch", ""))
+		x.now = t0 + int64(time.Minute)
+		x.must(Completed, raised("go", "1"))
+		want := []int64{t0 + int64(time.Hour), t0 + int64(time.Hour)}
+		if !slices.Equal(seen, want) {
+			t.Errorf("Now seen %v, want %v", seen, want)
 		}
 	})
 }

@@ -75,10 +75,15 @@ type Engine struct {
 	live int
 	// recorded is the number of events already durable.
 	recorded int
-	cur      int // turn being executed, -1 before Start
-	pos      int // next recorded decision to match in the current turn
-	turnTime int64
-	slept    int64
+	cur      int   // turn being executed, -1 before Start
+	pos      int   // next recorded decision to match in the current turn
+	turnTime int64 // base of logical time in the current turn
+	slept    int64 // time slept in the current turn
+
+	// Derived from history incrementally (track), so a turn costs no scan of the history.
+	completed  map[int64]bool // decisions that have a completion
+	lastStatus int            // index of the last custom_status_set, -1 if none
+	endIdx     int            // index of the end event, -1 if none
 
 	started  *history.Event
 	futures  map[int64]*future
@@ -106,6 +111,7 @@ func New(cfg Config, recorded []history.Event) (*Engine, error) {
 		events:  map[string]*channel{},
 		queues:  map[string]*channel{},
 	}
+	e.completed, e.lastStatus, e.endIdx = map[int64]bool{}, -1, -1
 	if err := e.index(); err != nil {
 		return nil, err
 	}
@@ -149,6 +155,7 @@ func (e *Engine) index() error {
 		if n := len(e.turns); n > 0 {
 			e.turns[n-1].end = i + 1
 		}
+		e.track(i)
 	}
 	if len(e.turns) > 0 {
 		t := e.turns[0]
@@ -213,8 +220,9 @@ func (e *Engine) StartInfo() abi.StartInfo {
 	}
 }
 
-// Now returns the logical time in Unix nanoseconds: the current turn's time plus the time
-// slept so far in the execution.
+// Now returns the logical time in Unix nanoseconds: the later of the current turn's time and
+// the logical time at the end of the previous turn, plus the time slept in this turn. It never
+// goes back, and a sleep is counted once.
 func (e *Engine) Now() int64 { return e.turnTime + e.slept }
 
 // StartTime returns the execution's logical start time (0 before Start).
@@ -237,9 +245,13 @@ func (e *Engine) IsReplaying() bool { return e.cur < e.live }
 
 // enter makes turn i current and delivers its inputs.
 func (e *Engine) enter(i int) error {
-	e.cur = i
 	t := e.turns[i]
-	e.turnTime = e.hist[t.start].Time
+	base := e.hist[t.start].Time
+	if e.cur >= 0 {
+		base = max(base, e.Now())
+	}
+	e.cur = i
+	e.turnTime, e.slept = base, 0
 	e.pos = t.inputsEnd
 	for j := t.start + 1; j < t.inputsEnd; j++ {
 		e.deliver(j)
@@ -321,6 +333,7 @@ func (e *Engine) decide(ev history.Event) (int64, error) {
 	ev.ID = int64(len(e.hist) + 1)
 	deriveID(&ev, e.cfg)
 	e.hist = append(e.hist, ev)
+	e.track(len(e.hist) - 1)
 	e.turns[len(e.turns)-1].end = len(e.hist)
 	e.pos = len(e.hist)
 	if ev.Kind.IsTerminal() {
@@ -584,4 +597,25 @@ func (e *Engine) Unmatched() error {
 		}
 	}
 	return nil
+}
+
+// track updates what is derived from history for the event at index i.
+func (e *Engine) track(i int) {
+	ev := &e.hist[i]
+	switch {
+	case ev.Kind.IsCompletion():
+		e.completed[ev.Ref] = true
+	case ev.Kind == history.KindCustomStatusSet:
+		e.lastStatus = i
+	case ev.Kind.IsTerminal():
+		e.endIdx = i
+	}
+}
+
+// retrack recomputes what track derives, from the whole history (after a truncation).
+func (e *Engine) retrack() {
+	e.completed, e.lastStatus, e.endIdx = map[int64]bool{}, -1, -1
+	for i := range e.hist {
+		e.track(i)
+	}
 }

@@ -48,12 +48,7 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 		}
 		return ts, nil
 	}
-	completed := map[int64]bool{}
-	for _, ev := range e.hist {
-		if ev.Kind.IsCompletion() {
-			completed[ev.Ref] = true
-		}
-	}
+	completed := map[int64]bool{} // completions accepted in this batch
 	var accepted []history.Event
 	var failErr error
 	for _, in := range inputs {
@@ -74,7 +69,7 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 			accepted = slices.Insert(accepted, 0, in) // the start comes first in its turn
 			continue
 		case in.Kind.IsCompletion():
-			if completed[in.Ref] {
+			if completed[in.Ref] || e.completed[in.Ref] {
 				drop(fmt.Sprintf("duplicate completion of event %d", in.Ref))
 				continue
 			}
@@ -126,6 +121,7 @@ func (e *Engine) startsThis(in history.Event) bool {
 func (e *Engine) appendEvent(ev history.Event) {
 	ev.ID = int64(len(e.hist) + 1)
 	e.hist = append(e.hist, ev)
+	e.track(len(e.hist) - 1)
 }
 
 // checkCompletion verifies that a completion refers to a decision of the matching kind.
@@ -203,7 +199,8 @@ func (e *Engine) Fail(err error) {
 	} else if len(e.hist) > e.recorded {
 		e.hist = e.hist[:e.recorded]
 	}
-	e.terminal = false
+	e.retrack()
+	e.terminal = e.endIdx >= 0
 	e.outcome = nil
 	if len(e.turns) == 0 {
 		return
@@ -246,18 +243,17 @@ func (e *Engine) Commit() *store.Commit {
 		Name: st.Name, Version: st.Version, ModuleHash: st.ModuleHash, ParentID: st.ParentID,
 		Status: store.StatusRunning, CustomStatus: st.CustomStatus,
 	}
-	for _, ev := range e.hist {
-		switch {
-		case ev.Kind == history.KindCustomStatusSet:
-			c.State.CustomStatus = ev.Result
-			if ev.Cleared {
-				c.State.CustomStatus = nil
-			} else if ev.Result == nil {
-				c.State.CustomStatus = []byte{}
-			}
-		case ev.Kind.IsTerminal():
-			setEndState(&c.State, ev)
+	if e.lastStatus >= 0 {
+		ev := e.hist[e.lastStatus]
+		c.State.CustomStatus = ev.Result
+		if ev.Cleared {
+			c.State.CustomStatus = nil
+		} else if ev.Result == nil {
+			c.State.CustomStatus = []byte{}
 		}
+	}
+	if e.endIdx >= 0 {
+		setEndState(&c.State, e.hist[e.endIdx])
 	}
 	self := e.cfg.InstanceID
 	for _, ev := range c.History {
