@@ -12,16 +12,27 @@ import (
 
 // Statements of CommitTurn.
 const (
-	qUpdateInstance = `UPDATE instances SET name = ?1, version = ?2, module_hash = ?3, parent_id = ?4,
-		status = ?5, output = ?6, failure = ?7, custom_status = ?8, execution = ?9, updated_at = ?10,
+	// qUpdateInstanceFast is the common case: the instance exists at this execution with this
+	// module and parent, and the events continue its history. It leaves the indexed columns
+	// alone (SQLite rewrites an index entry whenever its column is assigned, even to the same
+	// value), so a turn rewrites one table page of its instance.
+	qUpdateInstanceFast = `UPDATE instances SET name = ?1, version = ?2, status = ?3, output = ?4, failure = ?5,
+		custom_status = ?6, execution = ?7, events = CASE WHEN ?8 THEN 0 ELSE events + ?9 END, updated_at = ?10,
 		completed_at = CASE WHEN ?11 THEN (CASE WHEN completed_at = 0 THEN ?10 ELSE completed_at END) ELSE 0 END
-		WHERE id = ?12 AND execution = ?13`
-	qInsertInstance = `INSERT INTO instances (name, version, module_hash, parent_id, status, output, failure,
-		custom_status, execution, created_at, updated_at, completed_at, id)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, CASE WHEN ?11 THEN ?10 ELSE 0 END, ?12)`
-	qUpdateExecution = `UPDATE executions SET events = events + ?1, status = ?2,
+		WHERE id = ?12 AND execution = ?13 AND (?14 < 0 OR events = ?14) AND module_hash = ?15 AND parent_id = ?16`
+	// qUpdateInstance is the slow path, once checked: it also rewrites the module and parent.
+	qUpdateInstance = `UPDATE instances SET name = ?1, version = ?2, status = ?3, output = ?4, failure = ?5,
+		custom_status = ?6, execution = ?7, events = CASE WHEN ?8 THEN 0 ELSE events + ?9 END, updated_at = ?10,
+		completed_at = CASE WHEN ?11 THEN (CASE WHEN completed_at = 0 THEN ?10 ELSE completed_at END) ELSE 0 END,
+		module_hash = ?15, parent_id = ?16
+		WHERE id = ?12 AND execution = ?13 AND ?14 = ?14`
+	qInsertInstance = `INSERT INTO instances (name, version, status, output, failure, custom_status, execution,
+		events, created_at, updated_at, completed_at, id, module_hash, parent_id)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?10 THEN ?9 ELSE 0 END, ?11, ?12, ?13)`
+	qInstanceCursor  = `SELECT execution, events FROM instances WHERE id = ?1`
+	qUpdateExecution = `UPDATE executions SET status = ?1, events = ?2,
 		completed_at = CASE WHEN ?3 THEN (CASE WHEN completed_at = 0 THEN ?4 ELSE completed_at END) ELSE 0 END
-		WHERE instance_id = ?5 AND id = ?6 AND (?7 < 0 OR events = ?7)`
+		WHERE instance_id = ?5 AND id = ?6`
 	qInsertExecution = `INSERT INTO executions (instance_id, id, status, events, created_at, completed_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
 	qInsertWorkItem = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at)
@@ -196,77 +207,109 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 	return nil
 }
 
-// writeInstance updates (or, on the first commit, creates) the instance row, then the
-// execution row and the history.
+// writeInstance updates (or, on the first commit, creates) the instance row, checking that
+// the commit is for the current execution and that its events continue the history; then it
+// writes the execution rows and appends the history.
 func writeInstance(t *tx, id string, e *encodedCommit, now int64) error {
 	st := &e.State
-	newInstance := false
-	n, err := t.execN(qUpdateInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
-		st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id, e.Execution)
+	expect := int64(-1) // events the history must hold before this commit; -1: no check
+	if len(e.events) > 0 {
+		expect = e.firstID - 1
+	}
+	// A commit that ends the execution (or leaves it in a state other than running) rewrites
+	// its execution row, with the history's length read first. Ordinary turns skip both.
+	endsExec := e.ContinueAsNew || e.status != store.StatusRunning
+	before := int64(-1)
+	if endsExec {
+		err := t.queryRow(qInstanceCursor, []any{id}, new(uint32), &before)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	args := []any{st.Name, st.Version, e.status, st.Output, e.failure, st.CustomStatus, e.execution,
+		e.ContinueAsNew, len(e.events), now, e.finished, id, e.Execution, expect, st.ModuleHash, st.ParentID}
+	n, err := t.execN(qUpdateInstanceFast, args...)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		var cur uint32
-		err := t.queryRow(qInstanceExecution, []any{id}, &cur)
+		var (
+			cur  uint32
+			prev int64
+		)
+		err := t.queryRow(qInstanceCursor, []any{id}, &cur, &prev)
 		switch {
-		case err == nil:
-			return fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, cur, store.ErrInvalid)
-		case !errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, sql.ErrNoRows):
+			return createInstance(t, id, e, now)
+		case err != nil:
 			return err
-		case e.Execution != 1:
-			return fmt.Errorf("first commit to execution %d, not 1: %w", e.Execution, store.ErrInvalid)
+		case cur != e.Execution:
+			return fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, cur, store.ErrInvalid)
+		case expect >= 0 && prev != expect:
+			return fmt.Errorf("execution %d: event ID %d does not follow its %d events: %w", e.Execution, e.firstID, prev, store.ErrDuplicateEvent)
 		}
-		newInstance = true
-		if _, err := t.exec(qInsertInstance, st.Name, st.Version, st.ModuleHash, st.ParentID, e.status,
-			st.Output, e.failure, st.CustomStatus, e.execution, now, e.finished, id); err != nil {
+		// The module or the parent changed.
+		if _, err := t.exec(qUpdateInstance, args...); err != nil {
 			return err
 		}
 	}
-	if err := writeExecution(t, id, e, newInstance, now); err != nil {
+	if endsExec {
+		status := e.status
+		if e.ContinueAsNew {
+			status = store.StatusContinuedAsNew
+		}
+		if _, err := t.exec(qUpdateExecution, status, before+int64(len(e.events)), e.finished || e.ContinueAsNew, now, id, e.Execution); err != nil {
+			return err
+		}
+	}
+	if err := startNext(t, id, e, now); err != nil {
 		return err
 	}
 	return appendHistory(t, id, e)
 }
 
-// writeExecution updates (or, for a new instance, creates) the execution row, checking that
-// the appended events continue its history, and starts the next execution on
-// continue-as-new.
-func writeExecution(t *tx, id string, e *encodedCommit, newInstance bool, now int64) error {
+// createInstance writes the rows of an instance's first commit.
+func createInstance(t *tx, id string, e *encodedCommit, now int64) error {
+	st := &e.State
+	if e.Execution != 1 {
+		return fmt.Errorf("first commit to execution %d, not 1: %w", e.Execution, store.ErrInvalid)
+	}
+	if len(e.events) > 0 && e.firstID != 1 {
+		return fmt.Errorf("first event of a new instance has ID %d: %w", e.firstID, store.ErrDuplicateEvent)
+	}
+	events := int64(len(e.events))
 	status, ended := e.status, e.finished
 	if e.ContinueAsNew {
 		status, ended = store.StatusContinuedAsNew, true
 	}
-	if newInstance {
-		if len(e.events) > 0 && e.firstID != 1 {
-			return fmt.Errorf("first event of a new instance has ID %d: %w", e.firstID, store.ErrDuplicateEvent)
-		}
-		var completed int64
-		if ended {
-			completed = now
-		}
-		if _, err := t.exec(qInsertExecution, id, e.Execution, status, len(e.events), now, completed); err != nil {
-			return err
-		}
-	} else {
-		expect := int64(-1)
-		if len(e.events) > 0 {
-			expect = e.firstID - 1
-		}
-		n, err := t.execN(qUpdateExecution, len(e.events), status, ended, now, id, e.Execution, expect)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("execution %d: event ID %d does not follow its history: %w", e.Execution, e.firstID, store.ErrDuplicateEvent)
-		}
-	}
+	current := events
 	if e.ContinueAsNew {
-		if _, err := t.exec(qInsertExecution, id, e.execution, store.StatusRunning, 0, now, 0); err != nil {
-			return err
-		}
+		current = 0
 	}
-	return nil
+	if _, err := t.exec(qInsertInstance, st.Name, st.Version, e.status, st.Output, e.failure,
+		st.CustomStatus, e.execution, current, now, e.finished, id, st.ModuleHash, st.ParentID); err != nil {
+		return err
+	}
+	var completed int64
+	if ended {
+		completed = now
+	}
+	if _, err := t.exec(qInsertExecution, id, e.Execution, status, events, now, completed); err != nil {
+		return err
+	}
+	if err := startNext(t, id, e, now); err != nil {
+		return err
+	}
+	return appendHistory(t, id, e)
+}
+
+// startNext creates the next execution's row on continue-as-new.
+func startNext(t *tx, id string, e *encodedCommit, now int64) error {
+	if !e.ContinueAsNew {
+		return nil
+	}
+	_, err := t.exec(qInsertExecution, id, e.execution, store.StatusRunning, 0, now, 0)
+	return err
 }
 
 // appendHistory inserts the commit's events, historyChunk at a time.

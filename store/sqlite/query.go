@@ -168,8 +168,11 @@ func (s *Store) Executions(ctx context.Context, id string) ([]store.Execution, e
 		if _, err := loadInstance(ctx, rtx, id); err != nil {
 			return err
 		}
-		rows, err := rtx.QueryContext(ctx, `SELECT id, status, events, created_at, completed_at
-			FROM executions WHERE instance_id = ?1 ORDER BY id`, id)
+		// The current execution's length is kept on the instance row (migration 0002).
+		rows, err := rtx.QueryContext(ctx, `SELECT e.id, e.status,
+			CASE WHEN e.id = i.execution THEN i.events ELSE e.events END, e.created_at, e.completed_at
+			FROM executions e JOIN instances i ON i.id = e.instance_id
+			WHERE e.instance_id = ?1 ORDER BY e.id`, id)
 		if err != nil {
 			return err
 		}
