@@ -50,6 +50,7 @@ Examples:
 			&cli.StringFlag{Name: "orchestration", Aliases: []string{"o"}, Usage: "the orchestration to start, when the module registers several (default: its only one, or the one named like the module)"},
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "the orchestration's input, as `JSON` (default: null)"},
 			dbFlag(),
+			lockFlag(),
 			&cli.StringFlag{Name: "id", Usage: "the new instance's `ID` (default: a random one)"},
 			&cli.StringFlag{Name: "resume", Usage: "do not start an instance: run until the existing instance `ID` ends"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},

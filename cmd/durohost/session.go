@@ -37,6 +37,21 @@ func dbFlag() cli.Flag {
 	}
 }
 
+// defaultLockTimeout is the CLI's lock timeout: how long the work a crashed durohost was
+// doing stays locked before another run takes it over. Shorter than the host's default
+// (30 s) so that `run --resume` after a crash carries on quickly; locks are renewed while
+// work runs, so it does not bound how long a turn or activity may take.
+const defaultLockTimeout = 5 * time.Second
+
+// lockFlag is the --lock-timeout flag of the commands that run a host.
+func lockFlag() cli.Flag {
+	return &cli.DurationFlag{
+		Name:  "lock-timeout",
+		Usage: "how long the work of a crashed host stays locked before this one takes it over (renewed while work runs; at least 100ms)",
+		Value: defaultLockTimeout,
+	}
+}
+
 // activityFlags are the flags that configure the built-in activities (see builtin.Config).
 func activityFlags() []cli.Flag {
 	return []cli.Flag{
@@ -69,6 +84,9 @@ func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, er
 	if err != nil {
 		return nil, err
 	}
+	if d := c.Duration("lock-timeout"); d < 100*time.Millisecond {
+		return nil, fmt.Errorf("--lock-timeout %s is shorter than 100ms", d)
+	}
 	path, err := prepareDB(c.String("db"))
 	if err != nil {
 		return nil, err
@@ -82,7 +100,10 @@ func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, er
 		return nil, fmt.Errorf("open database %s: %v", path, err)
 	}
 	fmt.Fprintf(stderr, "database %s\n", path)
-	opts := []host.Option{host.WithCompilationCache(filepath.Join(cache, "wazero"))}
+	opts := []host.Option{
+		host.WithCompilationCache(filepath.Join(cache, "wazero")),
+		host.WithLockTimeout(c.Duration("lock-timeout")),
+	}
 	if prog != nil {
 		opts = append(opts, host.WithObserver(prog.observe), host.WithLogger(slog.New(&logHandler{p: prog})))
 	}

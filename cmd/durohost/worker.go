@@ -22,6 +22,7 @@ func workerCommand() *cli.Command {
 modules the instances pin (stored in the database), until SIGINT or SIGTERM.`,
 		Flags: append([]cli.Flag{
 			dbFlag(),
+			lockFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
 		}, activityFlags()...),
 		Action: func(c *cli.Context) error {
