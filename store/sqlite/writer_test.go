@@ -1,0 +1,251 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/durohost/durohost/store"
+)
+
+// blockWriter occupies the writer until the returned function is called, so that the
+// requests sent meanwhile queue up and run as one batch.
+func blockWriter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	started, gate := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.w.do(context.Background(), func(*tx) error {
+			close(started)
+			<-gate
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+		close(gate)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitQueued waits until n requests wait for the writer.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d queued requests", n), func() bool { return len(s.w.reqs) == n })
+}
+
+// insertMsg is a request body that enqueues a message for id.
+func insertMsg(id string) func(*tx) error {
+	return func(t *tx) error {
+		_, err := t.exec(qInsertMessage, id, []byte{0xa1, 0x02, 0x10}, 0, 0)
+		return err
+	}
+}
+
+// queued returns the instance IDs that have messages, in order.
+func queued(t *testing.T, s *Store) string {
+	t.Helper()
+	rows, err := s.rdb.Query(`SELECT instance_id FROM messages ORDER BY instance_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	return strings.Join(ids, ",")
+}
+
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name string
+		// reqs[i] is a request body; wantErr[i] a substring of its error ("" for success).
+		reqs    []func(*tx) error
+		wantErr []string
+		want    string // instances with a message afterwards
+		batches int64  // transactions used for the batch
+	}{
+		{
+			name: "one request fails after writing",
+			reqs: []func(*tx) error{
+				insertMsg("a"),
+				func(t *tx) error { insertMsg("b")(t); return errBoom },
+				insertMsg("c"),
+			},
+			wantErr: []string{"", "boom", ""},
+			want:    "a,c",
+			batches: 1,
+		},
+		{
+			name: "one request panics",
+			reqs: []func(*tx) error{
+				insertMsg("a"),
+				func(t *tx) error { insertMsg("b")(t); panic("bad") },
+				insertMsg("c"),
+			},
+			wantErr: []string{"", "panicked: bad", ""},
+			want:    "a,c",
+			batches: 1,
+		},
+		{
+			name: "one request breaks the transaction",
+			reqs: []func(*tx) error{
+				insertMsg("a"),
+				func(t *tx) error { insertMsg("b")(t); _, err := t.exec("ROLLBACK"); return err },
+				insertMsg("c"),
+			},
+			// The batch fails as a whole and each request is retried alone: the culprit
+			// rolls back its own transaction and fails to commit.
+			wantErr: []string{"", "commit", ""},
+			want:    "a,c",
+			batches: 1 + 3,
+		},
+		{
+			name:    "all fail",
+			reqs:    []func(*tx) error{func(*tx) error { return errBoom }, func(*tx) error { return errBoom }},
+			wantErr: []string{"boom", "boom"},
+			want:    "",
+			batches: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTest(t)
+			release := blockWriter(t, s)
+			before := s.w.batches.Load()
+			errs := make([]error, len(tt.reqs))
+			var wg sync.WaitGroup
+			for i, fn := range tt.reqs {
+				wg.Go(func() { errs[i] = s.w.do(context.Background(), fn) })
+				waitQueued(t, s, i+1) // keep the order
+			}
+			release()
+			wg.Wait()
+			for i, want := range tt.wantErr {
+				switch {
+				case want == "" && errs[i] != nil:
+					t.Errorf("request %d: unexpected error %v", i, errs[i])
+				case want != "" && (errs[i] == nil || !strings.Contains(errs[i].Error(), want)):
+					t.Errorf("request %d: got error %v, want %q", i, errs[i], want)
+				}
+			}
+			if got := queued(t, s); got != tt.want {
+				t.Errorf("messages of %q, want %q", got, tt.want)
+			}
+			if got := s.w.batches.Load() - before; got != tt.batches {
+				t.Errorf("%d transactions for the batch, want %d", got, tt.batches)
+			}
+		})
+	}
+}
+
+// TestGroupCommitTurns commits several turns in one batch, one of them with a stolen lock:
+// it alone fails, with ErrLockLost, and leaves nothing behind.
+func TestGroupCommitTurns(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	ids := []string{"a", "b", "c", "d"}
+	turns := map[string]*store.Turn{}
+	for _, id := range ids {
+		if err := s.Enqueue(ctx, startMsg(id)); err != nil {
+			t.Fatal(err)
+		}
+		turn := fetch(t, s)
+		turns[turn.InstanceID] = turn
+	}
+	release := blockWriter(t, s)
+	before := s.w.batches.Load()
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		token := turns[id].Token
+		if id == "c" {
+			token = "stolen"
+		}
+		wg.Go(func() { errs[i] = s.CommitTurn(ctx, token, firstCommit(turns[id])) })
+		waitQueued(t, s, i+1)
+	}
+	release()
+	wg.Wait()
+	if got := s.w.batches.Load() - before; got != 1 {
+		t.Fatalf("%d transactions for the batch, want 1", got)
+	}
+	for i, id := range ids {
+		_, err := s.Instance(ctx, id)
+		if id == "c" {
+			wantErr(t, errs[i], store.ErrLockLost)
+			wantErr(t, err, store.ErrNotFound)
+			continue
+		}
+		if errs[i] != nil || err != nil {
+			t.Fatalf("instance %s: commit %v, Instance %v", id, errs[i], err)
+		}
+	}
+	// c's lock and message are still there: its real token commits.
+	if err := s.CommitTurn(ctx, turns["c"].Token, firstCommit(turns["c"])); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWithdrawnRequestDoesNotRun(t *testing.T) {
+	s := openTest(t)
+	release := blockWriter(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.w.do(ctx, insertMsg("x")) }()
+	waitQueued(t, s, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	release()
+	// A later request runs after the withdrawn one was skipped.
+	if err := s.w.do(context.Background(), insertMsg("y")); err != nil {
+		t.Fatal(err)
+	}
+	if got := queued(t, s); got != "y" {
+		t.Fatalf("messages of %q, want only y", got)
+	}
+}
+
+func TestSingleCallerOneTransactionEach(t *testing.T) {
+	s := openTest(t)
+	before, beforeN := s.w.batches.Load(), s.w.batched.Load()
+	for i := range 5 {
+		if err := s.w.do(context.Background(), insertMsg(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, n := s.w.batches.Load()-before, s.w.batched.Load()-beforeN; b != 5 || n != 5 {
+		t.Fatalf("%d transactions for %d requests, want 5 and 5", b, n)
+	}
+}
+
+func TestBatchSizeBoundsBatches(t *testing.T) {
+	s := openTest(t, WithBatchSize(2))
+	release := blockWriter(t, s)
+	before := s.w.batches.Load()
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			if err := s.w.do(context.Background(), insertMsg(fmt.Sprint(i))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitQueued(t, s, 5)
+	release()
+	wg.Wait()
+	if got := s.w.batches.Load() - before; got != 3 {
+		t.Fatalf("%d transactions for 5 requests in batches of 2, want 3", got)
+	}
+}
