@@ -34,7 +34,8 @@ type Store interface {
 
 	// FetchTurn locks the next instance that has at least one visible message and no live lock,
 	// and returns it with all its visible messages (oldest first, each with its Attempts count
-	// incremented) and the history of its current execution. The lock expires after lockFor.
+	// incremented; an implementation may cap their number per turn, keeping the oldest, and
+	// documents its cap) and the history of its current execution. The lock expires after lockFor.
 	// Returns ErrNoWork when no instance is ready.
 	FetchTurn(ctx context.Context, lockFor time.Duration) (*Turn, error)
 
