@@ -161,9 +161,9 @@ func (s *Store) CommitTurn(ctx context.Context, token string, c *store.Commit) e
 // commitTurn runs in the writer. Any error rolls the whole request back, lock included.
 func commitTurn(t *tx, token string, e *encodedCommit) error {
 	now := nanos(t.now)
-	var id string
 	// Releasing the lock first checks it: a dead token matches no row.
-	if err := t.queryRow(qReleaseTurn, []any{token, now}, &id); err != nil {
+	id, err := t.releaseTurnLock(token, now)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("commit turn: %w", store.ErrLockLost)
 		}

@@ -26,9 +26,10 @@ const (
 	qTagMessages = `UPDATE messages SET lock_token = ?2, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM messages WHERE instance_id = ?1 AND ready_at <= ?3 ORDER BY id LIMIT ?4)
 		RETURNING id, data, visible_at, attempts`
-	qRenewTurn   = `UPDATE instance_locks SET locked_until = ?1 WHERE token = ?2 AND locked_until > ?3`
-	qReleaseTurn = `DELETE FROM instance_locks WHERE token = ?1 AND locked_until > ?2 RETURNING instance_id`
-	qAbandonMsgs = `UPDATE messages SET lock_token = NULL,
+	qRenewTurn     = `UPDATE instance_locks SET locked_until = ?1 WHERE token = ?2 AND locked_until > ?3`
+	qReleaseTurn   = `DELETE FROM instance_locks WHERE token = ?1 AND locked_until > ?2 RETURNING instance_id`
+	qReleaseTurnOf = `DELETE FROM instance_locks WHERE instance_id = ?2 AND token = ?1 AND locked_until > ?3`
+	qAbandonMsgs   = `UPDATE messages SET lock_token = NULL,
 		ready_at = CASE WHEN ?3 > 0 THEN ?3 ELSE ready_at END,
 		attempts = CASE WHEN ?4 AND attempts > 0 THEN attempts - 1 ELSE attempts END
 		WHERE instance_id = ?1 AND lock_token = ?2`
@@ -78,6 +79,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Tu
 		if _, err := t.exec(qLockInstance, id, token, until); err != nil {
 			return err
 		}
+		t.rememberLock(token, id)
 		rows, err := t.query(qTagMessages, id, token, now, MaxTurnMessages)
 		if err != nil {
 			return err
@@ -206,8 +208,8 @@ func (s *Store) AbandonTurn(ctx context.Context, token string, opts store.Abando
 	}
 	return s.w.do(ctx, func(t *tx) error {
 		now := nanos(t.now)
-		var id string
-		if err := t.queryRow(qReleaseTurn, []any{token, now}, &id); err != nil {
+		id, err := t.releaseTurnLock(token, now)
+		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("abandon turn: %w", store.ErrLockLost)
 			}

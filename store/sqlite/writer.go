@@ -41,6 +41,43 @@ type tx struct {
 	// now is the clock's reading when the request started: every time a request compares or
 	// writes uses it.
 	now time.Time
+	// lockOwners remembers the instance of each turn token FetchTurn handed out, so that
+	// CommitTurn can release the lock with a plain DELETE instead of a DELETE ... RETURNING
+	// (the more expensive statement of a turn). It is a hint owned by the writer goroutine:
+	// the lock row stays the truth, a stale entry only makes that DELETE change no row, and
+	// a missing one (a token from before a restart) falls back to RETURNING.
+	lockOwners map[string]string
+}
+
+// maxLockOwners bounds tx.lockOwners (tokens of turns that were never committed or abandoned
+// would stay otherwise); past it the hint is dropped.
+const maxLockOwners = 1 << 16
+
+// rememberLock records the instance a new turn token locks.
+func (t *tx) rememberLock(token, id string) {
+	if len(t.lockOwners) >= maxLockOwners {
+		clear(t.lockOwners)
+	}
+	t.lockOwners[token] = id
+}
+
+// releaseTurnLock deletes the live turn lock of token and returns its instance ID;
+// sql.ErrNoRows when token is not a live lock.
+func (t *tx) releaseTurnLock(token string, now int64) (string, error) {
+	id, ok := t.lockOwners[token]
+	if !ok {
+		err := t.queryRow(qReleaseTurn, []any{token, now}, &id)
+		return id, err
+	}
+	delete(t.lockOwners, token)
+	n, err := t.execN(qReleaseTurnOf, token, id, now)
+	switch {
+	case err != nil:
+		return "", err
+	case n == 0:
+		return "", sql.ErrNoRows
+	}
+	return id, nil
 }
 
 // stmt returns the prepared statement for q, preparing it on first use.
@@ -113,7 +150,7 @@ type writer struct {
 func newWriter(db *sql.DB, conn *sql.Conn, batchSize int, clock func() time.Time) *writer {
 	w := &writer{
 		db:        db,
-		tx:        tx{conn: conn, stmts: map[string]*sql.Stmt{}},
+		tx:        tx{conn: conn, stmts: map[string]*sql.Stmt{}, lockOwners: map[string]string{}},
 		reqs:      make(chan *request, 4*batchSize),
 		quit:      make(chan struct{}),
 		exited:    make(chan struct{}),
