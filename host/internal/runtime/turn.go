@@ -116,6 +116,11 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	case ts.Run:
 		if inst == nil {
 			if inst, err = r.sb.Instantiate(tctx, mod, eng, t.InstanceID, execution); err != nil {
+				if tctx.Err() != nil {
+					// The host is stopping or lost the lock: not the guest's failure.
+					abandon(0, true, fmt.Sprintf("turn interrupted while instantiating: %v", err))
+					return
+				}
 				eng.Fail(infra(abi.CodeTrap, "instantiate module %s: %v", short(mod.Hash), err))
 				break
 			}

@@ -126,6 +126,9 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	defer cancel()
 	mod, err := rt.r.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("instantiate: interrupted: %w", ctx.Err())
+		}
 		if ictx.Err() != nil {
 			return nil, fmt.Errorf("instantiate: initialisation ran longer than %s: %w", rt.cfg.TurnTimeout, err)
 		}

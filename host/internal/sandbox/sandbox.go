@@ -156,6 +156,9 @@ func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	cm, err := rt.r.CompileModule(ctx, wasm)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("compile module: %w", ctx.Err())
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
 	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), compiled: cm}
@@ -166,6 +169,10 @@ func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	regs, err := rt.describe(ctx, m)
 	if err != nil {
 		cm.Close(ctx)
+		if ctx.Err() != nil {
+			// Interrupted (the host is stopping): the module is not to blame.
+			return nil, fmt.Errorf("describe module: %w", ctx.Err())
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
 	m.Orchestrations = regs
