@@ -135,7 +135,7 @@ func TestHostileGoGuest(t *testing.T) {
 		mention     string
 	}{
 		{"spin", "null", Config{TurnTimeout: 300 * time.Millisecond}, abi.FailureInfrastructure, abi.CodeTurnTimeout, "budget"},
-		{"grow", "null", Config{MemoryLimitPages: 1024}, abi.FailureInfrastructure, abi.CodeMemoryLimit, "memory limit"},
+		{"grow", "null", Config{MemoryLimitPages: 256, TurnTimeout: time.Minute}, abi.FailureInfrastructure, abi.CodeMemoryLimit, "memory limit"},
 		{"panic", "null", Config{}, abi.FailureApplication, "", "kaboom"},
 		{"big_output", "5000000", Config{}, abi.FailureInfrastructure, abi.CodePayloadTooLarge, "complete: message of 5000011 bytes"},
 	}
