@@ -60,30 +60,31 @@ func benchTurns(b *testing.B, n int, opts ...Option) (*Store, []*store.Turn) {
 	// Lock every instance at once, as n FetchTurn calls would (which would take O(n²): each
 	// fetch skips the instances already locked).
 	err = s.w.do(ctx, func(t *tx) error {
-		if _, err := t.exec(`INSERT INTO instance_locks (instance_id, token, locked_until)
-			SELECT DISTINCT instance_id, 'bench-' || instance_id, ?1 FROM messages`, nanos(time.Now().Add(time.Hour))); err != nil {
+		if _, err := t.exec(`UPDATE instances SET lock_token = 'r' || rowid || '.bench', locked_until = ?1`,
+			nanos(time.Now().Add(time.Hour))); err != nil {
 			return err
 		}
-		_, err := t.exec(`UPDATE messages SET lock_token = 'bench-' || instance_id, attempts = 1`)
+		_, err := t.exec(`UPDATE messages SET attempts = 1,
+			lock_token = (SELECT lock_token FROM instances i WHERE i.id = messages.instance_id)`)
 		return err
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	turns := make([]*store.Turn, 0, n)
-	rows, err := s.rdb.Query(`SELECT m.id, m.instance_id FROM messages m ORDER BY m.id`)
+	rows, err := s.rdb.Query(`SELECT m.id, m.instance_id, m.lock_token FROM messages m ORDER BY m.id`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for rows.Next() {
 		var (
-			mid int64
-			id  string
+			mid       int64
+			id, token string
 		)
-		if err := rows.Scan(&mid, &id); err != nil {
+		if err := rows.Scan(&mid, &id, &token); err != nil {
 			b.Fatal(err)
 		}
-		turns = append(turns, &store.Turn{InstanceID: id, Token: "bench-" + id, Messages: []store.Message{{ID: mid}}})
+		turns = append(turns, &store.Turn{InstanceID: id, Token: token, Messages: []store.Message{{ID: mid}}})
 	}
 	rows.Close()
 	parallel(b, n, func(i int) error {

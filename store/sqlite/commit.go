@@ -13,23 +13,26 @@ import (
 // Statements of CommitTurn.
 const (
 	// qUpdateInstanceFast is the common case: the instance exists at this execution with this
-	// module and parent, and the events continue its history. It leaves the indexed columns
-	// alone (SQLite rewrites an index entry whenever its column is assigned, even to the same
-	// value), so a turn rewrites one table page of its instance.
+	// module and parent, the events continue its history and (?17, when not empty) the row
+	// holds the turn's live lock, which it releases. It leaves the indexed columns alone
+	// (SQLite rewrites an index entry whenever its column is assigned, even to the same value),
+	// so a turn rewrites one table page of its instance.
 	qUpdateInstanceFast = `UPDATE instances SET name = ?1, version = ?2, status = ?3, output = ?4, failure = ?5,
 		custom_status = ?6, execution = ?7, events = CASE WHEN ?8 THEN 0 ELSE events + ?9 END, updated_at = ?10,
-		completed_at = CASE WHEN ?11 THEN (CASE WHEN completed_at = 0 THEN ?10 ELSE completed_at END) ELSE 0 END
-		WHERE id = ?12 AND execution = ?13 AND (?14 < 0 OR events = ?14) AND module_hash = ?15 AND parent_id = ?16`
+		completed_at = CASE WHEN ?11 THEN (CASE WHEN completed_at = 0 THEN ?10 ELSE completed_at END) ELSE 0 END,
+		lock_token = NULL, locked_until = 0
+		WHERE id = ?12 AND execution = ?13 AND (?14 < 0 OR events = ?14) AND module_hash = ?15 AND parent_id = ?16
+		  AND (?17 = '' OR (lock_token = ?17 AND locked_until > ?10))`
 	// qUpdateInstance is the slow path, once checked: it also rewrites the module and parent.
 	qUpdateInstance = `UPDATE instances SET name = ?1, version = ?2, status = ?3, output = ?4, failure = ?5,
 		custom_status = ?6, execution = ?7, events = CASE WHEN ?8 THEN 0 ELSE events + ?9 END, updated_at = ?10,
 		completed_at = CASE WHEN ?11 THEN (CASE WHEN completed_at = 0 THEN ?10 ELSE completed_at END) ELSE 0 END,
-		module_hash = ?15, parent_id = ?16
-		WHERE id = ?12 AND execution = ?13 AND ?14 = ?14`
+		lock_token = NULL, locked_until = 0, module_hash = ?15, parent_id = ?16
+		WHERE id = ?12 AND execution = ?13 AND ?14 = ?14 AND ?17 = ?17`
 	qInsertInstance = `INSERT INTO instances (name, version, status, output, failure, custom_status, execution,
 		events, created_at, updated_at, completed_at, id, module_hash, parent_id)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?10 THEN ?9 ELSE 0 END, ?11, ?12, ?13)`
-	qInstanceCursor  = `SELECT execution, events FROM instances WHERE id = ?1`
+	qInstanceCursor  = `SELECT execution, events, coalesce(lock_token, ''), locked_until FROM instances WHERE id = ?1`
 	qUpdateExecution = `UPDATE executions SET status = ?1, events = ?2,
 		completed_at = CASE WHEN ?3 THEN (CASE WHEN completed_at = 0 THEN ?4 ELSE completed_at END) ELSE 0 END
 		WHERE instance_id = ?5 AND id = ?6`
@@ -161,17 +164,28 @@ func (s *Store) CommitTurn(ctx context.Context, token string, c *store.Commit) e
 // commitTurn runs in the writer. Any error rolls the whole request back, lock included.
 func commitTurn(t *tx, token string, e *encodedCommit) error {
 	now := nanos(t.now)
-	// Releasing the lock first checks it: a dead token matches no row.
-	id, err := t.releaseTurnLock(token, now)
+	var (
+		id      string
+		err     error
+		rowLock string // the token, when the instance row holds the lock
+	)
+	if rowid := rowLockID(token); rowid != pendingRowMarker && e.Execution != 0 {
+		// The UPDATE of the instance checks and releases the lock (see lock.go).
+		id, err = t.rowLockOwner(token, rowid)
+		rowLock = token
+	} else {
+		// Releasing the lock first checks it: a dead token matches no row.
+		id, err = t.releaseTurn(token, now)
+	}
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
+		if errNoLock(err) {
 			return fmt.Errorf("commit turn: %w", store.ErrLockLost)
 		}
 		return fmt.Errorf("commit turn: %w", err)
 	}
 	fail := func(err error) error { return fmt.Errorf("commit turn %s: %w", quote(id), err) }
 	if e.Execution != 0 {
-		if err := writeInstance(t, id, e, now); err != nil {
+		if err := writeInstance(t, id, e, now, rowLock); err != nil {
 			return fail(err)
 		}
 	}
@@ -210,7 +224,11 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 // writeInstance updates (or, on the first commit, creates) the instance row, checking that
 // the commit is for the current execution and that its events continue the history; then it
 // writes the execution rows and appends the history.
-func writeInstance(t *tx, id string, e *encodedCommit, now int64) error {
+//
+// rowLock is the turn's token when the lock is on the instance row: the UPDATE then checks
+// and releases it, and a row that does not hold it is ErrLockLost (checked before anything
+// else).
+func writeInstance(t *tx, id string, e *encodedCommit, now int64, rowLock string) error {
 	st := &e.State
 	expect := int64(-1) // events the history must hold before this commit; -1: no check
 	if len(e.events) > 0 {
@@ -221,28 +239,33 @@ func writeInstance(t *tx, id string, e *encodedCommit, now int64) error {
 	endsExec := e.ContinueAsNew || e.status != store.StatusRunning
 	before := int64(-1)
 	if endsExec {
-		err := t.queryRow(qInstanceCursor, []any{id}, new(uint32), &before)
+		err := t.queryRow(qInstanceCursor, []any{id}, new(uint32), &before, new(string), new(int64))
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 	}
 	args := []any{st.Name, st.Version, e.status, st.Output, e.failure, st.CustomStatus, e.execution,
-		e.ContinueAsNew, len(e.events), now, e.finished, id, e.Execution, expect, st.ModuleHash, st.ParentID}
+		e.ContinueAsNew, len(e.events), now, e.finished, id, e.Execution, expect, st.ModuleHash, st.ParentID, rowLock}
 	n, err := t.execN(qUpdateInstanceFast, args...)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		var (
-			cur  uint32
-			prev int64
+			cur             uint32
+			prev, lockUntil int64
+			lockToken       string
 		)
-		err := t.queryRow(qInstanceCursor, []any{id}, &cur, &prev)
+		err := t.queryRow(qInstanceCursor, []any{id}, &cur, &prev, &lockToken, &lockUntil)
 		switch {
+		case errors.Is(err, sql.ErrNoRows) && rowLock != "":
+			return store.ErrLockLost // the instance was deleted
 		case errors.Is(err, sql.ErrNoRows):
 			return createInstance(t, id, e, now)
 		case err != nil:
 			return err
+		case rowLock != "" && (lockToken != rowLock || lockUntil <= now):
+			return store.ErrLockLost
 		case cur != e.Execution:
 			return fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, cur, store.ErrInvalid)
 		case expect >= 0 && prev != expect:

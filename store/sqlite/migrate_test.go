@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/store"
 )
 
@@ -96,40 +98,50 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 }
 
 // TestOpenMigratesOlderSchema writes a database at schema version 1 (as the first release
-// left it, with a running instance in the middle of its history) and opens it with this
-// build, which must migrate it and carry on.
+// left it: a running instance with two events, a new message and a live lock taken on it) and
+// opens it with this build, which must migrate it and carry on where it was.
 func TestOpenMigratesOlderSchema(t *testing.T) {
 	ms, err := loadMigrations(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "db")
-	old, err := open(path, defaultConfig(), ms[:1])
+	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := old.Enqueue(ctx, startMsg("a")); err != nil {
-		t.Fatal(err)
-	}
-	// The version-1 schema keeps the history length on the execution row only.
-	err = old.w.do(ctx, func(t *tx) error {
-		for _, q := range []string{
-			`INSERT INTO instances (id, name, version, module_hash, parent_id, status, execution, created_at, updated_at, completed_at)
-				VALUES ('a', 'orch', '1', '', '', 1, 1, 1, 1, 0)`,
-			`INSERT INTO executions (instance_id, id, status, events, created_at, completed_at) VALUES ('a', 1, 1, 2, 1, 0)`,
-		} {
-			if _, err := t.exec(q); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	turn := fetch(t, old)
-	old.Close()
+	if err := migrate(ctx, conn, ms[:1]); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := encodeMessageEvent(&store.Message{InstanceID: "a", Event: history.Event{Kind: history.KindEventRaised, Name: "e"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockedUntil := time.Now().Add(time.Hour).UnixNano()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO instances (id, name, version, module_hash, parent_id, status, execution, created_at, updated_at, completed_at)
+			VALUES ('a', 'orch', '1', '', '', 1, 1, 1, 1, 0)`, nil},
+		{`INSERT INTO executions (instance_id, id, status, events, created_at, completed_at) VALUES ('a', 1, 1, 2, 1, 0)`, nil},
+		{`INSERT INTO history VALUES ('a', 1, 1, ?1), ('a', 1, 2, ?2)`, []any{
+			mustEncode(t, history.Event{ID: 1, Kind: history.KindTurnStarted}),
+			mustEncode(t, history.Event{ID: 2, Kind: history.KindExecutionStarted, Name: "orch"})}},
+		{`INSERT INTO messages (instance_id, data, visible_at, ready_at, attempts, lock_token) VALUES ('a', ?1, 0, 1, 1, 'old-token')`, []any{msg}},
+		{`INSERT INTO instance_locks VALUES ('a', 'old-token', ?1)`, []any{lockedUntil}},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	conn.Close()
+	db.Close()
 	if v := userVersion(t, path); v != 1 {
 		t.Fatalf("old database at version %d", v)
 	}
@@ -146,21 +158,44 @@ func TestOpenMigratesOlderSchema(t *testing.T) {
 	if err != nil || len(ex) != 1 || ex[0].Events != 2 {
 		t.Fatalf("Executions after migration = %+v, %v; want one with 2 events", ex, err)
 	}
+	if d, err := s.QueueDepths(ctx); err != nil || d.LockedInstances != 1 {
+		t.Fatalf("QueueDepths = %+v, %v; want the old lock", d, err)
+	}
 	// The lock taken before the upgrade is still live, and the history continues at 3.
-	c := firstCommit(turn)
-	c.History = c.History[:1]
-	c.History[0].ID = 3
-	if err := s.CommitTurn(ctx, turn.Token, c); err != nil {
+	c := &store.Commit{
+		State:     store.InstanceState{Name: "orch", Version: "1", Status: store.StatusRunning},
+		Execution: 1,
+		History:   []history.Event{{ID: 3, Kind: history.KindTurnStarted}, {ID: 4, Kind: history.KindEventRaised, Name: "e"}},
+		Consumed:  []int64{1},
+	}
+	if err := s.CommitTurn(ctx, "old-token", c); err != nil {
 		t.Fatalf("CommitTurn after migration: %v", err)
 	}
-	if ex, _ := s.Executions(ctx, "a"); len(ex) != 1 || ex[0].Events != 3 {
-		t.Fatalf("Executions = %+v, want 3 events", ex)
+	if ex, _ := s.Executions(ctx, "a"); len(ex) != 1 || ex[0].Events != 4 {
+		t.Fatalf("Executions = %+v, want 4 events", ex)
 	}
-	// Opening again is a no-op.
+	// New turns lock the instance row.
+	if err := s.Enqueue(ctx, store.Message{InstanceID: "a", Event: history.Event{Kind: history.KindEventRaised}}); err != nil {
+		t.Fatal(err)
+	}
+	turn := fetch(t, s)
+	if rowLockID(turn.Token) == 0 || len(turn.History) != 4 {
+		t.Fatalf("turn after migration: token %q, %d events", turn.Token, len(turn.History))
+	}
 	s.Close()
+	// Opening again is a no-op.
 	s2, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s2.Close()
+}
+
+func mustEncode(t *testing.T, e history.Event) []byte {
+	t.Helper()
+	b, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

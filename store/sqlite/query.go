@@ -381,7 +381,8 @@ func (s *Store) QueueDepths(ctx context.Context) (*store.Depths, error) {
 		(SELECT count(*) FROM messages WHERE ready_at > ?1),
 		(SELECT count(*) FROM work_items WHERE locked_until <= ?1),
 		(SELECT count(*) FROM work_items WHERE locked_until > ?1),
-		(SELECT count(*) FROM instance_locks WHERE locked_until > ?1)`, nanos(s.cfg.clock())).
+		(SELECT count(*) FROM instance_locks WHERE locked_until > ?1)
+		  + (SELECT count(*) FROM instances WHERE locked_until > ?1)`, nanos(s.cfg.clock())).
 		Scan(&d.Messages, &d.DelayedMessages, &d.Activities, &d.LockedActivities, &d.LockedInstances)
 	if err != nil {
 		return nil, fmt.Errorf("queue depths: %w", err)

@@ -15,21 +15,10 @@ import (
 
 // Queries of the turn lifecycle.
 const (
-	// qNextInstance picks the instance whose oldest visible message became visible first, among
-	// those with no live lock (fairness: the longest wait is served first).
-	qNextInstance = `SELECT m.instance_id FROM messages m
-		WHERE m.ready_at <= ?1
-		  AND NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = m.instance_id AND l.locked_until > ?1)
-		ORDER BY m.ready_at, m.id LIMIT 1`
-	qLockInstance = `INSERT INTO instance_locks (instance_id, token, locked_until) VALUES (?1, ?2, ?3)
-		ON CONFLICT (instance_id) DO UPDATE SET token = excluded.token, locked_until = excluded.locked_until`
 	qTagMessages = `UPDATE messages SET lock_token = ?2, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM messages WHERE instance_id = ?1 AND ready_at <= ?3 ORDER BY id LIMIT ?4)
 		RETURNING id, data, visible_at, attempts`
-	qRenewTurn     = `UPDATE instance_locks SET locked_until = ?1 WHERE token = ?2 AND locked_until > ?3`
-	qReleaseTurn   = `DELETE FROM instance_locks WHERE token = ?1 AND locked_until > ?2 RETURNING instance_id`
-	qReleaseTurnOf = `DELETE FROM instance_locks WHERE instance_id = ?2 AND token = ?1 AND locked_until > ?3`
-	qAbandonMsgs   = `UPDATE messages SET lock_token = NULL,
+	qAbandonMsgs = `UPDATE messages SET lock_token = NULL,
 		ready_at = CASE WHEN ?3 > 0 THEN ?3 ELSE ready_at END,
 		attempts = CASE WHEN ?4 AND attempts > 0 THEN attempts - 1 ELSE attempts END
 		WHERE instance_id = ?1 AND lock_token = ?2`
@@ -55,7 +44,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Tu
 	if lockFor <= 0 {
 		return nil, fmt.Errorf("fetch turn: lock duration %v: %w", lockFor, store.ErrInvalid)
 	}
-	if ok, err := s.readyOnReader(ctx, qNextInstance); err != nil {
+	if ok, err := s.readyOnReader(ctx, qAnyInstanceReady); err != nil {
 		return nil, fmt.Errorf("fetch turn: %w", err)
 	} else if !ok {
 		return nil, store.ErrNoWork
@@ -69,17 +58,18 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Tu
 	err := s.w.do(ctx, func(t *tx) error {
 		raw, scanErr = raw[:0], nil
 		now := nanos(t.now)
-		if err := t.queryRow(qNextInstance, []any{now}, &id); err != nil {
+		var rowid sql.NullInt64
+		if err := t.queryRow(qNextInstance, []any{now}, &id, &rowid); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return store.ErrNoWork
 			}
 			return err
 		}
-		token, until = newToken(), now+int64(lockFor)
-		if _, err := t.exec(qLockInstance, id, token, until); err != nil {
+		until = now + int64(lockFor)
+		var err error
+		if token, err = t.lockTurn(id, rowid, until); err != nil {
 			return err
 		}
-		t.rememberLock(token, id)
 		rows, err := t.query(qTagMessages, id, token, now, MaxTurnMessages)
 		if err != nil {
 			return err
@@ -186,11 +176,11 @@ func (s *Store) RenewTurn(ctx context.Context, token string, lockFor time.Durati
 	}
 	return s.w.do(ctx, func(t *tx) error {
 		now := nanos(t.now)
-		n, err := t.execN(qRenewTurn, now+int64(lockFor), token, now)
+		ok, err := t.renewTurn(token, now+int64(lockFor), now)
 		if err != nil {
 			return fmt.Errorf("renew turn: %w", err)
 		}
-		if n == 0 {
+		if !ok {
 			return fmt.Errorf("renew turn: %w", store.ErrLockLost)
 		}
 		return nil
@@ -208,9 +198,9 @@ func (s *Store) AbandonTurn(ctx context.Context, token string, opts store.Abando
 	}
 	return s.w.do(ctx, func(t *tx) error {
 		now := nanos(t.now)
-		id, err := t.releaseTurnLock(token, now)
+		id, err := t.releaseTurn(token, now)
 		if err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
+			if errNoLock(err) {
 				return fmt.Errorf("abandon turn: %w", store.ErrLockLost)
 			}
 			return fmt.Errorf("abandon turn: %w", err)

@@ -42,42 +42,10 @@ type tx struct {
 	// writes uses it.
 	now time.Time
 	// lockOwners remembers the instance of each turn token FetchTurn handed out, so that
-	// CommitTurn can release the lock with a plain DELETE instead of a DELETE ... RETURNING
-	// (the more expensive statement of a turn). It is a hint owned by the writer goroutine:
-	// the lock row stays the truth, a stale entry only makes that DELETE change no row, and
-	// a missing one (a token from before a restart) falls back to RETURNING.
+	// CommitTurn needs no statement to find it (see lock.go). It is a hint owned by the writer
+	// goroutine: the lock itself is checked by the statements, a stale entry only makes them
+	// change no row, and a missing one (a token from before a restart) is looked up.
 	lockOwners map[string]string
-}
-
-// maxLockOwners bounds tx.lockOwners (tokens of turns that were never committed or abandoned
-// would stay otherwise); past it the hint is dropped.
-const maxLockOwners = 1 << 16
-
-// rememberLock records the instance a new turn token locks.
-func (t *tx) rememberLock(token, id string) {
-	if len(t.lockOwners) >= maxLockOwners {
-		clear(t.lockOwners)
-	}
-	t.lockOwners[token] = id
-}
-
-// releaseTurnLock deletes the live turn lock of token and returns its instance ID;
-// sql.ErrNoRows when token is not a live lock.
-func (t *tx) releaseTurnLock(token string, now int64) (string, error) {
-	id, ok := t.lockOwners[token]
-	if !ok {
-		err := t.queryRow(qReleaseTurn, []any{token, now}, &id)
-		return id, err
-	}
-	delete(t.lockOwners, token)
-	n, err := t.execN(qReleaseTurnOf, token, id, now)
-	switch {
-	case err != nil:
-		return "", err
-	case n == 0:
-		return "", sql.ErrNoRows
-	}
-	return id, nil
 }
 
 // stmt returns the prepared statement for q, preparing it on first use.
