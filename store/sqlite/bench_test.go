@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
