@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -97,6 +99,18 @@ func decodeEvent(data []byte, where func() string) (history.Event, error) {
 
 // validStatus reports whether n is a stored Status value.
 func validStatus(n int64) bool { return n >= 0 && n <= int64(store.StatusContinuedAsNew) }
+
+// scanFailed returns the error for a failed Scan: the context's error when ctx has ended (a
+// query cut short is not corrupt data), else one wrapping store.ErrCorrupt that names the row.
+func scanFailed(ctx context.Context, err error, format string, args ...any) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ctxErr)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+	}
+	return corruptf("%s: %v", fmt.Sprintf(format, args...), err)
+}
 
 // corruptf returns an error wrapping store.ErrCorrupt.
 func corruptf(format string, args ...any) error {

@@ -76,7 +76,7 @@ func (s *Store) Module(ctx context.Context, hash string) ([]byte, error) {
 
 const moduleCols = `name, version, hash, size, created_at`
 
-func scanModule(sc scanner) (store.ModuleInfo, error) {
+func scanModule(ctx context.Context, sc scanner) (store.ModuleInfo, error) {
 	var (
 		m       store.ModuleInfo
 		created int64
@@ -85,7 +85,7 @@ func scanModule(sc scanner) (store.ModuleInfo, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return m, err
 		}
-		return m, corruptf("module registration: %v", err)
+		return m, scanFailed(ctx, err, "module registration")
 	}
 	m.CreatedAt = fromNanos(created)
 	return m, nil
@@ -107,7 +107,7 @@ func (s *Store) ResolveModule(ctx context.Context, name, version string) (*store
 	} else {
 		row = s.rdb.QueryRowContext(ctx, `SELECT `+moduleCols+` FROM modules WHERE name = ?1 AND version = ?2`, name, version)
 	}
-	m, err := scanModule(row)
+	m, err := scanModule(ctx, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("resolve module %s@%s: %w", quote(name), quote(version), store.ErrNotFound)
 	}
@@ -131,7 +131,7 @@ func (s *Store) ListModules(ctx context.Context, name string) ([]store.ModuleInf
 	defer rows.Close()
 	out := []store.ModuleInfo{}
 	for rows.Next() {
-		m, err := scanModule(rows)
+		m, err := scanModule(ctx, rows)
 		if err != nil {
 			return nil, fmt.Errorf("list modules: %w", err)
 		}

@@ -70,7 +70,7 @@ func (r *rowReader) fail(col string, v any) {
 
 // scanInstance reads a row of instanceCols. want names the instance for errors when the
 // row's own ID cannot be read.
-func scanInstance(sc scanner, want string) (*store.Instance, error) {
+func scanInstance(ctx context.Context, sc scanner, want string) (*store.Instance, error) {
 	var v [13]any
 	ptrs := make([]any, len(v))
 	for i := range v {
@@ -80,7 +80,7 @@ func scanInstance(sc scanner, want string) (*store.Instance, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
-		return nil, corruptf("instance %s: %v", quote(want), err)
+		return nil, scanFailed(ctx, err, "instance %s", quote(want))
 	}
 	var r rowReader
 	in := &store.Instance{ID: r.text(v[0], "id")}
@@ -117,7 +117,7 @@ func scanInstance(sc scanner, want string) (*store.Instance, error) {
 
 // loadInstance reads one instance; store.ErrNotFound when there is none.
 func loadInstance(ctx context.Context, q querier, id string) (*store.Instance, error) {
-	in, err := scanInstance(q.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE id = ?1`, id), id)
+	in, err := scanInstance(ctx, q.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE id = ?1`, id), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("instance %s: %w", quote(id), store.ErrNotFound)
 	}
@@ -180,7 +180,7 @@ func (s *Store) Executions(ctx context.Context, id string) ([]store.Execution, e
 		for rows.Next() {
 			var exec, status, events, created, completed int64
 			if err := rows.Scan(&exec, &status, &events, &created, &completed); err != nil {
-				return corruptf("executions of instance %s: %v", quote(id), err)
+				return scanFailed(ctx, err, "executions of instance %s", quote(id))
 			}
 			if !validStatus(status) || exec < 1 || exec > 1<<32-1 || events < 0 {
 				return corruptf("instance %s execution %d: status %d, %d events", quote(id), exec, status, events)
@@ -270,7 +270,7 @@ func queryInstances(ctx context.Context, q querier, query string, args ...any) (
 	defer rows.Close()
 	var out []store.Instance
 	for rows.Next() {
-		in, err := scanInstance(rows, "?")
+		in, err := scanInstance(ctx, rows, "?")
 		if err != nil {
 			return nil, err
 		}

@@ -185,3 +185,45 @@ func TestCloseWhileBusy(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEndedContextIsNotCorruption checks that a read whose context has ended returns the
+// context's error, never store.ErrCorrupt.
+func TestEndedContextIsNotCorruption(t *testing.T) {
+	s := openTest(t)
+	startInstance(t, s, "a")
+	hash, err := s.PutModule(context.Background(), "m", "1", []byte("\x00asm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	reads := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Instance", func(ctx context.Context) error { _, err := s.Instance(ctx, "a"); return err }},
+		{"ListInstances", func(ctx context.Context) error { _, err := s.ListInstances(ctx, store.Filter{}); return err }},
+		{"Executions", func(ctx context.Context) error { _, err := s.Executions(ctx, "a"); return err }},
+		{"History", func(ctx context.Context) error { _, err := s.History(ctx, "a", 0); return err }},
+		{"Children", func(ctx context.Context) error { _, err := s.Children(ctx, "a"); return err }},
+		{"QueueDepths", func(ctx context.Context) error { _, err := s.QueueDepths(ctx); return err }},
+		{"Module", func(ctx context.Context) error { _, err := s.Module(ctx, hash); return err }},
+		{"ResolveModule", func(ctx context.Context) error { _, err := s.ResolveModule(ctx, "m", ""); return err }},
+		{"ListModules", func(ctx context.Context) error { _, err := s.ListModules(ctx, ""); return err }},
+		{"FetchTurn", func(ctx context.Context) error { _, err := s.FetchTurn(ctx, time.Minute); return err }},
+		{"Enqueue", func(ctx context.Context) error { return s.Enqueue(ctx, startMsg("b")) }},
+	}
+	for _, r := range reads {
+		for _, c := range []struct {
+			ctx  context.Context
+			want error
+		}{{cancelled, context.Canceled}, {expired, context.DeadlineExceeded}} {
+			err := r.call(c.ctx)
+			if !errors.Is(err, c.want) || errors.Is(err, store.ErrCorrupt) {
+				t.Errorf("%s with an ended context: got %v, want %v", r.name, err, c.want)
+			}
+		}
+	}
+}

@@ -148,7 +148,7 @@ func loadHistory(ctx context.Context, q querier, id string, execution uint32) ([
 			data    []byte
 		)
 		if err := rows.Scan(&eventID, &data); err != nil {
-			return nil, corruptf("history of instance %s execution %d: %v", quote(id), execution, err)
+			return nil, scanFailed(ctx, err, "history of instance %s execution %d", quote(id), execution)
 		}
 		where := func() string {
 			return fmt.Sprintf("history of instance %s execution %d event %d", quote(id), execution, eventID)
