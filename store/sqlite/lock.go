@@ -32,16 +32,23 @@ const (
 	qLockRow     = `UPDATE instances SET lock_token = ?2, locked_until = ?3 WHERE rowid = ?1`
 	qLockPending = `INSERT INTO instance_locks (instance_id, token, locked_until) VALUES (?1, ?2, ?3)
 		ON CONFLICT (instance_id) DO UPDATE SET token = excluded.token, locked_until = excluded.locked_until`
-	qRenewRow        = `UPDATE instances SET locked_until = ?1 WHERE rowid = ?2 AND lock_token = ?3 AND locked_until > ?4`
-	qRenewPending    = `UPDATE instance_locks SET locked_until = ?1 WHERE token = ?2 AND locked_until > ?3`
-	qReleaseRow      = `UPDATE instances SET lock_token = NULL, locked_until = 0 WHERE rowid = ?1 AND lock_token = ?2 AND locked_until > ?3 RETURNING id`
-	qReleasePending  = `DELETE FROM instance_locks WHERE token = ?1 AND locked_until > ?2 RETURNING instance_id`
-	qReleasePendOf   = `DELETE FROM instance_locks WHERE instance_id = ?2 AND token = ?1 AND locked_until > ?3`
-	qRowOwner        = `SELECT id FROM instances WHERE rowid = ?1`
-	maxLockOwners    = 1 << 16
-	rowTokenPrefix   = "r"
-	rowTokenSep      = "."
+	qRenewRow       = `UPDATE instances SET locked_until = ?1 WHERE rowid = ?2 AND lock_token = ?3 AND locked_until > ?4`
+	qRenewPending   = `UPDATE instance_locks SET locked_until = ?1 WHERE token = ?2 AND locked_until > ?3`
+	qReleaseRow     = `UPDATE instances SET lock_token = NULL, locked_until = 0 WHERE rowid = ?1 AND lock_token = ?2 AND locked_until > ?3 RETURNING id`
+	qReleasePending = `DELETE FROM instance_locks WHERE token = ?1 AND locked_until > ?2 RETURNING instance_id`
+	qReleasePendOf  = `DELETE FROM instance_locks WHERE instance_id = ?2 AND token = ?1 AND locked_until > ?3`
+	qRowOwner       = `SELECT id FROM instances WHERE rowid = ?1`
+)
+
+// Row-lock tokens: rowTokenPrefix, the rowid, rowTokenSep, random hex.
+const (
+	rowTokenPrefix = "r"
+	rowTokenSep    = "."
+	// pendingRowMarker is what rowLockID returns for a token that is not a row lock's.
 	pendingRowMarker = 0
+	// maxLockOwners bounds tx.lockOwners (tokens of turns that are never committed or
+	// abandoned would stay otherwise); past it the hint is dropped.
+	maxLockOwners = 1 << 16
 )
 
 // rowLockID returns the rowid a row-lock token names (0: not a row-lock token).
