@@ -84,23 +84,66 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"orchestration survives restarts and crashes: run it again with --resume and it carries\n" +
 			"on where it stopped.\n\n" +
 			"Start with:  durohost run wasm-examples/go/hello --input '\"World\"'",
-		Version:   versionString(),
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// run() turns errors into exit codes; cli must never call os.Exit.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError,
+		// cli's own --help and --version flags are package variables that every parse
+		// writes to: each app gets its own, so that concurrent runs (tests) do not race.
+		HideHelp:    true,
+		HideVersion: true,
+		Flags: []cli.Flag{
+			helpFlag(),
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprintln(c.App.Writer, "durohost "+versionString())
+				return nil
+			}
+			if c.NArg() > 0 {
+				return exitWith(exitError, "unknown command %q (see 'durohost --help')", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		Commands: []*cli.Command{
 			runCommand(),
 			activitiesCommand(),
 			workerCommand(),
 			versionCommand(),
+			helpCommand(),
 		},
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = usageError
+		c.HideHelp = true
+		c.Flags = append(c.Flags, helpFlag())
 	}
 	return app
+}
+
+// helpFlag is a command's --help flag (cli finds it by name).
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+}
+
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Usage:     "show the help of durohost or of a command",
+		ArgsUsage: "[COMMAND]",
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			name := c.Args().First()
+			if cmd := c.App.Command(name); cmd == nil || cmd.Hidden {
+				return exitWith(exitError, "help: unknown command %q (see 'durohost --help')", name)
+			}
+			return cli.ShowCommandHelp(c, name)
+		},
+	}
 }
 
 // usageError makes a flag parsing error a one-line error pointing to the help.

@@ -47,14 +47,14 @@ Examples:
    durohost run fanout.wasm --input '{"items": 100}' --db work.db --id batch-1
    durohost run fanout.wasm --resume batch-1 --db work.db`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "orchestration", Aliases: []string{"o"}, Usage: "the orchestration to start, when the module registers several (default: its only one, or the one named like the module)"},
+			&cli.StringFlag{Name: "orchestration", Aliases: []string{"o"}, Usage: "the orchestration `NAME` to start, when the module registers several (default: its only one, or the one named like the module)"},
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "the orchestration's input, as `JSON` (default: null)"},
 			dbFlag(),
 			lockFlag(),
 			&cli.StringFlag{Name: "id", Usage: "the new instance's `ID` (default: a random one)"},
 			&cli.StringFlag{Name: "resume", Usage: "do not start an instance: run until the existing instance `ID` ends"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
-			&cli.DurationFlag{Name: "timeout", Usage: "stop waiting after `DURATION` (exit code 2); the instance continues on the next --resume"},
+			&cli.DurationFlag{Name: "timeout", Usage: "stop waiting after `DURATION` (0: until the instance ends) with exit code 2; the instance continues on the next --resume"},
 		}, activityFlags()...),
 		Action: func(c *cli.Context) error { return runAction(c) },
 	}
@@ -116,6 +116,9 @@ func runAction(c *cli.Context) error {
 
 	mod, err := s.h.LoadModule(ctx, wasm)
 	if err != nil {
+		if ctx.Err() != nil {
+			return exitWith(exitInterrupted, "interrupted")
+		}
 		return exitWith(exitError, "%s: %s", modArg, oneLine(err.Error()))
 	}
 	id := resume

@@ -47,7 +47,7 @@ const defaultLockTimeout = 5 * time.Second
 func lockFlag() cli.Flag {
 	return &cli.DurationFlag{
 		Name:  "lock-timeout",
-		Usage: "how long the work of a crashed host stays locked before this one takes it over (renewed while work runs; at least 100ms)",
+		Usage: "`DURATION` the work of a crashed host stays locked before this one takes it over (renewed while work runs; at least 100ms)",
 		Value: defaultLockTimeout,
 	}
 }
@@ -56,11 +56,11 @@ func lockFlag() cli.Flag {
 func activityFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "allow-http", Usage: "let the http activity contact `HOST`: a name, an IP or *.suffix, optionally with :port (repeatable; commas separate several)"},
-		&cli.BoolFlag{Name: "enable-shell", Usage: "let the shell activity run commands on this machine (off by default)"},
+		&cli.BoolFlag{Name: "enable-shell", Usage: "let the shell activity run commands on this machine"},
 		&cli.Int64Flag{Name: "http-max-body", Usage: "largest HTTP response body, in `BYTES`, the http activity reads", Value: builtin.DefaultMaxBodyBytes},
-		&cli.DurationFlag{Name: "http-max-timeout", Usage: "largest timeout_ms the http activity accepts", Value: builtin.DefaultMaxHTTPTimeout},
+		&cli.DurationFlag{Name: "http-max-timeout", Usage: "largest `DURATION` (timeout_ms) the http activity accepts", Value: builtin.DefaultMaxHTTPTimeout},
 		&cli.Int64Flag{Name: "shell-max-output", Usage: "largest stdout and stderr, in `BYTES`, the shell activity captures", Value: builtin.DefaultMaxOutputBytes},
-		&cli.DurationFlag{Name: "shell-max-timeout", Usage: "largest timeout_ms the shell activity accepts", Value: builtin.DefaultMaxShellTimeout},
+		&cli.DurationFlag{Name: "shell-max-timeout", Usage: "largest `DURATION` (timeout_ms) the shell activity accepts", Value: builtin.DefaultMaxShellTimeout},
 	}
 }
 
