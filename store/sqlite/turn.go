@@ -110,6 +110,13 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Tu
 		})
 	}
 	if err := s.readTurnState(ctx, turn); err != nil {
+		if ctx.Err() != nil {
+			// The caller is gone: give the turn back as if it had not been fetched. (A
+			// corrupt row keeps the lock instead, see above.)
+			_ = s.w.do(context.Background(), func(t *tx) error {
+				return abandonTurn(t, token, store.AbandonOptions{IgnoreAttempt: true})
+			})
+		}
 		return nil, fmt.Errorf("fetch turn: %w", err)
 	}
 	return turn, nil
@@ -196,24 +203,27 @@ func (s *Store) AbandonTurn(ctx context.Context, token string, opts store.Abando
 	if opts.Delay < 0 {
 		return fmt.Errorf("abandon turn: delay %v: %w", opts.Delay, store.ErrInvalid)
 	}
-	return s.w.do(ctx, func(t *tx) error {
-		now := nanos(t.now)
-		id, err := t.releaseTurn(token, now)
-		if err != nil {
-			if errNoLock(err) {
-				return fmt.Errorf("abandon turn: %w", store.ErrLockLost)
-			}
-			return fmt.Errorf("abandon turn: %w", err)
+	return s.w.do(ctx, func(t *tx) error { return abandonTurn(t, token, opts) })
+}
+
+// abandonTurn runs in the writer: it releases the lock and its messages.
+func abandonTurn(t *tx, token string, opts store.AbandonOptions) error {
+	now := nanos(t.now)
+	id, err := t.releaseTurn(token, now)
+	if err != nil {
+		if errNoLock(err) {
+			return fmt.Errorf("abandon turn: %w", store.ErrLockLost)
 		}
-		var readyAt int64
-		if opts.Delay > 0 {
-			readyAt = now + int64(opts.Delay)
-		}
-		if _, err := t.exec(qAbandonMsgs, id, token, readyAt, opts.IgnoreAttempt); err != nil {
-			return fmt.Errorf("abandon turn %s: %w", quote(id), err)
-		}
-		return nil
-	})
+		return fmt.Errorf("abandon turn: %w", err)
+	}
+	var readyAt int64
+	if opts.Delay > 0 {
+		readyAt = now + int64(opts.Delay)
+	}
+	if _, err := t.exec(qAbandonMsgs, id, token, readyAt, opts.IgnoreAttempt); err != nil {
+		return fmt.Errorf("abandon turn %s: %w", quote(id), err)
+	}
+	return nil
 }
 
 // readyOnReader runs a "next item" query on a read connection: when it finds nothing, a
