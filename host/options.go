@@ -27,7 +27,7 @@ type config struct {
 
 // Defaults.
 const (
-	DefaultLiveCacheBytes = 256 << 20
+	DefaultLiveCacheBytes = 1 << 30
 )
 
 func defaults() config {
@@ -82,7 +82,8 @@ func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } 
 // WithMaxHistory bounds the events of one execution (default 100000).
 func WithMaxHistory(n int) Option { return func(c *config) { c.maxEvents = n } }
 
-// WithLiveCache bounds the memory of instances kept alive between turns (default 256 MiB);
+// WithLiveCache bounds the memory of instances kept alive between turns (default 1 GiB: about
+// 200 Go guests);
 // 0 disables the fast path, so every turn replays from history.
 func WithLiveCache(bytes int64) Option { return func(c *config) { c.liveCache = bytes } }
 
