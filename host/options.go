@@ -83,8 +83,7 @@ func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } 
 func WithMaxHistory(n int) Option { return func(c *config) { c.maxEvents = n } }
 
 // WithLiveCache bounds the memory of instances kept alive between turns (default 1 GiB: about
-// 200 Go guests);
-// 0 disables the fast path, so every turn replays from history.
+// 200 Go guests); 0 disables the fast path, so every turn replays from history.
 func WithLiveCache(bytes int64) Option { return func(c *config) { c.liveCache = bytes } }
 
 // WithLogger sets the logger of the host and of the guests' replay-safe logs.
