@@ -48,7 +48,8 @@ const (
 // historyChunk is the most events one INSERT statement appends.
 const historyChunk = 16
 
-// insertHistory[n-1] appends n events in one statement.
+// insertHistory[n-1] appends n events in one statement: ?1 instance, ?2 execution, ?3 the
+// first event's ID, then one blob per event (fewer parameters to bind than four per row).
 var insertHistory = func() (qs [historyChunk]string) {
 	for n := 1; n <= historyChunk; n++ {
 		var b strings.Builder
@@ -57,7 +58,7 @@ var insertHistory = func() (qs [historyChunk]string) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?)")
+			fmt.Fprintf(&b, "(?1, ?2, ?3 + %d, ?%d)", i, 4+i)
 		}
 		qs[n-1] = b.String()
 	}
@@ -337,12 +338,12 @@ func startNext(t *tx, id string, e *encodedCommit, now int64) error {
 
 // appendHistory inserts the commit's events, historyChunk at a time.
 func appendHistory(t *tx, id string, e *encodedCommit) error {
-	args := make([]any, 0, 4*min(len(e.events), historyChunk))
+	args := make([]any, 0, 3+min(len(e.events), historyChunk))
 	for start := 0; start < len(e.events); start += historyChunk {
 		end := min(start+historyChunk, len(e.events))
-		args = args[:0]
+		args = append(args[:0], id, e.Execution, e.firstID+int64(start))
 		for i := start; i < end; i++ {
-			args = append(args, id, e.Execution, e.firstID+int64(i), e.events[i])
+			args = append(args, e.events[i])
 		}
 		if _, err := t.exec(insertHistory[end-start-1], args...); err != nil {
 			return err
