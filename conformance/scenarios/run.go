@@ -35,7 +35,7 @@ type config struct {
 // -ldflags=-X=main.variant=b for the Go guest). Scenarios that need it are skipped without.
 func WithVariant(wasm []byte) Option { return func(c *config) { c.variant = wasm } }
 
-// WithParallel sets how many scenarios run at once (default 3; each runs its modes at once).
+// WithParallel sets how many scenarios run at once (default 4; each runs its modes at once).
 func WithParallel(n int) Option { return func(c *config) { c.parallel = max(n, 1) } }
 
 // WithHostOptions adds options to every host the suite creates (after the suite's own, so
@@ -64,7 +64,7 @@ type Mode struct {
 var Modes = []Mode{{Name: "live"}, {Name: "cold", Cold: true}, {Name: "restart", Restart: true}}
 
 func newConfig(opts []Option) *config {
-	c := &config{parallel: 3, modes: Modes}
+	c := &config{parallel: 4, modes: Modes}
 	for _, o := range opts {
 		o(c)
 	}
@@ -201,7 +201,7 @@ type run struct {
 func runMode(t *testing.T, cfg *config, guest []byte, st store.Store, sc *Scenario, m Mode) *result {
 	r := &run{
 		t: t, sc: sc, mode: m, cfg: cfg, guest: guest,
-		st:      &wrapStore{Store: st, poison: sc.PoisonActivity, swap: map[string][]byte{}},
+		st:      &wrapStore{Store: st, sc: sc, poison: sc.PoisonActivity, swap: map[string][]byte{}},
 		commits: make(chan struct{}, 1),
 		gates:   map[string]chan struct{}{},
 	}
@@ -272,9 +272,9 @@ func runMode(t *testing.T, cfg *config, guest []byte, st store.Store, sc *Scenar
 func (r *run) newHost() *host.Host {
 	opts := []host.Option{
 		host.WithMaxAttempts(3), host.WithRetryBase(time.Millisecond),
-		host.WithPollInterval(time.Millisecond, 10*time.Millisecond),
+		host.WithPollInterval(time.Millisecond, 25*time.Millisecond),
 		host.WithLockTimeout(5 * time.Second), host.WithActivityRenewInterval(20 * time.Millisecond),
-		host.WithActivityWorkers(8),
+		host.WithActivityWorkers(4),
 		host.WithObserver(func(ev host.Event) {
 			if len(ev.Events) > 0 {
 				select {
@@ -705,6 +705,7 @@ func hashOf(b []byte) string {
 // activity and serve other bytes for a module hash (ActSwapVariant).
 type wrapStore struct {
 	store.Store
+	sc     *Scenario
 	poison string
 	mu     sync.Mutex
 	swap   map[string][]byte
@@ -723,11 +724,12 @@ func (w *wrapStore) CommitTurn(ctx context.Context, token string, c *store.Commi
 	return w.Store.CommitTurn(ctx, token, c)
 }
 
-// PutModule registers only the scenario orchestrations (names "sc_..."). A test guest may
-// register many others that the suite never starts, and every registration makes the store
-// hash the whole module again, which dominated the suite's run time.
+// PutModule registers only the orchestrations the scenario starts: its root and the names
+// its input mentions (children). A test guest registers many others, and every registration
+// makes the store hash the whole module (megabytes) again, which dominated the suite's run
+// time; the others are never started, so registering them would test nothing more.
 func (w *wrapStore) PutModule(ctx context.Context, name, version string, wasm []byte) (string, error) {
-	if !strings.HasPrefix(name, "sc_") {
+	if name != w.sc.Orchestration && !strings.Contains(w.sc.Input, `"`+name+`"`) {
 		return hashOf(wasm), nil
 	}
 	return w.Store.PutModule(ctx, name, version, wasm)
