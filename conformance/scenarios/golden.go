@@ -26,8 +26,10 @@ import (
 //
 // Times are kept as they were recorded: replay checks timer fire times against the recorded
 // turn times, so the file must stay consistent with itself. Regenerating rewrites a file only
-// when its history changed in something other than times (kinds, names, payloads, failure
-// codes, references), so an unchanged scenario keeps its file byte for byte. Module hashes
+// when its history changed in substance (the decisions in order, the inputs as a multiset:
+// kinds, names, payloads, failure codes, references), so an unchanged scenario keeps its file
+// byte for byte although times, turn boundaries and the arrival order of parallel
+// completions vary from one recording to the next. Module hashes
 // are replaced by the module's role ("guest" or "variant"), and the details of panic
 // failures (a stack trace of the machine that recorded it) are dropped.
 
@@ -193,7 +195,8 @@ func encodeGolden(sc *Scenario, hs []InstanceHistory) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// sameGolden reports whether two golden files hold the same histories, times aside.
+// sameGolden reports whether two golden files hold the same histories, times, turn
+// boundaries and the order of inputs aside (as the modes of a run are compared).
 func sameGolden(a, b []byte) bool {
 	pa, erra := goldenProjection(a)
 	pb, errb := goldenProjection(b)
@@ -212,7 +215,12 @@ func goldenProjection(data []byte) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "%s %d %s\n%s", gh.InstanceID, gh.Execution, gh.Module, lines(projectExecution(gh.InstanceID, gh.Execution, events)))
+		// As between modes: decisions in order, inputs as a multiset (parallel completions
+		// may arrive in another order from one recording to the next).
+		decisions, inputs := split(projectExecution(gh.InstanceID, gh.Execution, events))
+		slices.Sort(inputs)
+		fmt.Fprintf(&b, "%s %d %s\n%s\n--\n%s\n", gh.InstanceID, gh.Execution, gh.Module,
+			strings.Join(decisions, "\n"), strings.Join(inputs, "\n"))
 	}
 	return b.String(), nil
 }
