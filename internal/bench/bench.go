@@ -1,0 +1,572 @@
+// Package bench runs the workloads of `durohost bench`: end-to-end measurements of a host over
+// the SQLite store, each printed as one line with its figures and its configuration, next to
+// the raw commit rate of SQLite measured in the same run (the floor a store cannot beat with
+// one transaction per turn).
+//
+// Every workload runs on a fresh database file and a fresh host, with the benchmark guest
+// (internal/bench/guest) and a native activity "noop" that returns its input. Before the
+// timing starts, each host runs one instance of "bench_one" so that its connections, compiled
+// module and dispatchers are warm.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store"
+	"github.com/durohost/durohost/store/sqlite"
+)
+
+// Config configures Run.
+type Config struct {
+	// Module is the compiled benchmark guest (internal/bench/guest).
+	Module []byte
+	// Dir holds the databases (one fresh file per workload, removed after it) and the
+	// compilation cache of the module. It must exist.
+	Dir string
+	// Workloads are the names of the workloads to run, in table order whatever their order
+	// here (nil: all). The floor is always measured first.
+	Workloads []string
+	// Sync is the durability of commits (default sqlite.SyncFull).
+	Sync sqlite.Synchronous
+	// OrchestrationWorkers and ActivityWorkers size the host's dispatchers (0: the host's
+	// defaults, 2 and 16).
+	OrchestrationWorkers, ActivityWorkers int
+	// LiveCache is the live cache of every workload but W6, in bytes (0: the host's default,
+	// host.DefaultLiveCacheBytes; negative: disabled).
+	LiveCache int64
+	// Scale multiplies every size (instances, activities, runs, timer delay, floor turns);
+	// counts stay at least 1 (0: 1, the sizes of the issue).
+	Scale float64
+	// JSON prints one JSON object per line instead of text.
+	JSON bool
+	// Timeout bounds each workload (0: 10 minutes).
+	Timeout time.Duration
+}
+
+// Host defaults, printed in the configuration of each line.
+const (
+	defaultOrchestrationWorkers = 2
+	defaultActivityWorkers      = 16
+)
+
+// workload is one entry of the table.
+type workload struct {
+	name  string
+	title string
+	// cold disables the live cache (every turn instantiates the module and replays).
+	cold bool
+	run  func(ctx context.Context, e *env) ([]metric, error)
+}
+
+// workloads is the table of workloads, in the order they run.
+var workloads = []workload{
+	{name: "W1", title: "instances x sequential no-op activities", run: runSequences},
+	{name: "W2", title: "one instance fanning out no-op activities", run: runFanout},
+	{name: "W3", title: "start-to-result latency of a one-activity orchestration", run: runLatency},
+	{name: "W4", title: "instances each waiting a durable timer", run: runTimers},
+	{name: "W5", title: "one instance with sequential activities", run: runLongSequence},
+	{name: "W6", title: "cold path: W1 with the live cache disabled", cold: true, run: runSequences},
+}
+
+// Names returns the names of the workloads, in the order they run.
+func Names() []string {
+	names := make([]string, len(workloads))
+	for i, w := range workloads {
+		names[i] = w.name
+	}
+	return names
+}
+
+// sizes are the workloads' sizes at scale 1 (the issue's).
+type sizes struct {
+	seqInstances, seqSteps int // W1, W6
+	fanout                 int // W2
+	latencyRuns            int // W3
+	timerInstances         int // W4
+	timer                  time.Duration
+	longSteps              int // W5
+	floorTurns             int
+	floorBatchedTurns      int
+}
+
+func scaled(scale float64) sizes {
+	n := func(v int) int { return max(1, int(math.Round(float64(v)*scale))) }
+	return sizes{
+		seqInstances: n(200), seqSteps: n(10),
+		fanout:         n(500),
+		latencyRuns:    n(50),
+		timerInstances: n(100), timer: max(time.Millisecond, time.Duration(float64(time.Second)*scale)).Round(time.Millisecond),
+		longSteps:         n(1000),
+		floorTurns:        n(2000),
+		floorBatchedTurns: n(10000),
+	}
+}
+
+// metric is one figure of a line.
+type metric struct {
+	key   string
+	value float64
+	// prec is the number of decimals printed.
+	prec int
+}
+
+// env is what a workload runs with: a fresh host over a fresh database.
+type env struct {
+	cfg   Config
+	sizes sizes
+	h     *host.Host
+	c     *host.Client
+	st    *sqlite.Store
+	tr    *tracker
+	path  string
+	// floor is the raw commit rate (turns/s, one per transaction) measured first.
+	floor float64
+	// seqStep is W1's time per step (ms), for W5's comparison (0: W1 did not run).
+	seqStep float64
+}
+
+// Run measures the floor, then runs the configured workloads, writing one line per workload
+// to out. It stops at the first workload that fails.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	if len(cfg.Module) == 0 {
+		return errors.New("bench: no module")
+	}
+	if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("bench: directory %q does not exist", cfg.Dir)
+	}
+	if cfg.Scale == 0 {
+		cfg.Scale = 1
+	}
+	if cfg.Scale < 0 {
+		return fmt.Errorf("bench: negative scale %g", cfg.Scale)
+	}
+	if cfg.OrchestrationWorkers == 0 {
+		cfg.OrchestrationWorkers = defaultOrchestrationWorkers
+	}
+	if cfg.ActivityWorkers == 0 {
+		cfg.ActivityWorkers = defaultActivityWorkers
+	}
+	if cfg.LiveCache == 0 {
+		cfg.LiveCache = host.DefaultLiveCacheBytes
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	var selected []workload
+	for _, name := range cfg.Workloads {
+		if !slices.ContainsFunc(workloads, func(w workload) bool { return strings.EqualFold(w.name, name) }) {
+			return fmt.Errorf("bench: unknown workload %q (known: %s)", name, strings.Join(Names(), ", "))
+		}
+	}
+	for _, w := range workloads {
+		if cfg.Workloads == nil || slices.ContainsFunc(cfg.Workloads, func(n string) bool { return strings.EqualFold(w.name, n) }) {
+			selected = append(selected, w)
+		}
+	}
+	sz := scaled(cfg.Scale)
+
+	load := loadAverage()
+	floor, err := measureFloor(ctx, cfg.Dir, cfg.Sync, sz.floorTurns, 1)
+	if err != nil {
+		return fmt.Errorf("bench: floor: %w", err)
+	}
+	batched, err := measureFloor(ctx, cfg.Dir, cfg.Sync, sz.floorBatchedTurns, 100)
+	if err != nil {
+		return fmt.Errorf("bench: floor: %w", err)
+	}
+	err = writeLine(out, cfg, "FLOOR", "raw SQLite commits of a turn's statements, no store logic", -1, load, []metric{
+		{"turns_per_s", floor, 0}, {"turns", float64(sz.floorTurns), 0},
+		{"batched_turns_per_s", batched, 0},
+	})
+	if err != nil {
+		return err
+	}
+
+	seqStep := 0.0
+	for _, w := range selected {
+		live := cfg.LiveCache
+		if w.cold || live < 0 {
+			live = 0
+		}
+		load := loadAverage()
+		ms, err := runWorkload(ctx, cfg, sz, w, live, floor, seqStep)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", w.name, err)
+		}
+		if w.name == "W1" {
+			seqStep = valueOf(ms, "step_ms")
+		}
+		if err := writeLine(out, cfg, w.name, w.title, live, load, ms); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runWorkload runs w on a fresh database and host, and removes the database after.
+func runWorkload(ctx context.Context, cfg Config, sz sizes, w workload, live int64, floor, seqStep float64) (ms []metric, err error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	e, err := newEnv(ctx, cfg, strings.ToLower(w.name), live, filepath.Join(cfg.Dir, "wazero-cache"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := e.close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	e.sizes, e.floor, e.seqStep = sz, floor, seqStep
+	if err := e.warmUp(ctx); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	return w.run(ctx, e)
+}
+
+// newEnv opens a fresh database dir/name.db and starts a host over it with the module loaded,
+// compiled with the compilation cache in cacheDir.
+func newEnv(ctx context.Context, cfg Config, name string, live int64, cacheDir string) (*env, error) {
+	path := filepath.Join(cfg.Dir, name+".db")
+	removeDB(path)
+	st, err := sqlite.Open(path, sqlite.WithSynchronous(cfg.Sync))
+	if err != nil {
+		return nil, err
+	}
+	tr := newTracker()
+	h, err := host.New(st,
+		host.WithCompilationCache(cacheDir),
+		host.WithOrchestrationWorkers(cfg.OrchestrationWorkers),
+		host.WithActivityWorkers(cfg.ActivityWorkers),
+		host.WithLiveCache(live),
+		host.WithObserver(tr.observe))
+	if err != nil {
+		st.Close()
+		removeDB(path)
+		return nil, err
+	}
+	e := &env{cfg: cfg, h: h, c: h.Client(), st: st, tr: tr, path: path}
+	closeAll := func() {
+		h.Stop(context.Background())
+		st.Close()
+		removeDB(path)
+	}
+	if err := h.RegisterActivity("noop", noop); err != nil {
+		closeAll()
+		return nil, err
+	}
+	if _, err := h.LoadModule(ctx, cfg.Module); err != nil {
+		closeAll()
+		return nil, err
+	}
+	if err := h.Start(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := e.h.Stop(ctx)
+	if cerr := e.st.Close(); err == nil {
+		err = cerr
+	}
+	removeDB(e.path)
+	return err
+}
+
+// noop is the activity of every workload.
+func noop(_ context.Context, in []byte) ([]byte, error) { return in, nil }
+
+// removeDB removes a database file and its WAL files.
+func removeDB(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		os.Remove(path + suffix)
+	}
+}
+
+// warmUp runs one instance of bench_one, then resets the counters.
+func (e *env) warmUp(ctx context.Context) error {
+	if err := e.startAll(ctx, "bench_one", "warmup", 1, nil); err != nil {
+		return err
+	}
+	if err := e.tr.wait(ctx, 1); err != nil {
+		return err
+	}
+	e.tr.reset()
+	return nil
+}
+
+// startAll starts n instances of name concurrently, with IDs prefix-0, prefix-1, ..., and
+// records when each was started in the tracker. It returns once all are enqueued.
+func (e *env) startAll(ctx context.Context, name, prefix string, n int, input []byte) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 64)
+	for i := range n {
+		id := prefix + "-" + strconv.Itoa(i)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			e.tr.started(id, time.Now())
+			if _, err := e.c.Start(ctx, name, input, host.WithInstanceID(id)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// valueOf returns the value of the metric key (0 if absent).
+func valueOf(ms []metric, key string) float64 {
+	for _, m := range ms {
+		if m.key == key {
+			return m.value
+		}
+	}
+	return 0
+}
+
+// throughput returns the figures every workload reports about its turns: the turns committed,
+// turns/s and that rate as a fraction of the floor.
+func (e *env) throughput(wall time.Duration) []metric {
+	turns := e.tr.turnCount()
+	rate := float64(turns) / wall.Seconds()
+	return []metric{{"turns", float64(turns), 0}, {"turns_per_s", rate, 0}, {"of_floor", rate / e.floor, 2}}
+}
+
+// percentile returns the p-th percentile (0 < p ≤ 1, nearest rank) of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadAverage returns the 1-minute load average of the machine (-1 where unknown).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// writeLine prints one result line: text (name, title, key=value figures, then the
+// configuration after "|") or one JSON object. live < 0 leaves the live cache out (FLOOR).
+func writeLine(out io.Writer, cfg Config, name, title string, live int64, load float64, ms []metric) error {
+	type kv struct {
+		key string
+		val any
+	}
+	conf := []kv{{"sync", strings.ToLower(cfg.Sync.String())}}
+	if live >= 0 {
+		conf = append(conf, kv{"orchestration_workers", cfg.OrchestrationWorkers},
+			kv{"activity_workers", cfg.ActivityWorkers}, kv{"live_cache", live})
+	}
+	conf = append(conf, kv{"gomaxprocs", goruntime.GOMAXPROCS(0)})
+	if load >= 0 {
+		conf = append(conf, kv{"load1", load})
+	}
+	if cfg.Scale != 1 {
+		conf = append(conf, kv{"scale", cfg.Scale})
+	}
+	var b strings.Builder
+	if cfg.JSON {
+		jname, _ := json.Marshal(name)
+		jtitle, _ := json.Marshal(title)
+		fmt.Fprintf(&b, `{"workload":%s,"title":%s`, jname, jtitle)
+		for _, m := range ms {
+			fmt.Fprintf(&b, `,%q:%s`, m.key, strconv.FormatFloat(m.value, 'f', m.prec, 64))
+		}
+		b.WriteString(`,"config":{`)
+		for i, c := range conf {
+			v, _ := json.Marshal(c.val)
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q:%s", c.key, v)
+		}
+		b.WriteString("}}\n")
+	} else {
+		fmt.Fprintf(&b, "%-5s %-55s", name, title)
+		for _, m := range ms {
+			fmt.Fprintf(&b, " %s=%s", m.key, strconv.FormatFloat(m.value, 'f', m.prec, 64))
+		}
+		b.WriteString("  |")
+		for _, c := range conf {
+			fmt.Fprintf(&b, " %s=%v", c.key, c.val)
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+// checkCompleted fails when an instance did not complete.
+func (e *env) checkCompleted(ctx context.Context, ids ...string) error {
+	for _, id := range ids {
+		in, err := e.c.Status(ctx, id)
+		if err != nil {
+			return fmt.Errorf("instance %s: %w", id, err)
+		}
+		if in.Status != store.StatusCompleted {
+			msg := ""
+			if in.Failure != nil {
+				msg = ": " + in.Failure.Message
+			}
+			return fmt.Errorf("instance %s ended %s%s", id, in.Status, msg)
+		}
+	}
+	return nil
+}
+
+// ids returns prefix-0 ... prefix-(n-1).
+func ids(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + "-" + strconv.Itoa(i)
+	}
+	return out
+}
+
+// tracker follows the host's progress events: turns committed, activities run, instances
+// ended (with the time each ended).
+type tracker struct {
+	mu         sync.Mutex
+	turns      int
+	activities int
+	ended      int
+	failures   []string
+	start, end map[string]time.Time
+	// turnTimes records the commit time of every turn of the instance named record.
+	record    string
+	turnTimes []time.Time
+	changed   chan struct{}
+}
+
+func newTracker() *tracker {
+	return &tracker{start: map[string]time.Time{}, end: map[string]time.Time{}, changed: make(chan struct{})}
+}
+
+func (t *tracker) observe(ev host.Event) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ev.Activity != "" {
+		if ev.Done {
+			t.activities++
+		}
+		return
+	}
+	if len(ev.Events) == 0 {
+		return
+	}
+	t.turns++
+	if ev.InstanceID == t.record {
+		t.turnTimes = append(t.turnTimes, now)
+	}
+	for _, h := range ev.Events {
+		if !h.Kind.IsTerminal() {
+			continue
+		}
+		t.ended++
+		t.end[ev.InstanceID] = now
+		if h.Kind != history.KindExecutionCompleted {
+			t.failures = append(t.failures, fmt.Sprintf("instance %s: %s", ev.InstanceID, h.Kind))
+		}
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
+// started records when an instance was started.
+func (t *tracker) started(id string, at time.Time) {
+	t.mu.Lock()
+	t.start[id] = at
+	t.mu.Unlock()
+}
+
+// wait returns once n instances have ended since the last reset, or ctx ends.
+func (t *tracker) wait(ctx context.Context, n int) error {
+	for {
+		t.mu.Lock()
+		ended, ch := t.ended, t.changed
+		var failed error
+		if len(t.failures) > 0 {
+			failed = errors.New(t.failures[0])
+		}
+		t.mu.Unlock()
+		switch {
+		case failed != nil:
+			return failed
+		case ended >= n:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d instances ended: %w", ended, n, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+func (t *tracker) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.turns, t.activities, t.ended = 0, 0, 0
+	t.start, t.end = map[string]time.Time{}, map[string]time.Time{}
+	t.turnTimes = nil
+}
+
+func (t *tracker) turnCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.turns
+}
+
+func (t *tracker) activityCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.activities
+}
+
+// meanLatency returns the mean time from start to end of the instances ids.
+func (t *tracker) meanLatency(ids []string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var sum time.Duration
+	for _, id := range ids {
+		sum += t.end[id].Sub(t.start[id])
+	}
+	return sum / time.Duration(max(len(ids), 1))
+}

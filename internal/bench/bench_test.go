@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/internal/testguest"
+	"github.com/durohost/durohost/store/sqlite"
+)
+
+const guestPkg = "internal/bench/guest"
+
+// fields are the figures each line must have.
+var fields = map[string][]string{
+	"FLOOR": {"turns_per_s", "turns", "batched_turns_per_s"},
+	"W1":    {"instances", "activities", "wall_s", "activities_per_s", "instances_per_s", "step_ms", "turns", "turns_per_s", "of_floor"},
+	"W2":    {"activities", "wall_s", "activities_per_s", "turns", "turns_per_s", "of_floor"},
+	"W3":    {"runs", "p50_ms", "p90_ms", "p99_ms", "turns", "turns_per_s", "of_floor"},
+	"W4":    {"instances", "timer_ms", "wall_s", "late_p50_ms", "late_p99_ms", "turns", "turns_per_s", "of_floor"},
+	"W5":    {"activities", "wall_s", "step_ms", "first_tenth_step_ms", "last_tenth_step_ms", "vs_W1_step", "turns", "turns_per_s", "of_floor"},
+	"W6":    {"instances", "activities", "wall_s", "activities_per_s", "instances_per_s", "step_ms", "turns", "turns_per_s", "of_floor"},
+}
+
+// TestRun runs every workload at a tiny scale, in text and in JSON, and checks that each
+// prints one line with its figures and configuration (never the figures' values).
+func TestRun(t *testing.T) {
+	wasm := testguest.Build(t, guestPkg, "")
+	dir := t.TempDir()
+	for _, asJSON := range []bool{false, true} {
+		t.Run("json="+strconv.FormatBool(asJSON), func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := Config{Module: wasm, Dir: dir, Scale: 0.02, JSON: asJSON, Sync: sqlite.SyncNormal, Timeout: time.Minute}
+			if err := Run(context.Background(), cfg, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			t.Logf("\n%s", out.String())
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			want := append([]string{"FLOOR"}, Names()...)
+			if len(lines) != len(want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out.String())
+			}
+			for i, line := range lines {
+				name, figs, conf := parseLine(t, line, asJSON)
+				if name != want[i] {
+					t.Errorf("line %d is %s, want %s", i, name, want[i])
+				}
+				for _, f := range fields[name] {
+					if _, ok := figs[f]; !ok {
+						t.Errorf("%s lacks %s: %s", name, f, line)
+					}
+				}
+				for _, c := range []string{"sync", "gomaxprocs", "scale"} {
+					if _, ok := conf[c]; !ok {
+						t.Errorf("%s lacks the configuration %s: %s", name, c, line)
+					}
+				}
+				if name == "FLOOR" {
+					continue
+				}
+				for _, c := range []string{"orchestration_workers", "activity_workers", "live_cache"} {
+					if _, ok := conf[c]; !ok {
+						t.Errorf("%s lacks the configuration %s: %s", name, c, line)
+					}
+				}
+				if live := conf["live_cache"]; (name == "W6") != (live == "0") {
+					t.Errorf("%s runs with live_cache=%s", name, live)
+				}
+			}
+		})
+	}
+	// The databases are removed; the compilation cache stays.
+	left, _ := filepath.Glob(filepath.Join(dir, "*.db*"))
+	if len(left) > 0 {
+		t.Errorf("databases left behind: %v", left)
+	}
+}
+
+// parseLine returns a line's workload, figures and configuration as strings.
+func parseLine(t *testing.T, line string, asJSON bool) (string, map[string]string, map[string]string) {
+	t.Helper()
+	figs, conf := map[string]string{}, map[string]string{}
+	if asJSON {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON object: %q: %v", line, err)
+		}
+		var name string
+		json.Unmarshal(m["workload"], &name)
+		var c map[string]json.RawMessage
+		if err := json.Unmarshal(m["config"], &c); err != nil {
+			t.Fatalf("no config object: %q", line)
+		}
+		for k, v := range c {
+			conf[k] = strings.Trim(string(v), `"`)
+		}
+		for k, v := range m {
+			if k == "workload" || k == "title" || k == "config" {
+				continue
+			}
+			if _, err := strconv.ParseFloat(string(v), 64); err != nil {
+				t.Errorf("%s: %s is not a number: %s", name, k, v)
+			}
+			figs[k] = string(v)
+		}
+		return name, figs, conf
+	}
+	main, config, ok := strings.Cut(line, "|")
+	if !ok {
+		t.Fatalf("no configuration after |: %q", line)
+	}
+	words := strings.Fields(main)
+	for _, w := range words[1:] {
+		if k, v, ok := strings.Cut(w, "="); ok {
+			if _, err := strconv.ParseFloat(v, 64); err != nil {
+				t.Errorf("%s: %s is not a number: %s", words[0], k, v)
+			}
+			figs[k] = v
+		}
+	}
+	for _, w := range strings.Fields(config) {
+		k, v, _ := strings.Cut(w, "=")
+		conf[k] = v
+	}
+	return words[0], figs, conf
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no module", Config{Dir: dir}, "no module"},
+		{"no directory", Config{Module: []byte("x"), Dir: filepath.Join(dir, "absent")}, "does not exist"},
+		{"unknown workload", Config{Module: []byte("x"), Dir: dir, Workloads: []string{"W9"}}, `unknown workload "W9"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(context.Background(), tt.cfg, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// BenchmarkTurn measures the host's end-to-end turn on the live path: fetch, resume the live
+// instance, commit. "timer" is one instance waiting b.N timers of 0 ms in sequence (one turn
+// each, no activity); "activity" is one instance calling b.N no-op activities in sequence (a
+// turn plus an activity's fetch and commit each). Both with durable commits, and relaxed.
+//
+//	go test ./internal/bench -run '^$' -bench Turn -benchtime 2000x
+func BenchmarkTurn(b *testing.B) {
+	wasm := testguest.Build(b, guestPkg, "")
+	cache := b.TempDir()
+	for _, mode := range []sqlite.Synchronous{sqlite.SyncFull, sqlite.SyncNormal} {
+		for _, w := range []struct{ name, orch string }{{"timer", "bench_ticks"}, {"activity", "bench_sequence"}} {
+			b.Run(w.name+"-"+strings.ToLower(mode.String()), func(b *testing.B) {
+				dir := b.TempDir()
+				cfg := Config{Module: wasm, Dir: dir, Sync: mode, OrchestrationWorkers: defaultOrchestrationWorkers,
+					ActivityWorkers: defaultActivityWorkers}
+				e, err := newEnv(context.Background(), cfg, "bench", host.DefaultLiveCacheBytes, cache)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.close()
+				ctx := context.Background()
+				if err := e.warmUp(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				if err := e.startAll(ctx, w.orch, "b", 1, []byte(strconv.Itoa(b.N))); err != nil {
+					b.Fatal(err)
+				}
+				if err := e.tr.wait(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(e.tr.turnCount())/b.Elapsed().Seconds(), "turns/s")
+			})
+		}
+	}
+}
