@@ -29,7 +29,7 @@ func NewClient(st store.Store) *Client { return &Client{st: st} }
 type StartOption func(*startOptions)
 
 type startOptions struct {
-	id, version string
+	id, version, hash string
 }
 
 // WithInstanceID sets the new instance's ID (default: a random one).
@@ -37,6 +37,11 @@ func WithInstanceID(id string) StartOption { return func(o *startOptions) { o.id
 
 // WithVersion starts a given version of the orchestration (default: the latest loaded).
 func WithVersion(v string) StartOption { return func(o *startOptions) { o.version = v } }
+
+// WithModuleHash pins the new instance to the module with this hex sha256, which must be in
+// the store, instead of resolving the orchestration in the registry (used by callers that keep
+// their own registry, see Host.InspectModule). The version, if any, is only recorded.
+func WithModuleHash(hash string) StartOption { return func(o *startOptions) { o.hash = hash } }
 
 // Start enqueues a new instance of the orchestration name with input and returns its ID. The
 // instance is pinned to the module currently registered for the orchestration. It returns
@@ -57,7 +62,10 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	} else if err := checkName("instance ID", o.id); err != nil {
 		return "", err
 	}
-	mod, err := c.st.ResolveModule(ctx, name, o.version)
+	mod, err := &store.ModuleInfo{Hash: o.hash}, error(nil)
+	if o.hash == "" {
+		mod, err = c.st.ResolveModule(ctx, name, o.version)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		if o.version != "" {
 			return "", fmt.Errorf("start: orchestration %q version %q: %w (load a module that registers it)", name, o.version, ErrUnknownOrchestration)

@@ -1,6 +1,10 @@
 package host
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/durohost/durohost/host/internal/sandbox"
+)
 
 // Sentinel errors of the host API.
 var (
@@ -15,4 +19,8 @@ var (
 	ErrStarted = errors.New("host already started")
 	// ErrStopped is returned after Stop.
 	ErrStopped = errors.New("host stopped")
+	// ErrInvalidModule is wrapped by LoadModule and InspectModule for bytes that are not an
+	// acceptable orchestration module; the message names every problem (forbidden imports,
+	// missing exports, ABI version, size).
+	ErrInvalidModule = sandbox.ErrInvalidModule
 )

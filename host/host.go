@@ -43,6 +43,8 @@ type Module struct {
 	// Hash is the hex sha256 of the module's bytes; instances pin it.
 	Hash string
 	Size int
+	// Imports lists the functions the module imports, as "module.name".
+	Imports []string
 	// Orchestrations are the orchestrations the module registers.
 	Orchestrations []abi.Registration
 	// Kept lists orchestration versions that were already registered with other bytes: a
@@ -182,7 +184,20 @@ func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
 		}
 	}
 	h.rt.AddModule(m)
-	return &Module{Hash: m.Hash, Size: m.Size, Orchestrations: m.Orchestrations, Kept: kept}, nil
+	return &Module{Hash: m.Hash, Size: m.Size, Imports: m.Imports, Orchestrations: m.Orchestrations, Kept: kept}, nil
+}
+
+// InspectModule validates and compiles a module like LoadModule and describes it, without
+// registering anything in the store: a caller that keeps its own registry (the HTTP server,
+// whose registrations are per namespace) stores the bytes itself and starts instances pinned
+// to the hash (WithModuleHash). Errors for unacceptable bytes wrap ErrInvalidModule.
+func (h *Host) InspectModule(ctx context.Context, wasm []byte) (*Module, error) {
+	m, err := h.sb.Load(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("inspect module: %w", err)
+	}
+	h.rt.AddModule(m)
+	return &Module{Hash: m.Hash, Size: m.Size, Imports: m.Imports, Orchestrations: m.Orchestrations}, nil
 }
 
 // LoadModuleFile is LoadModule on the bytes of a file.

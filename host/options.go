@@ -3,6 +3,8 @@ package host
 import (
 	"log/slog"
 	"time"
+
+	"github.com/durohost/durohost/host/internal/sandbox"
 )
 
 // Option configures a Host (see New). Options are applied in order and validated by New.
@@ -28,6 +30,8 @@ type config struct {
 // Defaults.
 const (
 	DefaultLiveCacheBytes = 1 << 30
+	// MaxModuleSize is the largest module LoadModule accepts, in bytes.
+	MaxModuleSize = sandbox.DefaultMaxModuleSize
 )
 
 func defaults() config {

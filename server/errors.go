@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store"
+)
+
+// Error codes of the API: the "code" of an error response. They are stable; clients test them.
+const (
+	CodeBadRequest           = "bad_request"            // 400: a malformed parameter or body
+	CodeInvalidModule        = "invalid_module"         // 400: the bytes are not an acceptable module
+	CodeInvalidName          = "invalid_name"           // 400: an empty, oversized or malformed name or ID
+	CodeUnauthenticated      = "unauthenticated"        // 401: no bearer token, or an unknown one
+	CodeNotFound             = "not_found"              // 404: no such endpoint
+	CodeInstanceNotFound     = "instance_not_found"     // 404: no such instance in the namespace
+	CodeExecutionNotFound    = "execution_not_found"    // 404: no such execution (or pruned)
+	CodeModuleNotFound       = "module_not_found"       // 404: no such module or version
+	CodeUnknownOrchestration = "unknown_orchestration"  // 404: no module of the namespace registers it
+	CodeInstanceExists       = "instance_exists"        // 409: an instance with the ID exists
+	CodeInstanceRunning      = "instance_running"       // 409: delete a running instance without force
+	CodeVersionExists        = "version_exists"         // 409: the module version exists with other bytes
+	CodeModulePinned         = "module_pinned"          // 409: an unfinished instance pins the module
+	CodeTooLarge             = "too_large"              // 413: the body is larger than the limit
+	CodeUnsupportedMedia     = "unsupported_media_type" // 415: a JSON body was expected
+	CodeInternal             = "internal"               // 500
+	CodeNotImplemented       = "not_implemented"        // 501: a feature this build does not have
+	CodeUnavailable          = "unavailable"            // 503: the store does not answer, or it is closed
+)
+
+// Error is an error response: an HTTP status, a stable code and a message.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error returns "code: message".
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// errorOf maps an error of the host or the store to a response.
+func errorOf(err error) *Error {
+	var e *Error
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &tooBig):
+		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is larger than the limit of %d bytes", tooBig.Limit)
+	case errors.Is(err, host.ErrInvalidModule):
+		return errorf(http.StatusBadRequest, CodeInvalidModule, "%v", err)
+	case errors.Is(err, host.ErrInvalidName):
+		return errorf(http.StatusBadRequest, CodeInvalidName, "%v", err)
+	case errors.Is(err, host.ErrInstanceExists):
+		return errorf(http.StatusConflict, CodeInstanceExists, "%v", err)
+	case errors.Is(err, store.ErrRunning):
+		return errorf(http.StatusConflict, CodeInstanceRunning, "%v (cancel it first, or delete with force=true)", err)
+	case errors.Is(err, store.ErrModulePinned):
+		return errorf(http.StatusConflict, CodeModulePinned, "%v (delete or let finish the instances that use it first)", err)
+	case errors.Is(err, history.ErrCorrupt), errors.Is(err, store.ErrCorrupt):
+		return errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
+	case errors.Is(err, store.ErrInvalid):
+		return errorf(http.StatusBadRequest, CodeBadRequest, "%v", err)
+	case errors.Is(err, store.ErrClosed), errors.Is(err, host.ErrStopped):
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+	case errors.Is(err, context.Canceled):
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "request cancelled")
+	}
+	return errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
+}
+
+// writeError writes {"error": {"code": ..., "message": ...}}.
+func writeError(w http.ResponseWriter, e *Error) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="durohost"`)
+	}
+	writeJSON(w, e.Status, map[string]*Error{"error": e})
+}
+
+// writeJSON writes v as a JSON response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data, _ = json.Marshal(map[string]*Error{"error": {Code: CodeInternal, Message: "encode response: " + err.Error()}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(data, '\n'))
+}

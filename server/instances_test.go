@@ -1,0 +1,258 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInstances(t *testing.T) {
+	e := newEnv(t, WithSharedRegistry())
+	e.upload(tokA, "guest", "1", goGuest(t))
+
+	// Start, status, raise, wait, history, executions, custom status.
+	id := e.start(tokA, "event", "ev-1", nil)
+	if st := e.expect(tokA, "GET", "/v1/instances/ev-1", nil, http.StatusOK, "").obj(t)["status"]; st != "pending" && st != "running" {
+		t.Fatalf("status = %v", st)
+	}
+	e.expect(tokA, "POST", "/v1/instances", map[string]any{"name": "event", "id": "ev-1"}, http.StatusConflict, CodeInstanceExists)
+	// A wait that times out answers the current state.
+	if st := e.expect(tokA, "GET", "/v1/instances/ev-1/wait?timeout=50ms", nil, http.StatusOK, "").obj(t)["status"]; st != "pending" && st != "running" {
+		t.Fatalf("status after a short wait = %v", st)
+	}
+	e.expect(tokA, "POST", "/v1/instances/"+id+"/events/approve", `{"ok":true}`, http.StatusAccepted, "")
+	done := e.wait(tokA, id)
+	if done["status"] != "completed" || fmt.Sprint(done["output"]) != "map[ok:true]" || done["completed_at"] == nil || done["name"] != "event" {
+		t.Fatalf("instance = %v", done)
+	}
+	if k := e.historyKinds(tokA, id); !slices.Contains(k, "event_raised") || !slices.Contains(k, "execution_completed") {
+		t.Fatalf("history = %v", k)
+	}
+	hist := e.expect(tokA, "GET", "/v1/instances/ev-1/history?execution=1", nil, http.StatusOK, "").obj(t)
+	if hist["id"] != "ev-1" || hist["instance_id"] != "a/ev-1" || hist["execution"] != float64(1) || hist["module_hash"] == nil {
+		t.Fatalf("history document = %v", hist)
+	}
+	e.expect(tokA, "GET", "/v1/instances/ev-1/history?execution=7", nil, http.StatusNotFound, CodeExecutionNotFound)
+	e.expect(tokA, "GET", "/v1/instances/ev-1/history?execution=x", nil, http.StatusBadRequest, CodeBadRequest)
+
+	// Queue messages.
+	q := e.start(tokA, "queue", "q-1", 2)
+	e.expect(tokA, "POST", "/v1/instances/"+q+"/queues/q", `"first"`, http.StatusAccepted, "")
+	e.expect(tokA, "POST", "/v1/instances/"+q+"/queues/q", `"second"`, http.StatusAccepted, "")
+	if out := e.wait(tokA, q)["output"]; fmt.Sprint(out) != "[first second]" {
+		t.Fatalf("queue output = %v", out)
+	}
+
+	// Continue-as-new: executions, custom status, prune.
+	c := e.start(tokA, "continue", "c-1", 0)
+	if out := e.wait(tokA, c); out["output"] != float64(3) || out["execution"] != float64(4) {
+		t.Fatalf("continue = %v", out)
+	}
+	execs := e.expect(tokA, "GET", "/v1/instances/c-1/executions", nil, http.StatusOK, "").obj(t)["executions"].([]any)
+	if len(execs) != 4 || execs[0].(map[string]any)["status"] != "continued_as_new" {
+		t.Fatalf("executions = %v", execs)
+	}
+	cs := e.expect(tokA, "GET", "/v1/instances/c-1/custom-status", nil, http.StatusOK, "").obj(t)
+	if cs["custom_status"] != float64(2) {
+		t.Fatalf("custom status = %v", cs)
+	}
+	pr := e.expect(tokA, "POST", "/v1/instances/c-1/prune", map[string]any{"keep_last": 1}, http.StatusOK, "").obj(t)
+	if pr["pruned"] != float64(3) { // keep_last counts the current execution
+		t.Fatalf("prune = %v", pr)
+	}
+	e.expect(tokA, "GET", "/v1/instances/c-1/history?execution=1", nil, http.StatusNotFound, CodeExecutionNotFound)
+	e.expect(tokA, "POST", "/v1/instances/c-1/prune", `{"keep_last": -1}`, http.StatusBadRequest, CodeBadRequest)
+
+	// Tree: a sub-orchestration with a derived ID (resolved through the shared registry).
+	p := e.start(tokA, "child", "parent-1", "tree")
+	if out := e.wait(tokA, p); out["status"] != "completed" {
+		t.Fatalf("child = %v", out)
+	}
+	tree := e.expect(tokA, "GET", "/v1/instances/parent-1/tree", nil, http.StatusOK, "").obj(t)
+	kids, _ := tree["children"].([]any)
+	if tree["id"] != "parent-1" || len(kids) != 1 || !strings.HasPrefix(kids[0].(map[string]any)["id"].(string), "parent-1:") ||
+		kids[0].(map[string]any)["parent_id"] != "parent-1" {
+		t.Fatalf("tree = %v", tree)
+	}
+
+	// Cancel, delete (running only with force).
+	x := e.start(tokA, "event", "cancel-me", nil)
+	e.expect(tokA, "POST", "/v1/instances/"+x+"/cancel", `{"reason":"testing"}`, http.StatusAccepted, "")
+	if out := e.wait(tokA, x); out["status"] != "cancelled" || !strings.Contains(fmt.Sprint(out["failure"]), "testing") {
+		t.Fatalf("cancelled = %v", out)
+	}
+	e.expect(tokA, "DELETE", "/v1/instances/"+x, nil, http.StatusNoContent, "")
+	e.expect(tokA, "GET", "/v1/instances/"+x, nil, http.StatusNotFound, CodeInstanceNotFound)
+	r := e.start(tokA, "event", "running-1", nil)
+	e.waitFor(tokA, r, "running", func(m map[string]any) bool { return m["status"] == "running" })
+	e.expect(tokA, "DELETE", "/v1/instances/"+r, nil, http.StatusConflict, CodeInstanceRunning)
+	e.expect(tokA, "DELETE", "/v1/instances/"+r+"?force=true", nil, http.StatusNoContent, "")
+
+	// List: filters and pagination.
+	all := e.expect(tokA, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any)
+	var ids []string
+	for _, in := range all {
+		ids = append(ids, in.(map[string]any)["id"].(string))
+	}
+	// parent-1's child is listed too.
+	if len(ids) != 5 || !slices.Contains(ids, "ev-1") || !slices.Contains(ids, "parent-1") {
+		t.Fatalf("list = %v", ids)
+	}
+	var paged []string
+	token := ""
+	for range 10 {
+		page := e.expect(tokA, "GET", "/v1/instances?page_size=2&page_token="+token, nil, http.StatusOK, "").obj(t)
+		for _, in := range page["instances"].([]any) {
+			paged = append(paged, in.(map[string]any)["id"].(string))
+		}
+		if token = page["next_page_token"].(string); token == "" {
+			break
+		}
+	}
+	if !slices.Equal(paged, ids) {
+		t.Fatalf("pages = %v, want %v", paged, ids)
+	}
+	if l := e.expect(tokA, "GET", "/v1/instances?prefix=c-&status=completed,failed", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 1 {
+		t.Fatalf("filtered list = %v", l)
+	}
+	if l := e.expect(tokA, "GET", "/v1/instances?name=queue&created_after="+time.Now().Add(-time.Hour).Format(time.RFC3339), nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 1 {
+		t.Fatalf("list by name = %v", l)
+	}
+	for _, bad := range []string{"status=sleeping", "page_size=0", "page_size=x", "created_before=yesterday", "page_token=zzz"} {
+		e.expect(tokA, "GET", "/v1/instances?"+bad, nil, http.StatusBadRequest, CodeBadRequest)
+	}
+	// Purge the finished instances whose ID starts with "q-".
+	if n := e.expect(tokA, "DELETE", "/v1/instances?prefix=q-", nil, http.StatusOK, "").obj(t)["deleted"]; n != float64(1) {
+		t.Fatalf("purged %v", n)
+	}
+	e.expect(tokA, "GET", "/v1/instances/q-1", nil, http.StatusNotFound, CodeInstanceNotFound)
+}
+
+func TestBadRequests(t *testing.T) {
+	e := newEnv(t)
+	e.upload(tokA, "hello", "1", wat(t, "hello.wasm"))
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code               string
+	}{
+		{"malformed JSON", "POST", "/v1/instances", `{"name": "wat_hello",`, 400, CodeBadRequest},
+		{"JSON array", "POST", "/v1/instances", `["wat_hello"]`, 400, CodeBadRequest},
+		{"unknown field", "POST", "/v1/instances", `{"name": "wat_hello", "inptu": 1}`, 400, CodeBadRequest},
+		{"trailing data", "POST", "/v1/instances", `{"name": "wat_hello"} {}`, 400, CodeBadRequest},
+		{"no name", "POST", "/v1/instances", `{}`, 400, CodeBadRequest},
+		{"input twice", "POST", "/v1/instances", `{"name": "wat_hello", "input": 1, "input_base64": "AQ=="}`, 400, CodeBadRequest},
+		{"bad base64", "POST", "/v1/instances", `{"name": "wat_hello", "input_base64": "***"}`, 400, CodeBadRequest},
+		{"not JSON", "POST", "/v1/instances", []byte(`name=wat_hello`), 400, CodeBadRequest},
+		{"unknown orchestration", "POST", "/v1/instances", `{"name": "nope"}`, 404, CodeUnknownOrchestration},
+		{"unknown version", "POST", "/v1/instances", `{"name": "wat_hello", "version": "9"}`, 404, CodeUnknownOrchestration},
+		{"huge body", "POST", "/v1/instances", `{"name": "wat_hello", "input": "` + strings.Repeat("x", 9<<20) + `"}`, 413, CodeTooLarge},
+		{"huge ID", "POST", "/v1/instances", `{"name": "wat_hello", "id": "` + strings.Repeat("x", 1000) + `"}`, 400, CodeInvalidName},
+		{"malformed cancel", "POST", "/v1/instances/x/cancel", `{"reason":`, 400, CodeBadRequest},
+		{"malformed prune", "POST", "/v1/instances/x/prune", `{"before": "yesterday"}`, 400, CodeBadRequest},
+		{"bad force", "DELETE", "/v1/instances/x?force=maybe", nil, 400, CodeBadRequest},
+		{"bad timeout", "GET", "/v1/instances/x/wait?timeout=soon", nil, 400, CodeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.expect(tokA, tc.method, tc.path, tc.body, tc.status, tc.code)
+		})
+	}
+	// A body that is not JSON is refused by its Content-Type.
+	req, _ := http.NewRequest("POST", e.url+"/v1/instances", strings.NewReader(`{"name":"wat_hello"}`))
+	req.Header.Set("Authorization", "Bearer "+tokA)
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("text/plain body: status %d", resp.StatusCode)
+	}
+	// Unknown instance IDs: every instance endpoint answers 404 instance_not_found.
+	for _, ep := range instanceEndpoints("no-such-id") {
+		t.Run("unknown "+ep.method+" "+ep.path, func(t *testing.T) {
+			e.expect(tokA, ep.method, ep.path, ep.body, http.StatusNotFound, CodeInstanceNotFound)
+		})
+	}
+}
+
+type endpoint struct {
+	method, path string
+	body         any
+}
+
+// instanceEndpoints lists every endpoint about one instance.
+func instanceEndpoints(id string) []endpoint {
+	p := "/v1/instances/" + id
+	return []endpoint{
+		{"GET", p, nil},
+		{"GET", p + "/wait?timeout=10ms", nil},
+		{"GET", p + "/executions", nil},
+		{"GET", p + "/history", nil},
+		{"GET", p + "/custom-status", nil},
+		{"GET", p + "/tree", nil},
+		{"POST", p + "/events/approve", `"yes"`},
+		{"POST", p + "/queues/q", `"m"`},
+		{"POST", p + "/cancel", `{}`},
+		{"POST", p + "/prune", `{}`},
+		{"DELETE", p + "?force=true", nil},
+	}
+}
+
+// TestNamespaceIsolation: namespace b can neither see nor touch a's modules and instances.
+func TestNamespaceIsolation(t *testing.T) {
+	e := newEnv(t)
+	e.upload(tokA, "guest", "1", goGuest(t))
+	a := e.start(tokA, "event", "shared-id", nil)
+	e.waitFor(tokA, a, "running", func(m map[string]any) bool { return m["status"] == "running" })
+	done := e.start(tokA, "event", "done-id", nil)
+	e.expect(tokA, "POST", "/v1/instances/done-id/events/approve", `1`, http.StatusAccepted, "")
+	e.wait(tokA, done)
+
+	// b sees nothing of a.
+	for _, id := range []string{a, done} {
+		for _, ep := range instanceEndpoints(id) {
+			e.expect(tokB, ep.method, ep.path, ep.body, http.StatusNotFound, CodeInstanceNotFound)
+		}
+	}
+	if l := e.expect(tokB, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 0 {
+		t.Fatalf("b lists %v", l)
+	}
+	if n := e.expect(tokB, "DELETE", "/v1/instances", nil, http.StatusOK, "").obj(t)["deleted"]; n != float64(0) {
+		t.Fatalf("b purged %v", n)
+	}
+	if l := e.expect(tokB, "GET", "/v1/modules", nil, http.StatusOK, "").obj(t)["modules"].([]any); len(l) != 0 {
+		t.Fatalf("b lists modules %v", l)
+	}
+	if l := e.expect(tokB, "GET", "/v1/orchestrations", nil, http.StatusOK, "").obj(t)["orchestrations"].([]any); len(l) != 0 {
+		t.Fatalf("b lists orchestrations %v", l)
+	}
+	e.expect(tokB, "GET", "/v1/modules/guest", nil, http.StatusNotFound, CodeModuleNotFound)
+	e.expect(tokB, "GET", "/v1/modules/guest/versions/1", nil, http.StatusNotFound, CodeModuleNotFound)
+	e.expect(tokB, "DELETE", "/v1/modules/guest/versions/1", nil, http.StatusNotFound, CodeModuleNotFound)
+	e.expect(tokB, "POST", "/v1/instances", map[string]any{"name": "event"}, http.StatusNotFound, CodeUnknownOrchestration)
+
+	// b has its own instance under the same ID, with its own module.
+	e.upload(tokB, "hello", "1", wat(t, "hello.wasm"))
+	e.start(tokB, "wat_hello", "shared-id", nil)
+	if out := e.wait(tokB, "shared-id"); out["output"] != "Hello, wat!" {
+		t.Fatalf("b's instance = %v", out)
+	}
+	// a's instance was neither signalled, cancelled nor deleted: it still waits, and ends
+	// with a's event.
+	if st := e.expect(tokA, "GET", "/v1/instances/shared-id", nil, http.StatusOK, "").obj(t); st["status"] != "running" || st["name"] != "event" {
+		t.Fatalf("a's instance = %v", st)
+	}
+	e.expect(tokA, "GET", "/v1/instances/done-id", nil, http.StatusOK, "")
+	e.expect(tokA, "POST", "/v1/instances/shared-id/events/approve", `"from a"`, http.StatusAccepted, "")
+	if out := e.wait(tokA, "shared-id"); out["output"] != "from a" {
+		t.Fatalf("a's instance = %v", out)
+	}
+	if l := e.expect(tokA, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 2 {
+		t.Fatalf("a lists %v", l)
+	}
+}
