@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var listening = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+
+// startServer runs `durohost serve` as a process on a loopback port picked by the system,
+// with env added to the environment, and returns it with its URL.
+func startServer(t *testing.T, env []string, args ...string) (*process, string) {
+	t.Helper()
+	bin := binary(t)
+	p := &process{cmd: exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	var url string
+	waitFor(t, 30*time.Second, "the server to listen", func() bool {
+		select {
+		case <-p.done:
+			t.Fatalf("serve ended: %v", p)
+		default:
+		}
+		if m := listening.FindStringSubmatch(p.stderr.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		return false
+	})
+	return p, url
+}
+
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "serve.json")
+	// Namespace a from the file (secret and digest forms), namespace b from the environment.
+	if err := os.WriteFile(config, []byte(`{"tokens": [{"namespace": "a", "token": "secret-a"},
+		{"namespace": "a", "token_sha256": "`+sha256Hex("secret-a2")+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, url := startServer(t, []string{envTokens + "=b:secret-b"}, "--db", filepath.Join(dir, "s.db"), "--config", config)
+
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", url+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/healthz", "", 200}, {"/readyz", "", 200}, {"/v1/openapi.json", "", 200},
+		{"/v1/instances", "", 401}, {"/v1/instances", "wrong", 401},
+		{"/v1/instances", "secret-a", 200}, {"/v1/instances", "secret-a2", 200}, {"/v1/instances", "secret-b", 200},
+	} {
+		if got := get(tc.path, tc.token); got != tc.want {
+			t.Errorf("GET %s with %q: %d, want %d", tc.path, tc.token, got, tc.want)
+		}
+	}
+	// An upload is validated and stored.
+	wasm, err := os.ReadFile(watFixture("hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", url+"/v1/modules/hello", bytes.NewReader(wasm))
+	req.Header.Set("Authorization", "Bearer secret-a")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// SIGTERM: the server stops and the process exits 0.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop on SIGTERM: %v", p)
+	}
+	if code := p.code(); code != 0 || !strings.Contains(p.stderr.String(), "stopped") {
+		t.Fatalf("exit code %d: %v", code, p)
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	t.Setenv(envTokens, "")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"tokens": [], "colour": "blue"}`), 0o600)
+	empty := filepath.Join(dir, "empty.json")
+	os.WriteFile(empty, []byte(`{"tokens": []}`), 0o600)
+	both := filepath.Join(dir, "both.json")
+	os.WriteFile(both, []byte(`{"tokens": [{"namespace": "a", "token": "x", "token_sha256": "`+sha256Hex("x")+`"}]}`), 0o600)
+	badNS := filepath.Join(dir, "ns.json")
+	os.WriteFile(badNS, []byte(`{"tokens": [{"namespace": "a/b", "token": "x"}]}`), 0o600)
+	db := filepath.Join(dir, "e.db")
+	for _, tc := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"serve", "--db", db, "--config", filepath.Join(dir, "missing.json")}, "missing.json"},
+		{[]string{"serve", "--db", db, "--config", bad}, "colour"},
+		{[]string{"serve", "--db", db, "--config", empty}, "no tokens"},
+		{[]string{"serve", "--db", db, "--config", both}, "not both"},
+		{[]string{"serve", "--db", db, "--config", badNS, "--listen", "127.0.0.1:0"}, "a/b"},
+		{[]string{"serve", "--db", db}, "DUROHOST_TOKENS"},
+		{[]string{"serve", "extra"}, "unexpected argument"},
+	} {
+		r := runCLI(tc.args...)
+		if r.code != exitError || !strings.Contains(r.stderr, tc.mention) {
+			t.Errorf("%v: want exit 1 mentioning %q, got %v", tc.args, tc.mention, r)
+		}
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
