@@ -404,12 +404,12 @@ func payloadScenarios() []Scenario {
 	}, {
 		Group: "scale", Name: "steps_1000", Doc: "an orchestration of 1000 activities, 50 at a time (a history of 3000 events)",
 		Orchestration: "sc_sequence", Input: `{"activity":"step","count":1000,"batch":50}`, NoGolden: true,
-		Activities: map[string]Activity{"step": echo}, Timeout: 3 * time.Minute,
+		Activities: map[string]Activity{"step": echo}, Timeout: 5 * time.Minute,
 		Want: Want{Status: completed, Output: `{"count":1000,"last":999}`, History: steps},
 	}, {
 		Group: "scale", Name: "sequential_100", Doc: "an orchestration of 100 activities one after the other (100 turns)",
 		Orchestration: "sc_sequence", Input: `{"activity":"step","count":100}`, NoGolden: true,
-		Activities: map[string]Activity{"step": echo}, Timeout: 2 * time.Minute,
+		Activities: map[string]Activity{"step": echo}, Timeout: 5 * time.Minute,
 		Want: Want{Status: completed, Output: `{"count":100,"last":99}`, History: seq},
 	}}
 }

@@ -260,7 +260,7 @@ func runMode(t *testing.T, cfg *config, guest []byte, st store.Store, sc *Scenar
 			continue
 		}
 		time.Sleep(poll) // polling the store for a condition, bounded by the deadline
-		poll = min(2*poll, 10*time.Millisecond)
+		poll = min(2*poll, 20*time.Millisecond)
 	}
 	r.drain(deadline)
 	res := r.collect()

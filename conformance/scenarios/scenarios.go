@@ -60,7 +60,7 @@ func (s *Scenario) ID() string { return s.Group + "/" + s.Name }
 // Defaults.
 const (
 	DefaultMaxRestarts = 5
-	DefaultTimeout     = 60 * time.Second
+	DefaultTimeout     = 2 * time.Minute
 )
 
 // Behaviour is what one call of a native activity does. The zero Behaviour returns the
