@@ -54,7 +54,7 @@ Examples:
    durohost bench --workloads W1,W3 --sync normal --json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "workloads", Aliases: []string{"w"}, Usage: "the workloads to run, as a comma-separated `LIST` (default: all: " + strings.Join(bench.Names(), ",") + ")"},
-			&cli.StringFlag{Name: "sync", Usage: "durability of commits: full (durable, each commit waits for the disk) or normal (relaxed: the last commits may be lost on a power loss)", Value: "full"},
+			&cli.StringFlag{Name: "sync", Usage: "durability of commits, `MODE`: full (durable, each commit waits for the disk) or normal (relaxed: the last commits may be lost on a power loss)", Value: "full"},
 			&cli.StringFlag{Name: "dir", Usage: "`DIR` for the databases and the compiled module (default: a temporary directory, removed after)", TakesFile: true},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
 			&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N`", Value: 2},

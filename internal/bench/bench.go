@@ -138,6 +138,8 @@ type env struct {
 	floor float64
 	// seqStep is W1's time per step (ms), for W5's comparison (0: W1 did not run).
 	seqStep float64
+	// cpu0 is the process's CPU time when the workload started (after the warm-up).
+	cpu0 time.Duration
 }
 
 // Run measures the floor, then runs the configured workloads, writing one line per workload
@@ -235,6 +237,7 @@ func runWorkload(ctx context.Context, cfg Config, sz sizes, w workload, live int
 	if err := e.warmUp(ctx); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
+	e.cpu0 = cpuTime()
 	return w.run(ctx, e)
 }
 
@@ -346,11 +349,17 @@ func valueOf(ms []metric, key string) float64 {
 }
 
 // throughput returns the figures every workload reports about its turns: the turns committed,
-// turns/s and that rate as a fraction of the floor.
+// turns/s, that rate as a fraction of the floor and the CPU time of the process per turn
+// (activities included) since the workload started.
 func (e *env) throughput(wall time.Duration) []metric {
+	cpu := cpuTime()
 	turns := e.tr.turnCount()
 	rate := float64(turns) / wall.Seconds()
-	return []metric{{"turns", float64(turns), 0}, {"turns_per_s", rate, 0}, {"of_floor", rate / e.floor, 2}}
+	ms := []metric{{"turns", float64(turns), 0}, {"turns_per_s", rate, 0}, {"of_floor", rate / e.floor, 2}}
+	if cpu >= 0 && e.cpu0 >= 0 && turns > 0 {
+		ms = append(ms, metric{"cpu_us_per_turn", float64((cpu - e.cpu0).Microseconds()) / float64(turns), 0})
+	}
+	return ms
 }
 
 // percentile returns the p-th percentile (0 < p ≤ 1, nearest rank) of sorted values.
