@@ -51,6 +51,7 @@ func RunStore(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Locking", lockingCases},
 		{"LockExpiry", expiryCases},
 		{"Queue", queueCases},
+		{"KnownHistory", knownCases},
 		{"Poison", poisonCases},
 		{"Commit", commitCases},
 		{"MultiExecution", executionCases},
@@ -179,7 +180,7 @@ func turnCommit(turn *store.Turn, decisions ...history.Event) *store.Commit {
 	return &store.Commit{
 		State:     state,
 		Execution: exec,
-		History:   numbered(len(turn.History), evs...),
+		History:   numbered(turn.Events, evs...),
 		Consumed:  consumed,
 	}
 }
@@ -220,12 +221,35 @@ func enqueue(t *testing.T, s store.Store, msgs ...store.Message) {
 // fetchTurn fetches a turn and fails the case if there is none.
 func fetchTurn(t *testing.T, s store.Store, lockFor time.Duration) *store.Turn {
 	t.Helper()
-	turn, err := s.FetchTurn(t.Context(), lockFor)
+	return fetchTurnKnown(t, s, lockFor, nil)
+}
+
+// fetchTurnKnown fetches a turn with a KnownHistory and fails the case if there is none or
+// if its history fields are inconsistent (see checkTurnHistory).
+func fetchTurnKnown(t *testing.T, s store.Store, lockFor time.Duration, known store.KnownHistory) *store.Turn {
+	t.Helper()
+	turn, err := s.FetchTurn(t.Context(), lockFor, known)
 	must(t, "FetchTurn", err)
 	if turn == nil {
 		t.Fatal("FetchTurn returned a nil turn and no error")
 	}
+	checkTurnHistory(t, turn)
 	return turn
+}
+
+// checkTurnHistory fails the case unless Events is the history's length (or, with
+// HistoryOmitted, History is nil) and a turn without an instance has no history.
+func checkTurnHistory(t *testing.T, turn *store.Turn) {
+	t.Helper()
+	switch {
+	case turn.HistoryOmitted && turn.History != nil:
+		t.Fatalf("turn of %q: HistoryOmitted with %d history events, want nil History", short(turn.InstanceID), len(turn.History))
+	case !turn.HistoryOmitted && turn.Events != len(turn.History):
+		t.Fatalf("turn of %q: Events=%d with %d history events", short(turn.InstanceID), turn.Events, len(turn.History))
+	case turn.Instance == nil && (turn.HistoryOmitted || turn.Events != 0 || turn.Execution != 0):
+		t.Fatalf("turn of %q without an instance: HistoryOmitted=%v Events=%d Execution=%d, want false, 0, 0",
+			short(turn.InstanceID), turn.HistoryOmitted, turn.Events, turn.Execution)
+	}
 }
 
 // fetchTurnOf fetches a turn and fails the case unless it is instance id's.
@@ -241,7 +265,7 @@ func fetchTurnOf(t *testing.T, s store.Store, id string) *store.Turn {
 // noTurn fails the case unless FetchTurn returns ErrNoWork.
 func noTurn(t *testing.T, s store.Store, what string) {
 	t.Helper()
-	turn, err := s.FetchTurn(t.Context(), longLock)
+	turn, err := s.FetchTurn(t.Context(), longLock, nil)
 	if !errors.Is(err, store.ErrNoWork) {
 		t.Fatalf("%s: FetchTurn got (%s, %v), want ErrNoWork", what, describeTurn(turn), err)
 	}
@@ -389,9 +413,10 @@ func waitTurn(t *testing.T, s store.Store, id string, lockFor time.Duration) *st
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
-		turn, err := s.FetchTurn(t.Context(), lockFor)
+		turn, err := s.FetchTurn(t.Context(), lockFor, nil)
 		switch {
 		case err == nil:
+			checkTurnHistory(t, turn)
 			if turn.InstanceID != id {
 				t.Fatalf("waiting for %q: FetchTurn returned instance %q", short(id), short(turn.InstanceID))
 			}

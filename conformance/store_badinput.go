@@ -161,7 +161,7 @@ func badInputCases() []storeCase {
 		call func(t *testing.T, s store.Store, turnToken, activityToken string) error
 	}{
 		{"FetchTurn", func(t *testing.T, s store.Store, _, _ string) error {
-			_, err := s.FetchTurn(t.Context(), -time.Second)
+			_, err := s.FetchTurn(t.Context(), -time.Second, nil)
 			return err
 		}},
 		{"RenewTurn", func(t *testing.T, s store.Store, tt, _ string) error {

@@ -19,7 +19,7 @@ func closedCases() []storeCase {
 			return s.Enqueue(t.Context(), eventMsg("a", "x"))
 		}},
 		{"FetchTurn", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
-			_, err := s.FetchTurn(t.Context(), longLock)
+			_, err := s.FetchTurn(t.Context(), longLock, nil)
 			return err
 		}},
 		{"RenewTurn", func(t *testing.T, s store.Store, turn *store.Turn, _ *store.WorkItem) error {

@@ -115,7 +115,7 @@ func turnHammer(t *testing.T, s store.Store, cfg turnHammerConfig) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
 			for committed.Load() < total && !h.over() {
-				turn, err := s.FetchTurn(ctx, cfg.lockFor)
+				turn, err := s.FetchTurn(ctx, cfg.lockFor, nil)
 				if errors.Is(err, store.ErrNoWork) {
 					time.Sleep(pollEvery)
 					continue
@@ -321,7 +321,7 @@ func activityHammer(t *testing.T, s store.Store, cfg activityHammerConfig) {
 
 	results := map[int64]int{}
 	for {
-		turn, err := s.FetchTurn(ctx, longLock)
+		turn, err := s.FetchTurn(ctx, longLock, nil)
 		if errors.Is(err, store.ErrNoWork) {
 			break
 		}
@@ -366,7 +366,7 @@ func mixedHammer(t *testing.T, s store.Store, instances, kicks, workers int) {
 			rng := rand.New(rand.NewPCG(uint64(w), 99))
 			for done.Load() < int64(kicks) && !h.over() {
 				idle := true
-				if turn, err := s.FetchTurn(ctx, longLock); err == nil {
+				if turn, err := s.FetchTurn(ctx, longLock, nil); err == nil {
 					idle = false
 					c := turnCommit(turn)
 					completions := 0

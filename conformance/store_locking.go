@@ -219,7 +219,7 @@ func lockingCases() []storeCase {
 			for range workers {
 				wg.Go(func() {
 					<-start
-					turn, err := s.FetchTurn(t.Context(), longLock)
+					turn, err := s.FetchTurn(t.Context(), longLock, nil)
 					if errors.Is(err, store.ErrNoWork) {
 						return
 					}

@@ -36,8 +36,19 @@ type Store interface {
 	// and returns it with all its visible messages (oldest first, each with its Attempts count
 	// incremented; an implementation may cap their number per turn, keeping the oldest, and
 	// documents its cap) and the history of its current execution. The lock expires after lockFor.
-	// Returns ErrNoWork when no instance is ready.
-	FetchTurn(ctx context.Context, lockFor time.Duration) (*Turn, error)
+	//
+	// known (nil: the caller holds no history) lets the caller skip the history it already
+	// holds: when known(InstanceID) reports ok and the instance's current execution and
+	// history length, as they are under the new lock, equal the reported execution and events,
+	// the history is not read: Turn.HistoryOmitted is set and Turn.History is nil. In every
+	// other case (no instance row, another execution, another length, ok false) the history is
+	// read in full, as without known. known is called at most once per call, after the
+	// instance is locked and outside any write transaction of the store (it may wait
+	// briefly, see RATIONALE.md "Why does FetchTurn skip the histories the host holds?");
+	// it must not call the store.
+	//
+	// Returns ErrNoWork when no instance is ready; ErrInvalid when lockFor is not positive.
+	FetchTurn(ctx context.Context, lockFor time.Duration, known KnownHistory) (*Turn, error)
 
 	// RenewTurn extends the lock of a turn to now+lockFor. ErrLockLost if the token is not the
 	// live lock of its instance (expired and re-fetched, deleted, already committed).
@@ -195,6 +206,10 @@ type Message struct {
 	Attempts int
 }
 
+// KnownHistory tells FetchTurn which history the caller already holds for an instance: the
+// execution and the number of its events (ok false: none). See Store.FetchTurn.
+type KnownHistory func(instanceID string) (execution uint32, events int, ok bool)
+
 // Turn is a locked instance with its pending messages and current history.
 type Turn struct {
 	InstanceID  string
@@ -205,7 +220,13 @@ type Turn struct {
 	Instance *Instance
 	// Execution is the current execution ID (0 when Instance is nil).
 	Execution uint32
-	// History is the current execution's history, in order.
+	// Events is the length of the current execution's history under this turn's lock:
+	// len(History), or, when HistoryOmitted, the events that FetchTurn's known reported.
+	Events int
+	// HistoryOmitted: the current execution and history length are the ones FetchTurn's
+	// known reported for this instance, so History was not read (it is nil).
+	HistoryOmitted bool
+	// History is the current execution's history, in order (nil when HistoryOmitted).
 	History  []history.Event
 	Messages []Message
 }

@@ -47,7 +47,7 @@ func benchTurns(b *testing.B, n int, opts ...Option) (*Store, []*store.Turn) {
 	}
 	// First turns, concurrently so that group commit makes the setup quick.
 	parallel(b, n, func(int) error {
-		turn, err := s.FetchTurn(ctx, time.Hour)
+		turn, err := s.FetchTurn(ctx, time.Hour, nil)
 		if err != nil {
 			return err
 		}
@@ -324,7 +324,7 @@ func BenchmarkTurnCycle(b *testing.B) {
 	for range workers {
 		wg.Go(func() {
 			for done.Load() < int64(b.N) {
-				turn, err := s.FetchTurn(ctx, time.Minute)
+				turn, err := s.FetchTurn(ctx, time.Minute, nil)
 				if errors.Is(err, store.ErrNoWork) {
 					runtime.Gosched()
 					continue

@@ -53,7 +53,7 @@ func TestCorruptRows(t *testing.T) {
 				if err := s.Enqueue(ctx, startMsg("a")); err != nil {
 					t.Fatal(err)
 				}
-				_, err = s.FetchTurn(ctx, time.Minute)
+				_, err = s.FetchTurn(ctx, time.Minute, nil)
 				wantCorrupt(t, "FetchTurn", err, `"a"`, "event 2")
 			}},
 		{"truncated event blob", []string{`UPDATE history SET data = substr(data, 1, 3) WHERE instance_id = 'a' AND event_id = 1`},
@@ -70,6 +70,14 @@ func TestCorruptRows(t *testing.T) {
 			func(t *testing.T, s *Store) {
 				_, err := s.History(ctx, "a", 1)
 				wantCorrupt(t, "History", err, `"a"`, "event 2")
+			}},
+		{"history shorter than the instance row counts", []string{`DELETE FROM history WHERE instance_id = 'a' AND event_id = 2`},
+			func(t *testing.T, s *Store) {
+				if err := s.Enqueue(ctx, startMsg("a")); err != nil {
+					t.Fatal(err)
+				}
+				_, err := s.FetchTurn(ctx, time.Minute, nil)
+				wantCorrupt(t, "FetchTurn", err, `"a"`, "1 events stored", "counts 2")
 			}},
 		{"garbage failure", []string{`UPDATE instances SET failure = x'ff' WHERE id = 'a'`},
 			func(t *testing.T, s *Store) {
@@ -90,7 +98,7 @@ func TestCorruptRows(t *testing.T) {
 			}},
 		{"garbage message", []string{`INSERT INTO messages (instance_id, data, visible_at, ready_at) VALUES ('b', x'00', 0, 0)`},
 			func(t *testing.T, s *Store) {
-				_, err := s.FetchTurn(ctx, time.Minute)
+				_, err := s.FetchTurn(ctx, time.Minute, nil)
 				wantCorrupt(t, "FetchTurn", err, `"b"`, "message")
 				// The bad instance stays locked; the others are served.
 				if err := s.Enqueue(ctx, startMsg("c")); err != nil {

@@ -25,7 +25,7 @@ func Example() {
 		panic(err)
 	}
 
-	turn, err := s.FetchTurn(ctx, time.Minute)
+	turn, err := s.FetchTurn(ctx, time.Minute, nil)
 	if err != nil {
 		panic(err)
 	}

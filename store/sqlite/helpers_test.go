@@ -43,7 +43,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // fetch fetches the next turn and fails the test if there is none.
 func fetch(t testing.TB, s *Store) *store.Turn {
 	t.Helper()
-	turn, err := s.FetchTurn(context.Background(), time.Minute)
+	turn, err := s.FetchTurn(context.Background(), time.Minute, nil)
 	if err != nil {
 		t.Fatalf("FetchTurn: %v", err)
 	}

@@ -68,15 +68,15 @@ func (r *rowReader) fail(col string, v any) {
 	}
 }
 
-// scanInstance reads a row of instanceCols. want names the instance for errors when the
-// row's own ID cannot be read.
-func scanInstance(ctx context.Context, sc scanner, want string) (*store.Instance, error) {
+// scanInstance reads a row of instanceCols, then any extra columns into extra. want names
+// the instance for errors when the row's own ID cannot be read.
+func scanInstance(ctx context.Context, sc scanner, want string, extra ...any) (*store.Instance, error) {
 	var v [13]any
-	ptrs := make([]any, len(v))
+	ptrs := make([]any, len(v), len(v)+len(extra))
 	for i := range v {
 		ptrs[i] = &v[i]
 	}
-	if err := sc.Scan(ptrs...); err != nil {
+	if err := sc.Scan(append(ptrs, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}

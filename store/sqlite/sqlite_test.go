@@ -98,7 +98,7 @@ func TestClock(t *testing.T) {
 	if err := s.Enqueue(ctx, timer); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.FetchTurn(ctx, time.Minute); !errors.Is(err, store.ErrNoWork) {
+	if _, err := s.FetchTurn(ctx, time.Minute, nil); !errors.Is(err, store.ErrNoWork) {
 		t.Fatalf("timer fetched early: %v", err)
 	}
 	advance(time.Hour)
@@ -133,7 +133,7 @@ func TestCloseFailsLaterCalls(t *testing.T) {
 		call func() error
 	}{
 		{"Enqueue", func() error { return s.Enqueue(ctx, startMsg("b")) }},
-		{"FetchTurn", func() error { _, err := s.FetchTurn(ctx, time.Minute); return err }},
+		{"FetchTurn", func() error { _, err := s.FetchTurn(ctx, time.Minute, nil); return err }},
 		{"CommitTurn", func() error { return s.CommitTurn(ctx, "t", &store.Commit{Execution: 1}) }},
 		{"Instance", func() error { _, err := s.Instance(ctx, "a"); return err }},
 		{"ListInstances", func() error { _, err := s.ListInstances(ctx, store.Filter{}); return err }},
@@ -212,7 +212,7 @@ func TestEndedContextIsNotCorruption(t *testing.T) {
 		{"Module", func(ctx context.Context) error { _, err := s.Module(ctx, hash); return err }},
 		{"ResolveModule", func(ctx context.Context) error { _, err := s.ResolveModule(ctx, "m", ""); return err }},
 		{"ListModules", func(ctx context.Context) error { _, err := s.ListModules(ctx, ""); return err }},
-		{"FetchTurn", func(ctx context.Context) error { _, err := s.FetchTurn(ctx, time.Minute); return err }},
+		{"FetchTurn", func(ctx context.Context) error { _, err := s.FetchTurn(ctx, time.Minute, nil); return err }},
 		{"Enqueue", func(ctx context.Context) error { return s.Enqueue(ctx, startMsg("b")) }},
 	}
 	for _, r := range reads {

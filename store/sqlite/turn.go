@@ -24,6 +24,8 @@ const (
 		WHERE instance_id = ?1 AND lock_token = ?2`
 	qInstanceExecution = `SELECT execution FROM instances WHERE id = ?1`
 	qHistory           = `SELECT event_id, data FROM history WHERE instance_id = ?1 AND execution = ?2 ORDER BY event_id`
+	// qTurnInstance reads a turn's instance with the length of its current history.
+	qTurnInstance = `SELECT ` + instanceCols + `, events FROM instances WHERE id = ?1`
 )
 
 // rawMessage is a message row not yet decoded.
@@ -33,10 +35,13 @@ type rawMessage struct {
 }
 
 // FetchTurn locks the next ready instance; see store.Store. The instance row and history are
-// read after the lock is committed, on a read connection (the lock keeps them stable). A
-// corrupt message or history row fails the call with store.ErrCorrupt and leaves the
-// instance locked until lockFor passes, so that one bad instance does not stop the others.
-func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Turn, error) {
+// read after the lock is committed, on a read connection (the lock keeps them stable, so
+// what is read there is the state under the new lock). The instance row carries the current
+// execution and history length, so comparing them with known costs no extra query; only
+// the history read is skipped. A corrupt message or history row fails the call with
+// store.ErrCorrupt and leaves the instance locked until lockFor passes, so that one bad
+// instance does not stop the others.
+func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -109,7 +114,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Tu
 			ID: m.id, InstanceID: id, Event: ev, VisibleAt: fromNanos(m.visibleAt), Attempts: int(m.attempts),
 		})
 	}
-	if err := s.readTurnState(ctx, turn); err != nil {
+	if err := s.readTurnState(ctx, turn, known); err != nil {
 		if ctx.Err() != nil {
 			// The caller is gone: give the turn back as if it had not been fetched. (A
 			// corrupt row keeps the lock instead, see above.)
@@ -122,23 +127,42 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration) (*store.Tu
 	return turn, nil
 }
 
-// readTurnState fills the instance and current history of a locked turn.
-func (s *Store) readTurnState(ctx context.Context, turn *store.Turn) error {
+// readTurnState fills the instance and current history of a locked turn; the history is
+// skipped when known holds it (see store.Store.FetchTurn).
+func (s *Store) readTurnState(ctx context.Context, turn *store.Turn, known store.KnownHistory) error {
 	rtx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer rtx.Rollback()
-	inst, err := loadInstance(ctx, rtx, turn.InstanceID)
-	if errors.Is(err, store.ErrNotFound) {
+	id := turn.InstanceID
+	var events any
+	inst, err := scanInstance(ctx, rtx.QueryRowContext(ctx, qTurnInstance, id), id, &events)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	turn.Instance, turn.Execution = inst, inst.Execution
-	turn.History, err = loadHistory(ctx, rtx, turn.InstanceID, inst.Execution)
-	return err
+	n, ok := events.(int64)
+	if !ok || n < 0 {
+		return corruptf("instance %s: events column holds %v", quote(id), events)
+	}
+	turn.Instance, turn.Execution, turn.Events = inst, inst.Execution, int(n)
+	if known != nil {
+		if exec, held, ok := known(id); ok && exec == inst.Execution && int64(held) == n {
+			turn.HistoryOmitted = true
+			return nil
+		}
+	}
+	if turn.History, err = loadHistory(ctx, rtx, id, inst.Execution); err != nil {
+		return err
+	}
+	if int64(len(turn.History)) != n {
+		return corruptf("history of instance %s execution %d: %d events stored, the instance row counts %d",
+			quote(id), inst.Execution, len(turn.History), n)
+	}
+	return nil
 }
 
 // loadHistory reads and decodes the events of one execution.

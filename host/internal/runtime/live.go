@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"container/list"
 	"sync"
+	"time"
 
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/replay"
 	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/store"
 )
 
 // liveCache keeps instances parked in await after a committed turn, so that the next turn
@@ -15,33 +17,97 @@ import (
 // least recently used first out. An entry is used only by the holder of the instance's lock
 // (take happens inside a turn) and only if the store's history is exactly the one the engine
 // committed; anything else falls back to a cold replay.
+//
+// known tells FetchTurn which histories the cache holds, so that the store does not read
+// them again (RATIONALE.md, "Why does FetchTurn skip the histories the host holds?"): a
+// live turn then costs nothing that grows with the history.
 type liveCache struct {
 	mu    sync.Mutex
 	limit int64
 	used  int64
 	lru   *list.List // of *liveEntry, front = most recent
 	byID  map[string]*list.Element
+	// committing holds the instances whose turn is committing a live instance (see
+	// committing): closed when it is parked or dropped.
+	committing map[string]chan struct{}
 }
 
 type liveEntry struct {
 	id        string
 	execution uint32
-	eng       *replay.Engine
-	inst      *sandbox.Instance
-	size      int64
+	// events is the length of the committed history the engine holds.
+	events int
+	// created is the instance's CreatedAt in the store (zero: not known yet, on the turn that
+	// created the row). It tells a deleted and recreated instance of the same ID from this one
+	// when the history is not read (see known).
+	created time.Time
+	eng     *replay.Engine
+	inst    *sandbox.Instance
+	size    int64
 }
 
 func newLiveCache(limit int64) *liveCache {
-	return &liveCache{limit: limit, lru: list.New(), byID: map[string]*list.Element{}}
+	return &liveCache{limit: limit, lru: list.New(), byID: map[string]*list.Element{}, committing: map[string]chan struct{}{}}
 }
 
-// take removes and returns the live instance of id if it continues exactly the given history.
-func (c *liveCache) take(id string, execution uint32, hist []history.Event) (*replay.Engine, *sandbox.Instance) {
+// commit marks a turn of id that commits a live instance and will put it. CommitTurn
+// releases the instance's lock, so another worker may fetch the next turn of id before put
+// has run; until done is called, known(id) waits instead of answering "nothing held",
+// which would make that turn read the history and replay cold. The wait is bounded by the
+// commit: the other worker can hold the lock only once the commit released it (or the
+// committing turn's lock expired, and then its commit fails).
+func (c *liveCache) commit(id string) (done func()) {
+	if c.limit <= 0 {
+		return func() {}
+	}
+	ch := make(chan struct{})
+	c.mu.Lock()
+	if _, busy := c.committing[id]; busy {
+		c.mu.Unlock()
+		return func() {}
+	}
+	c.committing[id] = ch
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		delete(c.committing, id)
+		c.mu.Unlock()
+		close(ch)
+	}
+}
+
+// known is the store.KnownHistory of the cache: the execution and history length of the
+// live instance of id. An entry whose instance's creation time is not known yet is not
+// reported, so its next turn reads the history and take compares the last event.
+func (c *liveCache) known(id string) (execution uint32, events int, ok bool) {
+	c.mu.Lock()
+	if ch, busy := c.committing[id]; busy {
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+	defer c.mu.Unlock()
+	el, ok := c.byID[id]
+	if !ok {
+		return 0, 0, false
+	}
+	e := el.Value.(*liveEntry)
+	if e.created.IsZero() {
+		return 0, 0, false
+	}
+	return e.execution, e.events, true
+}
+
+// take removes and returns the live instance of a turn's instance if it continues exactly the
+// store's history of execution. With the history read, the engine's must have its length
+// and last event; with the history omitted (the store found the execution and length that
+// known reported), the length and the instance's creation time must match.
+func (c *liveCache) take(t *store.Turn, execution uint32) (*replay.Engine, *sandbox.Instance) {
 	if c.limit <= 0 {
 		return nil, nil
 	}
 	c.mu.Lock()
-	el, ok := c.byID[id]
+	el, ok := c.byID[t.InstanceID]
 	if ok {
 		c.remove(el)
 	}
@@ -50,7 +116,16 @@ func (c *liveCache) take(id string, execution uint32, hist []history.Event) (*re
 		return nil, nil
 	}
 	e := el.Value.(*liveEntry)
-	if e.execution != execution || !sameHistory(e.eng.History(), hist) || !e.inst.Alive() {
+	same := e.execution == execution
+	switch {
+	case !same:
+	case t.HistoryOmitted:
+		same = t.Instance != nil && e.events == t.Events && e.created.Equal(t.Instance.CreatedAt)
+	default:
+		same = sameHistory(e.eng.History(), t.History) &&
+			(e.created.IsZero() || t.Instance != nil && e.created.Equal(t.Instance.CreatedAt))
+	}
+	if !same || !e.inst.Alive() {
 		e.inst.Close()
 		return nil, nil
 	}
@@ -71,13 +146,15 @@ func sameHistory(a, b []history.Event) bool {
 	return bytes.Equal(x, y)
 }
 
-// put parks a live instance, evicting the least recently used ones beyond the limit.
-func (c *liveCache) put(id string, execution uint32, eng *replay.Engine, inst *sandbox.Instance) {
+// put parks a live instance whose engine's history is committed (created: the instance's
+// CreatedAt, zero when not known), evicting the least recently used ones beyond the limit.
+func (c *liveCache) put(id string, execution uint32, created time.Time, eng *replay.Engine, inst *sandbox.Instance) {
 	if c.limit <= 0 {
 		inst.Close()
 		return
 	}
-	e := &liveEntry{id: id, execution: execution, eng: eng, inst: inst, size: int64(inst.MemorySize())}
+	e := &liveEntry{id: id, execution: execution, events: len(eng.History()), created: created,
+		eng: eng, inst: inst, size: int64(inst.MemorySize())}
 	var evicted []*liveEntry
 	c.mu.Lock()
 	if el, ok := c.byID[id]; ok {

@@ -17,7 +17,7 @@ import (
 func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
 	wait := r.cfg.PollMin
 	for ctx.Err() == nil {
-		t, err := r.st.FetchTurn(ctx, r.cfg.LockTimeout)
+		t, err := r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.live.known)
 		if err != nil {
 			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
 				r.log.Warn("fetch turn", "err", err)
@@ -54,13 +54,37 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	if t.Instance == nil {
 		execution = 1
 	}
+	// The live instance is taken first: when the store omitted the history because the cache
+	// reported it (r.live.known), the engine's history is the store's, and it is the only
+	// one this turn has. If the entry is gone by now (evicted by another instance's turn) or
+	// does not match, the turn must not go on: a cold replay needs the history. It is given
+	// back at once without counting the attempt; the next fetch finds no entry, so the store
+	// reads the history. (Keeping entries reserved between fetch and take would avoid the
+	// refetch, but eviction is rare on the fast path and a reservation must then be released
+	// on every path.) From here on, every return that does not run the turn closes inst.
+	eng, inst := r.live.take(t, execution)
+	hist := t.History
+	if t.HistoryOmitted {
+		if eng == nil {
+			abandon(0, true, "the live instance is gone and the store omitted the history: fetch it again")
+			return
+		}
+		hist = eng.History()
+	}
+	closeLive := func() {
+		if inst != nil {
+			inst.Close()
+		}
+	}
 	// An ended instance takes no more input: consume and drop.
 	if t.Instance != nil && t.Instance.Status.Finished() {
+		closeLive()
 		r.commitDrop(ctx, t, consumed, "the instance has ended")
 		return
 	}
-	start := startEvent(t, inputs, execution)
+	start := startEvent(hist, inputs, execution)
 	if start == nil {
+		closeLive()
 		r.commitDrop(ctx, t, consumed, "the instance has not started")
 		return
 	}
@@ -69,6 +93,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		if err == nil {
 			start.ModuleHash = info.Hash
 		} else if !errors.Is(err, store.ErrNotFound) {
+			closeLive()
 			abandon(r.cfg.RetryBase, true, err.Error())
 			return
 		}
@@ -78,6 +103,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	if start.ModuleHash != "" {
 		mod, modErr = r.Module(tctx, start.ModuleHash)
 		if modErr != nil && !errors.Is(modErr, sandbox.ErrInvalidModule) && !errors.Is(modErr, store.ErrNotFound) {
+			closeLive()
 			abandon(r.cfg.RetryBase, true, modErr.Error())
 			return
 		}
@@ -89,6 +115,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		failure = infra(abi.CodePoison, "poison: %s delivered %d times without a successful turn (limit %d)", describeMessages(t.Messages), attempts, r.cfg.MaxAttempts)
 	case mod == nil && modErr == nil:
 		if attempts < r.cfg.MaxAttempts {
+			closeLive()
 			abandon(r.backoff(attempts), false, fmt.Sprintf("no module registers orchestration %q", start.Name))
 			return
 		}
@@ -97,7 +124,6 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		failure = infra(abi.CodeUnregistered, "orchestration %q: module %s cannot run: %v", start.Name, short(start.ModuleHash), modErr)
 	}
 
-	eng, inst := r.live.take(t.InstanceID, execution, t.History)
 	if eng == nil {
 		var err error
 		eng, err = replay.New(replay.Config{InstanceID: t.InstanceID, Execution: execution,
@@ -144,10 +170,15 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	if t.Instance == nil && len(c.History) == 0 {
 		c.Execution = 0
 	}
+	committed := func() {}
+	if inst != nil {
+		committed = r.live.commit(t.InstanceID)
+	}
 	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil {
 		if inst != nil {
 			inst.Close()
 		}
+		committed()
 		if !errors.Is(err, store.ErrLockLost) {
 			r.log.Warn("commit turn", "instance", t.InstanceID, "err", err)
 			abandon(r.cfg.RetryBase, false, err.Error())
@@ -156,8 +187,13 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	eng.MarkCommitted()
 	if inst != nil {
-		r.live.put(t.InstanceID, execution, eng, inst)
+		var created time.Time // the row this commit created: its time is not known here
+		if t.Instance != nil {
+			created = t.Instance.CreatedAt
+		}
+		r.live.put(t.InstanceID, execution, created, eng, inst)
 	}
+	committed()
 	if len(c.History) > 0 {
 		r.observe(Event{InstanceID: t.InstanceID, Events: c.History})
 	}
@@ -173,9 +209,9 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 // startEvent finds the execution_started event of the turn's execution: in its history, or
 // among the messages (the first turn). It returns a pointer into inputs so that a resolved
 // module hash is recorded.
-func startEvent(t *store.Turn, inputs []history.Event, execution uint32) *history.Event {
-	if len(t.History) > 1 && t.History[1].Kind == history.KindExecutionStarted {
-		return &t.History[1]
+func startEvent(hist, inputs []history.Event, execution uint32) *history.Event {
+	if len(hist) > 1 && hist[1].Kind == history.KindExecutionStarted {
+		return &hist[1]
 	}
 	for k := range inputs {
 		in := &inputs[k]

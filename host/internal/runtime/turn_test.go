@@ -58,7 +58,7 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 			Kind: history.KindExecutionStarted, Name: "hello", Input: []byte(`"x"`), ModuleHash: hash}}); err != nil {
 			t.Fatal(err)
 		}
-		turn, err := st.FetchTurn(ctx, time.Minute)
+		turn, err := st.FetchTurn(ctx, time.Minute, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,10 +66,10 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 		if in, err := st.Instance(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("%s: the interrupted turn was recorded: %+v, %v", id, in, err)
 		}
-		again, err := st.FetchTurn(ctx, time.Minute)
+		again, err := st.FetchTurn(ctx, time.Minute, nil)
 		for deadline := time.Now().Add(5 * time.Second); errors.Is(err, store.ErrNoWork) && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond) // the abandon's short retry delay
-			again, err = st.FetchTurn(ctx, time.Minute)
+			again, err = st.FetchTurn(ctx, time.Minute, nil)
 		}
 		if err != nil {
 			t.Fatalf("%s: the start message is not available again: %v", id, err)
@@ -83,5 +83,108 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 		if err != nil || in.Status != store.StatusRunning {
 			t.Fatalf("%s: after a normal turn: %+v, %v", id, in, err)
 		}
+	}
+}
+
+// TestOmittedHistory: a turn whose history the store omitted (the live cache reported it)
+// resumes the live instance; if the live instance is gone by the time the turn runs (evicted),
+// the turn is given back at once without counting the attempt, and the next fetch reads the
+// history and replays cold. The runtime never replays an omitted history.
+func TestOmittedHistory(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), sqlite.WithSynchronous(sqlite.SyncOff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sb, err := sandbox.New(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	hash, err := st.PutModule(ctx, "guest", "1", testguest.Build(t, "conformance/guests/go", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(st, sb, Config{LiveCacheBytes: 1 << 30})
+	defer r.live.clear()
+
+	send := func(ev history.Event) {
+		t.Helper()
+		if err := st.Enqueue(ctx, store.Message{InstanceID: "q", Event: ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch := func() *store.Turn {
+		t.Helper()
+		turn, err := st.FetchTurn(ctx, time.Minute, r.live.known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return turn
+	}
+	item := func(data string) history.Event {
+		return history.Event{Kind: history.KindQueueMessage, Name: "q", Input: []byte(data)}
+	}
+	events := func() int {
+		t.Helper()
+		h, err := st.History(ctx, "q", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(h)
+	}
+
+	// "queue" 3 dequeues three items. The first turn creates the row; the second reads the
+	// history (the row's creation time is not known yet) and parks the instance with it.
+	send(history.Event{Kind: history.KindExecutionStarted, Name: "queue", Input: []byte(`3`), ModuleHash: hash})
+	r.processTurn(ctx, fetch())
+	send(item(`1`))
+	turn := fetch()
+	if turn.HistoryOmitted {
+		t.Fatal("second turn omitted its history; the instance's creation time was not known")
+	}
+	r.processTurn(ctx, turn)
+	if r.live.Len() != 1 {
+		t.Fatalf("%d live instances after the second turn, want 1", r.live.Len())
+	}
+
+	// Third turn: omitted and resumed live.
+	send(item(`2`))
+	turn = fetch()
+	if !turn.HistoryOmitted || turn.Events != events() {
+		t.Fatalf("third turn: HistoryOmitted=%v Events=%d, want true, %d", turn.HistoryOmitted, turn.Events, events())
+	}
+	r.processTurn(ctx, turn)
+	if r.live.Len() != 1 {
+		t.Fatalf("%d live instances after an omitted turn, want 1", r.live.Len())
+	}
+
+	// Fourth turn: omitted, but the live instance is evicted before it runs.
+	send(item(`3`))
+	before := events()
+	turn = fetch()
+	if !turn.HistoryOmitted {
+		t.Fatal("fourth turn did not omit its history")
+	}
+	r.live.clear()
+	r.processTurn(ctx, turn)
+	if got := events(); got != before {
+		t.Fatalf("the turn without a live instance recorded %d events", got-before)
+	}
+	turn = fetch() // given back with no delay
+	if turn.HistoryOmitted || len(turn.History) != before {
+		t.Fatalf("refetched turn: HistoryOmitted=%v with %d events, want the full %d", turn.HistoryOmitted, len(turn.History), before)
+	}
+	if len(turn.Messages) != 1 || turn.Messages[0].Attempts != 1 {
+		t.Fatalf("refetched messages %+v, want one with Attempts 1", turn.Messages)
+	}
+	r.processTurn(ctx, turn) // cold replay
+	in, err := st.Instance(ctx, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != store.StatusCompleted || string(in.Output) != `[1,2,3]` {
+		t.Fatalf("instance %v %s %+v, want completed [1,2,3]", in.Status, in.Output, in.Failure)
 	}
 }

@@ -1,0 +1,213 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/internal/testguest"
+	"github.com/durohost/durohost/store"
+	"github.com/durohost/durohost/store/sqlite"
+)
+
+// countingStore records how long each FetchTurn that returned a turn took, and which turns
+// came without their history.
+type countingStore struct {
+	store.Store
+	mu       sync.Mutex
+	fetches  []time.Duration
+	omitted  []bool
+	withKnow int // fetches that passed a KnownHistory
+}
+
+func (c *countingStore) FetchTurn(ctx context.Context, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	start := time.Now()
+	t, err := c.Store.FetchTurn(ctx, lockFor, known)
+	if err == nil {
+		d := time.Since(start)
+		c.mu.Lock()
+		c.fetches = append(c.fetches, d)
+		c.omitted = append(c.omitted, t.HistoryOmitted)
+		if known != nil {
+			c.withKnow++
+		}
+		c.mu.Unlock()
+	}
+	return t, err
+}
+
+// sequenceEnv is a host running the features guest on a counting SQLite store, whose "step"
+// activity records when each step ran.
+type sequenceEnv struct {
+	st    *countingStore
+	h     *host.Host
+	mu    sync.Mutex
+	steps []time.Time
+}
+
+func newSequenceEnv(tb testing.TB, sync sqlite.Synchronous, opts ...host.Option) *sequenceEnv {
+	tb.Helper()
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "seq.db"), sqlite.WithSynchronous(sync))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := &sequenceEnv{st: &countingStore{Store: db}}
+	opts = append([]host.Option{host.WithCompilationCache(cacheDir), host.WithLiveCache(4 << 30)}, opts...)
+	h, err := host.New(e.st, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.h = h
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.Stop(ctx)
+		db.Close()
+	})
+	if _, err := h.LoadModule(context.Background(), testguest.Build(tb, featuresGuest, "")); err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.RegisterActivity("step", func(_ context.Context, in []byte) ([]byte, error) {
+		e.mu.Lock()
+		e.steps = append(e.steps, time.Now())
+		e.mu.Unlock()
+		return in, nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// reset forgets what was recorded so far.
+func (e *sequenceEnv) reset() {
+	e.mu.Lock()
+	e.steps = e.steps[:0]
+	e.mu.Unlock()
+	e.st.mu.Lock()
+	e.st.fetches, e.st.omitted, e.st.withKnow = e.st.fetches[:0], e.st.omitted[:0], 0
+	e.st.mu.Unlock()
+}
+
+// runSequence runs the "sequence" orchestration with n steps to completion.
+func (e *sequenceEnv) runSequence(tb testing.TB, id string, n int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := e.h.Client().Start(ctx, "sequence", fmt.Appendf(nil, "%d", n), host.WithInstanceID(id)); err != nil {
+		tb.Fatal(err)
+	}
+	in, err := e.h.Client().Wait(ctx, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if in.Status != store.StatusCompleted {
+		tb.Fatalf("%s: %v %+v", id, in.Status, in.Failure)
+	}
+}
+
+// TestLiveSequenceOmitsHistory: on the fast path, a long sequential orchestration does not
+// read its history at each turn: the host tells FetchTurn which histories its live instances
+// hold, and the store omits them.
+func TestLiveSequenceOmitsHistory(t *testing.T) {
+	const n = 200
+	e := newSequenceEnv(t, sqlite.SyncNormal)
+	e.runSequence(t, "long", n)
+	e.st.mu.Lock()
+	turns, withKnown := len(e.st.omitted), e.st.withKnow
+	var read []int // turns that read the history
+	for k, o := range e.st.omitted {
+		if !o {
+			read = append(read, k)
+		}
+	}
+	e.st.mu.Unlock()
+	// n+1 turns: the start, then one per completed step. Only the first two read the
+	// history: the first has none, and after it the live instance does not know the
+	// instance row's creation time yet.
+	if turns != n+1 || withKnown != turns {
+		t.Fatalf("%d turns, %d fetched with a KnownHistory, want %d, all", turns, withKnown, n+1)
+	}
+	if len(read) != 2 {
+		t.Fatalf("turns %v of %d read their history, want only the first two", read, turns)
+	}
+	e.mu.Lock()
+	steps := len(e.steps)
+	e.mu.Unlock()
+	if steps != n {
+		t.Fatalf("%d steps ran, want %d", steps, n)
+	}
+}
+
+// stepCost returns the mean time between consecutive steps in [from, to) (0-based).
+func stepCost(steps []time.Time, from, to int) time.Duration {
+	to = min(to, len(steps)-1)
+	if to <= from {
+		return 0
+	}
+	return steps[to].Sub(steps[from]) / time.Duration(to-from)
+}
+
+// meanOf returns the mean of ds[from:to].
+func meanOf(ds []time.Duration, from, to int) time.Duration {
+	to = min(to, len(ds))
+	if to <= from {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds[from:to] {
+		sum += d
+	}
+	return sum / time.Duration(to-from)
+}
+
+// BenchmarkSequence1000 runs one orchestration of 1,000 sequential activities per iteration
+// on the live path (SQLite with synchronous=FULL and NORMAL, a large live cache) and reports
+// the time per step and per FetchTurn at the start (steps 1-100) and the end (steps
+// 900-1000): on the fast path neither grows with the history.
+//
+//	go test ./host -run '^$' -bench Sequence1000 -benchtime 3x
+func BenchmarkSequence1000(b *testing.B) {
+	for _, sync := range []sqlite.Synchronous{sqlite.SyncFull, sqlite.SyncNormal} {
+		b.Run("sync="+sync.String(), func(b *testing.B) { benchmarkSequence(b, sync) })
+	}
+}
+
+func benchmarkSequence(b *testing.B, sync sqlite.Synchronous) {
+	const n = 1000
+	e := newSequenceEnv(b, sync)
+	e.runSequence(b, "warm-up", 10)
+	var early, late, fetchEarly, fetchLate time.Duration
+	k := 0
+	for b.Loop() {
+		b.StopTimer()
+		e.reset()
+		b.StartTimer()
+		e.runSequence(b, fmt.Sprintf("seq-%d", k), n)
+		b.StopTimer()
+		e.mu.Lock()
+		steps := slices.Clone(e.steps)
+		e.mu.Unlock()
+		e.st.mu.Lock()
+		fetches := slices.Clone(e.st.fetches)
+		e.st.mu.Unlock()
+		early += stepCost(steps, 0, 100)
+		late += stepCost(steps, 899, 999)
+		fetchEarly += meanOf(fetches, 1, 101)
+		fetchLate += meanOf(fetches, len(fetches)-101, len(fetches)-1)
+		k++
+		b.StartTimer()
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(k) }
+	b.ReportMetric(per(early), "µs/step-first100")
+	b.ReportMetric(per(late), "µs/step-last100")
+	b.ReportMetric(per(fetchEarly), "µs/fetch-first100")
+	b.ReportMetric(per(fetchLate), "µs/fetch-last100")
+}
