@@ -44,9 +44,7 @@ func (s *Server) lookup(ctx context.Context, ns, id string) (*store.Instance, er
 	full := scoped(ns, id)
 	in, err := s.st.Instance(ctx, full)
 	if err == nil {
-		s.mu.Lock()
-		delete(s.pending, full)
-		s.mu.Unlock()
+		s.forgetPending(full)
 		return in, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -60,6 +58,35 @@ func (s *Server) lookup(ctx context.Context, ns, id string) (*store.Instance, er
 			CreatedAt: p.at}, nil
 	}
 	return nil, errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
+}
+
+func (s *Server) forgetPending(full string) {
+	s.mu.Lock()
+	delete(s.pending, full)
+	s.mu.Unlock()
+}
+
+// sweepPending forgets the pending instances of the namespace that have a row by now, so
+// that an instance deleted later is not mistaken for one still waiting for its first turn.
+func (s *Server) sweepPending(ctx context.Context, ns string) error {
+	s.mu.Lock()
+	var ids []string
+	for id := range s.pending {
+		if _, ok := strip(ns, id); ok {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		_, err := s.st.Instance(ctx, id)
+		switch {
+		case err == nil:
+			s.forgetPending(id)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) addPending(full string, p pendingStart) {
@@ -183,7 +210,9 @@ func (s *Server) waitInstance(w http.ResponseWriter, r *http.Request, ns string)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	in, err := s.c.Wait(ctx, scoped(ns, id))
-	if err != nil {
+	if err == nil {
+		s.forgetPending(in.ID)
+	} else {
 		if r.Context().Err() != nil {
 			return r.Context().Err()
 		}
@@ -364,9 +393,7 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, ns strin
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	delete(s.pending, full)
-	s.mu.Unlock()
+	s.forgetPending(full)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -491,6 +518,7 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, ns string
 	}
 	out := []instanceJSON{}
 	for i := range page.Instances {
+		s.forgetPending(page.Instances[i].ID)
 		out = append(out, instanceOf(ns, &page.Instances[i]))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"instances": out, "next_page_token": page.Next})
@@ -502,6 +530,9 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, ns string
 func (s *Server) purgeInstances(w http.ResponseWriter, r *http.Request, ns string) error {
 	f, err := filterOf(r, ns)
 	if err != nil {
+		return err
+	}
+	if err := s.sweepPending(r.Context(), ns); err != nil {
 		return err
 	}
 	n, err := s.st.DeleteInstances(r.Context(), f)

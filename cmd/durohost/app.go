@@ -55,7 +55,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cmd := app.Command(args[1]); cmd != nil {
 			// Let flags follow the positional arguments (`run hello.wasm --input 1`), which
 			// the standard flag parsing of cli/v2 stops at.
-			args = append(args[:2:2], permuteArgs(cmd.Flags, args[2:])...)
+			if sub := subcommand(cmd, args); sub != nil { // `module push f.wasm --name x`
+				args = append(args[:3:3], permuteArgs(sub.Flags, args[3:])...)
+			} else {
+				args = append(args[:2:2], permuteArgs(cmd.Flags, args[2:])...)
+			}
 		}
 	}
 	err := app.RunContext(context.Background(), args)
@@ -112,11 +116,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			activitiesCommand(),
 			workerCommand(),
 			serveCommand(),
+			replayCommand(),
 			benchCommand(),
 			versionCommand(),
 			helpCommand(),
 		},
 	}
+	app.Commands = append(app.Commands, clientCommands()...)
 	for _, c := range app.Commands {
 		c.OnUsageError = usageError
 		c.HideHelp = true
