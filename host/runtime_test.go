@@ -216,3 +216,27 @@ func TestWaitTimeout(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestChildrenRunOnTheParentsModule: a sub-orchestration registered by the parent's module runs
+// on that module, even when another module registering it was loaded since.
+func TestChildrenRunOnTheParentsModule(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st, err := e.c.Status(ctx, e.run("hello", `"warm-up"`).ID)
+	must(t, err)
+	first := st.ModuleHash
+	m2, err := e.h.LoadModule(ctx, testguest.Build(t, featuresGuest, "-s"))
+	must(t, err)
+	if m2.Hash == first {
+		t.Fatal("the rebuilt module has the same hash")
+	}
+	in := e.run("child", `"kid"`, host.WithInstanceID("parent-pinned"), host.WithModuleHash(first))
+	if in.Status != store.StatusCompleted || in.ModuleHash != first {
+		t.Fatalf("parent: %v on %s", in.Status, in.ModuleHash)
+	}
+	tree, err := e.c.Tree(ctx, "parent-pinned")
+	must(t, err)
+	if len(tree.Children) != 1 || tree.Children[0].Instance.ModuleHash != first {
+		t.Fatalf("child runs on %+v, want the parent's module %s", tree.Children, first)
+	}
+}

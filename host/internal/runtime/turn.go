@@ -167,6 +167,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	c := eng.Commit()
 	c.Consumed = consumed
+	pinStarts(c, mod)
 	if t.Instance == nil && len(c.History) == 0 {
 		c.Execution = 0
 	}
@@ -270,4 +271,21 @@ func describeMessages(msgs []store.Message) string {
 		parts = append(parts, s+")")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// pinStarts pins the executions this turn starts (children, detached orchestrations, the next
+// execution after continue-as-new to another version) to the turn's own module when it
+// registers the orchestration: a build's orchestrations run together, whatever was loaded since,
+// and a namespaced server needs no registry lookup for them. Others are resolved in the
+// registry when their first turn runs.
+func pinStarts(c *store.Commit, mod *sandbox.Module) {
+	if mod == nil {
+		return
+	}
+	for k := range c.Messages {
+		ev := &c.Messages[k].Event
+		if ev.Kind == history.KindExecutionStarted && ev.ModuleHash == "" && mod.Has(ev.Name, ev.Version) {
+			ev.ModuleHash = mod.Hash
+		}
+	}
 }
