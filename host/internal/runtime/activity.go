@@ -14,20 +14,9 @@ import (
 )
 
 func (r *Runtime) activityLoop(ctx, drain context.Context) {
-	wait := r.cfg.PollMin
-	for ctx.Err() == nil {
-		wi, err := r.st.FetchActivity(ctx, r.cfg.LockTimeout)
-		if err != nil {
-			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
-				r.log.Warn("fetch activity", "err", err)
-			}
-			idle(ctx, r.wakeAct, wait)
-			wait = min(2*wait, r.cfg.PollMax)
-			continue
-		}
-		wait = r.cfg.PollMin
-		r.runActivity(drain, wi)
-	}
+	poll(ctx, r, r.wakeAct, "fetch activity",
+		func() (*store.WorkItem, error) { return r.st.FetchActivity(ctx, r.cfg.LockTimeout) },
+		func(wi *store.WorkItem) { r.runActivity(drain, wi) })
 }
 
 // runActivity runs one work item and commits its result with the item's deletion. Its
@@ -104,23 +93,7 @@ func toFailure(err error) *abi.Failure {
 
 // renewActivity keeps a work item's lock; losing it cancels the activity's context.
 func (r *Runtime) renewActivity(ctx context.Context, lost context.CancelFunc, token string) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(r.cfg.ActivityRenew)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if err := r.st.RenewActivity(ctx, token, r.cfg.LockTimeout); errors.Is(err, store.ErrLockLost) {
-					lost()
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
+	return keepLock(ctx, lost, r.cfg.ActivityRenew, func(ctx context.Context) error {
+		return r.st.RenewActivity(ctx, token, r.cfg.LockTimeout)
+	})
 }

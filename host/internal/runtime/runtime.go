@@ -206,6 +206,49 @@ func signal(c chan struct{}) {
 	}
 }
 
+// poll fetches work until ctx ends: it handles each item it gets, and waits between empty
+// fetches for a wake-up or a delay that doubles from PollMin to PollMax.
+func poll[T any](ctx context.Context, r *Runtime, wake chan struct{}, what string, fetch func() (T, error), handle func(T)) {
+	wait := r.cfg.PollMin
+	for ctx.Err() == nil {
+		item, err := fetch()
+		if err != nil {
+			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
+				r.log.Warn(what, "err", err)
+			}
+			idle(ctx, wake, wait)
+			wait = min(2*wait, r.cfg.PollMax)
+			continue
+		}
+		wait = r.cfg.PollMin
+		handle(item)
+	}
+}
+
+// keepLock renews a lock every interval until stop is called or ctx ends; losing the lock
+// calls lost.
+func keepLock(ctx context.Context, lost context.CancelFunc, interval time.Duration, renew func(context.Context) error) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := renew(ctx); errors.Is(err, store.ErrLockLost) {
+					lost()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // idle waits for a wake-up, the backoff delay or the end of ctx.
 func idle(ctx context.Context, wake chan struct{}, d time.Duration) {
 	t := time.NewTimer(d)

@@ -15,20 +15,9 @@ import (
 )
 
 func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
-	wait := r.cfg.PollMin
-	for ctx.Err() == nil {
-		t, err := r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.live.known)
-		if err != nil {
-			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
-				r.log.Warn("fetch turn", "err", err)
-			}
-			idle(ctx, r.wakeTurn, wait)
-			wait = min(2*wait, r.cfg.PollMax)
-			continue
-		}
-		wait = r.cfg.PollMin
-		r.processTurn(drain, t)
-	}
+	poll(ctx, r, r.wakeTurn, "fetch turn",
+		func() (*store.Turn, error) { return r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.live.known) },
+		func(t *store.Turn) { r.processTurn(drain, t) })
 }
 
 // processTurn runs one turn of a locked instance and commits it. ctx ends only when the host
@@ -237,25 +226,9 @@ func (r *Runtime) commitDrop(ctx context.Context, t *store.Turn, consumed []int6
 
 // renewTurn keeps a turn's lock alive while it runs; losing it cancels the turn.
 func (r *Runtime) renewTurn(ctx context.Context, lost context.CancelFunc, token string) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(r.cfg.LockTimeout / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if err := r.st.RenewTurn(ctx, token, r.cfg.LockTimeout); errors.Is(err, store.ErrLockLost) {
-					lost()
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
+	return keepLock(ctx, lost, r.cfg.LockTimeout/3, func(ctx context.Context) error {
+		return r.st.RenewTurn(ctx, token, r.cfg.LockTimeout)
+	})
 }
 
 func describeMessages(msgs []store.Message) string {
