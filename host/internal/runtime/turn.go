@@ -189,6 +189,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	if len(c.Messages) > 0 {
 		signal(r.wakeTurn)
+		r.wakeForTimers(c.Messages)
 	}
 	if len(c.Activities) > 0 {
 		signal(r.wakeAct)
@@ -259,6 +260,17 @@ func pinStarts(c *store.Commit, mod *sandbox.Module) {
 		ev := &c.Messages[k].Event
 		if ev.Kind == history.KindExecutionStarted && ev.ModuleHash == "" && mod.Has(ev.Name, ev.Version) {
 			ev.ModuleHash = mod.Hash
+		}
+	}
+}
+
+// wakeForTimers wakes an idle dispatcher when a delayed message (a timer) of this host comes
+// due, instead of waiting for the next poll.
+func (r *Runtime) wakeForTimers(msgs []store.Message) {
+	now := time.Now()
+	for _, m := range msgs {
+		if d := m.VisibleAt.Sub(now); d > 0 {
+			time.AfterFunc(d+time.Millisecond, func() { signal(r.wakeTurn) })
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/durohost/durohost/abi"
@@ -68,6 +69,7 @@ type Instance struct {
 	timedOut atomic.Bool
 	fatal    error // set by a host function before it stops the guest
 
+	mem       *reservedMemory
 	startInfo []byte
 	stdout    *lineWriter
 	stderr    *lineWriter
@@ -94,6 +96,7 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	i := &Instance{
 		rt: rt, eng: eng, id: instanceID, exec: execution,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
+		mem: newMemory(),
 	}
 	i.stdout = &lineWriter{inst: i, level: abi.LogInfo}
 	i.stderr = &lineWriter{inst: i, level: abi.LogWarn}
@@ -123,6 +126,9 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		WithStdout(i.stdout).
 		WithStderr(i.stderr)
 	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.TurnTimeout)
+	if a := i.mem.allocator(); a != nil {
+		ictx = experimental.WithMemoryAllocator(ictx, a)
+	}
 	defer cancel()
 	mod, err := rt.r.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {
@@ -162,6 +168,7 @@ func (i *Instance) Run(ctx context.Context) Result {
 	defer timer.Stop()
 	if !i.started {
 		i.started = true
+		i.mem.enter()
 		go i.loop()
 	} else {
 		select {
@@ -184,6 +191,7 @@ func (i *Instance) Run(ctx context.Context) Result {
 func (i *Instance) loop() {
 	ctx := context.WithValue(context.Background(), instanceKey{}, i)
 	_, err := i.run.Call(ctx)
+	i.mem.release()
 	i.events <- signal{exited: true, err: err}
 }
 

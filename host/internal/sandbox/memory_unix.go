@@ -1,0 +1,146 @@
+//go:build unix
+
+package sandbox
+
+import (
+	"sync"
+	"syscall"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// reservedMemory is a guest's linear memory backed by an anonymous mapping reserved at the
+// memory's maximum size: growing it makes pages accessible in place instead of copying the
+// whole memory into a larger slice, which is most of a Go guest's initialisation otherwise
+// (the Go runtime grows its memory many times while it starts).
+//
+// Mappings are recycled through a pool: a recycled mapping is zeroed over the bytes its
+// previous guest could reach, so a guest always starts from zeroed memory, as WebAssembly
+// requires. wazero frees a module's memory when the module is closed, which the sandbox may do
+// from another goroutine while the guest still runs (turn time budget), so a mapping returns to
+// the pool only once its guest call has returned (release).
+type reservedMemory struct {
+	mu        sync.Mutex
+	buf       []byte // the whole reservation
+	committed int    // bytes readable and writable
+	max       uint64
+	busy      bool // a guest call may be executing on this memory
+	freed     bool // Free was called
+}
+
+var (
+	pageSize = syscall.Getpagesize()
+
+	poolMu sync.Mutex
+	pool   = map[int][][]byte{} // free reservations by size, committed bytes in poolCommitted
+	// poolCommitted remembers how many bytes of a pooled reservation are accessible (and so
+	// may hold a previous guest's data).
+	poolCommitted = map[*byte]int{}
+)
+
+// maxPooled bounds the reservations kept for reuse per size.
+const maxPooled = 64
+
+func newMemory() *reservedMemory { return &reservedMemory{} }
+
+// allocator returns the wazero allocator handing out this memory (one memory per instance).
+func (m *reservedMemory) allocator() experimental.MemoryAllocator {
+	return experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		m.max = max
+		return m
+	})
+}
+
+func roundPage(n uint64) uint64 { return (n + uint64(pageSize) - 1) &^ uint64(pageSize-1) }
+
+// Reallocate implements experimental.LinearMemory.
+func (m *reservedMemory) Reallocate(size uint64) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.freed {
+		return nil
+	}
+	if m.buf == nil {
+		reserve := roundPage(max(m.max, size, uint64(pageSize)))
+		if !m.reuse(int(reserve)) {
+			b, err := syscall.Mmap(-1, 0, int(reserve), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON|mapNoReserve)
+			if err != nil {
+				return nil
+			}
+			m.buf = b
+		}
+	}
+	if size > uint64(len(m.buf)) {
+		return nil
+	}
+	if want := int(roundPage(size)); want > m.committed {
+		if err := syscall.Mprotect(m.buf[m.committed:want], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
+			return nil
+		}
+		m.committed = want
+	}
+	return m.buf[:size:size]
+}
+
+// reuse takes a pooled reservation of the given size and zeroes what its last guest could use.
+func (m *reservedMemory) reuse(size int) bool {
+	poolMu.Lock()
+	free := pool[size]
+	if len(free) == 0 {
+		poolMu.Unlock()
+		return false
+	}
+	b := free[len(free)-1]
+	pool[size] = free[:len(free)-1]
+	committed := poolCommitted[&b[0]]
+	delete(poolCommitted, &b[0])
+	poolMu.Unlock()
+	clear(b[:committed])
+	m.buf, m.committed = b, committed
+	return true
+}
+
+// Free implements experimental.LinearMemory: the mapping goes back to the pool now, or when the
+// running guest call returns.
+func (m *reservedMemory) Free() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.freed = true
+	if !m.busy {
+		m.recycle()
+	}
+}
+
+// enter marks that guest code may run on the memory from now on.
+func (m *reservedMemory) enter() {
+	m.mu.Lock()
+	m.busy = true
+	m.mu.Unlock()
+}
+
+// release marks that no guest code runs on the memory any more, and recycles it if it was freed.
+func (m *reservedMemory) release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.busy = false
+	if m.freed {
+		m.recycle()
+	}
+}
+
+func (m *reservedMemory) recycle() {
+	if m.buf == nil {
+		return
+	}
+	b, committed := m.buf, m.committed
+	m.buf, m.committed = nil, 0
+	poolMu.Lock()
+	if len(pool[len(b)]) < maxPooled {
+		pool[len(b)] = append(pool[len(b)], b)
+		poolCommitted[&b[0]] = committed
+		poolMu.Unlock()
+		return
+	}
+	poolMu.Unlock()
+	syscall.Munmap(b)
+}
