@@ -336,3 +336,41 @@ func TestTimeNeverGoesBack(t *testing.T) {
 		}
 	})
 }
+
+// TestChildIDsStayInTheNamespace: an orchestration whose ID is "<ns>/<rest>" cannot address
+// instances outside its namespace with the IDs it chooses for children and detached starts.
+func TestChildIDsStayInTheNamespace(t *testing.T) {
+	tests := []struct{ self, chosen, want string }{
+		{"a/p", "x", "a/x"},
+		{"a/p", "b/victim", "a/b/victim"},
+		{"a/p", "a/kid", "a/kid"},
+		{"p", "b/any", "b/any"}, // no namespace: IDs are taken as given
+		{"a/p", "", ""},
+	}
+	for _, tc := range tests {
+		if got := replay.Scoped(tc.self, tc.chosen); got != tc.want {
+			t.Errorf("scoped(%q, %q) = %q, want %q", tc.self, tc.chosen, got, tc.want)
+		}
+	}
+}
+
+// TestScheduleScopesChildIDs: the scoped ID is what history records and where the child starts.
+func TestScheduleScopesChildIDs(t *testing.T) {
+	eng, err := replay.New(replay.Config{InstanceID: "a/p", Execution: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.BeginTurn(t0, []history.Event{started("orch", "")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Schedule(child("kid", "b/victim", "")); err != nil {
+		t.Fatal(err)
+	}
+	c := eng.Commit()
+	if len(c.Messages) != 1 || c.Messages[0].InstanceID != "a/b/victim" {
+		t.Fatalf("child start messages %+v, want one to a/b/victim", c.Messages)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
@@ -392,8 +393,8 @@ func (e *Engine) Schedule(cmd abi.Command) (int64, error) {
 		if cmd.Kind == abi.CommandStartOrchestration {
 			ev.Kind = history.KindOrchestrationStarted
 		}
-		ev.Version, ev.InstanceID = cmd.Version, cmd.InstanceID
-		if cmd.InstanceID == e.cfg.InstanceID {
+		ev.Version, ev.InstanceID = cmd.Version, scoped(e.cfg.InstanceID, cmd.InstanceID)
+		if ev.InstanceID == e.cfg.InstanceID {
 			return 0, failure(abi.CodeBadArgument, "%s: instance ID %q is the orchestration's own", cmd.Kind, cmd.InstanceID)
 		}
 	default:
@@ -618,4 +619,20 @@ func (e *Engine) retrack() {
 	for i := range e.hist {
 		e.track(i)
 	}
+}
+
+// scoped keeps an instance ID an orchestration chooses for a child or detached orchestration
+// inside the orchestration's namespace: when the orchestration's own ID is "<namespace>/<rest>",
+// a chosen ID that does not start with "<namespace>/" gets that prefix. Guests of one namespace
+// (a tenant of a server) can then never address another namespace's instances. Derived IDs
+// start with the orchestration's own ID and are scoped already.
+func scoped(self, id string) string {
+	if id == "" {
+		return ""
+	}
+	ns, _, ok := strings.Cut(self, "/")
+	if !ok || strings.HasPrefix(id, ns+"/") {
+		return id
+	}
+	return ns + "/" + id
 }
