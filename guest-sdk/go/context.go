@@ -30,7 +30,18 @@ type Context struct {
 	epoch   uint64
 	handles []uint32
 	owners  []*future
+	// cmd holds the encoding of the command being scheduled, res the completion being read:
+	// both are reused, so that an operation costs no allocation for its messages.
+	cmd []byte
+	res []byte
 }
+
+// Sizes of Context.res: the first result buffer, and the largest one kept for the next
+// results (a larger completion is read into a buffer of its own).
+const (
+	resultBufSize    = 1 << 10
+	maxResultBufSize = 64 << 10
+)
 
 func newContext(h host, info abi.StartInfo, version string) *Context {
 	c := &Context{h: h, info: info, version: version, status: info.CustomStatus}
@@ -163,13 +174,10 @@ func ContinueAsNew(c *Context, input any) error {
 }
 
 // schedule records a command and returns its handle.
-func (c *Context) schedule(cmd abi.Command) uint32 {
+func (c *Context) schedule(cmd *abi.Command) uint32 {
 	c.check()
-	b, err := abi.Marshal(cmd)
-	if err != nil {
-		panic(fmt.Sprintf("durable: encode %s command: %v", cmd.Kind, err))
-	}
-	h := c.h.schedule(b)
+	c.cmd = abi.AppendCommand(c.cmd[:0], cmd)
+	h := c.h.schedule(c.cmd)
 	if h <= 0 {
 		panic(fmt.Sprintf("durable: schedule %s %q returned %d", cmd.Kind, cmd.Name, h))
 	}
@@ -177,21 +185,32 @@ func (c *Context) schedule(cmd abi.Command) uint32 {
 }
 
 // readResult reads and releases the completion of a handle that await reported complete.
+// Most completions fit in the reused buffer and take one result call; a larger one takes a
+// second call with a buffer of its size (ABI.md, size-then-read).
 func (c *Context) readResult(h uint32) ([]byte, error) {
-	n := c.h.result(h, nil)
+	if c.res == nil {
+		c.res = make([]byte, resultBufSize)
+	}
+	buf := c.res
+	n := c.h.result(h, buf)
 	switch {
 	case n == abi.StatusNotReady:
 		panic(fmt.Sprintf("durable: result of handle %d not ready after await reported it", h))
 	case n < 0:
 		panic(fmt.Sprintf("durable: result of handle %d returned %d", h, n))
-	}
-	var comp abi.Completion
-	if n > 0 {
-		buf := make([]byte, n)
+	case int(n) > len(buf):
+		buf = make([]byte, n)
 		if m := c.h.result(h, buf); m != n {
 			panic(fmt.Sprintf("durable: result of handle %d: size %d, then %d", h, n, m))
 		}
-		if err := abi.Unmarshal(buf, &comp); err != nil {
+		if n <= maxResultBufSize {
+			c.res = buf
+		}
+	}
+	var comp abi.Completion
+	if n > 0 {
+		// The decoded result does not share buf, which the next result overwrites.
+		if err := abi.DecodeCompletion(buf[:n], &comp); err != nil {
 			panic(fmt.Sprintf("durable: decode completion of handle %d: %v", h, err))
 		}
 	}

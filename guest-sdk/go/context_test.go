@@ -1,10 +1,12 @@
 package durable
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +187,52 @@ func TestNewUUID(t *testing.T) {
 			t.Fatalf("NewUUID() repeated %q", u)
 		}
 		seen[u] = true
+	}
+}
+
+// countingHost counts the result calls of a fake host.
+type countingHost struct {
+	*fakeHost
+	results int
+}
+
+func (h *countingHost) result(handle uint32, buf []byte) int32 {
+	h.results++
+	return h.fakeHost.result(handle, buf)
+}
+
+// TestResultSizes reads results smaller and larger than the Context's reused result buffer:
+// one that fits takes one result call, a larger one two; a result read earlier is not
+// overwritten by the next.
+func TestResultSizes(t *testing.T) {
+	h := newFakeHost(t, abi.StartInfo{Name: "test"})
+	h.activity = func(_ string, input []byte, _ int) reply {
+		n, _ := strconv.Atoi(string(input))
+		return reply{result: bytes.Repeat([]byte{'a' + byte(n%26)}, n)}
+	}
+	ch := &countingHost{fakeHost: h}
+	ctx := newContext(ch, h.info, "")
+	sizes := []int{0, 1, resultBufSize - 8, resultBufSize, 3 * resultBufSize, maxResultBufSize + 1, 5}
+	var got [][]byte
+	for _, n := range sizes {
+		before := ch.results
+		b, err := ctx.CallActivity("size", []byte(strconv.Itoa(n))).Get()
+		if err != nil {
+			t.Fatalf("size %d: %v", n, err)
+		}
+		got = append(got, b)
+		enc := len(abi.AppendCompletion(nil, &abi.Completion{Result: b}))
+		want := 1 // no result here fits in a buffer grown by an earlier one but not in the first
+		if enc > resultBufSize {
+			want = 2
+		}
+		if calls := ch.results - before; calls != want {
+			t.Errorf("size %d (%d bytes encoded): %d result calls, want %d", n, enc, calls, want)
+		}
+	}
+	for i, n := range sizes {
+		if want := bytes.Repeat([]byte{'a' + byte(n%26)}, n); !bytes.Equal(got[i], want) {
+			t.Errorf("result %d of size %d was overwritten: %.20q...", i, n, got[i])
+		}
 	}
 }

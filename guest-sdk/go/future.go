@@ -22,11 +22,20 @@ type Awaitable interface {
 // only while its orchestration runs.
 type Future[T any] struct {
 	f       *future
-	decode  func([]byte) (T, error)
+	kind    resultKind
 	decoded bool
 	val     T
 	err     error
 }
+
+// resultKind says how a Future[T] turns its payload into a T.
+type resultKind uint8
+
+const (
+	resultJSON  resultKind = iota // decode the payload as JSON (the typed helpers)
+	resultBytes                   // T is []byte: the payload itself
+	resultNone                    // T is struct{}: no payload (timers)
+)
 
 // Get waits until the future completes and returns its result, or its failure as an *Error.
 // Get may be called again: it returns the same values. A cancelled future returns an error
@@ -38,10 +47,13 @@ func (f *Future[T]) Get() (T, error) {
 	f.f.wait()
 	if !f.decoded {
 		f.decoded = true
-		if f.f.err != nil {
+		switch {
+		case f.f.err != nil:
 			f.err = f.f.err
-		} else {
-			f.val, f.err = f.decode(f.f.result)
+		case f.kind == resultBytes:
+			*any(&f.val).(*[]byte) = f.f.result
+		case f.kind == resultJSON:
+			f.val, f.err = decodeJSON[T](f.f.result)
 		}
 	}
 	return f.val, f.err
@@ -138,20 +150,28 @@ func (m *handleMachine) ready(h uint32) (bool, []byte, error) {
 
 func (m *handleMachine) cancel() { m.ctx.cancelHandle(m.h) }
 
-// newFuture wraps a machine in a typed future.
-func newFuture[T any](ctx *Context, m machine, decode func([]byte) (T, error)) *Future[T] {
-	return &Future[T]{f: &future{ctx: ctx, m: m}, decode: decode}
+// handleFuture is a future waiting on one handle, with its core and machine: the future of
+// every command but a retrying call, allocated in one piece.
+type handleFuture[T any] struct {
+	fut  Future[T]
+	core future
+	hm   handleMachine
+}
+
+// scheduled schedules cmd and returns its future.
+func scheduled[T any](c *Context, cmd *abi.Command, kind resultKind) *Future[T] {
+	h := c.schedule(cmd)
+	x := &handleFuture[T]{hm: handleMachine{ctx: c, h: h}}
+	x.core = future{ctx: c, m: &x.hm}
+	x.fut = Future[T]{f: &x.core, kind: kind}
+	return &x.fut
 }
 
 // failedFuture returns a future that settled with err without scheduling anything (a typed
 // helper whose input could not be encoded).
 func failedFuture[T any](ctx *Context, err error) *Future[T] {
-	return &Future[T]{f: &future{ctx: ctx, state: settled, err: err}, decode: decodeJSON[T]}
+	return &Future[T]{f: &future{ctx: ctx, state: settled, err: err}}
 }
-
-func decodeBytes(b []byte) ([]byte, error) { return b, nil }
-
-func decodeNothing([]byte) (struct{}, error) { return struct{}{}, nil }
 
 // decodeJSON decodes a JSON payload; an empty payload is the zero T.
 func decodeJSON[T any](b []byte) (T, error) {
@@ -164,11 +184,6 @@ func decodeJSON[T any](b []byte) (T, error) {
 			Message: fmt.Sprintf("decode result as %T: %v", v, err)}
 	}
 	return v, nil
-}
-
-// typed converts a byte future to a JSON-decoding one sharing the same core.
-func typed[T any](f *Future[[]byte]) *Future[T] {
-	return &Future[T]{f: f.f, decode: decodeJSON[T]}
 }
 
 // cores validates the futures given to a wait and returns their cores.

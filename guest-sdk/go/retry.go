@@ -94,9 +94,9 @@ func newRetryMachine(c *Context, cmd abi.Command, p RetryPolicy) *retryMachine {
 
 func (m *retryMachine) start() {
 	m.attempt++
-	m.call = m.ctx.schedule(m.cmd)
+	m.call = m.ctx.schedule(&m.cmd)
 	if m.policy.AttemptTimeout > 0 {
-		m.timeout = m.ctx.schedule(abi.Command{Kind: abi.CommandTimer, Delay: int64(m.policy.AttemptTimeout)})
+		m.timeout = m.ctx.schedule(&abi.Command{Kind: abi.CommandTimer, Delay: int64(m.policy.AttemptTimeout)})
 	}
 }
 
@@ -150,7 +150,7 @@ func (m *retryMachine) ready(h uint32) (bool, []byte, error) {
 	if !ok || !m.policy.retryable(e) || (m.policy.MaxAttempts > 0 && m.attempt >= m.policy.MaxAttempts) {
 		return true, nil, err
 	}
-	m.backoff = m.ctx.schedule(abi.Command{Kind: abi.CommandTimer, Delay: int64(m.policy.Interval(m.attempt))})
+	m.backoff = m.ctx.schedule(&abi.Command{Kind: abi.CommandTimer, Delay: int64(m.policy.Interval(m.attempt))})
 	return false, nil, nil
 }
 

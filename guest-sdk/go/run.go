@@ -39,17 +39,21 @@ func run(h host, reg *registry) {
 	finish(h, out)
 }
 
+// readStartInfo reads the StartInfo, in one start_info call when it fits in a first buffer.
 func readStartInfo(h host) (abi.StartInfo, error) {
 	var info abi.StartInfo
-	n := h.startInfo(nil)
-	if n < 0 {
+	buf := make([]byte, resultBufSize)
+	n := h.startInfo(buf)
+	switch {
+	case n < 0:
 		return info, fmt.Errorf("start_info returned %d", n)
+	case int(n) > len(buf):
+		buf = make([]byte, n)
+		if m := h.startInfo(buf); m != n {
+			return info, fmt.Errorf("start_info size %d, then %d", n, m)
+		}
 	}
-	buf := make([]byte, n)
-	if m := h.startInfo(buf); m != n {
-		return info, fmt.Errorf("start_info size %d, then %d", n, m)
-	}
-	if err := abi.Unmarshal(buf, &info); err != nil {
+	if err := abi.DecodeStartInfo(buf[:n], &info); err != nil {
 		return info, err
 	}
 	return info, nil
@@ -107,9 +111,5 @@ func unknownMessage(info abi.StartInfo, reg *registry) string {
 
 // finish encodes and sends the outcome.
 func finish(h host, out abi.Outcome) {
-	b, err := abi.Marshal(out)
-	if err != nil {
-		b, _ = abi.Marshal(failed(abi.FailureInfrastructure, abi.CodeBadMessage, "encode outcome: "+err.Error()))
-	}
-	h.complete(b)
+	h.complete(abi.AppendOutcome(nil, &out))
 }
