@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -14,36 +12,13 @@ import (
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/internal/testguest"
 	"github.com/durohost/durohost/store"
 )
 
-// buildGuest compiles a Go guest package (relative to the repository root) to a reactor
-// module once per test binary and returns its bytes.
-var guestCache sync.Map
-
+// buildGuest compiles a Go guest package of the repository once per test binary.
 func buildGuest(t testing.TB, pkg string, ldflags string) []byte {
-	t.Helper()
-	key := pkg + "|" + ldflags
-	if b, ok := guestCache.Load(key); ok {
-		return b.([]byte)
-	}
-	out := filepath.Join(t.TempDir(), "guest.wasm")
-	args := []string{"build", "-buildmode=c-shared", "-o", out}
-	if ldflags != "" {
-		args = append(args, "-ldflags", ldflags)
-	}
-	cmd := exec.Command("go", append(args, "./"+pkg)...)
-	cmd.Dir = filepath.Join("..", "..", "..")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", pkg, err, msg)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestCache.Store(key, b)
-	return b
+	return testguest.Build(t, pkg, ldflags)
 }
 
 // activity is a fake activity: its result (or failure) arrives delay after it is scheduled.
