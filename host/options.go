@@ -36,16 +36,17 @@ const (
 
 func defaults() config {
 	return config{
-		orchWorkers: 2, actWorkers: 16, lockTimeout: 30 * time.Second, maxAttempts: 10,
+		orchWorkers: 8, actWorkers: 32, lockTimeout: 30 * time.Second, maxAttempts: 10,
 		retryBase: 100 * time.Millisecond, pollMin: time.Millisecond, pollMax: 100 * time.Millisecond,
 		liveCache: DefaultLiveCacheBytes,
 	}
 }
 
-// WithOrchestrationWorkers sets how many turns run at once (default 2).
+// WithOrchestrationWorkers sets how many turns run at once (default 8: turns wait for their
+// durable commit most of the time, and concurrent turns share commits).
 func WithOrchestrationWorkers(n int) Option { return func(c *config) { c.orchWorkers = n } }
 
-// WithActivityWorkers sets how many activities run at once (default 16).
+// WithActivityWorkers sets how many activities run at once (default 32).
 func WithActivityWorkers(n int) Option { return func(c *config) { c.actWorkers = n } }
 
 // WithLockTimeout sets how long a turn or activity lock lasts before another host may take

@@ -60,8 +60,8 @@ type Config struct {
 
 // Host defaults, printed in the configuration of each line.
 const (
-	defaultOrchestrationWorkers = 2
-	defaultActivityWorkers      = 16
+	defaultOrchestrationWorkers = 8
+	defaultActivityWorkers      = 32
 )
 
 // workload is one entry of the table.
