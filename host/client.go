@@ -116,28 +116,38 @@ func (c *Client) WaitCustomStatus(ctx context.Context, id string, prev []byte) (
 func (c *Client) waitFor(ctx context.Context, id string, done func(*store.Instance) bool) (*store.Instance, error) {
 	delay := 5 * time.Millisecond
 	for {
-		var changed <-chan struct{}
-		if c.rt != nil {
-			changed = c.rt.Watch(id)
-		}
-		in, err := c.st.Instance(ctx, id)
-		switch {
-		case err == nil && done(in):
-			return in, nil
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return nil, err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return in, ctx.Err()
-		case <-changed:
-			t.Stop()
-		case <-t.C:
-			delay = min(2*delay, time.Second)
+		in, finished, err := c.waitOnce(ctx, id, done, &delay)
+		if finished || err != nil {
+			return in, err
 		}
 	}
+}
+
+// waitOnce checks the instance once and waits for its next change, a poll delay or ctx.
+func (c *Client) waitOnce(ctx context.Context, id string, done func(*store.Instance) bool, delay *time.Duration) (*store.Instance, bool, error) {
+	var changed <-chan struct{}
+	if c.rt != nil {
+		var unwatch func()
+		changed, unwatch = c.rt.Watch(id)
+		defer unwatch()
+	}
+	in, err := c.st.Instance(ctx, id)
+	switch {
+	case err == nil && done(in):
+		return in, true, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, false, err
+	}
+	t := time.NewTimer(*delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return in, false, ctx.Err()
+	case <-changed:
+	case <-t.C:
+		*delay = min(2**delay, time.Second)
+	}
+	return nil, false, nil
 }
 
 // History returns the events of one execution (0: the current one).

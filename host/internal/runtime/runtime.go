@@ -294,13 +294,29 @@ type watchers struct {
 	m  map[string][]chan struct{}
 }
 
-// Watch returns a channel closed at the next committed change of the instance.
-func (r *Runtime) Watch(id string) <-chan struct{} {
+// Watch returns a channel closed at the next committed change of the instance, and a function
+// that withdraws the watch when the caller stops waiting (so abandoned watches do not pile up).
+func (r *Runtime) Watch(id string) (<-chan struct{}, func()) {
 	c := make(chan struct{})
 	r.watchers.mu.Lock()
 	r.watchers.m[id] = append(r.watchers.m[id], c)
 	r.watchers.mu.Unlock()
-	return c
+	return c, func() {
+		r.watchers.mu.Lock()
+		defer r.watchers.mu.Unlock()
+		cs := r.watchers.m[id]
+		for k, x := range cs {
+			if x == c {
+				cs = append(cs[:k], cs[k+1:]...)
+				break
+			}
+		}
+		if len(cs) == 0 {
+			delete(r.watchers.m, id)
+		} else {
+			r.watchers.m[id] = cs
+		}
+	}
 }
 
 func (r *Runtime) notify(id string) {

@@ -188,3 +188,33 @@ func TestOmittedHistory(t *testing.T) {
 		t.Fatalf("instance %v %s %+v, want completed [1,2,3]", in.Status, in.Output, in.Failure)
 	}
 }
+
+// TestWatchWithdrawn: a withdrawn watch is forgotten; a pending one is closed by notify.
+func TestWatchWithdrawn(t *testing.T) {
+	r := New(nil, nil, Config{})
+	c1, stop1 := r.Watch("i")
+	c2, _ := r.Watch("i")
+	stop1()
+	r.watchers.mu.Lock()
+	n := len(r.watchers.m["i"])
+	r.watchers.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d watches left, want 1", n)
+	}
+	r.notify("i")
+	select {
+	case <-c2:
+	default:
+		t.Fatal("the pending watch was not closed")
+	}
+	select {
+	case <-c1:
+		t.Fatal("a withdrawn watch was closed")
+	default:
+	}
+	_, stop3 := r.Watch("j")
+	stop3()
+	if len(r.watchers.m) != 0 {
+		t.Fatalf("watchers left: %v", r.watchers.m)
+	}
+}
