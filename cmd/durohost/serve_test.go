@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,21 +20,7 @@ var listening = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 // with env added to the environment, and returns it with its URL.
 func startServer(t *testing.T, env []string, args ...string) (*process, string) {
 	t.Helper()
-	bin := binary(t)
-	p := &process{cmd: exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
+	p := startProcessEnv(t, env, binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	var url string
 	waitFor(t, 30*time.Second, "the server to listen", func() bool {
 		select {
