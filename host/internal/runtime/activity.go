@@ -49,7 +49,9 @@ func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 		}
 		if ctx.Err() != nil {
 			// Stopping: leave the item for another worker.
-			r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, 0)
+			if err := r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, 0); err != nil && !errors.Is(err, store.ErrLockLost) {
+				r.log.Warn("abandon activity", "name", wi.Name, "err", err)
+			}
 			return
 		}
 		switch {
