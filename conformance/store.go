@@ -122,6 +122,20 @@ func startMsg(id string) store.Message {
 	return store.Message{InstanceID: id, Event: started("orch")}
 }
 
+// notCreated fails unless instance id has no row: Instance reports it pending (its start
+// message is still queued) or not found.
+func notCreated(t *testing.T, s store.Store, id, when string) {
+	t.Helper()
+	in, err := s.Instance(t.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		t.Fatalf("Instance(%q) %s: %v", id, when, err)
+	case in.Status != store.StatusPending:
+		t.Fatalf("Instance(%q) %s: status %s, want pending or ErrNotFound", id, when, in.Status)
+	}
+}
+
 // eventMsg is an external event for instance id carrying data.
 func eventMsg(id, data string) store.Message {
 	return store.Message{InstanceID: id, Event: raised(data)}

@@ -297,7 +297,7 @@ func badInputCases() []storeCase {
 				c.State.Status = st
 				wantErr(t, "CommitTurn with instance status "+st.String(), s.CommitTurn(t.Context(), turn.Token, c), store.ErrInvalid)
 			}
-			gone(t, s, "a")
+			notCreated(t, s, "a", "after the rejected commits")
 			commitTurn(t, s, turn.Token, turnCommit(turn))
 		}},
 		storeCase{"event of an unknown kind is ErrInvalid and changes nothing", func(t *testing.T, s store.Store) {
@@ -305,7 +305,7 @@ func badInputCases() []storeCase {
 			turn := fetchTurnOf(t, s, "a")
 			c := turnCommit(turn, history.Event{Kind: history.Kind(200)})
 			wantErr(t, "CommitTurn with an event of kind 200", s.CommitTurn(t.Context(), turn.Token, c), store.ErrInvalid)
-			gone(t, s, "a")
+			notCreated(t, s, "a", "after the rejected commit")
 			wantErr(t, "Enqueue of an event of kind 0", s.Enqueue(t.Context(), store.Message{InstanceID: "b"}), store.ErrInvalid)
 			commitTurn(t, s, turn.Token, turnCommit(turn))
 			noTurn(t, s, "nothing was enqueued for b")

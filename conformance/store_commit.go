@@ -146,9 +146,8 @@ func atomicityCases() []storeCase {
 			c.History = numbered(1, c.History...) // starts at 2
 			c.Messages = []store.Message{startMsg("child")}
 			wantErr(t, "first CommitTurn starting at event 2", s.CommitTurn(t.Context(), turn.Token, c), store.ErrDuplicateEvent)
-			_, err := s.Instance(t.Context(), "new")
-			wantErr(t, "Instance after the failed first commit", err, store.ErrNotFound)
-			_, err = s.Executions(t.Context(), "new")
+			notCreated(t, s, "new", "after the failed first commit")
+			_, err := s.Executions(t.Context(), "new")
 			wantErr(t, "Executions after the failed first commit", err, store.ErrNotFound)
 			page, err := s.ListInstances(t.Context(), store.Filter{})
 			must(t, "ListInstances", err)
@@ -259,8 +258,7 @@ func atomicityCases() []storeCase {
 				}
 				noTurn(t, s, "commit won: the start message was consumed")
 			case abandonErr == nil && errors.Is(commitErr, store.ErrLockLost):
-				_, err := s.Instance(t.Context(), "a")
-				wantErr(t, "abandon won: Instance", err, store.ErrNotFound)
+				notCreated(t, s, "a", "abandon won")
 				fetchTurnOf(t, s, "a")
 			default:
 				t.Fatalf("commit: %v, abandon: %v; want exactly one nil and the other ErrLockLost", commitErr, abandonErr)
@@ -504,8 +502,7 @@ func commitCases() []storeCase {
 			c := turnCommit(turn)
 			c.Execution = 2
 			wantErr(t, "first CommitTurn to execution 2", s.CommitTurn(t.Context(), turn.Token, c), store.ErrInvalid)
-			_, err := s.Instance(t.Context(), "a")
-			wantErr(t, "Instance", err, store.ErrNotFound)
+			notCreated(t, s, "a", "after the rejected commit")
 		}},
 	}
 }

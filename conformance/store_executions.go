@@ -133,10 +133,33 @@ func executionCases() []storeCase {
 			_, err = s.Instance(t.Context(), "nope")
 			wantErr(t, "Instance(nope)", err, store.ErrNotFound)
 		}},
-		{"pending instance is not returned by Instance", func(t *testing.T, s store.Store) {
-			enqueue(t, s, startMsg("a"))
+		{"pending instance is returned by Instance from its start message", func(t *testing.T, s store.Store) {
+			enqueue(t, s, eventMsg("a", "early"))
+			at := time.Unix(1_700_000_000, 0)
+			ev := started("orch")
+			ev.Version, ev.ModuleHash, ev.ParentID, ev.Time = "v2", "abc123", "parent", at.UnixNano()
+			enqueue(t, s, store.Message{InstanceID: "a", Event: ev})
+			in, err := s.Instance(t.Context(), "a")
+			must(t, "Instance of an instance with only a start message", err)
+			if in.ID != "a" || in.Status != store.StatusPending || in.Name != "orch" || in.Version != "v2" ||
+				in.ModuleHash != "abc123" || in.ParentID != "parent" || in.Execution != 0 || !in.CreatedAt.Equal(at) {
+				t.Fatalf("Instance = %+v, want pending orch v2 of module abc123, parent \"parent\", execution 0, created %v", in, at)
+			}
+			_, err = s.Executions(t.Context(), "a")
+			wantErr(t, "Executions of a pending instance", err, store.ErrNotFound)
+			_, err = s.History(t.Context(), "a", 0)
+			wantErr(t, "History of a pending instance", err, store.ErrNotFound)
+		}},
+		{"messages without a start message make no pending instance", func(t *testing.T, s store.Store) {
+			enqueue(t, s, eventMsg("a", "early"))
 			_, err := s.Instance(t.Context(), "a")
-			wantErr(t, "Instance of an instance with only a start message", err, store.ErrNotFound)
+			wantErr(t, "Instance of an instance with only an event", err, store.ErrNotFound)
+		}},
+		{"a pending instance becomes running at its first commit", func(t *testing.T, s store.Store) {
+			create(t, s, "a", store.InstanceState{})
+			if in := instance(t, s, "a"); in.Status != store.StatusRunning || in.Execution != 1 {
+				t.Fatalf("Instance = status %s execution %d, want running 1", in.Status, in.Execution)
+			}
 		}},
 		{"messages addressed to an older execution are still delivered", func(t *testing.T, s store.Store) {
 			create(t, s, "a", store.InstanceState{})

@@ -85,7 +85,10 @@ type Store interface {
 	// ErrLockLost if the token is not live.
 	AbandonActivity(ctx context.Context, token string, delay time.Duration) error
 
-	// Instance returns an instance's current state. ErrNotFound if it does not exist.
+	// Instance returns an instance's current state. An instance whose start message is queued
+	// but whose first turn has not committed is returned as StatusPending, with the Name,
+	// Version, ModuleHash and ParentID of its start message, Execution 0 and CreatedAt the
+	// start event's Time. ErrNotFound if it does not exist.
 	Instance(ctx context.Context, id string) (*Instance, error)
 
 	// ListInstances returns the instances matching f, ordered by creation time then ID, one
@@ -152,8 +155,8 @@ type Status uint8
 
 // Statuses. The numeric values are stored; never renumber them.
 const (
-	// StatusPending: the start message is enqueued but no turn has run yet. Stores never
-	// return an instance row in this state from Instance; it is used by filters and clients.
+	// StatusPending: the start message is enqueued but no turn has run yet. It is never
+	// stored in an instance row: Instance derives it from the queued start message.
 	StatusPending Status = 0
 	// StatusRunning: the instance has started and not ended.
 	StatusRunning Status = 1

@@ -141,7 +141,54 @@ func (s *Store) Instance(ctx context.Context, id string) (*store.Instance, error
 	if err := checkID("instance", id); err != nil {
 		return nil, err
 	}
-	return loadInstance(ctx, s.rdb, id)
+	var in *store.Instance
+	err := s.readTx(ctx, func(rtx *sql.Tx) error {
+		var err error
+		in, err = loadInstance(ctx, rtx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			if p, perr := loadPending(ctx, rtx, id); perr != nil || p != nil {
+				in, err = p, perr
+			}
+		}
+		return err
+	})
+	return in, err
+}
+
+// loadPending returns the pending state of an instance that has no row: the state its queued
+// start message describes, or nil when no start message is queued for it.
+func loadPending(ctx context.Context, q querier, id string) (*store.Instance, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, data FROM messages WHERE instance_id = ?1 ORDER BY id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			msgID int64
+			data  []byte
+		)
+		if err := rows.Scan(&msgID, &data); err != nil {
+			return nil, scanFailed(ctx, err, "messages of instance %s", quote(id))
+		}
+		ev, err := decodeEvent(data, func() string { return fmt.Sprintf("message %d of instance %s", msgID, quote(id)) })
+		if err != nil {
+			return nil, err
+		}
+		if ev.Kind != history.KindExecutionStarted {
+			continue
+		}
+		in := &store.Instance{ID: id, InstanceState: store.InstanceState{
+			Name: ev.Name, Version: ev.Version, ModuleHash: ev.ModuleHash, ParentID: ev.ParentID,
+			Status: store.StatusPending,
+		}}
+		if ev.Time != 0 {
+			in.CreatedAt = fromNanos(ev.Time)
+			in.UpdatedAt = in.CreatedAt
+		}
+		return in, nil
+	}
+	return nil, rows.Err()
 }
 
 // readTx runs fn in a read transaction on a read connection (one consistent snapshot).

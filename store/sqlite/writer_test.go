@@ -180,10 +180,12 @@ func TestGroupCommitTurns(t *testing.T) {
 		t.Fatalf("%d transactions for the batch, want 1", got)
 	}
 	for i, id := range ids {
-		_, err := s.Instance(ctx, id)
+		in, err := s.Instance(ctx, id)
 		if id == "c" {
 			wantErr(t, errs[i], store.ErrLockLost)
-			wantErr(t, err, store.ErrNotFound)
+			if err != nil || in.Status != store.StatusPending {
+				t.Fatalf("instance c after the lost commit: %v, %v; want it pending", in, err)
+			}
 			continue
 		}
 		if errs[i] != nil || err != nil {

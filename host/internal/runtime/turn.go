@@ -78,7 +78,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		return
 	}
 	if start.ModuleHash == "" {
-		info, err := r.st.ResolveModule(tctx, start.Name, start.Version)
+		info, err := r.resolve(tctx, t.InstanceID, start.Name, start.Version)
 		if err == nil {
 			start.ModuleHash = info.Hash
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -262,6 +262,21 @@ func pinStarts(c *store.Commit, mod *sandbox.Module) {
 			ev.ModuleHash = mod.Hash
 		}
 	}
+}
+
+// resolve finds the module registered for an orchestration an instance runs. An instance of a
+// namespace (its ID is "<namespace>/<rest>", as a server's tenants' are) resolves the name in
+// its namespace first ("<namespace>/<name>", how the server registers uploads), then as given:
+// a guest starts a sibling orchestration of another module of its tenant by its plain name,
+// and another tenant's registrations are never found.
+func (r *Runtime) resolve(ctx context.Context, instanceID, name, version string) (*store.ModuleInfo, error) {
+	if ns, _, ok := strings.Cut(instanceID, "/"); ok && ns != "" {
+		info, err := r.st.ResolveModule(ctx, ns+"/"+name, version)
+		if !errors.Is(err, store.ErrNotFound) {
+			return info, err
+		}
+	}
+	return r.st.ResolveModule(ctx, name, version)
 }
 
 // wakeForTimers wakes an idle dispatcher when a delayed message (a timer) of this host comes
