@@ -56,6 +56,7 @@ func RunStore(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Commit", commitCases},
 		{"MultiExecution", executionCases},
 		{"Activities", activityCases},
+		{"DirectDispatch", directCases},
 		{"Cancellation", cancellationCases},
 		{"Delete", deleteCases},
 		{"Prune", pruneCases},

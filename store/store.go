@@ -81,6 +81,16 @@ type Store interface {
 	// transaction. ErrLockLost (and nothing enqueued) if the item was deleted or re-locked.
 	CompleteActivity(ctx context.Context, token string, result Message) error
 
+	// CompleteActivityAndFetch is CompleteActivity followed, in the same transaction, by the
+	// FetchTurn of the result's instance: when the instance has a row, no live lock and the
+	// result is visible at once, it is locked for lockFor and its turn is returned as
+	// FetchTurn returns it (all its visible messages, the result among them; known as in
+	// FetchTurn). Otherwise the turn is nil and the result waits in the queue like
+	// CompleteActivity's. It lets a host that runs an instance's activity run the turn that
+	// consumes its result without a separate fetch. Errors as CompleteActivity; ErrInvalid
+	// when lockFor is not positive.
+	CompleteActivityAndFetch(ctx context.Context, token string, result Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
+
 	// AbandonActivity releases a work item's lock; it becomes visible again after delay.
 	// ErrLockLost if the token is not live.
 	AbandonActivity(ctx context.Context, token string, delay time.Duration) error
@@ -261,8 +271,13 @@ type Commit struct {
 	// ContinueAsNew ends Execution with StatusContinuedAsNew and makes Execution+1 current,
 	// with an empty history. The ExecutionStarted message for it travels in Messages.
 	ContinueAsNew bool
-	// Activities are work items to enqueue.
+	// Activities are work items to enqueue. Those with Claim set are locked for the committer
+	// in the same transaction, for ClaimFor: on success CommitTurn sets their ID, Token,
+	// LockedUntil and Attempts (1), and the committer runs them as if FetchActivity had
+	// returned them. A claimed item must be visible at once.
 	Activities []WorkItem
+	// ClaimFor is how long claimed Activities are locked; it must be positive when any is.
+	ClaimFor time.Duration
 	// Messages are enqueued for this or other instances (timers carry a VisibleAt).
 	Messages []Message
 	// Consumed are the IDs of messages of this turn to delete.
@@ -322,7 +337,9 @@ type WorkItem struct {
 	Input []byte
 	// VisibleAt delays the item (zero: at once).
 	VisibleAt time.Time
-	// Set by FetchActivity:
+	// Claim, in Commit.Activities, locks the item for the committer (see Commit).
+	Claim bool
+	// Set by FetchActivity (and by CommitTurn for a claimed item):
 	Attempts    int
 	Token       string
 	LockedUntil time.Time

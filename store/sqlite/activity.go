@@ -170,6 +170,75 @@ func (s *Store) CompleteActivity(ctx context.Context, token string, result store
 	})
 }
 
+// qLockableInstance returns the rowid of an instance that has a row and no live lock.
+const qLockableInstance = `SELECT rowid FROM instances WHERE id = ?1 AND locked_until <= ?2`
+
+// CompleteActivityAndFetch completes a work item and locks its instance's turn in the same
+// transaction; see store.Store.
+func (s *Store) CompleteActivityAndFetch(ctx context.Context, token string, result store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if lockFor <= 0 {
+		return nil, fmt.Errorf("complete activity: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	data, err := encodeMessageEvent(&result)
+	if err != nil {
+		return nil, fmt.Errorf("complete activity: %w", err)
+	}
+	id, ok := parseActivityToken(token)
+	if !ok {
+		return nil, fmt.Errorf("complete activity: %w", store.ErrLockLost)
+	}
+	vis := nanos(result.VisibleAt)
+	var (
+		lockToken string
+		until     int64
+		raw       []rawMessage
+		scanErr   error
+	)
+	err = s.w.do(ctx, func(t *tx) error {
+		lockToken, raw, scanErr = "", raw[:0], nil
+		now := nanos(t.now)
+		n, err := t.execN(qDeleteWorkItem, id, token, now)
+		if err != nil {
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
+		}
+		if _, err := t.exec(qInsertMessage, result.InstanceID, data, vis, max(vis, now)); err != nil {
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		}
+		if vis > now {
+			return nil
+		}
+		var rowid sql.NullInt64
+		switch err := t.queryRow(qLockableInstance, []any{result.InstanceID, now}, &rowid); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // no row, or locked: the result waits for a turn
+		case err != nil:
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		}
+		until = now + int64(lockFor)
+		if lockToken, err = t.lockTurn(result.InstanceID, rowid, until); err != nil {
+			return fmt.Errorf("complete activity %d: lock %s: %w", id, quote(result.InstanceID), err)
+		}
+		raw, scanErr, err = t.tagMessages(result.InstanceID, lockToken, now, raw)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case scanErr != nil:
+		return nil, scanErr
+	case lockToken == "":
+		return nil, nil
+	}
+	return s.lockedTurn(ctx, result.InstanceID, lockToken, until, raw, known)
+}
+
 // AbandonActivity releases a work item's lock; see store.Store.
 func (s *Store) AbandonActivity(ctx context.Context, token string, delay time.Duration) error {
 	if err := s.enter(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/durohost/durohost/store"
@@ -40,6 +41,11 @@ const (
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
 	qInsertWorkItem = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`
+	// qInsertClaimed inserts a work item locked for the committer (its token is set next: it
+	// starts with the item's ID, known only after the insert).
+	qInsertClaimed = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at,
+		attempts, locked_until) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 1, ?6) RETURNING id`
+	qSetClaimToken  = `UPDATE work_items SET lock_token = ?2 WHERE id = ?1`
 	qInsertMessage  = `INSERT INTO messages (instance_id, data, visible_at, ready_at) VALUES (?1, ?2, ?3, ?4)`
 	qDeleteConsumed = `DELETE FROM messages WHERE id = ?1 AND lock_token = ?2`
 	qCancelWorkItem = `DELETE FROM work_items WHERE instance_id = ?1 AND execution = ?2 AND event_id = ?3`
@@ -142,8 +148,14 @@ func encodeCommit(c *store.Commit) (*encodedCommit, error) {
 		e.messages[i] = encodedMessage{instanceID: m.InstanceID, data: b, visibleAt: nanos(m.VisibleAt)}
 	}
 	for i := range c.Activities {
-		if c.Activities[i].Name == "" {
+		a := &c.Activities[i]
+		switch {
+		case a.Name == "":
 			return nil, fmt.Errorf("activity %d without name: %w", i, store.ErrInvalid)
+		case a.Claim && c.ClaimFor <= 0:
+			return nil, fmt.Errorf("activity %d (%s) claimed with lock duration %v: %w", i, a.Name, c.ClaimFor, store.ErrInvalid)
+		case a.Claim && !a.VisibleAt.IsZero():
+			return nil, fmt.Errorf("activity %d (%s) claimed but delayed until %v: %w", i, a.Name, a.VisibleAt, store.ErrInvalid)
 		}
 	}
 	return e, nil
@@ -198,6 +210,19 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 		}
 		if ref.Execution == 0 {
 			ref.Execution = e.Execution
+		}
+		if a.Claim {
+			until := now + int64(e.ClaimFor)
+			var wid int64
+			if err := t.queryRow(qInsertClaimed, []any{ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, until}, &wid); err != nil {
+				return fail(err)
+			}
+			tok := strconv.FormatInt(wid, 10) + "." + newToken()
+			if _, err := t.exec(qSetClaimToken, wid, tok); err != nil {
+				return fail(err)
+			}
+			a.ID, a.ActivityRef, a.Token, a.LockedUntil, a.Attempts = wid, ref, tok, fromNanos(until), 1
+			continue
 		}
 		vis := nanos(a.VisibleAt)
 		if _, err := t.exec(qInsertWorkItem, ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, vis, max(vis, now)); err != nil {

@@ -75,21 +75,8 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 		if token, err = t.lockTurn(id, rowid, until); err != nil {
 			return err
 		}
-		rows, err := t.query(qTagMessages, id, token, now, MaxTurnMessages)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var m rawMessage
-			if err := rows.Scan(&m.id, &m.data, &m.visibleAt, &m.attempts); err != nil {
-				// Keep the lock (see FetchTurn's doc).
-				scanErr = corruptf("fetch turn: message of instance %s: %v", quote(id), err)
-				return nil
-			}
-			raw = append(raw, m)
-		}
-		return rows.Err()
+		raw, scanErr, err = t.tagMessages(id, token, now, raw)
+		return err
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNoWork) {
@@ -100,6 +87,13 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 	if scanErr != nil {
 		return nil, scanErr
 	}
+	return s.lockedTurn(ctx, id, token, until, raw, known)
+}
+
+// lockedTurn builds the turn of instance id, locked with token until the given time, from its
+// tagged messages, and reads its state. A failed read gives a caller that is gone the turn
+// back (see FetchTurn).
+func (s *Store) lockedTurn(ctx context.Context, id, token string, until int64, raw []rawMessage, known store.KnownHistory) (*store.Turn, error) {
 	turn := &store.Turn{InstanceID: id, Token: token, LockedUntil: fromNanos(until)}
 	slices.SortFunc(raw, func(a, b rawMessage) int { return cmp.Compare(a.id, b.id) })
 	turn.Messages = make([]store.Message, 0, len(raw))
@@ -125,6 +119,25 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 		return nil, fmt.Errorf("fetch turn: %w", err)
 	}
 	return turn, nil
+}
+
+// tagMessages tags the visible messages of a locked instance with the lock's token and
+// returns them, appended to raw. scanErr reports a corrupt row: the caller keeps the lock
+// (see FetchTurn's doc).
+func (t *tx) tagMessages(id, token string, now int64, raw []rawMessage) (_ []rawMessage, scanErr, err error) {
+	rows, err := t.query(qTagMessages, id, token, now, MaxTurnMessages)
+	if err != nil {
+		return raw, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m rawMessage
+		if err := rows.Scan(&m.id, &m.data, &m.visibleAt, &m.attempts); err != nil {
+			return raw, corruptf("fetch turn: message of instance %s: %v", quote(id), err), nil
+		}
+		raw = append(raw, m)
+	}
+	return raw, nil, rows.Err()
 }
 
 // readTurnState fills the instance and current history of a locked turn; the history is
