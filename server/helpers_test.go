@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is a server on a loopback port over a started host and an SQLite store.
+// env is a server on a loopback port over a host and an SQLite store.
 type env struct {
 	t       *testing.T
 	url     string
@@ -48,13 +49,27 @@ type env struct {
 	release chan struct{} // closing it lets the blocking activities return
 	// block is an activity that returns "released" when release is closed.
 	block host.ActivityFunc
+	close func() // stops the server and the host, closes the store (once)
 }
 
-func newEnv(t *testing.T, opts ...Option) *env {
+// envConfig configures newEnvWith.
+type envConfig struct {
+	db       string        // the database (default: a new one)
+	stopped  bool          // do not start the host: no turn runs until e.h.Start()
+	hostOpts []host.Option // more options of the host
+}
+
+// newEnv is a server over a started host and a new database, with the options.
+func newEnv(t *testing.T, opts ...Option) *env { return newEnvWith(t, envConfig{}, opts...) }
+
+func newEnvWith(t *testing.T, ec envConfig, opts ...Option) *env {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+	if ec.db == "" {
+		ec.db = filepath.Join(t.TempDir(), "s.db")
+	}
+	st, err := sqlite.Open(ec.db)
 	must(t, err)
-	h, err := host.New(st, host.WithCompilationCache(cacheDir), host.WithLockTimeout(5*time.Second))
+	h, err := host.New(st, append([]host.Option{host.WithCompilationCache(cacheDir), host.WithLockTimeout(5 * time.Second)}, ec.hostOpts...)...)
 	must(t, err)
 	e := &env{t: t, h: h, st: st, release: make(chan struct{})}
 	greet := func(_ context.Context, in []byte) ([]byte, error) {
@@ -79,16 +94,19 @@ func newEnv(t *testing.T, opts ...Option) *env {
 	opts = append([]Option{WithTokens(NewToken("a", tokA), NewToken("b", tokB))}, opts...)
 	e.srv, err = New(h, st, opts...)
 	must(t, err)
-	must(t, h.Start())
+	if !ec.stopped {
+		must(t, h.Start())
+	}
 	ts := httptest.NewServer(e.srv)
 	e.url = ts.URL
-	t.Cleanup(func() {
+	e.close = sync.OnceFunc(func() {
 		ts.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		h.Stop(ctx)
 		st.Close()
 	})
+	t.Cleanup(e.close)
 	return e
 }
 

@@ -16,15 +16,6 @@ import (
 	"github.com/durohost/durohost/store"
 )
 
-// pendingFor is how long the server answers "pending" for an instance it started that has no
-// row yet; the first turn normally runs within milliseconds.
-const pendingFor = 10 * time.Minute
-
-type pendingStart struct {
-	name, version string
-	at            time.Time
-}
-
 // maxIDLen bounds an instance ID given to the API (the namespace prefix is added to it).
 const maxIDLen = 900
 
@@ -35,71 +26,17 @@ func checkID(id string) error {
 	return nil
 }
 
-// lookup returns an instance of the namespace; a pending one (started here, no turn yet) is
-// returned with StatusPending. 404 instance_not_found otherwise.
+// lookup returns an instance of the namespace, a pending one (started, its first turn not
+// committed) with StatusPending as the store reports it. 404 instance_not_found otherwise.
 func (s *Server) lookup(ctx context.Context, ns, id string) (*store.Instance, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	full := scoped(ns, id)
-	in, err := s.st.Instance(ctx, full)
-	if err == nil {
-		s.forgetPending(full)
-		return in, nil
+	in, err := s.st.Instance(ctx, scoped(ns, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	s.mu.Lock()
-	p, ok := s.pending[full]
-	s.mu.Unlock()
-	if ok && time.Since(p.at) < pendingFor {
-		return &store.Instance{ID: full, InstanceState: store.InstanceState{Name: p.name, Version: p.version, Status: store.StatusPending},
-			CreatedAt: p.at}, nil
-	}
-	return nil, errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
-}
-
-func (s *Server) forgetPending(full string) {
-	s.mu.Lock()
-	delete(s.pending, full)
-	s.mu.Unlock()
-}
-
-// sweepPending forgets the pending instances of the namespace that have a row by now, so
-// that an instance deleted later is not mistaken for one still waiting for its first turn.
-func (s *Server) sweepPending(ctx context.Context, ns string) error {
-	s.mu.Lock()
-	var ids []string
-	for id := range s.pending {
-		if _, ok := strip(ns, id); ok {
-			ids = append(ids, id)
-		}
-	}
-	s.mu.Unlock()
-	for _, id := range ids {
-		_, err := s.st.Instance(ctx, id)
-		switch {
-		case err == nil:
-			s.forgetPending(id)
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Server) addPending(full string, p pendingStart) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.pending) >= 10000 {
-		for k, v := range s.pending {
-			if time.Since(v.at) >= pendingFor {
-				delete(s.pending, k)
-			}
-		}
-	}
-	s.pending[full] = p
+	return in, err
 }
 
 type startRequest struct {
@@ -142,28 +79,22 @@ func (s *Server) startInstance(w http.ResponseWriter, r *http.Request, ns string
 		return err
 	}
 	full := scoped(ns, req.ID)
-	s.mu.Lock()
-	p, dup := s.pending[full]
-	s.mu.Unlock()
-	if dup && time.Since(p.at) < pendingFor {
-		return errorf(http.StatusConflict, CodeInstanceExists, "start %q: %v", req.ID, host.ErrInstanceExists)
-	}
 	// The guest knows its orchestration by its own version; a version the registry made up
 	// from the hash is not one.
 	guestVersion := info.Version
 	if strings.HasPrefix(guestVersion, "sha256:") {
 		guestVersion = ""
 	}
+	// The store answers for a pending instance too (host.Client.Start returns
+	// ErrInstanceExists for one), so a second start of it is refused whichever server sees it.
 	if _, err := s.c.Start(ctx, req.Name, input, host.WithInstanceID(full), host.WithVersion(guestVersion), host.WithModuleHash(info.Hash)); err != nil {
 		if errors.Is(err, host.ErrInstanceExists) {
 			return errorf(http.StatusConflict, CodeInstanceExists, "an instance %q exists", req.ID)
 		}
 		return err
 	}
-	now := time.Now()
-	s.addPending(full, pendingStart{name: req.Name, version: guestVersion, at: now})
 	writeJSON(w, http.StatusCreated, instanceJSON{ID: req.ID, Name: req.Name, Version: guestVersion,
-		Status: store.StatusPending.String(), ModuleHash: info.Hash, CreatedAt: timePtr(now)})
+		Status: store.StatusPending.String(), ModuleHash: info.Hash, CreatedAt: timePtr(time.Now())})
 	return nil
 }
 
@@ -210,9 +141,7 @@ func (s *Server) waitInstance(w http.ResponseWriter, r *http.Request, ns string)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	in, err := s.c.Wait(ctx, scoped(ns, id))
-	if err == nil {
-		s.forgetPending(in.ID)
-	} else {
+	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()
 		}
@@ -382,18 +311,21 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, ns strin
 	if err != nil {
 		return err
 	}
-	if _, err := s.lookup(r.Context(), ns, id); err != nil {
+	in, err := s.lookup(r.Context(), ns, id)
+	if err != nil {
 		return err
 	}
-	full := scoped(ns, id)
-	err = s.c.Delete(r.Context(), full, force)
+	if in.Status == store.StatusPending {
+		// The store has no row to delete before the first turn commits one.
+		return errorf(http.StatusConflict, CodeInstanceRunning, "instance %q is pending (its first turn has not run yet): cancel it, or delete it once it has run", id)
+	}
+	err = s.c.Delete(r.Context(), in.ID, force)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q (a pending instance cannot be deleted before its first turn)", id)
+		return errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
 	}
 	if err != nil {
 		return err
 	}
-	s.forgetPending(full)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -415,10 +347,15 @@ func (s *Server) pruneInstance(w http.ResponseWriter, r *http.Request, ns string
 		before = *req.Before
 	}
 	id := r.PathValue("id")
-	if _, err := s.lookup(r.Context(), ns, id); err != nil {
+	in, err := s.lookup(r.Context(), ns, id)
+	if err != nil {
 		return err
 	}
-	n, err := s.c.Prune(r.Context(), scoped(ns, id), before, req.KeepLast)
+	if in.Status == store.StatusPending {
+		writeJSON(w, http.StatusOK, map[string]int{"pruned": 0}) // no execution yet
+		return nil
+	}
+	n, err := s.c.Prune(r.Context(), in.ID, before, req.KeepLast)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
 	}
@@ -518,7 +455,6 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, ns string
 	}
 	out := []instanceJSON{}
 	for i := range page.Instances {
-		s.forgetPending(page.Instances[i].ID)
 		out = append(out, instanceOf(ns, &page.Instances[i]))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"instances": out, "next_page_token": page.Next})
@@ -530,9 +466,6 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, ns string
 func (s *Server) purgeInstances(w http.ResponseWriter, r *http.Request, ns string) error {
 	f, err := filterOf(r, ns)
 	if err != nil {
-		return err
-	}
-	if err := s.sweepPending(r.Context(), ns); err != nil {
 		return err
 	}
 	n, err := s.st.DeleteInstances(r.Context(), f)

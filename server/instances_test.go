@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -255,4 +256,53 @@ func TestNamespaceIsolation(t *testing.T) {
 	if l := e.expect(tokA, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 2 {
 		t.Fatalf("a lists %v", l)
 	}
+}
+
+// TestPendingAcrossRestart: an instance started on a server whose host runs no turns is
+// pending, for this server and for a new one on the same database (the store derives it
+// from the queued start message); a second start is refused, and the instance runs once a
+// host runs turns.
+func TestPendingAcrossRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	first := newEnvWith(t, envConfig{db: db, stopped: true})
+	first.upload(tokA, "hello", "1", wat(t, "hello.wasm"))
+	first.start(tokA, "wat_hello", "p1", nil)
+	if st := first.expect(tokA, "GET", "/v1/instances/p1", nil, http.StatusOK, "").obj(t); st["status"] != "pending" || st["name"] != "wat_hello" {
+		t.Fatalf("instance on the server that started it = %v", st)
+	}
+	first.close()
+
+	e := newEnvWith(t, envConfig{db: db, stopped: true})
+	st := e.expect(tokA, "GET", "/v1/instances/p1", nil, http.StatusOK, "").obj(t)
+	if st["id"] != "p1" || st["status"] != "pending" || st["name"] != "wat_hello" || st["module_hash"] == nil || st["created_at"] == nil {
+		t.Fatalf("instance after a restart = %v", st)
+	}
+	e.expect(tokA, "POST", "/v1/instances", map[string]any{"name": "wat_hello", "id": "p1"}, http.StatusConflict, CodeInstanceExists)
+	e.expect(tokB, "GET", "/v1/instances/p1", nil, http.StatusNotFound, CodeInstanceNotFound)
+	if execs := e.expect(tokA, "GET", "/v1/instances/p1/executions", nil, http.StatusOK, "").obj(t)["executions"].([]any); len(execs) != 0 {
+		t.Fatalf("executions of a pending instance = %v", execs)
+	}
+	if k := e.historyKinds(tokA, "p1"); len(k) != 0 {
+		t.Fatalf("history of a pending instance = %v", k)
+	}
+	e.expect(tokA, "GET", "/v1/instances/p1/history?execution=2", nil, http.StatusNotFound, CodeExecutionNotFound)
+	if tree := e.expect(tokA, "GET", "/v1/instances/p1/tree", nil, http.StatusOK, "").obj(t); tree["status"] != "pending" || tree["children"] != nil {
+		t.Fatalf("tree of a pending instance = %v", tree)
+	}
+	if st := e.expect(tokA, "GET", "/v1/instances/p1/wait?timeout=10ms", nil, http.StatusOK, "").obj(t)["status"]; st != "pending" {
+		t.Fatalf("status after a short wait = %v", st)
+	}
+	if n := e.expect(tokA, "POST", "/v1/instances/p1/prune", `{}`, http.StatusOK, "").obj(t)["pruned"]; n != float64(0) {
+		t.Fatalf("pruned %v executions of a pending instance", n)
+	}
+	e.expect(tokA, "DELETE", "/v1/instances/p1?force=true", nil, http.StatusConflict, CodeInstanceRunning)
+	// Purge does not take it either: it has not finished.
+	e.expect(tokA, "DELETE", "/v1/instances", nil, http.StatusOK, "")
+	e.expect(tokA, "GET", "/v1/instances/p1", nil, http.StatusOK, "")
+
+	must(t, e.h.Start())
+	if out := e.wait(tokA, "p1"); out["status"] != "completed" || out["output"] != "Hello, wat!" {
+		t.Fatalf("instance once turns run = %v", out)
+	}
+	e.expect(tokA, "POST", "/v1/instances", map[string]any{"name": "wat_hello", "id": "p1"}, http.StatusConflict, CodeInstanceExists)
 }

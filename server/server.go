@@ -97,10 +97,7 @@ type Server struct {
 
 	tokens map[[32]byte]string // sha256 of a token → namespace
 
-	// pending holds instances started through this server that have no row yet (their start
-	// message waits for its first turn), so that a status right after a start is "pending".
-	mu      sync.Mutex
-	pending map[string]pendingStart
+	mu sync.Mutex
 	// modules caches module descriptions by hash.
 	modules map[string]*host.Module
 }
@@ -131,7 +128,7 @@ func New(h *host.Host, st store.Store, opts ...Option) (*Server, error) {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{h: h, c: h.Client(), st: st, cfg: cfg, mux: http.NewServeMux(),
-		tokens: map[[32]byte]string{}, pending: map[string]pendingStart{}, modules: map[string]*host.Module{}}
+		tokens: map[[32]byte]string{}, modules: map[string]*host.Module{}}
 	for _, t := range cfg.tokens {
 		if err := checkNamespace(t.Namespace); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
