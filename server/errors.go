@@ -12,12 +12,17 @@ import (
 	"github.com/durohost/durohost/store"
 )
 
+// ErrUnknownRole is returned by ParseRole, ParseTokens and New for a token role other than
+// read or write.
+var ErrUnknownRole = errors.New("unknown token role")
+
 // Error codes of the API: the "code" of an error response. They are stable; clients test them.
 const (
 	CodeBadRequest           = "bad_request"            // 400: a malformed parameter or body
 	CodeInvalidModule        = "invalid_module"         // 400: the bytes are not an acceptable module
 	CodeInvalidName          = "invalid_name"           // 400: an empty, oversized or malformed name or ID
 	CodeUnauthenticated      = "unauthenticated"        // 401: no bearer token, or an unknown one
+	CodeForbidden            = "forbidden"              // 403: the token's role does not allow the call (a read token on a write)
 	CodeNotFound             = "not_found"              // 404: no such endpoint
 	CodeInstanceNotFound     = "instance_not_found"     // 404: no such instance in the namespace
 	CodeExecutionNotFound    = "execution_not_found"    // 404: no such execution (or pruned)

@@ -58,7 +58,8 @@ type config struct {
 	logger       *slog.Logger
 }
 
-// WithTokens adds the bearer tokens the server accepts, each bound to a namespace.
+// WithTokens adds the bearer tokens the server accepts, each bound to a namespace with a role
+// (RoleRead tokens may only call GET endpoints).
 func WithTokens(tokens ...Token) Option {
 	return func(c *config) { c.tokens = append(c.tokens, tokens...) }
 }
@@ -95,7 +96,7 @@ type Server struct {
 	cfg config
 	mux *http.ServeMux
 
-	tokens map[[32]byte]string // sha256 of a token → namespace
+	tokens map[[32]byte]grant // sha256 of a token → its namespace and role
 
 	mu sync.Mutex
 	// modules caches module descriptions by hash.
@@ -128,15 +129,20 @@ func New(h *host.Host, st store.Store, opts ...Option) (*Server, error) {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{h: h, c: h.Client(), st: st, cfg: cfg, mux: http.NewServeMux(),
-		tokens: map[[32]byte]string{}, modules: map[string]*host.Module{}}
+		tokens: map[[32]byte]grant{}, modules: map[string]*host.Module{}}
 	for _, t := range cfg.tokens {
 		if err := checkNamespace(t.Namespace); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
-		if ns, ok := s.tokens[t.Hash]; ok && ns != t.Namespace {
-			return nil, fmt.Errorf("server: one token is bound to namespaces %q and %q", ns, t.Namespace)
+		if t.Role != RoleWrite && t.Role != RoleRead {
+			return nil, fmt.Errorf("server: token of namespace %q: %v: %w", t.Namespace, t.Role, ErrUnknownRole)
 		}
-		s.tokens[t.Hash] = t.Namespace
+		if g, ok := s.tokens[t.Hash]; ok && g.ns != t.Namespace {
+			return nil, fmt.Errorf("server: one token is bound to namespaces %q and %q", g.ns, t.Namespace)
+		} else if ok && g.role != t.Role {
+			return nil, fmt.Errorf("server: one token of namespace %q has roles %s and %s", t.Namespace, g.role, t.Role)
+		}
+		s.tokens[t.Hash] = grant{ns: t.Namespace, role: t.Role}
 	}
 	s.routes()
 	return s, nil
@@ -158,11 +164,11 @@ func (s *Server) routes() {
 		w.Write(openAPI)
 	})
 	for _, rt := range s.api() {
-		s.mux.Handle(rt.method+" "+rt.path, s.auth(rt.h))
+		s.mux.Handle(rt.method+" "+rt.path, s.auth(rt.writes(), rt.h))
 	}
 
 	// Anything else under /v1/ is a JSON 404 (or 405), not the mux's text.
-	s.mux.Handle("/", s.auth(func(w http.ResponseWriter, r *http.Request, ns string) error {
+	s.mux.Handle("/", s.auth(false, func(w http.ResponseWriter, r *http.Request, ns string) error {
 		return errorf(http.StatusNotFound, CodeNotFound, "no endpoint %s %s (see /v1/openapi.json)", r.Method, r.URL.Path)
 	}))
 }
@@ -171,6 +177,10 @@ type route struct {
 	method, path string
 	h            handler
 }
+
+// writes reports whether the route needs a RoleWrite token: every method but GET (a PUT with
+// ?check=replay, which stores nothing, too: the role is decided by the route alone).
+func (rt route) writes() bool { return rt.method != http.MethodGet }
 
 // api lists the endpoints that need a token (openapi.json documents each; a test checks).
 func (s *Server) api() []route {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,8 +28,16 @@ func TestHealthAndOpenAPI(t *testing.T) {
 		documented += len(p)
 	}
 	for _, rt := range e.srv.api() {
-		if _, ok := doc.Paths[rt.path][strings.ToLower(rt.method)]; !ok {
+		op, ok := doc.Paths[rt.path][strings.ToLower(rt.method)]
+		if !ok {
 			t.Errorf("%s %s is not in openapi.json", rt.method, rt.path)
+			continue
+		}
+		// A route that writes documents the 403 of a read token, and only those.
+		var o struct{ Responses map[string]json.RawMessage }
+		must(t, json.Unmarshal(op, &o))
+		if _, forbidden := o.Responses["403"]; forbidden != rt.writes() {
+			t.Errorf("%s %s: openapi.json documents 403 %v, the route writes %v", rt.method, rt.path, forbidden, rt.writes())
 		}
 	}
 	if want := len(e.srv.api()) + 3; documented != want {
@@ -70,17 +80,57 @@ func TestAuth(t *testing.T) {
 }
 
 func TestParseTokens(t *testing.T) {
-	toks, err := ParseTokens(" a:one, b:two:three ,")
-	must(t, err)
-	if len(toks) != 2 || toks[0] != NewToken("a", "one") || toks[1] != NewToken("b", "two:three") {
-		t.Fatalf("tokens = %v", toks)
+	read := func(ns, secret string) Token {
+		tok := NewToken(ns, secret)
+		tok.Role = RoleRead
+		return tok
 	}
-	for _, bad := range []string{"a", "a:", ":x", "a b:x", "@a:x"} {
-		if _, err := ParseTokens(bad); err == nil {
-			t.Errorf("ParseTokens(%q) succeeded", bad)
-		} else if strings.Contains(err.Error(), "x") && strings.Contains(bad, ":x") && !strings.HasPrefix(bad, ":") && strings.Contains(err.Error(), ":x") {
-			t.Errorf("ParseTokens(%q): error %q shows the secret", bad, err)
+	tests := []struct {
+		in   string
+		want []Token
+	}{
+		{"", nil},
+		{" a:one, b:two ,", []Token{NewToken("a", "one"), NewToken("b", "two")}},
+		{"a:one:read", []Token{read("a", "one")}},
+		{"a:one:write,a:two:read", []Token{NewToken("a", "one"), read("a", "two")}},
+		{"b:two:three:write", []Token{NewToken("b", "two:three")}},
+		{"b:two:three:read", []Token{read("b", "two:three")}},
+	}
+	for _, tc := range tests {
+		got, err := ParseTokens(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseTokens(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
+	}
+	bad := []struct {
+		in      string
+		unknown bool // the error is ErrUnknownRole
+	}{
+		{"a", false}, {"a:", false}, {":x", false}, {"a b:x", false}, {"@a:x", false}, {"a::read", false},
+		{"a:x:admin", true}, {"a:x:", true}, {"a:x:READ", true},
+		{"b:two:secretpart", true}, // a secret holding ':' without a role
+	}
+	for _, tc := range bad {
+		_, err := ParseTokens(tc.in)
+		switch {
+		case err == nil:
+			t.Errorf("ParseTokens(%q) succeeded", tc.in)
+		case errors.Is(err, ErrUnknownRole) != tc.unknown:
+			t.Errorf("ParseTokens(%q): %v; ErrUnknownRole %v, want %v", tc.in, err, errors.Is(err, ErrUnknownRole), tc.unknown)
+		case strings.Contains(err.Error(), "secretpart") || strings.Contains(err.Error(), ":x"):
+			t.Errorf("ParseTokens(%q): error %q shows the secret", tc.in, err)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		want Role
+	}{{"read", RoleRead}, {"write", RoleWrite}} {
+		if r, err := ParseRole(tc.in); err != nil || r != tc.want || r.String() != tc.in {
+			t.Errorf("ParseRole(%q) = %v, %v", tc.in, r, err)
+		}
+	}
+	if _, err := ParseRole("admin"); !errors.Is(err, ErrUnknownRole) || !strings.Contains(err.Error(), "admin") {
+		t.Errorf("ParseRole(admin): %v", err)
 	}
 	h := NewToken("a", "one").Hash
 	ht, err := HashedToken("a", strings.ToUpper(hexOf(h[:])))

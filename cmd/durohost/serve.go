@@ -19,7 +19,7 @@ import (
 	"github.com/durohost/durohost/server"
 )
 
-// envTokens holds the bearer tokens of serve: "namespace:token,namespace:token".
+// envTokens holds the bearer tokens of serve: "namespace:token[:role],...".
 const envTokens = "DUROHOST_TOKENS"
 
 // defaultListen is serve's address: loopback only, unless told otherwise.
@@ -35,11 +35,13 @@ type serveConfig struct {
 	// DB is the SQLite database.
 	DB string `json:"db,omitempty"`
 	// Tokens are the bearer tokens, each bound to a namespace: give the secret in "token", or
-	// only its hex sha256 in "token_sha256" (so that the file holds no secret).
+	// only its hex sha256 in "token_sha256" (so that the file holds no secret). "role" is
+	// "write" (the default: every endpoint) or "read" (GET endpoints only).
 	Tokens []struct {
 		Namespace   string `json:"namespace"`
 		Token       string `json:"token,omitempty"`
 		TokenSHA256 string `json:"token_sha256,omitempty"`
+		Role        string `json:"role,omitempty"`
 	} `json:"tokens"`
 	// SharedRegistry: see --shared-registry.
 	SharedRegistry bool `json:"shared_registry,omitempty"`
@@ -66,20 +68,27 @@ func readServeConfig(path string) (*serveConfig, error) {
 func (cfg *serveConfig) tokens(env string) ([]server.Token, error) {
 	var out []server.Token
 	for i, t := range cfg.Tokens {
+		var tok server.Token
 		switch {
 		case t.Token != "" && t.TokenSHA256 != "":
 			return nil, fmt.Errorf("config: tokens[%d]: give token or token_sha256, not both", i)
 		case t.Token != "":
-			out = append(out, server.NewToken(t.Namespace, t.Token))
+			tok = server.NewToken(t.Namespace, t.Token)
 		case t.TokenSHA256 != "":
-			tok, err := server.HashedToken(t.Namespace, t.TokenSHA256)
-			if err != nil {
+			var err error
+			if tok, err = server.HashedToken(t.Namespace, t.TokenSHA256); err != nil {
 				return nil, fmt.Errorf("config: tokens[%d]: %v", i, err)
 			}
-			out = append(out, tok)
 		default:
 			return nil, fmt.Errorf("config: tokens[%d]: no token", i)
 		}
+		if t.Role != "" {
+			var err error
+			if tok.Role, err = server.ParseRole(t.Role); err != nil {
+				return nil, fmt.Errorf("config: tokens[%d]: %v", i, err)
+			}
+		}
+		out = append(out, tok)
 	}
 	if env != "" {
 		toks, err := server.ParseTokens(env)
@@ -100,7 +109,11 @@ func serveCommand() *cli.Command {
 manage instances. Every request but /healthz, /readyz and /v1/openapi.json needs a bearer
 token, bound to a namespace that sees only its own modules and instances. Tokens come from
 the --config file ({"tokens": [{"namespace": "team-a", "token": "..."}]}, or "token_sha256"
-to keep only the digest) and from $DUROHOST_TOKENS ("team-a:secret,team-b:other").
+to keep only the digest) and from $DUROHOST_TOKENS ("team-a:secret,team-b:other"). A token
+has a role: "write" (the default) may do everything in its namespace, "read" only the GET
+endpoints (status, wait, history, custom status, lists, tree, module metadata); give it as
+"role": "read" in the file, or as a third field in $DUROHOST_TOKENS ("team-a:secret:read";
+a secret holding ':' then needs its role: "team-a:pass:word:write").
 
 SIGINT or SIGTERM stops accepting connections, lets requests and turns in flight finish
 (or abandons them after a grace period: the work is taken again at the next start), and
@@ -133,7 +146,7 @@ func serveAction(c *cli.Context) error {
 		return exitWith(exitError, "serve: %v", err)
 	}
 	if len(tokens) == 0 {
-		return exitWith(exitError, "serve: no tokens: give them in the --config file or in $%s (namespace:token,...)", envTokens)
+		return exitWith(exitError, "serve: no tokens: give them in the --config file or in $%s (namespace:token[:role],...)", envTokens)
 	}
 	listen := firstOf(c.String("listen"), cfg.Listen, defaultListen)
 	if c.String("db") == "" && cfg.DB != "" {

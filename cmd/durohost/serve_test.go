@@ -40,15 +40,18 @@ func startServer(t *testing.T, env []string, args ...string) (*process, string) 
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	config := filepath.Join(dir, "serve.json")
-	// Namespace a from the file (secret and digest forms), namespace b from the environment.
+	// Namespace a from the file (secret and digest forms, write and read roles), namespace b
+	// from the environment.
 	if err := os.WriteFile(config, []byte(`{"tokens": [{"namespace": "a", "token": "secret-a"},
-		{"namespace": "a", "token_sha256": "`+sha256Hex("secret-a2")+`"}]}`), 0o600); err != nil {
+		{"namespace": "a", "token_sha256": "`+sha256Hex("secret-a2")+`", "role": "write"},
+		{"namespace": "a", "token": "read-a", "role": "read"},
+		{"namespace": "a", "token_sha256": "`+sha256Hex("read-a2")+`", "role": "read"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, url := startServer(t, []string{envTokens + "=b:secret-b"}, "--db", filepath.Join(dir, "s.db"), "--config", config)
+	p, url := startServer(t, []string{envTokens + "=b:secret-b,b:read:b:read"}, "--db", filepath.Join(dir, "s.db"), "--config", config)
 
-	get := func(path, token string) int {
-		req, _ := http.NewRequest("GET", url+path, nil)
+	send := func(method, path, token string, body []byte) int {
+		req, _ := http.NewRequest(method, url+path, bytes.NewReader(body))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -59,30 +62,26 @@ func TestServe(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	for _, tc := range []struct {
-		path, token string
-		want        int
-	}{
-		{"/healthz", "", 200}, {"/readyz", "", 200}, {"/v1/openapi.json", "", 200},
-		{"/v1/instances", "", 401}, {"/v1/instances", "wrong", 401},
-		{"/v1/instances", "secret-a", 200}, {"/v1/instances", "secret-a2", 200}, {"/v1/instances", "secret-b", 200},
-	} {
-		if got := get(tc.path, tc.token); got != tc.want {
-			t.Errorf("GET %s with %q: %d, want %d", tc.path, tc.token, got, tc.want)
-		}
-	}
-	// An upload is validated and stored.
 	wasm, err := os.ReadFile(watFixture("hello.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("PUT", url+"/v1/modules/hello", bytes.NewReader(wasm))
-	req.Header.Set("Authorization", "Bearer secret-a")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %v %v", resp, err)
+	for _, tc := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{"GET", "/healthz", "", 200}, {"GET", "/readyz", "", 200}, {"GET", "/v1/openapi.json", "", 200},
+		{"GET", "/v1/instances", "", 401}, {"GET", "/v1/instances", "wrong", 401},
+		{"GET", "/v1/instances", "secret-a", 200}, {"GET", "/v1/instances", "secret-a2", 200}, {"GET", "/v1/instances", "secret-b", 200},
+		{"GET", "/v1/instances", "read-a", 200}, {"GET", "/v1/instances", "read-a2", 200}, {"GET", "/v1/instances", "read:b", 200},
+		// Read tokens may not upload; the write token's upload is validated and stored.
+		{"PUT", "/v1/modules/hello", "read-a", 403}, {"PUT", "/v1/modules/hello", "read-a2", 403}, {"PUT", "/v1/modules/hello", "read:b", 403},
+		{"PUT", "/v1/modules/hello", "secret-a", 201},
+	} {
+		if got := send(tc.method, tc.path, tc.token, wasm); got != tc.want {
+			t.Errorf("%s %s with %q: %d, want %d", tc.method, tc.path, tc.token, got, tc.want)
+		}
 	}
-	resp.Body.Close()
 
 	// SIGTERM: the server stops and the process exits 0.
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -107,11 +106,17 @@ func TestServeErrors(t *testing.T) {
 	os.WriteFile(both, []byte(`{"tokens": [{"namespace": "a", "token": "x", "token_sha256": "`+sha256Hex("x")+`"}]}`), 0o600)
 	badNS := filepath.Join(dir, "ns.json")
 	os.WriteFile(badNS, []byte(`{"tokens": [{"namespace": "a/b", "token": "x"}]}`), 0o600)
+	badRole := filepath.Join(dir, "role.json")
+	os.WriteFile(badRole, []byte(`{"tokens": [{"namespace": "a", "token": "x"}, {"namespace": "a", "token": "y", "role": "admin"}]}`), 0o600)
+	twoRoles := filepath.Join(dir, "roles.json")
+	os.WriteFile(twoRoles, []byte(`{"tokens": [{"namespace": "a", "token": "x"}, {"namespace": "a", "token": "x", "role": "read"}]}`), 0o600)
 	db := filepath.Join(dir, "e.db")
 	for _, tc := range []struct {
 		args    []string
 		mention string
 	}{
+		{[]string{"serve", "--db", db, "--config", badRole}, `tokens[1]: role "admin"`},
+		{[]string{"serve", "--db", db, "--config", twoRoles, "--listen", "127.0.0.1:0"}, "has roles write and read"},
 		{[]string{"serve", "--db", db, "--config", filepath.Join(dir, "missing.json")}, "missing.json"},
 		{[]string{"serve", "--db", db, "--config", bad}, "colour"},
 		{[]string{"serve", "--db", db, "--config", empty}, "no tokens"},
@@ -123,6 +128,21 @@ func TestServeErrors(t *testing.T) {
 		r := runCLI(tc.args...)
 		if r.code != exitError || !strings.Contains(r.stderr, tc.mention) {
 			t.Errorf("%v: want exit 1 mentioning %q, got %v", tc.args, tc.mention, r)
+		}
+	}
+	// Roles in $DUROHOST_TOKENS: an unknown one is an error that does not show the secret.
+	for _, tc := range []struct {
+		env, mention string
+	}{
+		{"a:x:admin", "not a role"},
+		{"a:pass:word", "needs an explicit role"},
+		{"a::read", "empty token"},
+	} {
+		t.Setenv(envTokens, tc.env)
+		r := runCLI("serve", "--db", db)
+		if r.code != exitError || !strings.Contains(r.stderr, envTokens) || !strings.Contains(r.stderr, tc.mention) ||
+			strings.Contains(r.stderr, "admin") || strings.Contains(r.stderr, "word") {
+			t.Errorf("%s=%s: want exit 1 mentioning %q without the secret, got %v", envTokens, tc.env, tc.mention, r)
 		}
 	}
 }
