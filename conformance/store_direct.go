@@ -45,6 +45,16 @@ func completeAndFetch(t *testing.T, s store.Store, token string, result store.Me
 	return turn
 }
 
+// withTurn builds the commit of a turn of id that consumes result (not queued) and decides
+// decisions, continuing its current history.
+func withTurn(t *testing.T, s store.Store, id string, result store.Message, decisions ...history.Event) *store.Commit {
+	t.Helper()
+	in := instance(t, s, id)
+	n := len(historyOf(t, s, id, 0))
+	evs := append([]history.Event{{Kind: history.KindTurnStarted, Time: baseTime}, result.Event}, decisions...)
+	return &store.Commit{State: in.InstanceState, Execution: in.Execution, History: numbered(n, evs...)}
+}
+
 func directCases() []storeCase {
 	return []storeCase{
 		{"claimed activity is locked for the committer", func(t *testing.T, s store.Store) {
@@ -258,6 +268,93 @@ func directCases() []storeCase {
 			if got != 1 {
 				t.Fatalf("%d turns returned, want exactly 1 (the others find the instance locked)", got)
 			}
+		}},
+		{"complete with turn commits the result's turn without a lock", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			in := instance(t, s, "a")
+			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"), scheduled("y"))
+			next := activity("a", 1, c.History[len(c.History)-1].ID, "y")
+			next.Claim = true
+			c.Activities, c.ClaimFor = []store.WorkItem{next}, longLock
+			c.State.CustomStatus = []byte("step 2")
+			must(t, "CompleteActivityWithTurn", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c))
+			if c.Activities[0].Token == "" {
+				t.Fatal("the claimed activity has no token")
+			}
+			h := historyOf(t, s, "a", 0)
+			sameEvents(t, "appended events", h[len(h)-len(c.History):], c.History)
+			if got := instance(t, s, "a"); string(got.CustomStatus) != "step 2" {
+				t.Fatalf("custom status %q, want the turn's", got.CustomStatus)
+			}
+			noTurn(t, s, "no message was queued and the instance is not locked")
+			if d := depths(t, s); d.Activities != 0 || d.LockedActivities != 1 {
+				t.Fatalf("QueueDepths = %+v, want only the claimed y", d)
+			}
+			wantErr(t, "RenewActivity of the completed item", s.RenewActivity(t.Context(), w.Token, longLock), store.ErrLockLost)
+		}},
+		{"complete with turn conflicts with a locked instance and writes nothing", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			in := instance(t, s, "a")
+			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
+			enqueue(t, s, eventMsg("a", "ev"))
+			held := fetchTurnOf(t, s, "a")
+			wantErr(t, "CompleteActivityWithTurn on a locked instance", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
+			must(t, "RenewActivity: the item is still held", s.RenewActivity(t.Context(), w.Token, longLock))
+			commitTurn(t, s, held.Token, turnCommit(held))
+			wantErr(t, "CompleteActivityWithTurn after another turn", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
+			must(t, "CompleteActivity after the conflicts", s.CompleteActivity(t.Context(), w.Token, completion("a", 1, w.EventID, "r")))
+			if turn := fetchTurnOf(t, s, "a"); len(turn.Messages) != 1 {
+				t.Fatalf("turn: %s, want the queued result only", describeTurn(turn))
+			}
+		}},
+		{"complete with turn conflicts with another creation time or execution", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			in := instance(t, s, "a")
+			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
+			wantErr(t, "CompleteActivityWithTurn with another creation time", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt.Add(-time.Second), c), store.ErrConflict)
+			c.Execution = 2
+			wantErr(t, "CompleteActivityWithTurn to another execution", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
+			c.Execution = 1
+			must(t, "CompleteActivityWithTurn", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c))
+		}},
+		{"complete with turn after the item was lost writes nothing", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			in := instance(t, s, "a")
+			before := len(historyOf(t, s, "a", 0))
+			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
+			cancelIn(t, s, "a", w.ActivityRef)
+			wantErr(t, "CompleteActivityWithTurn of a cancelled item", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrLockLost)
+			wantErr(t, "CompleteActivityWithTurn with a token of nothing", s.CompleteActivityWithTurn(t.Context(), "nonsense", in.CreatedAt, c), store.ErrLockLost)
+			if n := len(historyOf(t, s, "a", 0)); n <= before {
+				t.Fatalf("history has %d events, want the cancelling turn's only", n)
+			}
+			noTurn(t, s, "nothing queued")
+		}},
+		{"complete with turn of a deleted instance is ErrLockLost", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			in := instance(t, s, "a")
+			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
+			must(t, "DeleteInstance", s.DeleteInstance(t.Context(), "a", true))
+			wantErr(t, "CompleteActivityWithTurn of a deleted instance", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrLockLost)
+			gone(t, s, "a")
+		}},
+		{"complete with turn rejects a malformed turn", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			in := instance(t, s, "a")
+			for name, edit := range map[string]func(c *store.Commit){
+				"no history":        func(c *store.Commit) { c.History = nil },
+				"consume-only":      func(c *store.Commit) { c.Execution, c.History = 0, nil },
+				"consumed messages": func(c *store.Commit) { c.Consumed = []int64{1} },
+				"nil commit":        nil,
+			} {
+				var c *store.Commit
+				if edit != nil {
+					c = withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
+					edit(c)
+				}
+				wantErr(t, "CompleteActivityWithTurn with "+name, s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrInvalid)
+			}
+			must(t, "RenewActivity after the rejected calls", s.RenewActivity(t.Context(), w.Token, longLock))
 		}},
 		{"direct dispatch keeps the history exact", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]

@@ -15,19 +15,45 @@ import (
 	"github.com/durohost/durohost/store/sqlite"
 )
 
-// countingStore records how long each FetchTurn that returned a turn took, and which turns
-// came without their history.
+// countingStore records how long each FetchTurn or CompleteActivityAndFetch that returned a
+// turn took, and which turns came without their history.
 type countingStore struct {
 	store.Store
 	mu       sync.Mutex
 	fetches  []time.Duration
 	omitted  []bool
 	withKnow int // fetches that passed a KnownHistory
+	direct   int // turns returned by CompleteActivityAndFetch
+	withTurn int // turns committed by CompleteActivityWithTurn
+}
+
+func (c *countingStore) CompleteActivityWithTurn(ctx context.Context, token string, created time.Time, commit *store.Commit) error {
+	err := c.Store.CompleteActivityWithTurn(ctx, token, created, commit)
+	if err == nil {
+		c.mu.Lock()
+		c.withTurn++
+		c.mu.Unlock()
+	}
+	return err
 }
 
 func (c *countingStore) FetchTurn(ctx context.Context, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
 	start := time.Now()
 	t, err := c.Store.FetchTurn(ctx, lockFor, known)
+	c.count(start, t, err, known, false)
+	return t, err
+}
+
+func (c *countingStore) CompleteActivityAndFetch(ctx context.Context, token string, result store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	start := time.Now()
+	t, err := c.Store.CompleteActivityAndFetch(ctx, token, result, lockFor, known)
+	if t != nil {
+		c.count(start, t, err, known, true)
+	}
+	return t, err
+}
+
+func (c *countingStore) count(start time.Time, t *store.Turn, err error, known store.KnownHistory, direct bool) {
 	if err == nil {
 		d := time.Since(start)
 		c.mu.Lock()
@@ -36,9 +62,11 @@ func (c *countingStore) FetchTurn(ctx context.Context, lockFor time.Duration, kn
 		if known != nil {
 			c.withKnow++
 		}
+		if direct {
+			c.direct++
+		}
 		c.mu.Unlock()
 	}
-	return t, err
 }
 
 // sequenceEnv is a host running the features guest on a counting SQLite store, whose "step"
@@ -92,7 +120,7 @@ func (e *sequenceEnv) reset() {
 	e.steps = e.steps[:0]
 	e.mu.Unlock()
 	e.st.mu.Lock()
-	e.st.fetches, e.st.omitted, e.st.withKnow = e.st.fetches[:0], e.st.omitted[:0], 0
+	e.st.fetches, e.st.omitted, e.st.withKnow, e.st.direct, e.st.withTurn = e.st.fetches[:0], e.st.omitted[:0], 0, 0, 0
 	e.st.mu.Unlock()
 }
 
@@ -114,29 +142,34 @@ func (e *sequenceEnv) runSequence(tb testing.TB, id string, n int) {
 }
 
 // TestLiveSequenceOmitsHistory: on the fast path, a long sequential orchestration does not
-// read its history at each turn: the host tells FetchTurn which histories its live instances
-// hold, and the store omits them.
+// read its history at each turn, and each step costs one transaction: the host claims each
+// step's activity when it commits the turn that schedules it, and commits the next turn, run
+// on the live instance, with the activity's completion.
 func TestLiveSequenceOmitsHistory(t *testing.T) {
 	const n = 200
 	e := newSequenceEnv(t, sqlite.SyncNormal)
 	e.runSequence(t, "long", n)
 	e.st.mu.Lock()
-	turns, withKnown := len(e.st.omitted), e.st.withKnow
-	var read []int // turns that read the history
+	fetched, withKnown, direct, withTurn := len(e.st.omitted), e.st.withKnow, e.st.direct, e.st.withTurn
+	var read []int // fetched turns that read the history
 	for k, o := range e.st.omitted {
 		if !o {
 			read = append(read, k)
 		}
 	}
 	e.st.mu.Unlock()
-	// n+1 turns: the start, then one per completed step. Only the first two read the
-	// history: the first has none, and after it the live instance does not know the
-	// instance row's creation time yet.
-	if turns != n+1 || withKnown != turns {
-		t.Fatalf("%d turns, %d fetched with a KnownHistory, want %d, all", turns, withKnown, n+1)
+	// n+1 turns: the start (fetched by a dispatcher, the history is empty), the first step's
+	// (locked by its completion: the live instance does not know the row's creation time
+	// yet, so the store reads the history), then n-1 committed with their completions.
+	if fetched+withTurn != n+1 || withKnown != fetched {
+		t.Fatalf("%d turns fetched (%d with a KnownHistory) and %d committed with a completion, want %d in all, every fetch with a KnownHistory",
+			fetched, withKnown, withTurn, n+1)
+	}
+	if fetched != 2 || direct != 1 || withTurn != n-1 {
+		t.Fatalf("%d turns fetched, %d of them by a completion, %d committed with a completion; want 2, 1, %d", fetched, direct, withTurn, n-1)
 	}
 	if len(read) != 2 {
-		t.Fatalf("turns %v of %d read their history, want only the first two", read, turns)
+		t.Fatalf("fetched turns %v of %d read their history, want both", read, fetched)
 	}
 	e.mu.Lock()
 	steps := len(e.steps)

@@ -91,6 +91,19 @@ type Store interface {
 	// when lockFor is not positive.
 	CompleteActivityAndFetch(ctx context.Context, token string, result Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
 
+	// CompleteActivityWithTurn deletes the work item of token and commits c, a turn of the
+	// result's instance computed on the result, in one transaction and without a turn lock.
+	// A host that holds an instance's current history (a live instance) runs the turn that
+	// consumes an activity's result before anything is written, and so saves the transaction
+	// that queues the result and the one that locks the instance. The commit applies only
+	// if the instance has a row created at created, no live turn lock, and its current
+	// execution is c.Execution with exactly c.History[0].ID-1 events; otherwise it is
+	// ErrConflict and nothing is written (the caller then completes the activity as usual).
+	// c must append History to an existing execution and consume no message. ErrLockLost
+	// (nothing written) if token is not the work item's live lock; ErrInvalid for a malformed
+	// commit. Claimed activities of c are claimed as in CommitTurn.
+	CompleteActivityWithTurn(ctx context.Context, token string, created time.Time, c *Commit) error
+
 	// AbandonActivity releases a work item's lock; it becomes visible again after delay.
 	// ErrLockLost if the token is not live.
 	AbandonActivity(ctx context.Context, token string, delay time.Duration) error

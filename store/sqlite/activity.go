@@ -239,6 +239,58 @@ func (s *Store) CompleteActivityAndFetch(ctx context.Context, token string, resu
 	return s.lockedTurn(ctx, result.InstanceID, lockToken, until, raw, known)
 }
 
+// Statements of CompleteActivityWithTurn.
+const (
+	qDeleteWorkItemOf = `DELETE FROM work_items WHERE id = ?1 AND lock_token = ?2 AND locked_until > ?3 RETURNING instance_id`
+	qTurnBase         = `SELECT execution, events, created_at, locked_until FROM instances WHERE id = ?1`
+)
+
+// CompleteActivityWithTurn completes a work item and commits a turn of its instance computed
+// on its result, in one transaction; see store.Store.
+func (s *Store) CompleteActivityWithTurn(ctx context.Context, token string, created time.Time, c *store.Commit) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	e, err := encodeCommit(c)
+	switch {
+	case err != nil:
+		return fmt.Errorf("complete activity with turn: %w", err)
+	case c.Execution == 0 || len(c.History) == 0 || len(c.Consumed) > 0:
+		return fmt.Errorf("complete activity with turn: the turn must append history to an execution and consume no message: %w", store.ErrInvalid)
+	}
+	id, ok := parseActivityToken(token)
+	if !ok {
+		return fmt.Errorf("complete activity with turn: %w", store.ErrLockLost)
+	}
+	return s.w.do(ctx, func(t *tx) error {
+		now := nanos(t.now)
+		var inst string
+		switch err := t.queryRow(qDeleteWorkItemOf, []any{id, token, now}, &inst); {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
+		case err != nil:
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		}
+		var (
+			exec                     uint32
+			events, createdAt, until int64
+		)
+		switch err := t.queryRow(qTurnBase, []any{inst}, &exec, &events, &createdAt, &until); {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("complete activity %d: instance %s has no row: %w", id, quote(inst), store.ErrConflict)
+		case err != nil:
+			return fmt.Errorf("complete activity %d: %w", id, err)
+		case createdAt != nanos(created) || exec != c.Execution || events != e.firstID-1 || until > now:
+			return fmt.Errorf("complete activity %d: instance %s: %w", id, quote(inst), store.ErrConflict)
+		}
+		if err := writeInstance(t, inst, e, now, ""); err != nil {
+			return fmt.Errorf("complete activity %d: turn of %s: %w", id, quote(inst), err)
+		}
+		return writeEffects(t, inst, "", e, now)
+	})
+}
+
 // AbandonActivity releases a work item's lock; see store.Store.
 func (s *Store) AbandonActivity(ctx context.Context, token string, delay time.Duration) error {
 	if err := s.enter(); err != nil {

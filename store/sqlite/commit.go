@@ -196,12 +196,19 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 		}
 		return fmt.Errorf("commit turn: %w", err)
 	}
-	fail := func(err error) error { return fmt.Errorf("commit turn %s: %w", quote(id), err) }
 	if e.Execution != 0 {
 		if err := writeInstance(t, id, e, now, rowLock); err != nil {
-			return fail(err)
+			return fmt.Errorf("commit turn %s: %w", quote(id), err)
 		}
 	}
+	return writeEffects(t, id, token, e, now)
+}
+
+// writeEffects writes what a committed turn sends: work items (claiming those marked),
+// messages, the deletion of its consumed messages (tagged with token) and of the cancelled
+// work items.
+func writeEffects(t *tx, id, token string, e *encodedCommit, now int64) error {
+	fail := func(err error) error { return fmt.Errorf("commit turn %s: %w", quote(id), err) }
 	for i := range e.Activities {
 		a := &e.Activities[i]
 		ref := a.ActivityRef

@@ -42,6 +42,9 @@ type Store struct {
 	cfg config
 	w   *writer
 	rdb *sql.DB
+	// ready holds the "is anything ready" queries of FetchTurn and FetchActivity, prepared
+	// once on the readers (an idle dispatcher runs one at every poll).
+	ready map[string]*sql.Stmt
 
 	mu     sync.RWMutex // held for reading by every call, for writing by Close
 	closed bool
@@ -109,7 +112,18 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	return &Store{cfg: cfg, w: newWriter(wdb, conn, cfg.batchSize, cfg.clock), rdb: rdb}, nil
+	ready := map[string]*sql.Stmt{}
+	for _, q := range []string{qAnyInstanceReady, qNextWorkItem} {
+		st, err := rdb.Prepare(q)
+		if err != nil {
+			rdb.Close()
+			conn.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("sqlite: open %s: prepare: %w", path, err)
+		}
+		ready[q] = st
+	}
+	return &Store{cfg: cfg, w: newWriter(wdb, conn, cfg.batchSize, cfg.clock), rdb: rdb, ready: ready}, nil
 }
 
 // dsns returns the data source names of the writer and of the readers.
@@ -157,5 +171,9 @@ func (s *Store) Close() error {
 		return store.ErrClosed
 	}
 	s.closed = true
-	return errors.Join(s.rdb.Close(), s.w.close())
+	var errs []error
+	for _, st := range s.ready {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, s.rdb.Close(), s.w.close())...)
 }

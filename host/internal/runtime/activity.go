@@ -14,7 +14,7 @@ import (
 )
 
 func (r *Runtime) activityLoop(ctx, drain context.Context) {
-	poll(ctx, r, r.wakeAct, "fetch activity",
+	poll(ctx, r, r.actSlots, r.wakeAct, "fetch activity",
 		func() (*store.WorkItem, error) { return r.st.FetchActivity(ctx, r.cfg.LockTimeout) },
 		func(wi *store.WorkItem) { r.runActivity(drain, wi) })
 }
@@ -65,14 +65,7 @@ func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 		}
 	}
 	result.Time = time.Now().UnixNano()
-	msg := store.Message{InstanceID: wi.InstanceID, Event: result}
-	if err := r.st.CompleteActivity(context.WithoutCancel(ctx), wi.Token, msg); err != nil {
-		if !errors.Is(err, store.ErrLockLost) {
-			r.log.Warn("complete activity", "name", wi.Name, "err", err)
-		}
-		return
-	}
-	signal(r.wakeTurn)
+	r.complete(ctx, wi, store.Message{InstanceID: wi.InstanceID, Event: result})
 }
 
 // call runs an activity, turning a panic into a failure.

@@ -132,6 +132,35 @@ func (c *liveCache) take(t *store.Turn, execution uint32) (*replay.Engine, *sand
 	return e.eng, e.inst
 }
 
+// takeSettled removes and returns the live instance of id at execution for a turn that runs
+// without the instance's lock (direct.go): only one whose instance row's creation time is
+// known (the store checks it with the history's length when that turn commits) and that is
+// alive, and not while a turn of id is committing. Nil otherwise, leaving the cache as it was.
+func (c *liveCache) takeSettled(id string, execution uint32) *liveEntry {
+	if c.limit <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	el, ok := c.byID[id]
+	_, busy := c.committing[id]
+	if !ok || busy {
+		c.mu.Unlock()
+		return nil
+	}
+	e := el.Value.(*liveEntry)
+	if e.created.IsZero() || e.execution != execution {
+		c.mu.Unlock()
+		return nil
+	}
+	c.remove(el)
+	c.mu.Unlock()
+	if !e.inst.Alive() {
+		e.inst.Close()
+		return nil
+	}
+	return e
+}
+
 // sameHistory compares lengths and the last event: histories are append-only, so a store
 // history of the same length ending with the same event is the one the engine committed.
 func sameHistory(a, b []history.Event) bool {

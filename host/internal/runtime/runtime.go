@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/durohost/durohost/abi"
@@ -72,6 +73,14 @@ type Runtime struct {
 	wakeTurn chan struct{}
 	wakeAct  chan struct{}
 	watchers watchers
+
+	// turnSlots and actSlots bound the turns and activities that run at once, whether
+	// fetched by a dispatcher or dispatched directly (see direct.go).
+	turnSlots, actSlots chan struct{}
+	// direct counts the goroutines of directly dispatched activities; stopping is set when
+	// Run's context ends (nothing new is claimed then).
+	direct   sync.WaitGroup
+	stopping atomic.Bool
 }
 
 type moduleEntry struct {
@@ -115,8 +124,10 @@ func New(st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
 		modules:  map[string]*moduleEntry{},
 		acts:     map[string]ActivityFunc{},
 		wakeTurn: make(chan struct{}, 1),
-		wakeAct:  make(chan struct{}, 1),
-		watchers: watchers{m: map[string][]chan struct{}{}},
+		wakeAct:   make(chan struct{}, 1),
+		watchers:  watchers{m: map[string][]chan struct{}{}},
+		turnSlots: make(chan struct{}, cfg.OrchestrationWorkers),
+		actSlots:  make(chan struct{}, cfg.ActivityWorkers),
 	}
 }
 
@@ -183,6 +194,8 @@ func (r *Runtime) AddModule(m *sandbox.Module) {
 // finish, or abandon their locks when drain ends first.
 func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 	var wg sync.WaitGroup
+	stop := context.AfterFunc(ctx, func() { r.stopping.Store(true) })
+	defer stop()
 	for range r.cfg.OrchestrationWorkers {
 		wg.Go(func() { r.orchestrationLoop(ctx, drain) })
 	}
@@ -190,6 +203,7 @@ func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 		wg.Go(func() { r.activityLoop(ctx, drain) })
 	}
 	wg.Wait()
+	r.direct.Wait()
 	r.live.clear()
 }
 
@@ -208,11 +222,20 @@ func signal(c chan struct{}) {
 
 // poll fetches work until ctx ends: it handles each item it gets, and waits between empty
 // fetches for a wake-up or a delay that doubles from PollMin to PollMax.
-func poll[T any](ctx context.Context, r *Runtime, wake chan struct{}, what string, fetch func() (T, error), handle func(T)) {
+//
+// A dispatcher holds one of slots while it fetches and handles an item, so that directly
+// dispatched work (direct.go) and fetched work together stay within the configured workers.
+func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, what string, fetch func() (T, error), handle func(T)) {
 	wait := r.cfg.PollMin
 	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		item, err := fetch()
 		if err != nil {
+			<-slots
 			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
 				r.log.Warn(what, "err", err)
 			}
@@ -222,6 +245,7 @@ func poll[T any](ctx context.Context, r *Runtime, wake chan struct{}, what strin
 		}
 		wait = r.cfg.PollMin
 		handle(item)
+		<-slots
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
-	poll(ctx, r, r.wakeTurn, "fetch turn",
+	poll(ctx, r, r.turnSlots, r.wakeTurn, "fetch turn",
 		func() (*store.Turn, error) { return r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.live.known) },
 		func(t *store.Turn) { r.processTurn(drain, t) })
 }
@@ -164,7 +164,9 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	if inst != nil {
 		committed = r.live.commit(t.InstanceID)
 	}
+	claimed := r.claim(c)
 	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil {
+		r.unclaim(claimed)
 		if inst != nil {
 			inst.Close()
 		}
@@ -184,17 +186,26 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		r.live.put(t.InstanceID, execution, created, eng, inst)
 	}
 	committed()
+	r.afterCommit(ctx, t.InstanceID, c, claimed)
+}
+
+// afterCommit tells observers and waiters about a committed turn of id, and starts what it
+// sent: the activities it claimed run here, the rest wake the dispatchers.
+func (r *Runtime) afterCommit(ctx context.Context, id string, c *store.Commit, claimed int) {
 	if len(c.History) > 0 {
-		r.observe(Event{InstanceID: t.InstanceID, Events: c.History})
+		r.observe(Event{InstanceID: id, Events: c.History})
 	}
+	// Messages may have arrived for this instance during the turn: with the lock released, a
+	// dispatcher can take them now.
+	signal(r.wakeTurn)
 	if len(c.Messages) > 0 {
-		signal(r.wakeTurn)
 		r.wakeForTimers(c.Messages)
 	}
-	if len(c.Activities) > 0 {
+	r.runClaimed(ctx, c.Activities, claimed)
+	if len(c.Activities) > claimed {
 		signal(r.wakeAct)
 	}
-	r.notify(t.InstanceID)
+	r.notify(id)
 }
 
 // startEvent finds the execution_started event of the turn's execution: in its history, or

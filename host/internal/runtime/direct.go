@@ -1,0 +1,182 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/store"
+)
+
+// Direct dispatch. A sequential step of an orchestration (a turn schedules an activity, the
+// activity runs, the next turn consumes its result) takes four store transactions when every
+// piece of work goes through the queues: commit the turn, fetch the activity, complete it,
+// fetch the next turn. When this host can run the activity, the turn's commit claims it
+// (store.WorkItem.Claim: locked for this host in the same transaction) and a worker runs it at
+// once; when the activity is done, its completion locks the instance and returns the next turn
+// in the same transaction (store.Store.CompleteActivityAndFetch), which this host then runs,
+// usually on the live instance. A step then costs two transactions and no polling. Locks,
+// attempt counts and the queues stay as they were: a claimed activity or a directly fetched
+// turn that this host does not finish is taken over by any host once its lock expires. See
+// RATIONALE.md, "Why dispatch directly?".
+
+// claim marks for claiming the activities of c that this host can run now, taking a worker
+// slot for each, and returns how many it marked.
+func (r *Runtime) claim(c *store.Commit) int {
+	if r.stopping.Load() {
+		return 0
+	}
+	n := 0
+	for i := range c.Activities {
+		a := &c.Activities[i]
+		if !a.VisibleAt.IsZero() || r.activity(a.Name) == nil {
+			continue
+		}
+		select {
+		case r.actSlots <- struct{}{}:
+		default:
+			return n // every worker is busy: the rest go through the queue
+		}
+		a.Claim, c.ClaimFor = true, r.cfg.LockTimeout
+		n++
+	}
+	return n
+}
+
+// unclaim gives back the slots of a commit that failed.
+func (r *Runtime) unclaim(n int) {
+	for range n {
+		<-r.actSlots
+	}
+}
+
+// runClaimed runs the activities a committed turn claimed, each in its own goroutine holding
+// the slot claim took.
+func (r *Runtime) runClaimed(ctx context.Context, acts []store.WorkItem, n int) {
+	if n == 0 {
+		return
+	}
+	for i := range acts {
+		if !acts[i].Claim {
+			continue
+		}
+		wi := acts[i]
+		r.direct.Add(1)
+		go func() {
+			defer r.direct.Done()
+			defer func() { <-r.actSlots }()
+			r.runActivity(ctx, &wi)
+		}()
+	}
+}
+
+// complete commits an activity's result. When a turn slot is free it also runs the turn that
+// consumes the result here: on the live instance, committed with the completion in one
+// transaction (turnOnResult), or else locked in the completion's transaction and run as
+// any turn. Otherwise (or when the instance is locked elsewhere) the result waits in the
+// queue for a dispatcher.
+func (r *Runtime) complete(ctx context.Context, wi *store.WorkItem, msg store.Message) {
+	cctx := context.WithoutCancel(ctx)
+	if !r.stopping.Load() && ctx.Err() == nil {
+		select {
+		case r.turnSlots <- struct{}{}:
+			if r.turnOnResult(ctx, wi, msg) {
+				<-r.turnSlots
+				return
+			}
+			turn, err := r.st.CompleteActivityAndFetch(cctx, wi.Token, msg, r.cfg.LockTimeout, r.live.known)
+			if turn != nil {
+				r.processTurn(ctx, turn)
+			}
+			<-r.turnSlots
+			r.completed(wi, err)
+			return
+		default:
+		}
+	}
+	r.completed(wi, r.st.CompleteActivity(cctx, wi.Token, msg))
+}
+
+// completed logs a failed completion and wakes a dispatcher for the result.
+func (r *Runtime) completed(wi *store.WorkItem, err error) {
+	if err != nil {
+		if !errors.Is(err, store.ErrLockLost) {
+			r.log.Warn("complete activity", "name", wi.Name, "err", err)
+		}
+		return
+	}
+	signal(r.wakeTurn)
+}
+
+// turnOnResult runs the turn that consumes an activity's result on the live instance of its
+// orchestration, before anything is written, and commits that turn with the completion in one
+// transaction (store.Store.CompleteActivityWithTurn): the step costs one transaction. It needs
+// no turn lock: the store commits only if no lock is held and the history is still the one the
+// live instance holds (ErrConflict otherwise, and nothing is written). It reports whether the
+// completion is settled (committed, or the work item is gone); false: nothing was written,
+// the caller completes the activity the usual way.
+//
+// Only a first attempt takes this path: the result is not queued before the turn runs, so
+// a turn that crashed the process would leave no attempt count behind, and an activity whose
+// turn keeps crashing its host must reach the poison limit through the queue.
+func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg store.Message) bool {
+	if wi.Attempts != 1 {
+		return false
+	}
+	e := r.live.takeSettled(wi.InstanceID, wi.Execution)
+	if e == nil {
+		return false
+	}
+	eng, inst := e.eng, e.inst
+	ts, err := eng.BeginTurn(time.Now().UnixNano(), []history.Event{msg.Event})
+	if err != nil || len(ts.Dropped) > 0 {
+		// A result the engine does not take as is: let the queue path record it.
+		inst.Close()
+		return false
+	}
+	if ts.Run {
+		res := inst.Run(ctx)
+		if res.State == 0 {
+			inst.Close()
+			return false
+		}
+		if res.State != sandbox.Suspended {
+			inst.Close()
+			inst = nil
+		}
+	}
+	c := eng.Commit()
+	if st := eng.Started(); st != nil && st.ModuleHash != "" {
+		if mod, err := r.Module(ctx, st.ModuleHash); err == nil {
+			pinStarts(c, mod)
+		}
+	}
+	committed := func() {}
+	if inst != nil {
+		committed = r.live.commit(wi.InstanceID)
+	}
+	claimed := r.claim(c)
+	if err := r.st.CompleteActivityWithTurn(context.WithoutCancel(ctx), wi.Token, e.created, c); err != nil {
+		r.unclaim(claimed)
+		if inst != nil {
+			inst.Close()
+		}
+		committed()
+		if errors.Is(err, store.ErrLockLost) {
+			return true // the work item was withdrawn or deleted: its result goes nowhere
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			r.log.Warn("complete activity with turn", "name", wi.Name, "instance", wi.InstanceID, "err", err)
+		}
+		return false
+	}
+	eng.MarkCommitted()
+	if inst != nil {
+		r.live.put(wi.InstanceID, e.execution, e.created, eng, inst)
+	}
+	committed()
+	r.afterCommit(ctx, wi.InstanceID, c, claimed)
+	return true
+}
