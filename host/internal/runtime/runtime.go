@@ -120,10 +120,10 @@ func New(st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
 	}
 	return &Runtime{
 		cfg: cfg, st: st, sb: sb, log: cfg.Logger,
-		live:     newLiveCache(cfg.LiveCacheBytes),
-		modules:  map[string]*moduleEntry{},
-		acts:     map[string]ActivityFunc{},
-		wakeTurn: make(chan struct{}, 1),
+		live:      newLiveCache(cfg.LiveCacheBytes),
+		modules:   map[string]*moduleEntry{},
+		acts:      map[string]ActivityFunc{},
+		wakeTurn:  make(chan struct{}, 1),
 		wakeAct:   make(chan struct{}, 1),
 		watchers:  watchers{m: map[string][]chan struct{}{}},
 		turnSlots: make(chan struct{}, cfg.OrchestrationWorkers),
