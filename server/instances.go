@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -240,17 +241,69 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request, ns string) e
 	return nil
 }
 
-// getCustomStatus: GET /v1/instances/{id}/custom-status.
+// customStatusJSON is the document of GET /v1/instances/{id}/custom-status.
+type customStatusJSON struct {
+	CustomStatus       json.RawMessage `json:"custom_status"`
+	CustomStatusBase64 string          `json:"custom_status_base64,omitempty"`
+	// ETag identifies the value: a long-poll gives it back as wait_for_change.
+	ETag string `json:"etag"`
+	// Status is the instance's: a watcher stops when it is final.
+	Status string `json:"status"`
+}
+
+// customStatusTag is the etag of a custom status: 32 hex digits of its sha256 (no custom
+// status is the empty value's).
+func customStatusTag(cs []byte) string {
+	sum := sha256.Sum256(cs)
+	return hex.EncodeToString(sum[:16])
+}
+
+// getCustomStatus: GET /v1/instances/{id}/custom-status[?wait_for_change=ETAG&timeout=30s].
+// With wait_for_change it is a long-poll: it answers at once when the custom status's etag
+// differs from the one given or the instance has ended, otherwise when either happens or at
+// the timeout (capped by the server's maximum wait), always with the current value.
 func (s *Server) getCustomStatus(w http.ResponseWriter, r *http.Request, ns string) error {
-	in, err := s.lookup(r.Context(), ns, r.PathValue("id"))
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	prev, waiting := q.Get("wait_for_change"), q.Has("wait_for_change")
+	if !waiting && q.Has("timeout") {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "timeout=%q without wait_for_change: give the etag of the value to wait for a change of", q.Get("timeout"))
+	}
+	timeout, err := parseTimeout(q.Get("timeout"), 30*time.Second, s.cfg.maxWait)
 	if err != nil {
 		return err
 	}
+	in, err := s.lookup(r.Context(), ns, id)
+	if err != nil {
+		return err
+	}
+	if waiting && customStatusTag(in.CustomStatus) == prev && !in.Status.Finished() {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		for customStatusTag(in.CustomStatus) == prev && !in.Status.Finished() {
+			// WaitCustomStatus compares bytes; the loop compares etags, which take no custom
+			// status and an empty one for the same value.
+			got, err := s.c.WaitCustomStatus(ctx, in.ID, in.CustomStatus)
+			if err == nil {
+				in = got
+				continue
+			}
+			if r.Context().Err() != nil {
+				return r.Context().Err()
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			// The timeout: answer the current state (404 if it was deleted meanwhile).
+			if in, err = s.lookup(r.Context(), ns, id); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	cs, cs64 := payloadJSON(in.CustomStatus)
-	writeJSON(w, http.StatusOK, struct {
-		CustomStatus       json.RawMessage `json:"custom_status"`
-		CustomStatusBase64 string          `json:"custom_status_base64,omitempty"`
-	}{cs, cs64})
+	writeJSON(w, http.StatusOK, customStatusJSON{CustomStatus: cs, CustomStatusBase64: cs64,
+		ETag: customStatusTag(in.CustomStatus), Status: in.Status.String()})
 	return nil
 }
 

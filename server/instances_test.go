@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -305,4 +307,92 @@ func TestPendingAcrossRestart(t *testing.T) {
 		t.Fatalf("instance once turns run = %v", out)
 	}
 	e.expect(tokA, "POST", "/v1/instances", map[string]any{"name": "wat_hello", "id": "p1"}, http.StatusConflict, CodeInstanceExists)
+}
+
+// TestCustomStatusWait: GET custom-status?wait_for_change=ETAG long-polls for a change of the
+// custom status, answers at once when it differs or the instance has ended, and at the
+// timeout with the unchanged value.
+func TestCustomStatusWait(t *testing.T) {
+	e := newEnv(t)
+	e.upload(tokA, "guest", "1", goGuest(t))
+	// sc_counter sets the custom status {"n": N}, then waits for the event "next".
+	id := e.start(tokA, "sc_counter", "counter", map[string]any{"n": 0, "to": 2, "event": "next"})
+	e.waitFor(tokA, id, `custom status {"n":0}`, func(m map[string]any) bool { return fmt.Sprint(m["custom_status"]) == "map[n:0]" })
+	path := "/v1/instances/" + id + "/custom-status"
+	cs := func(r reply) (value, etag, status string) {
+		m := r.obj(t)
+		return string(mustJSON(t, m["custom_status"])), m["etag"].(string), m["status"].(string)
+	}
+	v0, tag0, st := cs(e.expect(tokA, "GET", path, nil, http.StatusOK, ""))
+	if v0 != `{"n":0}` || len(tag0) != 32 || st != "running" {
+		t.Fatalf("custom status = %s, etag %q, status %s", v0, tag0, st)
+	}
+	// Unchanged: the answer comes at the timeout, with the same value.
+	if v, tag, _ := cs(e.expect(tokA, "GET", path+"?wait_for_change="+tag0+"&timeout=50ms", nil, http.StatusOK, "")); v != v0 || tag != tag0 {
+		t.Fatalf("after a timeout: %s %s, want %s %s", v, tag, v0, tag0)
+	}
+	// A waiting request answers with the next value.
+	type answer struct {
+		r   reply
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", e.url+path+"?wait_for_change="+tag0+"&timeout=60s", nil)
+		req.Header.Set("Authorization", "Bearer "+tokA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		got <- answer{reply{resp.StatusCode, body, resp.Header}, err}
+	}()
+	e.expect(tokA, "POST", "/v1/instances/"+id+"/events/next", `1`, http.StatusAccepted, "")
+	a := <-got
+	must(t, a.err)
+	v1, tag1, _ := cs(a.r)
+	if a.r.status != http.StatusOK || v1 != `{"n":1}` || tag1 == tag0 {
+		t.Fatalf("long-poll answered %d %s (etag %s)", a.r.status, a.r.body, tag1)
+	}
+	// A stale etag answers at once, with the current value (a 5-minute wait would not).
+	quick := &http.Client{Timeout: 20 * time.Second}
+	req, _ := http.NewRequest("GET", e.url+path+"?wait_for_change="+tag0+"&timeout=5m", nil)
+	req.Header.Set("Authorization", "Bearer "+tokA)
+	resp, err := quick.Do(req)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if v, _, _ := cs(reply{resp.StatusCode, body, nil}); v != `{"n":1}` {
+		t.Fatalf("stale etag: %s", body)
+	}
+	// An ended instance answers at once too, with its final status.
+	e.expect(tokA, "POST", "/v1/instances/"+id+"/events/next", `2`, http.StatusAccepted, "")
+	e.expect(tokA, "POST", "/v1/instances/"+id+"/events/next", `3`, http.StatusAccepted, "")
+	e.wait(tokA, id)
+	_, tag2, _ := cs(e.expect(tokA, "GET", path, nil, http.StatusOK, ""))
+	req, _ = http.NewRequest("GET", e.url+path+"?wait_for_change="+tag2+"&timeout=5m", nil)
+	req.Header.Set("Authorization", "Bearer "+tokA)
+	resp, err = quick.Do(req)
+	must(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if v, tag, st := cs(reply{resp.StatusCode, body, nil}); v != `{"n":2}` || tag != tag2 || st != "completed" {
+		t.Fatalf("ended instance: %s", body)
+	}
+
+	for _, bad := range []string{"?timeout=1s", "?wait_for_change=" + tag0 + "&timeout=soon", "?wait_for_change=x&timeout=-1s"} {
+		e.expect(tokA, "GET", path+bad, nil, http.StatusBadRequest, CodeBadRequest)
+	}
+	e.expect(tokA, "GET", "/v1/instances/nope/custom-status?wait_for_change="+tag0, nil, http.StatusNotFound, CodeInstanceNotFound)
+	e.expect(tokB, "GET", path+"?wait_for_change="+tag0, nil, http.StatusNotFound, CodeInstanceNotFound)
+}
+
+// mustJSON encodes a decoded JSON value again (compact, keys sorted).
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return b
 }

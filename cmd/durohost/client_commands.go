@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -386,6 +387,77 @@ func waitCommand() *cli.Command {
 		})
 }
 
+// apiCustomStatus is the document of GET /v1/instances/{id}/custom-status.
+type apiCustomStatus struct {
+	CustomStatus       json.RawMessage `json:"custom_status"`
+	CustomStatusBase64 string          `json:"custom_status_base64"`
+	ETag               string          `json:"etag"`
+	Status             string          `json:"status"`
+}
+
+func customStatusCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "watch", Usage: "print the value, then each new one as it changes, until the instance ends"},
+		&cli.DurationFlag{Name: "timeout", Usage: "with --watch: stop after `DURATION` (exit 2; 0: watch for ever)"},
+	}
+	return instanceCommand("custom-status", "print an instance's custom status (null: none); with --watch, each change until it ends", "ID", flags, 1, 1,
+		func(c *cli.Context, a *apiClient, id string) error {
+			path := "/v1/instances/" + seg(id) + "/custom-status"
+			var deadline time.Time
+			if d := c.Duration("timeout"); d > 0 {
+				if !c.Bool("watch") {
+					return exitWith(exitError, "custom-status: --timeout goes with --watch")
+				}
+				deadline = time.Now().Add(d)
+			}
+			q, last := "", ""
+			for {
+				var cs apiCustomStatus
+				data, err := a.call(c.Context, "GET", path+q, nil, &cs)
+				if err != nil {
+					return err
+				}
+				if q == "" || cs.ETag != last {
+					printCustomStatus(c, data, &cs)
+				}
+				last = cs.ETag
+				finished := cs.Status == "completed" || cs.Status == "failed" || cs.Status == "cancelled"
+				if !c.Bool("watch") || finished {
+					return nil
+				}
+				// Long-poll for the next value, a minute at a time.
+				poll := 60 * time.Second
+				if !deadline.IsZero() {
+					if poll = min(poll, time.Until(deadline)); poll <= 0 {
+						return exitWith(exitTimeout, "custom-status: %s is still %s after %s", id, cs.Status, c.Duration("timeout"))
+					}
+				}
+				q = "?wait_for_change=" + url.QueryEscape(last) + "&timeout=" + poll.Round(time.Millisecond).String()
+			}
+		})
+}
+
+// printCustomStatus prints a custom status: the value, or with --json the server's document
+// (one line each under --watch).
+func printCustomStatus(c *cli.Context, data []byte, cs *apiCustomStatus) {
+	w := c.App.Writer
+	switch {
+	case c.Bool("json") && c.Bool("watch"):
+		var buf bytes.Buffer
+		if json.Compact(&buf, data) != nil {
+			buf.Reset()
+			buf.Write(bytes.TrimSpace(data))
+		}
+		fmt.Fprintln(w, buf.String())
+	case c.Bool("json"):
+		printJSON(w, data)
+	case len(cs.CustomStatus) == 0 && cs.CustomStatusBase64 == "":
+		fmt.Fprintln(w, "null")
+	default:
+		fmt.Fprintln(w, rawOr(cs.CustomStatus, cs.CustomStatusBase64))
+	}
+}
+
 func historyCommand() *cli.Command {
 	flags := []cli.Flag{&cli.UintFlag{Name: "execution", Usage: "execution `N` (default: the current one)"}}
 	return instanceCommand("history", "print an instance's history (a timeline, or with --json the file `durohost replay --history` reads)", "ID", flags, 1, 1,
@@ -541,7 +613,7 @@ func listCommand() *cli.Command {
 // clientCommands are the commands that talk to a server.
 func clientCommands() []*cli.Command {
 	cmds := []*cli.Command{
-		moduleCommand(), startCommand(), statusCommand(), waitCommand(), historyCommand(),
+		moduleCommand(), startCommand(), statusCommand(), waitCommand(), customStatusCommand(), historyCommand(),
 		signalCommand("raise", "raise an external event on an instance", "EVENT", "events"),
 		signalCommand("enqueue", "add a message to an instance's persistent queue", "QUEUE", "queues"),
 		cancelCommand(), listCommand(), rmCommand(), pruneCommand(),

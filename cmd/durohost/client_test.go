@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,4 +227,45 @@ func TestClientReplay(t *testing.T) {
 	ts.fails(t, exitError, "give --history FILE or --instance ID", "replay", a)
 	ts.fails(t, exitError, "give --id", "replay", a, "--history", writeFile(t, "bare.json", []byte(`{"events": []}`)))
 	close(ts.release)
+}
+
+// TestClientCustomStatus: `custom-status` prints the value; --watch prints each change until
+// the instance ends.
+func TestClientCustomStatus(t *testing.T) {
+	ts := newTestServer(t)
+	guest := writeFile(t, "guest.wasm", testguest.Build(t, "conformance/guests/go", ""))
+	ts.ok(t, "uploaded guest", "module", "push", guest)
+	// sc_counter sets the custom status {"n": N} and waits for the event "next", up to N = 2.
+	ts.ok(t, "w1", "start", "sc_counter", "--id", "w1", "--input", `{"n": 0, "to": 2, "event": "next"}`)
+	waitFor(t, 30*time.Second, `custom status {"n":0}`, func() bool { return ts.cli("custom-status", "w1").stdout == "{\"n\":0}\n" })
+	var cs map[string]any
+	if err := json.Unmarshal([]byte(ts.ok(t, `"etag"`, "custom-status", "w1", "--json")), &cs); err != nil || cs["status"] != "running" {
+		t.Fatalf("custom-status --json: %v %v", cs, err)
+	}
+	ts.fails(t, exitTimeout, "still running", "custom-status", "w1", "--watch", "--timeout", "50ms")
+	ts.fails(t, exitError, "--timeout goes with --watch", "custom-status", "w1", "--timeout", "1s")
+
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"durohost", "custom-status", "w1", "--watch", "--server", ts.url, "--token", "tok-a"}, &stdout, &stderr)
+	}()
+	for n := range 3 {
+		want := fmt.Sprintf("{\"n\":%d}\n", n)
+		waitFor(t, 30*time.Second, "the watch to print "+want, func() bool { return strings.HasSuffix(stdout.String(), want) })
+		ts.ok(t, "sent event", "raise", "w1", "next", strconv.Itoa(n))
+	}
+	select {
+	case c := <-code:
+		if c != 0 || stdout.String() != "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n" {
+			t.Fatalf("custom-status --watch: exit %d\nstdout:\n%s\nstderr:\n%s", c, stdout.String(), stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("custom-status --watch did not end with the instance; stdout:\n%s", stdout.String())
+	}
+	ts.ok(t, "completed", "status", "w1")
+	// On an ended instance, --watch prints the value and returns.
+	if out := ts.ok(t, `"completed"`, "custom-status", "w1", "--watch", "--json"); strings.Count(out, "\n") != 1 {
+		t.Fatalf("custom-status --watch --json of an ended instance: %q", out)
+	}
 }
