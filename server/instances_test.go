@@ -10,10 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/host"
 )
 
 func TestInstances(t *testing.T) {
-	e := newEnv(t, WithSharedRegistry())
+	e := newEnv(t)
 	e.upload(tokA, "guest", "1", goGuest(t))
 
 	// Start, status, raise, wait, history, executions, custom status.
@@ -69,7 +72,7 @@ func TestInstances(t *testing.T) {
 	e.expect(tokA, "GET", "/v1/instances/c-1/history?execution=1", nil, http.StatusNotFound, CodeExecutionNotFound)
 	e.expect(tokA, "POST", "/v1/instances/c-1/prune", `{"keep_last": -1}`, http.StatusBadRequest, CodeBadRequest)
 
-	// Tree: a sub-orchestration with a derived ID (resolved through the shared registry).
+	// Tree: a sub-orchestration with a derived ID (the parent's module registers it).
 	p := e.start(tokA, "child", "parent-1", "tree")
 	if out := e.wait(tokA, p); out["status"] != "completed" {
 		t.Fatalf("child = %v", out)
@@ -395,4 +398,59 @@ func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	must(t, err)
 	return b
+}
+
+// TestSubOrchestrationsInNamespace: a guest starts a sub-orchestration by name that another
+// module of its namespace registers, without the shared registry; another namespace's
+// registration of the name is never used.
+func TestSubOrchestrationsInNamespace(t *testing.T) {
+	// Few, quick attempts: an unregistered child fails in milliseconds.
+	e := newEnvWith(t, envConfig{hostOpts: []host.Option{host.WithMaxAttempts(3), host.WithRetryBase(5 * time.Millisecond)}})
+	e.upload(tokA, "parent", "1", goGuest(t)) // sc_child starts the child named in its input
+	hello := e.upload(tokB, "greeter", "1", wat(t, "hello.wasm"))
+
+	// Only b registers wat_hello: a's child does not resolve, fails as unregistered after the
+	// host's attempts, and fails its parent.
+	e.start(tokA, "sc_child", "lonely", map[string]any{"name": "wat_hello"})
+	out := e.wait(tokA, "lonely")
+	if out["status"] != "failed" || !strings.Contains(fmt.Sprint(out["failure"]), abi.CodeUnregistered) {
+		t.Fatalf("parent of an unregistered child = %v", out)
+	}
+	tree := e.expect(tokA, "GET", "/v1/instances/lonely/tree", nil, http.StatusOK, "").obj(t)
+	kids, _ := tree["children"].([]any)
+	if len(kids) != 1 || kids[0].(map[string]any)["status"] != "failed" {
+		t.Fatalf("tree = %v", tree)
+	}
+	if l := e.expect(tokB, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 0 {
+		t.Fatalf("b lists %v", l)
+	}
+
+	// Once a uploads its own module registering wat_hello, a's parent runs the child on it.
+	own := e.upload(tokA, "greeter", "1", wat(t, "hello.wasm"))
+	e.start(tokA, "sc_child", "parent", map[string]any{"name": "wat_hello"})
+	if out := e.wait(tokA, "parent"); out["status"] != "completed" || out["output"] != "Hello, wat!" {
+		t.Fatalf("parent = %v", out)
+	}
+	tree = e.expect(tokA, "GET", "/v1/instances/parent/tree", nil, http.StatusOK, "").obj(t)
+	kids, _ = tree["children"].([]any)
+	if len(kids) != 1 {
+		t.Fatalf("tree = %v", tree)
+	}
+	child := kids[0].(map[string]any)
+	if child["name"] != "wat_hello" || child["status"] != "completed" || child["module_hash"] != own["hash"] || tree["module_hash"] == own["hash"] {
+		t.Fatalf("child = %v, want wat_hello on module %v (b's is %v)", child, own["hash"], hello["hash"])
+	}
+}
+
+// TestSharedRegistryCrossesNamespaces: with WithSharedRegistry, uploads are also registered
+// under their plain names, so a guest of one namespace may start an orchestration only
+// another namespace uploaded (the trade-off of the option).
+func TestSharedRegistryCrossesNamespaces(t *testing.T) {
+	e := newEnv(t, WithSharedRegistry())
+	e.upload(tokA, "parent", "1", goGuest(t))
+	e.upload(tokB, "greeter", "1", wat(t, "hello.wasm"))
+	e.start(tokA, "sc_child", "p", map[string]any{"name": "wat_hello"})
+	if out := e.wait(tokA, "p"); out["status"] != "completed" || out["output"] != "Hello, wat!" {
+		t.Fatalf("parent = %v", out)
+	}
 }

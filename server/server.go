@@ -78,11 +78,13 @@ func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = 
 // against the new module (default 100).
 func WithReplaySample(n int) Option { return func(c *config) { c.replaySample = n } }
 
-// WithSharedRegistry also registers every uploaded orchestration under its own name in the
-// host's registry, as host.LoadModule does, so that sub-orchestrations and detached
-// orchestrations that a guest starts by name resolve. Those names are shared by every
-// namespace: use it only when the namespaces trust each other (one team, one tenant). See
-// RATIONALE.md, "Why are namespaces prefixes?".
+// WithSharedRegistry also registers every uploaded orchestration under its plain name in the
+// host's registry, as host.LoadModule does. Those names are shared by every namespace: a
+// guest's sub-orchestration or detached orchestration that its own namespace does not
+// register resolves to another namespace's upload, and host clients outside the server can
+// start uploads by name. Use it only when the namespaces trust each other (one team, one
+// tenant). It is not needed for children within a namespace: the runtime resolves a child's
+// name in the parent's namespace first. See RATIONALE.md, "Why are namespaces prefixes?".
 func WithSharedRegistry() Option { return func(c *config) { c.shared = true } }
 
 // WithLogger sets the logger of request failures (default: none).

@@ -43,7 +43,7 @@ type serveConfig struct {
 		TokenSHA256 string `json:"token_sha256,omitempty"`
 		Role        string `json:"role,omitempty"`
 	} `json:"tokens"`
-	// SharedRegistry: see --shared-registry.
+	// SharedRegistry: see --shared-registry (not needed for children within a namespace).
 	SharedRegistry bool `json:"shared_registry,omitempty"`
 	// MaxModuleSize bounds an upload, in bytes.
 	MaxModuleSize int64 `json:"max_module_size,omitempty"`
@@ -115,6 +115,12 @@ endpoints (status, wait, history, custom status, lists, tree, module metadata); 
 "role": "read" in the file, or as a third field in $DUROHOST_TOKENS ("team-a:secret:read";
 a secret holding ':' then needs its role: "team-a:pass:word:write").
 
+Sub-orchestrations and detached orchestrations a guest starts by name resolve in its own
+namespace, in any module the namespace uploaded, and never in another namespace's unless
+--shared-registry is given: it also registers every upload under its plain name, shared by
+all namespaces, so that a guest may start an orchestration only another namespace uploaded.
+Give it only for namespaces that trust each other.
+
 SIGINT or SIGTERM stops accepting connections, lets requests and turns in flight finish
 (or abandons them after a grace period: the work is taken again at the next start), and
 closes the database.`,
@@ -122,7 +128,7 @@ closes the database.`,
 			dbFlag(),
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` to listen on (host:port; port 0 picks one)"},
 			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, db)", TakesFile: true},
-			&cli.BoolFlag{Name: "shared-registry", Usage: "also register uploaded orchestrations by their own names, so that sub-orchestrations started by name resolve (namespaces then share names: only for namespaces that trust each other)"},
+			&cli.BoolFlag{Name: "shared-registry", Usage: "also register uploaded orchestrations by their plain names, shared by every namespace, so that a guest may start an orchestration another namespace uploaded (only for namespaces that trust each other; not needed for sub-orchestrations within a namespace)"},
 			lockFlag(),
 		}, activityFlags()...),
 		Action: serveAction,
