@@ -281,8 +281,8 @@ func (s *Server) getCustomStatus(w http.ResponseWriter, r *http.Request, ns stri
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		for customStatusTag(in.CustomStatus) == prev && !in.Status.Finished() {
-			// WaitCustomStatus compares bytes; the loop compares etags, which take no custom
-			// status and an empty one for the same value.
+			// WaitCustomStatus compares bytes, the loop etags: no custom status and an empty
+			// one are different bytes with the same etag.
 			got, err := s.c.WaitCustomStatus(ctx, in.ID, in.CustomStatus)
 			if err == nil {
 				in = got

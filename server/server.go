@@ -10,7 +10,7 @@
 //
 // Every request but /healthz, /readyz and /v1/openapi.json carries a bearer token bound to
 // a namespace; a namespace sees only its own modules and instances (see RATIONALE.md, "Why
-// are namespaces prefixes?"). The API is described by the OpenAPI 3 document served at
+// are namespaces prefixes?"). A token with RoleRead may only call the GET endpoints. The API is described by the OpenAPI 3 document served at
 // /v1/openapi.json (openapi.json in this directory). Errors are JSON objects
 // {"error": {"code": "...", "message": "..."}} with a stable code.
 package server
