@@ -36,14 +36,15 @@ const (
 
 func defaults() config {
 	return config{
-		orchWorkers: 8, actWorkers: 32, lockTimeout: 30 * time.Second, maxAttempts: 10,
+		orchWorkers: 64, actWorkers: 32, lockTimeout: 30 * time.Second, maxAttempts: 10,
 		retryBase: 100 * time.Millisecond, pollMin: time.Millisecond, pollMax: 100 * time.Millisecond,
 		liveCache: DefaultLiveCacheBytes,
 	}
 }
 
-// WithOrchestrationWorkers sets how many turns run at once (default 8: turns wait for their
-// durable commit most of the time, and concurrent turns share commits).
+// WithOrchestrationWorkers sets how many turns run at once (default 64: a turn spends most of
+// its time waiting for its durable commit, and concurrent turns share commits; each running
+// turn may hold a guest being instantiated, so this also bounds that memory).
 func WithOrchestrationWorkers(n int) Option { return func(c *config) { c.orchWorkers = n } }
 
 // WithActivityWorkers sets how many activities run at once (default 32).

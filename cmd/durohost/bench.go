@@ -57,7 +57,7 @@ Examples:
 			&cli.StringFlag{Name: "sync", Usage: "durability of commits, `MODE`: full (durable, each commit waits for the disk) or normal (relaxed: the last commits may be lost on a power loss)", Value: "full"},
 			&cli.StringFlag{Name: "dir", Usage: "`DIR` for the databases and the compiled module (default: a temporary directory, removed after)", TakesFile: true},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
-			&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N`", Value: 8},
+			&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N`", Value: 64},
 			&cli.IntFlag{Name: "activity-workers", Usage: "activities run at once, `N`", Value: 32},
 			&cli.Int64Flag{Name: "live-cache", Usage: "memory of the instances kept alive between turns, in `BYTES` (0: disabled); W6 always runs without", Value: host.DefaultLiveCacheBytes},
 			&cli.StringFlag{Name: "source", Usage: "`DIR` of the durohost source checkout (default: found from the current directory)", TakesFile: true},

@@ -47,7 +47,10 @@
 // when it did not keep the instance in memory) and answers the calls it already recorded from
 // history. An orchestration must therefore issue the same commands in the same order every
 // time it runs with the same history. The sandbox takes care of most sources of difference:
-// time.Now, crypto/rand, math/rand and map iteration order are functions of history. What is
+// time.Now, crypto/rand, math/rand and map iteration order are functions of history. Package
+// initialisation sees no instance (the clock reads the epoch), and the Go runtime's own random
+// state (map iteration order, math/rand's global functions) is the same in every instance of a
+// module: for values that must differ between instances use Context.NewUUID or crypto/rand. What is
 // left to the author: side effects (I/O, network) belong in activities, and waiting goes
 // through futures, never through goroutines, channels or time.Sleep — nothing of the guest
 // runs while it waits, and the host may discard it and replay it later.

@@ -44,7 +44,7 @@ type Config struct {
 	// Sync is the durability of commits (default sqlite.SyncFull).
 	Sync sqlite.Synchronous
 	// OrchestrationWorkers and ActivityWorkers size the host's dispatchers (0: the host's
-	// defaults, 2 and 16).
+	// defaults, 64 and 32).
 	OrchestrationWorkers, ActivityWorkers int
 	// LiveCache is the live cache of every workload but W6, in bytes (0: the host's default,
 	// host.DefaultLiveCacheBytes; negative: disabled).
@@ -60,7 +60,7 @@ type Config struct {
 
 // Host defaults, printed in the configuration of each line.
 const (
-	defaultOrchestrationWorkers = 8
+	defaultOrchestrationWorkers = 64
 	defaultActivityWorkers      = 32
 )
 

@@ -59,6 +59,8 @@ type Instance struct {
 
 	describe      bool
 	registrations []abi.Registration
+	// initializing is set while the module's initialisation runs (see instantiate).
+	initializing bool
 
 	started  bool
 	dead     bool
@@ -96,33 +98,42 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	i := &Instance{
 		rt: rt, eng: eng, id: instanceID, exec: execution,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
-		mem: newMemory(),
+		mem: newMemory(m.image),
 	}
 	i.stdout = &lineWriter{inst: i, level: abi.LogInfo}
 	i.stderr = &lineWriter{inst: i, level: abi.LogWarn}
+	// During initialisation the guest sees no instance (ABI.md, "Initialisation"): clocks
+	// read the epoch and random bytes come from the stream of no instance, so that every
+	// instance of a module initialises to the same state (which a snapshot then stands for,
+	// see snapshot.go).
+	i.initializing = true
 	now := func() int64 {
-		if eng == nil {
+		if eng == nil || i.initializing {
 			return 0
 		}
 		return eng.Now()
 	}
+	start := []string{abi.ExportInitialize}
+	if m.snap != nil {
+		start = nil // restored from the snapshot below
+	}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(abi.ExportInitialize).
+		WithStartFunctions(start...).
 		WithWalltime(func() (int64, int32) { n := now(); return n / 1e9, int32(n % 1e9) }, 1).
 		WithNanotime(func() int64 {
-			if eng == nil {
+			if eng == nil || i.initializing {
 				return 1e9
 			}
 			return eng.Now() - eng.StartTime() + 1e9
 		}, 1).
 		WithNanosleep(func(ns int64) {
-			if eng != nil {
+			if eng != nil && !i.initializing {
 				eng.Sleep(ns)
 			}
 		}).
 		WithOsyield(func() {}).
-		WithRandSource(randomSource(instanceID, execution)).
+		WithRandSource(&phasedRandom{inst: i, init: randomSource("", 0), own: randomSource(instanceID, execution)}).
 		WithStdout(i.stdout).
 		WithStderr(i.stderr)
 	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.TurnTimeout)
@@ -141,6 +152,13 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	i.mod = mod
+	i.initializing = false
+	if m.snap != nil {
+		if err := m.snap.restore(mod); err != nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("instantiate: %w", err)
+		}
+	}
 	ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ictx)
 	if err != nil {
 		mod.Close(ctx)

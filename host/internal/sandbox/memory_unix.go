@@ -26,6 +26,10 @@ type reservedMemory struct {
 	max       uint64
 	busy      bool // a guest call may be executing on this memory
 	freed     bool // Free was called
+	// img, when set, is the module's initial memory, mapped over the start of the
+	// reservation (the module was compiled without its data segments). Such a mapping is
+	// unmapped when freed, not pooled.
+	img *dataImage
 }
 
 var (
@@ -41,7 +45,7 @@ var (
 // maxPooled bounds the reservations kept for reuse per size.
 const maxPooled = 64
 
-func newMemory() *reservedMemory { return &reservedMemory{} }
+func newMemory(img *dataImage) *reservedMemory { return &reservedMemory{img: img} }
 
 // allocator returns the wazero allocator handing out this memory (one memory per instance).
 func (m *reservedMemory) allocator() experimental.MemoryAllocator {
@@ -62,12 +66,27 @@ func (m *reservedMemory) Reallocate(size uint64) []byte {
 	}
 	if m.buf == nil {
 		reserve := roundPage(max(m.max, size, uint64(pageSize)))
-		if !m.reuse(int(reserve)) {
+		if m.img != nil {
+			reserve = max(reserve, uint64(m.img.size))
+		}
+		if m.img != nil && m.img.reuse(m, int(reserve)) {
+			// Restored from the image's pool.
+		} else if m.img != nil || !m.reuse(int(reserve)) {
 			b, err := syscall.Mmap(-1, 0, int(reserve), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON|mapNoReserve)
 			if err != nil {
 				return nil
 			}
 			m.buf = b
+		}
+		if m.img != nil && m.committed == 0 {
+			// A memory that cannot start from its image must not start at all: the module
+			// has no data segments of its own.
+			if err := m.img.mapOver(m.buf); err != nil {
+				syscall.Munmap(m.buf)
+				m.buf = nil
+				return nil
+			}
+			m.committed = m.img.size
 		}
 	}
 	if size > uint64(len(m.buf)) {
@@ -134,6 +153,12 @@ func (m *reservedMemory) recycle() {
 	}
 	b, committed := m.buf, m.committed
 	m.buf, m.committed = nil, 0
+	if m.img != nil {
+		if !m.img.recycle(b, committed) {
+			syscall.Munmap(b)
+		}
+		return
+	}
 	poolMu.Lock()
 	if len(pool[len(b)]) < maxPooled {
 		pool[len(b)] = append(pool[len(b)], b)

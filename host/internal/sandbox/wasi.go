@@ -41,6 +41,20 @@ func randomSource(instanceID string, execution uint32) *rand.ChaCha8 {
 	return rand.NewChaCha8(seed)
 }
 
+// phasedRandom is the source random_get reads: the stream of no instance while the module
+// initialises, then the instance's own.
+type phasedRandom struct {
+	inst      *Instance
+	init, own *rand.ChaCha8
+}
+
+func (r *phasedRandom) Read(p []byte) (int, error) {
+	if r.inst.initializing {
+		return r.init.Read(p)
+	}
+	return r.own.Read(p)
+}
+
 // lineWriter turns a guest's stdout or stderr into log lines. Lines written while the guest
 // replays are dropped.
 type lineWriter struct {

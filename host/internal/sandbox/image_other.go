@@ -1,0 +1,20 @@
+//go:build !linux
+
+package sandbox
+
+import "errors"
+
+// imageSupported: memories start from wazero's copy of the data segments (see image_linux.go).
+const imageSupported = false
+
+type dataImage struct{ size int }
+
+func newDataImage([]byte) (*dataImage, error) { return nil, errors.New("memory images need Linux") }
+
+func (d *dataImage) close() error { return nil }
+
+func (d *dataImage) mapOver([]byte) error { return errors.New("memory images need Linux") }
+
+func (d *dataImage) recycle([]byte, int) bool { return false }
+
+func (d *dataImage) reuse(*reservedMemory, int) bool { return false }
