@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
@@ -39,10 +40,11 @@ func (m *Module) takeSnapshot(inst *Instance) error {
 		return nil
 	}
 	size := mem.Size()
-	b, ok := mem.Read(0, size)
+	view, ok := mem.Read(0, size)
 	if !ok {
 		return fmt.Errorf("snapshot: cannot read %d bytes of memory", size)
 	}
+	b := bytes.Clone(view) // the instance goes on running on its memory (describe)
 	s := &snapshot{pages: size / 65536}
 	for _, name := range m.globals {
 		g := inst.mod.ExportedGlobal(name)
