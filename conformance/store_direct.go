@@ -149,6 +149,23 @@ func directCases() []storeCase {
 			}
 			commitTurn(t, s, cur.Token, turnCommit(cur))
 		}},
+		{"the first commit reports the row's creation time", func(t *testing.T, s store.Store) {
+			enqueue(t, s, startMsg("a"))
+			turn := fetchTurnOf(t, s, "a")
+			c := turnCommit(turn)
+			commitTurn(t, s, turn.Token, c)
+			in := instance(t, s, "a")
+			if c.Created.IsZero() || !c.Created.Equal(in.CreatedAt) {
+				t.Fatalf("Created = %v, want the row's CreatedAt %v", c.Created, in.CreatedAt)
+			}
+			enqueue(t, s, eventMsg("a", "x"))
+			turn = fetchTurnOf(t, s, "a")
+			c = turnCommit(turn)
+			commitTurn(t, s, turn.Token, c)
+			if !c.Created.IsZero() {
+				t.Fatalf("Created = %v on a commit that created no row, want zero", c.Created)
+			}
+		}},
 		{"complete and fetch returns the instance's turn locked", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
 			enqueue(t, s, eventMsg("a", "before"))

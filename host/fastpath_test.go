@@ -158,18 +158,17 @@ func TestLiveSequenceOmitsHistory(t *testing.T) {
 		}
 	}
 	e.st.mu.Unlock()
-	// n+1 turns: the start (fetched by a dispatcher, the history is empty), the first step's
-	// (locked by its completion: the live instance does not know the row's creation time
-	// yet, so the store reads the history), then n-1 committed with their completions.
+	// n+1 turns: the start, fetched by a dispatcher (with no history to read), then one per
+	// step, each committed with its activity's completion on the live instance.
 	if fetched+withTurn != n+1 || withKnown != fetched {
 		t.Fatalf("%d turns fetched (%d with a KnownHistory) and %d committed with a completion, want %d in all, every fetch with a KnownHistory",
 			fetched, withKnown, withTurn, n+1)
 	}
-	if fetched != 2 || direct != 1 || withTurn != n-1 {
-		t.Fatalf("%d turns fetched, %d of them by a completion, %d committed with a completion; want 2, 1, %d", fetched, direct, withTurn, n-1)
+	if fetched != 1 || direct != 0 || withTurn != n {
+		t.Fatalf("%d turns fetched, %d of them by a completion, %d committed with a completion; want 1, 0, %d", fetched, direct, withTurn, n)
 	}
-	if len(read) != 2 {
-		t.Fatalf("fetched turns %v of %d read their history, want both", read, fetched)
+	if len(read) != 1 {
+		t.Fatalf("fetched turns %v of %d read their history, want the first", read, fetched)
 	}
 	e.mu.Lock()
 	steps := len(e.steps)

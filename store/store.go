@@ -291,6 +291,9 @@ type Commit struct {
 	Activities []WorkItem
 	// ClaimFor is how long claimed Activities are locked; it must be positive when any is.
 	ClaimFor time.Duration
+	// Created is set by a successful CommitTurn that created the instance row (the first
+	// commit of an instance) to the row's CreatedAt; it is left alone otherwise.
+	Created time.Time
 	// Messages are enqueued for this or other instances (timers carry a VisibleAt).
 	Messages []Message
 	// Consumed are the IDs of messages of this turn to delete.

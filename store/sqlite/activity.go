@@ -73,7 +73,7 @@ func (s *Store) FetchActivity(ctx context.Context, lockFor time.Duration) (*stor
 		w       store.WorkItem
 		scanErr error
 	)
-	err := s.w.do(ctx, func(t *tx) error {
+	err := s.w.doRelaxed(ctx, func(t *tx) error {
 		scanErr = nil
 		now := nanos(t.now)
 		until := now + int64(lockFor)
@@ -126,7 +126,7 @@ func (s *Store) RenewActivity(ctx context.Context, token string, lockFor time.Du
 	if !ok {
 		return fmt.Errorf("renew activity: %w", store.ErrLockLost)
 	}
-	return s.w.do(ctx, func(t *tx) error {
+	return s.w.doRelaxed(ctx, func(t *tx) error {
 		now := nanos(t.now)
 		n, err := t.execN(qRenewWorkItem, now+int64(lockFor), id, token, now)
 		if err != nil {

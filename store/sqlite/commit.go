@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/durohost/durohost/store"
 )
@@ -171,7 +172,11 @@ func (s *Store) CommitTurn(ctx context.Context, token string, c *store.Commit) e
 	if err != nil {
 		return fmt.Errorf("commit turn: %w", err)
 	}
-	return s.w.do(ctx, func(t *tx) error { return commitTurn(t, token, e) })
+	err = s.w.do(ctx, func(t *tx) error { return commitTurn(t, token, e) })
+	if err != nil {
+		c.Created = time.Time{}
+	}
+	return err
 }
 
 // commitTurn runs in the writer. Any error rolls the whole request back, lock included.
@@ -346,6 +351,7 @@ func createInstance(t *tx, id string, e *encodedCommit, now int64) error {
 		st.CustomStatus, e.execution, current, now, e.finished, id, st.ModuleHash, st.ParentID); err != nil {
 		return err
 	}
+	e.Created = fromNanos(now)
 	var completed int64
 	if ended {
 		completed = now

@@ -123,7 +123,8 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		}
 		ready[q] = st
 	}
-	return &Store{cfg: cfg, w: newWriter(wdb, conn, cfg.batchSize, cfg.clock), rdb: rdb, ready: ready}, nil
+	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, path != MemoryPath)
+	return &Store{cfg: cfg, w: w, rdb: rdb, ready: ready}, nil
 }
 
 // dsns returns the data source names of the writer and of the readers.

@@ -60,7 +60,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 		raw       []rawMessage
 		scanErr   error
 	)
-	err := s.w.do(ctx, func(t *tx) error {
+	err := s.w.doRelaxed(ctx, func(t *tx) error {
 		raw, scanErr = raw[:0], nil
 		now := nanos(t.now)
 		var rowid sql.NullInt64
@@ -218,7 +218,7 @@ func (s *Store) RenewTurn(ctx context.Context, token string, lockFor time.Durati
 	if lockFor <= 0 {
 		return fmt.Errorf("renew turn: lock duration %v: %w", lockFor, store.ErrInvalid)
 	}
-	return s.w.do(ctx, func(t *tx) error {
+	return s.w.doRelaxed(ctx, func(t *tx) error {
 		now := nanos(t.now)
 		ok, err := t.renewTurn(token, now+int64(lockFor), now)
 		if err != nil {

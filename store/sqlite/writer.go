@@ -30,6 +30,9 @@ type request struct {
 	fn    func(*tx) error
 	state atomic.Int32
 	done  chan error
+	// relaxed: the request only takes or extends locks, and may commit without waiting for
+	// the disk (see doRelaxed).
+	relaxed bool
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
@@ -111,12 +114,21 @@ type writer struct {
 	clock     func() time.Time
 
 	// batches and batched count transactions and the requests they carried (for tests and
-	// benchmarks).
-	batches, batched atomic.Int64
+	// benchmarks); relaxedBatches counts those committed without waiting for the disk.
+	batches, batched, relaxedBatches atomic.Int64
+
+	// durable is the synchronous setting of ordinary commits; relaxOK says whether relaxed
+	// batches may commit with synchronous=OFF (a WAL database whose commits otherwise wait
+	// for the disk); relaxedNow is the connection's current state.
+	durable    Synchronous
+	relaxOK    bool
+	relaxedNow bool
 }
 
-func newWriter(db *sql.DB, conn *sql.Conn, batchSize int, clock func() time.Time) *writer {
+func newWriter(db *sql.DB, conn *sql.Conn, batchSize int, clock func() time.Time, durable Synchronous, wal bool) *writer {
 	w := &writer{
+		durable:   durable,
+		relaxOK:   wal && durable != SyncOff,
 		db:        db,
 		tx:        tx{conn: conn, stmts: map[string]*sql.Stmt{}, lockOwners: map[string]string{}},
 		reqs:      make(chan *request, 4*batchSize),
@@ -133,11 +145,26 @@ func newWriter(db *sql.DB, conn *sql.Conn, batchSize int, clock func() time.Time
 // took the request, the request is withdrawn and ctx's error returned; once taken, do waits
 // for the outcome, so that an error always means nothing was written.
 func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
+	return w.submit(ctx, fn, false)
+}
+
+// doRelaxed is do for a request that only takes, extends or gives back locks (with the
+// attempt counts a fetch increments). A batch made only of such requests commits with
+// synchronous=OFF: it reaches the operating system before the call returns, so it survives a
+// crash of the process, and the next durable commit makes it durable too (the WAL is
+// written in order); only a power loss or an OS crash before that can lose it, which loses a
+// lock (it expires anyway) or one increment of an attempt count (poison detection then takes
+// one more attempt). See RATIONALE.md, "Why do lock transactions not wait for the disk?".
+func (w *writer) doRelaxed(ctx context.Context, fn func(*tx) error) error {
+	return w.submit(ctx, fn, true)
+}
+
+func (w *writer) submit(ctx context.Context, fn func(*tx) error, relaxed bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r := requestPool.Get().(*request)
-	r.fn = fn
+	r.fn, r.relaxed = fn, relaxed
 	r.state.Store(reqPending)
 	select {
 	case w.reqs <- r:
@@ -208,10 +235,23 @@ func (w *writer) runBatch(batch []*request) {
 		}
 	}
 	batch = batch[:n]
-	switch len(batch) {
-	case 0:
+	if len(batch) == 0 {
 		return
-	case 1:
+	}
+	relaxed := w.relaxOK
+	for _, r := range batch {
+		relaxed = relaxed && r.relaxed
+	}
+	if err := w.relax(relaxed); err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	if relaxed {
+		w.relaxedBatches.Add(1)
+	}
+	if len(batch) == 1 {
 		batch[0].done <- w.runOne(batch[0])
 		return
 	}
@@ -228,6 +268,26 @@ func (w *writer) runBatch(batch []*request) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+}
+
+// relax sets the connection for a relaxed batch (synchronous=OFF, and no automatic
+// checkpoint: a checkpoint must not run without syncing, or a power loss could leave the
+// database file behind a WAL that was already reset) or back for a durable one.
+func (w *writer) relax(on bool) error {
+	if on == w.relaxedNow {
+		return nil
+	}
+	pragmas := []string{"PRAGMA synchronous=OFF", "PRAGMA wal_autocheckpoint=0"}
+	if !on {
+		pragmas = []string{"PRAGMA synchronous=" + w.durable.String(), "PRAGMA wal_autocheckpoint=1000"}
+	}
+	for _, p := range pragmas {
+		if _, err := w.tx.exec(p); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	w.relaxedNow = on
+	return nil
 }
 
 // runOne applies a single request in its own transaction.

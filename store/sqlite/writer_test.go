@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/durohost/durohost/store"
 )
@@ -250,4 +251,91 @@ func TestBatchSizeBoundsBatches(t *testing.T) {
 	if got := s.w.batches.Load() - before; got != 3 {
 		t.Fatalf("%d transactions for 5 requests in batches of 2, want 3", got)
 	}
+}
+
+// pragmas reads the writer connection's synchronous and wal_autocheckpoint settings.
+func pragmas(t *testing.T, s *Store) (sync, checkpoint int) {
+	t.Helper()
+	err := s.w.do(context.Background(), func(tx *tx) error {
+		if err := tx.conn.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&sync); err != nil {
+			return err
+		}
+		return tx.conn.QueryRowContext(context.Background(), "PRAGMA wal_autocheckpoint").Scan(&checkpoint)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sync, checkpoint
+}
+
+// TestRelaxedLockBatches: fetches and renewals (lock-only requests) commit with
+// synchronous=OFF and automatic checkpoints off; a batch with any other request, and every
+// commit after, waits for the disk as configured, with checkpoints back on.
+func TestRelaxedLockBatches(t *testing.T) {
+	for _, mode := range []Synchronous{SyncFull, SyncNormal} {
+		t.Run(mode.String(), func(t *testing.T) {
+			s := openTest(t, WithSynchronous(mode))
+			ctx := context.Background()
+			if err := s.Enqueue(ctx, startMsg("a"), startMsg("b")); err != nil {
+				t.Fatal(err)
+			}
+			before := s.w.relaxedBatches.Load()
+			turn := fetch(t, s)
+			if got := s.w.relaxedBatches.Load() - before; got != 1 {
+				t.Fatalf("FetchTurn: %d relaxed batches, want 1", got)
+			}
+			if err := s.RenewTurn(ctx, turn.Token, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.w.relaxedBatches.Load() - before; got != 2 {
+				t.Fatalf("RenewTurn: %d relaxed batches, want 2", got)
+			}
+			// A relaxed request runs with synchronous=OFF and no automatic checkpoint.
+			var sync, cp int
+			err := s.w.doRelaxed(ctx, func(tx *tx) error {
+				if err := tx.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+					return err
+				}
+				return tx.conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&cp)
+			})
+			if err != nil || sync != 0 || cp != 0 {
+				t.Fatalf("relaxed request: synchronous=%d wal_autocheckpoint=%d (%v), want 0 and 0", sync, cp, err)
+			}
+			// pragmas itself is an ordinary request: it sees the durable settings.
+			if sync, cp := pragmas(t, s); sync != int(2-mode) || cp != 1000 {
+				t.Fatalf("after a durable request: synchronous=%d wal_autocheckpoint=%d, want %d and 1000", sync, cp, 2-mode)
+			}
+			// A batch mixing a fetch and a commit is durable.
+			release := blockWriter(t, s)
+			done := make(chan error, 2)
+			go func() { done <- s.CommitTurn(ctx, turn.Token, firstCommit(turn)) }()
+			waitQueued(t, s, 1)
+			go func() { _, err := s.FetchTurn(ctx, time.Minute, nil); done <- err }()
+			waitQueued(t, s, 2)
+			mid := s.w.relaxedBatches.Load()
+			release()
+			for range 2 {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.w.relaxedBatches.Load(); got != mid {
+				t.Fatalf("a batch with a commit ran relaxed")
+			}
+		})
+	}
+	t.Run("memory", func(t *testing.T) {
+		s, err := Open(MemoryPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Enqueue(context.Background(), startMsg("a")); err != nil {
+			t.Fatal(err)
+		}
+		fetch(t, s)
+		if n := s.w.relaxedBatches.Load(); n != 0 {
+			t.Fatalf("%d relaxed batches in memory, want 0", n)
+		}
+	})
 }

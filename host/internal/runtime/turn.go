@@ -179,7 +179,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	eng.MarkCommitted()
 	if inst != nil {
-		var created time.Time // the row this commit created: its time is not known here
+		created := c.Created // set when this commit created the row
 		if t.Instance != nil {
 			created = t.Instance.CreatedAt
 		}
