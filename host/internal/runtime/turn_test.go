@@ -135,14 +135,17 @@ func TestOmittedHistory(t *testing.T) {
 		return len(h)
 	}
 
-	// "queue" 3 dequeues three items. The first turn creates the row; the second reads the
-	// history (the row's creation time is not known yet) and parks the instance with it.
+	// "queue" 3 dequeues three items. The first turn creates the row (its commit reports the
+	// row's creation time) and parks the instance; the second omits the history.
 	send(history.Event{Kind: history.KindExecutionStarted, Name: "queue", Input: []byte(`3`), ModuleHash: hash})
 	r.processTurn(ctx, fetch())
+	if r.live.Len() != 1 {
+		t.Fatalf("%d live instances after the first turn, want 1", r.live.Len())
+	}
 	send(item(`1`))
 	turn := fetch()
-	if turn.HistoryOmitted {
-		t.Fatal("second turn omitted its history; the instance's creation time was not known")
+	if !turn.HistoryOmitted || turn.Events != events() {
+		t.Fatalf("second turn: HistoryOmitted=%v Events=%d, want true, %d", turn.HistoryOmitted, turn.Events, events())
 	}
 	r.processTurn(ctx, turn)
 	if r.live.Len() != 1 {
