@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/store"
 )
 
@@ -40,6 +41,18 @@ func closedCases() []storeCase {
 		}},
 		{"CompleteActivity", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
 			return s.CompleteActivity(t.Context(), w.Token, completion("a", 1, w.EventID, "r"))
+		}},
+		{"CompleteActivityAndFetch", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
+			_, err := s.CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "r"), longLock, nil)
+			return err
+		}},
+		{"CompleteActivityWithTurn", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
+			c := &store.Commit{Execution: 1, History: numbered(100, history.Event{Kind: history.KindTurnStarted, Time: baseTime})}
+			return s.CompleteActivityWithTurn(t.Context(), w.Token, time.Now(), c)
+		}},
+		{"EnqueueAndFetch", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, nil)
+			return err
 		}},
 		{"AbandonActivity", func(t *testing.T, s store.Store, _ *store.Turn, w *store.WorkItem) error {
 			return s.AbandonActivity(t.Context(), w.Token, 0)

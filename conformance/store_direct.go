@@ -373,6 +373,62 @@ func directCases() []storeCase {
 			}
 			must(t, "RenewActivity after the rejected calls", s.RenewActivity(t.Context(), w.Token, longLock))
 		}},
+		{"enqueue and fetch locks a new instance's first turn", func(t *testing.T, s store.Store) {
+			enqueue(t, s, eventMsg("a", "early"))
+			turn, err := s.EnqueueAndFetch(t.Context(), startMsg("a"), longLock, nil)
+			must(t, "EnqueueAndFetch", err)
+			if turn == nil || turn.InstanceID != "a" || turn.Instance != nil || turn.Token == "" {
+				t.Fatalf("turn = %s, want the first turn of a, without a row", describeTurn(turn))
+			}
+			checkTurnHistory(t, turn)
+			sameEvents(t, "turn messages", toEvents(turn.Messages...), toEvents(eventMsg("a", "early"), startMsg("a")))
+			noTurn(t, s, "the instance is locked")
+			commitTurn(t, s, turn.Token, turnCommit(turn))
+			if in := instance(t, s, "a"); in.Status != store.StatusRunning {
+				t.Fatalf("status %s, want running", in.Status)
+			}
+		}},
+		{"enqueue and fetch of an existing instance omits the known history", func(t *testing.T, s store.Store) {
+			create(t, s, "a", store.InstanceState{})
+			events := len(historyOf(t, s, "a", 0))
+			known := func(id string) (uint32, int, bool) { return 1, events, id == "a" }
+			turn, err := s.EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, known)
+			must(t, "EnqueueAndFetch", err)
+			if turn == nil || !turn.HistoryOmitted || turn.Instance == nil || len(turn.Messages) != 1 {
+				t.Fatalf("turn = %s, want the event with the history omitted", describeTurn(turn))
+			}
+		}},
+		{"enqueue and fetch of a locked instance only enqueues", func(t *testing.T, s store.Store) {
+			enqueue(t, s, startMsg("a"))
+			held := fetchTurnOf(t, s, "a")
+			turn, err := s.EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, nil)
+			must(t, "EnqueueAndFetch", err)
+			if turn != nil {
+				t.Fatalf("got turn %s while another turn holds the instance", describeTurn(turn))
+			}
+			commitTurn(t, s, held.Token, turnCommit(held))
+			if turn := fetchTurnOf(t, s, "a"); len(turn.Messages) != 1 || turn.Messages[0].Event.Kind != history.KindEventRaised {
+				t.Fatalf("next turn: %s, want the queued event", describeTurn(turn))
+			}
+		}},
+		{"enqueue and fetch of a delayed message only enqueues", func(t *testing.T, s store.Store) {
+			turn, err := s.EnqueueAndFetch(t.Context(), timerMsg("a", 1, time.Now().Add(time.Hour)), longLock, nil)
+			must(t, "EnqueueAndFetch", err)
+			if turn != nil {
+				t.Fatalf("got turn %s for a message visible in an hour", describeTurn(turn))
+			}
+			noTurn(t, s, "the message is not visible yet")
+			if d := depths(t, s); d.DelayedMessages != 1 {
+				t.Fatalf("QueueDepths = %+v, want the delayed message", d)
+			}
+		}},
+		{"enqueue and fetch rejects bad input", func(t *testing.T, s store.Store) {
+			_, err := s.EnqueueAndFetch(t.Context(), startMsg("a"), 0, nil)
+			wantErr(t, "EnqueueAndFetch with lockFor 0", err, store.ErrInvalid)
+			_, err = s.EnqueueAndFetch(t.Context(), store.Message{Event: started("orch")}, longLock, nil)
+			wantErr(t, "EnqueueAndFetch without an instance", err, store.ErrInvalid)
+			noTurn(t, s, "nothing was enqueued")
+		}},
 		{"direct dispatch keeps the history exact", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
 			for i := range 3 {

@@ -82,10 +82,9 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	}
 	ev := history.Event{Kind: history.KindExecutionStarted, Name: name, Version: o.version,
 		Input: input, ModuleHash: mod.Hash, Time: time.Now().UnixNano()}
-	if err := c.st.Enqueue(ctx, store.Message{InstanceID: o.id, Event: ev}); err != nil {
+	if err := c.submit(ctx, store.Message{InstanceID: o.id, Event: ev}); err != nil {
 		return "", fmt.Errorf("start: %w", err)
 	}
-	c.wake()
 	return o.id, nil
 }
 
@@ -192,11 +191,16 @@ func (c *Client) send(ctx context.Context, id, what string, ev history.Event) er
 		}
 	}
 	ev.Time = time.Now().UnixNano()
-	if err := c.st.Enqueue(ctx, store.Message{InstanceID: id, Event: ev}); err != nil {
-		return err
+	return c.submit(ctx, store.Message{InstanceID: id, Event: ev})
+}
+
+// submit enqueues a message; a running host of this client also takes the turn it makes
+// ready, in the same transaction, and runs it at once (see runtime.Runtime.Submit).
+func (c *Client) submit(ctx context.Context, msg store.Message) error {
+	if c.rt != nil {
+		return c.rt.Submit(ctx, msg)
 	}
-	c.wake()
-	return nil
+	return c.st.Enqueue(ctx, msg)
 }
 
 // List returns instances matching f, a page at a time.

@@ -53,6 +53,15 @@ func (c *countingStore) CompleteActivityAndFetch(ctx context.Context, token stri
 	return t, err
 }
 
+func (c *countingStore) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	start := time.Now()
+	t, err := c.Store.EnqueueAndFetch(ctx, msg, lockFor, known)
+	if t != nil {
+		c.count(start, t, err, known, false)
+	}
+	return t, err
+}
+
 func (c *countingStore) count(start time.Time, t *store.Turn, err error, known store.KnownHistory, direct bool) {
 	if err == nil {
 		d := time.Since(start)
@@ -158,8 +167,8 @@ func TestLiveSequenceOmitsHistory(t *testing.T) {
 		}
 	}
 	e.st.mu.Unlock()
-	// n+1 turns: the start, fetched by a dispatcher (with no history to read), then one per
-	// step, each committed with its activity's completion on the live instance.
+	// n+1 turns: the start, locked when it was enqueued (with no history to read), then one
+	// per step, each committed with its activity's completion on the live instance.
 	if fetched+withTurn != n+1 || withKnown != fetched {
 		t.Fatalf("%d turns fetched (%d with a KnownHistory) and %d committed with a completion, want %d in all, every fetch with a KnownHistory",
 			fetched, withKnown, withTurn, n+1)

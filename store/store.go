@@ -32,6 +32,15 @@ type Store interface {
 	// without InstanceID.
 	Enqueue(ctx context.Context, msgs ...Message) error
 
+	// EnqueueAndFetch enqueues one message and, in the same transaction, fetches the turn of
+	// its instance: when the instance (with or without a row) has no live lock and the message
+	// is visible at once, it is locked for lockFor and its turn is returned as FetchTurn returns
+	// it (all its visible messages, the new one among them; known as in FetchTurn). Otherwise
+	// the turn is nil and the message waits in the queue. It lets a host that starts an
+	// instance (or signals one it does not run) run the turn at once without a separate
+	// fetch. Errors as Enqueue; ErrInvalid when lockFor is not positive.
+	EnqueueAndFetch(ctx context.Context, msg Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
+
 	// FetchTurn locks the next instance that has at least one visible message and no live lock,
 	// and returns it with all its visible messages (oldest first, each with its Attempts count
 	// incremented; an implementation may cap their number per turn, keeping the oldest, and

@@ -173,6 +173,68 @@ func (s *Store) CompleteActivity(ctx context.Context, token string, result store
 // qLockableInstance returns the rowid of an instance that has a row and no live lock.
 const qLockableInstance = `SELECT rowid FROM instances WHERE id = ?1 AND locked_until <= ?2`
 
+// qLockableAny returns one row when instance ?1 has no live lock, with its rowid (NULL when
+// it has no row yet), and none when it is locked.
+const qLockableAny = `SELECT i.rowid FROM (SELECT ?1 AS id) x LEFT JOIN instances i ON i.id = x.id
+	WHERE (i.locked_until IS NULL OR i.locked_until <= ?2)
+	  AND NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = ?1 AND l.locked_until > ?2)`
+
+// EnqueueAndFetch enqueues a message and locks its instance's turn in the same transaction;
+// see store.Store.
+func (s *Store) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if lockFor <= 0 {
+		return nil, fmt.Errorf("enqueue: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	data, err := encodeMessageEvent(&msg)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	vis := nanos(msg.VisibleAt)
+	var (
+		token   string
+		until   int64
+		raw     []rawMessage
+		scanErr error
+	)
+	err = s.w.do(ctx, func(t *tx) error {
+		token, raw, scanErr = "", raw[:0], nil
+		now := nanos(t.now)
+		if _, err := t.exec(qInsertMessage, msg.InstanceID, data, vis, max(vis, now)); err != nil {
+			return fmt.Errorf("enqueue to %s: %w", quote(msg.InstanceID), err)
+		}
+		if vis > now {
+			return nil
+		}
+		var rowid sql.NullInt64
+		switch err := t.queryRow(qLockableAny, []any{msg.InstanceID, now}, &rowid); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // locked: the message waits for the holder's next turn
+		case err != nil:
+			return fmt.Errorf("enqueue to %s: %w", quote(msg.InstanceID), err)
+		}
+		until = now + int64(lockFor)
+		var err error
+		if token, err = t.lockTurn(msg.InstanceID, rowid, until); err != nil {
+			return fmt.Errorf("enqueue to %s: lock: %w", quote(msg.InstanceID), err)
+		}
+		raw, scanErr, err = t.tagMessages(msg.InstanceID, token, now, raw)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case scanErr != nil:
+		return nil, scanErr
+	case token == "":
+		return nil, nil
+	}
+	return s.lockedTurn(ctx, msg.InstanceID, token, until, raw, known)
+}
+
 // CompleteActivityAndFetch completes a work item and locks its instance's turn in the same
 // transaction; see store.Store.
 func (s *Store) CompleteActivityAndFetch(ctx context.Context, token string, result store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {

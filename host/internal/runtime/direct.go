@@ -180,3 +180,41 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	r.afterCommit(ctx, wi.InstanceID, c, claimed)
 	return true
 }
+
+// Submit enqueues msg. While the runtime runs and a turn slot is free, the same transaction
+// locks the instance's turn (store.Store.EnqueueAndFetch), which then runs in the background:
+// a start or a signal does not wait for a dispatcher to notice and fetch it.
+func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
+	drain := r.drain.Load()
+	if drain == nil || r.stopping.Load() {
+		if err := r.st.Enqueue(ctx, msg); err != nil {
+			return err
+		}
+		r.Wake()
+		return nil
+	}
+	select {
+	case r.turnSlots <- struct{}{}:
+	default:
+		if err := r.st.Enqueue(ctx, msg); err != nil {
+			return err
+		}
+		signal(r.wakeTurn)
+		return nil
+	}
+	turn, err := r.st.EnqueueAndFetch(ctx, msg, r.cfg.LockTimeout, r.live.known)
+	if err != nil || turn == nil {
+		<-r.turnSlots
+		if err == nil {
+			signal(r.wakeTurn)
+		}
+		return err
+	}
+	r.direct.Add(1)
+	go func() {
+		defer r.direct.Done()
+		defer func() { <-r.turnSlots }()
+		r.processTurn(*drain, turn)
+	}()
+	return nil
+}

@@ -81,6 +81,8 @@ type Runtime struct {
 	// Run's context ends (nothing new is claimed then).
 	direct   sync.WaitGroup
 	stopping atomic.Bool
+	// drain is Run's drain context while Run runs (nil otherwise).
+	drain atomic.Pointer[context.Context]
 }
 
 type moduleEntry struct {
@@ -194,8 +196,11 @@ func (r *Runtime) AddModule(m *sandbox.Module) {
 // finish, or abandon their locks when drain ends first.
 func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 	var wg sync.WaitGroup
+	r.stopping.Store(false)
+	r.drain.Store(&drain)
 	stop := context.AfterFunc(ctx, func() { r.stopping.Store(true) })
 	defer stop()
+	defer r.drain.Store(nil)
 	for range r.cfg.OrchestrationWorkers {
 		wg.Go(func() { r.orchestrationLoop(ctx, drain) })
 	}
