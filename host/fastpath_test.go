@@ -252,3 +252,32 @@ func benchmarkSequence(b *testing.B, sync sqlite.Synchronous) {
 	b.ReportMetric(per(fetchEarly), "µs/fetch-first100")
 	b.ReportMetric(per(fetchLate), "µs/fetch-last100")
 }
+
+// TestFanInBatchesResults: the results of a fan-out are not each committed with a turn of
+// their own: while the live instance awaits several activities, results wait in the queue and
+// a turn takes many of them.
+func TestFanInBatchesResults(t *testing.T) {
+	const n = 200
+	e := newSequenceEnv(t, sqlite.SyncNormal)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.h.Client().Start(ctx, "fanout", fmt.Appendf(nil, "%d", n), host.WithInstanceID("fan")); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.h.Client().Wait(ctx, "fan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != store.StatusCompleted {
+		t.Fatalf("%v %+v", in.Status, in.Failure)
+	}
+	e.st.mu.Lock()
+	turns, byResult := len(e.st.omitted)+e.st.withTurn, e.st.withTurn+e.st.direct
+	e.st.mu.Unlock()
+	// One turn per result would be n+1; batching takes many results to a turn. Only the
+	// last result, when the instance awaits no other activity, may take a turn of its own.
+	if turns > n/4 || byResult > 1 {
+		t.Fatalf("%d turns for %d results, %d of them taken by a result; want at most %d, and 1", turns, n, byResult, n/4)
+	}
+	t.Logf("%d turns for %d results, %d taken by a result", turns, n, byResult)
+}

@@ -83,6 +83,7 @@ type Engine struct {
 
 	// Derived from history incrementally (track), so a turn costs no scan of the history.
 	completed  map[int64]bool // decisions that have a completion
+	openActs   map[int64]bool // activities scheduled and neither completed nor cancelled
 	lastStatus int            // index of the last custom_status_set, -1 if none
 	endIdx     int            // index of the end event, -1 if none
 
@@ -112,7 +113,7 @@ func New(cfg Config, recorded []history.Event) (*Engine, error) {
 		events:  map[string]*channel{},
 		queues:  map[string]*channel{},
 	}
-	e.completed, e.lastStatus, e.endIdx = map[int64]bool{}, -1, -1
+	e.completed, e.openActs, e.lastStatus, e.endIdx = map[int64]bool{}, map[int64]bool{}, -1, -1
 	if err := e.index(); err != nil {
 		return nil, err
 	}
@@ -600,12 +601,26 @@ func (e *Engine) Unmatched() error {
 	return nil
 }
 
+// OpenActivities returns how many activities the execution has scheduled that have neither
+// completed nor been cancelled (in the history so far).
+func (e *Engine) OpenActivities() int { return len(e.openActs) }
+
 // track updates what is derived from history for the event at index i.
 func (e *Engine) track(i int) {
 	ev := &e.hist[i]
+	if e.openActs == nil {
+		e.openActs = map[int64]bool{}
+	}
+	switch {
+	case ev.Kind == history.KindActivityScheduled:
+		e.openActs[ev.ID] = true
+	case ev.Kind == history.KindFutureCancelled:
+		delete(e.openActs, ev.Ref)
+	}
 	switch {
 	case ev.Kind.IsCompletion():
 		e.completed[ev.Ref] = true
+		delete(e.openActs, ev.Ref)
 	case ev.Kind == history.KindCustomStatusSet:
 		e.lastStatus = i
 	case ev.Kind.IsTerminal():

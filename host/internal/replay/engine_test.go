@@ -391,3 +391,52 @@ func TestColdAndLiveAgree(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenActivities: the activities scheduled and neither completed nor cancelled, from a
+// history read at once and as turns add to it.
+func TestOpenActivities(t *testing.T) {
+	ev := func(id int64, k history.Kind, ref int64) history.Event {
+		return history.Event{ID: id, Kind: k, Ref: ref, Name: "a", Time: 1}
+	}
+	first := []history.Event{
+		{ID: 1, Kind: history.KindTurnStarted, Time: 1}, {ID: 2, Kind: history.KindExecutionStarted, Name: "orch"},
+		ev(3, history.KindActivityScheduled, 0), ev(4, history.KindActivityScheduled, 0), ev(5, history.KindTimerCreated, 0),
+		ev(6, history.KindActivityScheduled, 0),
+	}
+	second := append(append([]history.Event{}, first...),
+		history.Event{ID: 7, Kind: history.KindTurnStarted, Time: 2}, ev(8, history.KindActivityCompleted, 3),
+		ev(9, history.KindTimerFired, 5), ev(10, history.KindFutureCancelled, 4))
+	third := append(append([]history.Event{}, second...),
+		history.Event{ID: 11, Kind: history.KindTurnStarted, Time: 3}, ev(12, history.KindActivityFailed, 6))
+	for _, tt := range []struct {
+		name string
+		hist []history.Event
+		want int
+	}{
+		{"three scheduled, a timer", first, 3},
+		{"one completed, one cancelled", second, 1},
+		{"the last failed", third, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			eng, err := replay.New(replay.Config{InstanceID: "i", Execution: 1}, tt.hist)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := eng.OpenActivities(); got != tt.want {
+				t.Fatalf("OpenActivities = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	t.Run("a turn's completion closes one", func(t *testing.T) {
+		eng, err := replay.New(replay.Config{InstanceID: "i", Execution: 1}, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.BeginTurn(2, []history.Event{actDone(4, "r")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := eng.OpenActivities(); got != 2 {
+			t.Fatalf("OpenActivities = %d after a completion, want 2", got)
+		}
+	})
+}

@@ -82,6 +82,11 @@ func (r *Runtime) complete(ctx context.Context, wi *store.WorkItem, msg store.Me
 	if !r.stopping.Load() && ctx.Err() == nil {
 		select {
 		case r.turnSlots <- struct{}{}:
+			if r.live.fanIn(wi.InstanceID) {
+				<-r.turnSlots
+				r.completed(wi, r.st.CompleteActivity(cctx, wi.Token, msg))
+				return
+			}
 			if r.turnOnResult(ctx, wi, msg) {
 				<-r.turnSlots
 				return
@@ -129,6 +134,7 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	if e == nil {
 		return false
 	}
+	defer r.live.doneSettled(wi.InstanceID)
 	eng, inst := e.eng, e.inst
 	ts, err := eng.BeginTurn(time.Now().UnixNano(), []history.Event{msg.Event})
 	if err != nil || len(ts.Dropped) > 0 {

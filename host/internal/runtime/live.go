@@ -30,6 +30,9 @@ type liveCache struct {
 	// committing holds the instances whose turn is committing a live instance (see
 	// committing): closed when it is parked or dropped.
 	committing map[string]chan struct{}
+	// settled holds the instances whose live instance runs a turn on a result without the
+	// lock (takeSettled until doneSettled).
+	settled map[string]bool
 }
 
 type liveEntry struct {
@@ -47,7 +50,7 @@ type liveEntry struct {
 }
 
 func newLiveCache(limit int64) *liveCache {
-	return &liveCache{limit: limit, lru: list.New(), byID: map[string]*list.Element{}, committing: map[string]chan struct{}{}}
+	return &liveCache{limit: limit, lru: list.New(), byID: map[string]*list.Element{}, committing: map[string]chan struct{}{}, settled: map[string]bool{}}
 }
 
 // commit marks a turn of id that commits a live instance and will put it. CommitTurn
@@ -153,12 +156,37 @@ func (c *liveCache) takeSettled(id string, execution uint32) *liveEntry {
 		return nil
 	}
 	c.remove(el)
+	if e.inst.Alive() {
+		c.settled[id] = true
+	}
 	c.mu.Unlock()
 	if !e.inst.Alive() {
 		e.inst.Close()
 		return nil
 	}
 	return e
+}
+
+// doneSettled ends what takeSettled began for id.
+func (c *liveCache) doneSettled(id string) {
+	c.mu.Lock()
+	delete(c.settled, id)
+	c.mu.Unlock()
+}
+
+// fanIn reports whether a result for id should wait in the queue rather than run a turn of
+// its own: while a turn of the live instance commits or runs on another result (the turn
+// after will take it, on the live instance, instead of a cold replay now), or when the live
+// instance awaits other activities too (results of a fan-out are cheaper taken many to a
+// turn).
+func (c *liveCache) fanIn(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, busy := c.committing[id]; busy || c.settled[id] {
+		return true
+	}
+	el, ok := c.byID[id]
+	return ok && el.Value.(*liveEntry).eng.OpenActivities() > 1
 }
 
 // sameHistory compares lengths and the last event: histories are append-only, so a store
