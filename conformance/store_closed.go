@@ -50,6 +50,10 @@ func closedCases() []storeCase {
 			c := &store.Commit{Execution: 1, History: numbered(100, history.Event{Kind: history.KindTurnStarted, Time: baseTime})}
 			return s.CompleteActivityWithTurn(t.Context(), w.Token, time.Now(), c)
 		}},
+		{"StartInstance", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.StartInstance(t.Context(), startMsg("new"), 0, nil)
+			return err
+		}},
 		{"EnqueueAndFetch", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
 			_, err := s.EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, nil)
 			return err

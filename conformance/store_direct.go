@@ -429,6 +429,64 @@ func directCases() []storeCase {
 			wantErr(t, "EnqueueAndFetch without an instance", err, store.ErrInvalid)
 			noTurn(t, s, "nothing was enqueued")
 		}},
+		{"start instance refuses an instance that exists", func(t *testing.T, s store.Store) {
+			turn, err := s.StartInstance(t.Context(), startMsg("a"), 0, nil)
+			must(t, "StartInstance", err)
+			if turn != nil {
+				t.Fatalf("StartInstance with lockFor 0 returned turn %s", describeTurn(turn))
+			}
+			if in, err := s.Instance(t.Context(), "a"); err != nil || in.Status != store.StatusPending {
+				t.Fatalf("Instance after the start: %v, %v; want pending", in, err)
+			}
+			_, err = s.StartInstance(t.Context(), startMsg("a"), 0, nil)
+			wantErr(t, "second StartInstance while pending", err, store.ErrExists)
+			runTurn(t, s, "a", nil)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), longLock, nil)
+			wantErr(t, "StartInstance of a running instance", err, store.ErrExists)
+			noTurn(t, s, "the refused starts enqueued nothing")
+			must(t, "DeleteInstance", s.DeleteInstance(t.Context(), "a", true))
+			_, err = s.StartInstance(t.Context(), startMsg("a"), 0, nil)
+			must(t, "StartInstance after the delete", err)
+		}},
+		{"start instance ignores other queued messages", func(t *testing.T, s store.Store) {
+			enqueue(t, s, eventMsg("a", "early"))
+			turn, err := s.StartInstance(t.Context(), startMsg("a"), longLock, nil)
+			must(t, "StartInstance", err)
+			if turn == nil || len(turn.Messages) != 2 {
+				t.Fatalf("turn = %s, want the first turn with the early event and the start", describeTurn(turn))
+			}
+		}},
+		{"concurrent starts of one instance: exactly one succeeds", func(t *testing.T, s store.Store) {
+			const n = 8
+			errs := make(chan error, n)
+			for range n {
+				go func() {
+					_, err := s.StartInstance(t.Context(), startMsg("a"), longLock, nil)
+					errs <- err
+				}()
+			}
+			ok := 0
+			for range n {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case !errors.Is(err, store.ErrExists):
+					t.Fatalf("StartInstance: %v, want nil or ErrExists", err)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("%d starts succeeded, want 1", ok)
+			}
+		}},
+		{"start instance rejects bad input", func(t *testing.T, s store.Store) {
+			_, err := s.StartInstance(t.Context(), eventMsg("a", "x"), 0, nil)
+			wantErr(t, "StartInstance of an event", err, store.ErrInvalid)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), -time.Second, nil)
+			wantErr(t, "StartInstance with a negative lock duration", err, store.ErrInvalid)
+			_, err = s.StartInstance(t.Context(), store.Message{Event: started("orch")}, 0, nil)
+			wantErr(t, "StartInstance without an instance", err, store.ErrInvalid)
+			noTurn(t, s, "nothing was enqueued")
+		}},
 		{"direct dispatch keeps the history exact", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
 			for i := range 3 {

@@ -75,15 +75,20 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	if err != nil {
 		return "", fmt.Errorf("start: %w", err)
 	}
-	if _, err := c.st.Instance(ctx, o.id); err == nil {
-		return o.id, fmt.Errorf("start %q: %w", o.id, ErrInstanceExists)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("start: %w", err)
-	}
 	ev := history.Event{Kind: history.KindExecutionStarted, Name: name, Version: o.version,
 		Input: input, ModuleHash: mod.Hash, Time: time.Now().UnixNano()}
-	if err := c.submit(ctx, store.Message{InstanceID: o.id, Event: ev}); err != nil {
-		return "", fmt.Errorf("start: %w", err)
+	msg := store.Message{InstanceID: o.id, Event: ev}
+	var err2 error
+	if c.rt != nil {
+		err2 = c.rt.Start(ctx, msg)
+	} else {
+		_, err2 = c.st.StartInstance(ctx, msg, 0, nil)
+	}
+	switch {
+	case errors.Is(err2, store.ErrExists):
+		return o.id, fmt.Errorf("start %q: %w", o.id, ErrInstanceExists)
+	case err2 != nil:
+		return "", fmt.Errorf("start: %w", err2)
 	}
 	return o.id, nil
 }

@@ -62,6 +62,15 @@ func (c *countingStore) EnqueueAndFetch(ctx context.Context, msg store.Message, 
 	return t, err
 }
 
+func (c *countingStore) StartInstance(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	start := time.Now()
+	t, err := c.Store.StartInstance(ctx, msg, lockFor, known)
+	if t != nil {
+		c.count(start, t, err, known, false)
+	}
+	return t, err
+}
+
 func (c *countingStore) count(start time.Time, t *store.Turn, err error, known store.KnownHistory, direct bool) {
 	if err == nil {
 		d := time.Since(start)

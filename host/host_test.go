@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,33 @@ func TestSemantics(t *testing.T) {
 		_, err := e.c.Start(ctx, "hello", []byte(`"b"`), host.WithInstanceID("dup"))
 		if !errors.Is(err, host.ErrInstanceExists) {
 			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("concurrent starts of one ID", func(t *testing.T) {
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, err := e.c.Start(ctx, "hello", fmt.Appendf(nil, `"%d"`, i), host.WithInstanceID("race"))
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case !errors.Is(err, host.ErrInstanceExists):
+				t.Fatalf("Start: %v, want nil or ErrInstanceExists", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d starts succeeded, want exactly 1", ok)
+		}
+		in, err := e.c.Wait(ctx, "race")
+		must(t, err)
+		if in.Status != store.StatusCompleted {
+			t.Fatalf("%v %+v", in.Status, in.Failure)
 		}
 	})
 	t.Run("unknown orchestration", func(t *testing.T) {

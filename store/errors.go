@@ -26,6 +26,9 @@ var (
 	ErrModulePinned = errors.New("module pinned by an instance")
 	// ErrSchemaTooNew is returned by Open when the database was written by a newer version.
 	ErrSchemaTooNew = errors.New("database schema is newer than this build")
+	// ErrExists is returned by StartInstance when the instance exists (it has a row, or a
+	// start message is queued for it); nothing is enqueued.
+	ErrExists = errors.New("instance already exists")
 	// ErrConflict is returned by CompleteActivityWithTurn when the instance changed since the
 	// turn was computed (another turn committed or holds the lock); nothing is written.
 	ErrConflict = errors.New("instance changed since the turn was computed")

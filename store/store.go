@@ -32,6 +32,15 @@ type Store interface {
 	// without InstanceID.
 	Enqueue(ctx context.Context, msgs ...Message) error
 
+	// StartInstance enqueues msg, the start message (an execution_started event) of a new
+	// instance, unless the instance exists: it has a row, or a start message is queued for it
+	// (ErrExists, nothing enqueued). The check and the enqueue are one transaction, so of
+	// concurrent starts of one ID exactly one succeeds. With lockFor positive it also locks the
+	// instance's first turn and returns it, as EnqueueAndFetch does (nil when not locked);
+	// with lockFor 0 the turn is nil. ErrInvalid for a message that is not a start or has no
+	// instance ID, or a negative lockFor.
+	StartInstance(ctx context.Context, msg Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
+
 	// EnqueueAndFetch enqueues one message and, in the same transaction, fetches the turn of
 	// its instance: when the instance (with or without a row) has no live lock and the message
 	// is visible at once, it is locked for lockFor and its turn is returned as FetchTurn returns

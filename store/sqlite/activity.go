@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/store"
 )
 
@@ -182,16 +183,41 @@ const qLockableAny = `SELECT i.rowid FROM (SELECT ?1 AS id) x LEFT JOIN instance
 // EnqueueAndFetch enqueues a message and locks its instance's turn in the same transaction;
 // see store.Store.
 func (s *Store) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	if lockFor <= 0 {
+		return nil, fmt.Errorf("enqueue: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	return s.enqueueFetch(ctx, msg, false, lockFor, known)
+}
+
+// StartInstance enqueues the start of a new instance, refusing an existing one, and may lock
+// its first turn, in one transaction; see store.Store.
+func (s *Store) StartInstance(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	switch {
+	case msg.Event.Kind != history.KindExecutionStarted:
+		return nil, fmt.Errorf("start: a %s event is not a start: %w", msg.Event.Kind, store.ErrInvalid)
+	case lockFor < 0:
+		return nil, fmt.Errorf("start: lock duration %v: %w", lockFor, store.ErrInvalid)
+	}
+	return s.enqueueFetch(ctx, msg, true, lockFor, known)
+}
+
+// qInstanceExists finds an instance row.
+const qInstanceExists = `SELECT 1 FROM instances WHERE id = ?1`
+
+// enqueueFetch enqueues msg (refusing an instance that exists when start is set) and, when
+// lockFor is positive, locks the turn it makes ready.
+func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
 	defer s.leave()
-	if lockFor <= 0 {
-		return nil, fmt.Errorf("enqueue: lock duration %v: %w", lockFor, store.ErrInvalid)
+	op := "enqueue"
+	if start {
+		op = "start"
 	}
 	data, err := encodeMessageEvent(&msg)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	vis := nanos(msg.VisibleAt)
 	var (
@@ -203,10 +229,15 @@ func (s *Store) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor 
 	err = s.w.do(ctx, func(t *tx) error {
 		token, raw, scanErr = "", raw[:0], nil
 		now := nanos(t.now)
-		if _, err := t.exec(qInsertMessage, msg.InstanceID, data, vis, max(vis, now)); err != nil {
-			return fmt.Errorf("enqueue to %s: %w", quote(msg.InstanceID), err)
+		if start {
+			if err := t.checkNew(msg.InstanceID); err != nil {
+				return err
+			}
 		}
-		if vis > now {
+		if _, err := t.exec(qInsertMessage, msg.InstanceID, data, vis, max(vis, now)); err != nil {
+			return fmt.Errorf("%s %s: %w", op, quote(msg.InstanceID), err)
+		}
+		if vis > now || lockFor <= 0 {
 			return nil
 		}
 		var rowid sql.NullInt64
@@ -214,12 +245,12 @@ func (s *Store) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor 
 		case errors.Is(err, sql.ErrNoRows):
 			return nil // locked: the message waits for the holder's next turn
 		case err != nil:
-			return fmt.Errorf("enqueue to %s: %w", quote(msg.InstanceID), err)
+			return fmt.Errorf("%s %s: %w", op, quote(msg.InstanceID), err)
 		}
 		until = now + int64(lockFor)
 		var err error
 		if token, err = t.lockTurn(msg.InstanceID, rowid, until); err != nil {
-			return fmt.Errorf("enqueue to %s: lock: %w", quote(msg.InstanceID), err)
+			return fmt.Errorf("%s %s: lock: %w", op, quote(msg.InstanceID), err)
 		}
 		raw, scanErr, err = t.tagMessages(msg.InstanceID, token, now, raw)
 		return err
@@ -233,6 +264,39 @@ func (s *Store) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor 
 		return nil, nil
 	}
 	return s.lockedTurn(ctx, msg.InstanceID, token, until, raw, known)
+}
+
+// checkNew fails with store.ErrExists when instance id has a row or a queued start message.
+func (t *tx) checkNew(id string) error {
+	var one int
+	switch err := t.queryRow(qInstanceExists, []any{id}, &one); {
+	case err == nil:
+		return fmt.Errorf("start %s: %w", quote(id), store.ErrExists)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("start %s: %w", quote(id), err)
+	}
+	rows, err := t.query(`SELECT id, data FROM messages WHERE instance_id = ?1`, id)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", quote(id), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			mid  int64
+			data []byte
+		)
+		if err := rows.Scan(&mid, &data); err != nil {
+			return fmt.Errorf("start %s: %w", quote(id), err)
+		}
+		ev, err := decodeEvent(data, func() string { return fmt.Sprintf("start %s: message %d", quote(id), mid) })
+		if err != nil {
+			return err
+		}
+		if ev.Kind == history.KindExecutionStarted {
+			return fmt.Errorf("start %s: %w (its start is queued)", quote(id), store.ErrExists)
+		}
+	}
+	return rows.Err()
 }
 
 // CompleteActivityAndFetch completes a work item and locks its instance's turn in the same

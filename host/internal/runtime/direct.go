@@ -189,11 +189,30 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 
 // Submit enqueues msg. While the runtime runs and a turn slot is free, the same transaction
 // locks the instance's turn (store.Store.EnqueueAndFetch), which then runs in the background:
-// a start or a signal does not wait for a dispatcher to notice and fetch it.
+// a signal does not wait for a dispatcher to notice and fetch it.
 func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
+	return r.submit(ctx, msg, func(lockFor time.Duration) (*store.Turn, error) {
+		if lockFor == 0 {
+			return nil, r.st.Enqueue(ctx, msg)
+		}
+		return r.st.EnqueueAndFetch(ctx, msg, lockFor, r.live.known)
+	})
+}
+
+// Start is Submit for the start message of a new instance (store.Store.StartInstance):
+// store.ErrExists when the instance exists.
+func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
+	return r.submit(ctx, msg, func(lockFor time.Duration) (*store.Turn, error) {
+		return r.st.StartInstance(ctx, msg, lockFor, r.live.known)
+	})
+}
+
+// submit runs put, which enqueues a message and, with a positive lock duration, may return the
+// turn it made ready, locked; the turn then runs in the background.
+func (r *Runtime) submit(ctx context.Context, msg store.Message, put func(lockFor time.Duration) (*store.Turn, error)) error {
 	drain := r.drain.Load()
 	if drain == nil || r.stopping.Load() {
-		if err := r.st.Enqueue(ctx, msg); err != nil {
+		if _, err := put(0); err != nil {
 			return err
 		}
 		r.Wake()
@@ -202,13 +221,13 @@ func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
 	select {
 	case r.turnSlots <- struct{}{}:
 	default:
-		if err := r.st.Enqueue(ctx, msg); err != nil {
+		if _, err := put(0); err != nil {
 			return err
 		}
 		signal(r.wakeTurn)
 		return nil
 	}
-	turn, err := r.st.EnqueueAndFetch(ctx, msg, r.cfg.LockTimeout, r.live.known)
+	turn, err := put(r.cfg.LockTimeout)
 	if err != nil || turn == nil {
 		<-r.turnSlots
 		if err == nil {
