@@ -156,18 +156,7 @@ func (s *Store) CompleteActivity(ctx context.Context, token string, result store
 	}
 	vis := nanos(result.VisibleAt)
 	return s.w.do(ctx, func(t *tx) error {
-		now := nanos(t.now)
-		n, err := t.execN(qDeleteWorkItem, id, token, now)
-		if err != nil {
-			return fmt.Errorf("complete activity %d: %w", id, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
-		}
-		if _, err := t.exec(qInsertMessage, result.InstanceID, data, vis, max(vis, now)); err != nil {
-			return fmt.Errorf("complete activity %d: %w", id, err)
-		}
-		return nil
+		return t.completeItem(id, token, result.InstanceID, data, vis, nanos(t.now))
 	})
 }
 
@@ -220,14 +209,9 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	vis := nanos(msg.VisibleAt)
-	var (
-		token   string
-		until   int64
-		raw     []rawMessage
-		scanErr error
-	)
+	var rt readyTurn
 	err = s.w.do(ctx, func(t *tx) error {
-		token, raw, scanErr = "", raw[:0], nil
+		rt.reset()
 		now := nanos(t.now)
 		if start {
 			if err := t.checkNew(msg.InstanceID); err != nil {
@@ -240,30 +224,56 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 		if vis > now || lockFor <= 0 {
 			return nil
 		}
-		var rowid sql.NullInt64
-		switch err := t.queryRow(qLockableAny, []any{msg.InstanceID, now}, &rowid); {
-		case errors.Is(err, sql.ErrNoRows):
-			return nil // locked: the message waits for the holder's next turn
-		case err != nil:
+		if err := t.lockReady(&rt, qLockableAny, msg.InstanceID, now, lockFor); err != nil {
 			return fmt.Errorf("%s %s: %w", op, quote(msg.InstanceID), err)
 		}
-		until = now + int64(lockFor)
-		var err error
-		if token, err = t.lockTurn(msg.InstanceID, rowid, until); err != nil {
-			return fmt.Errorf("%s %s: lock: %w", op, quote(msg.InstanceID), err)
-		}
-		raw, scanErr, err = t.tagMessages(msg.InstanceID, token, now, raw)
-		return err
+		return nil
 	})
+	return s.readyTurn(ctx, msg.InstanceID, &rt, known, err)
+}
+
+// readyTurn is the turn a write locked for its caller (token empty: none).
+type readyTurn struct {
+	token   string
+	until   int64
+	raw     []rawMessage
+	scanErr error
+}
+
+func (r *readyTurn) reset() { r.token, r.raw, r.scanErr = "", r.raw[:0], nil }
+
+// lockReady locks instance id for lockFor and tags its visible messages into r, when q (given
+// the instance ID and now) finds it lockable (a row with its rowid, NULL for an instance
+// without one); when q finds no row the instance is left alone.
+func (t *tx) lockReady(r *readyTurn, q, id string, now int64, lockFor time.Duration) error {
+	var rowid sql.NullInt64
+	switch err := t.queryRow(q, []any{id, now}, &rowid); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // locked (or no row where one is needed): the message waits for a turn
+	case err != nil:
+		return err
+	}
+	r.until = now + int64(lockFor)
+	var err error
+	if r.token, err = t.lockTurn(id, rowid, r.until); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	r.raw, r.scanErr, err = t.tagMessages(id, r.token, now, r.raw)
+	return err
+}
+
+// readyTurn returns the turn a write locked (nil when none), reading its state; err is the
+// write's.
+func (s *Store) readyTurn(ctx context.Context, id string, r *readyTurn, known store.KnownHistory, err error) (*store.Turn, error) {
 	switch {
 	case err != nil:
 		return nil, err
-	case scanErr != nil:
-		return nil, scanErr
-	case token == "":
+	case r.scanErr != nil:
+		return nil, r.scanErr
+	case r.token == "":
 		return nil, nil
 	}
-	return s.lockedTurn(ctx, msg.InstanceID, token, until, raw, known)
+	return s.lockedTurn(ctx, id, r.token, r.until, r.raw, known)
 }
 
 // checkNew fails with store.ErrExists when instance id has a row or a queued start message.
@@ -318,51 +328,22 @@ func (s *Store) CompleteActivityAndFetch(ctx context.Context, token string, resu
 		return nil, fmt.Errorf("complete activity: %w", store.ErrLockLost)
 	}
 	vis := nanos(result.VisibleAt)
-	var (
-		lockToken string
-		until     int64
-		raw       []rawMessage
-		scanErr   error
-	)
+	var rt readyTurn
 	err = s.w.do(ctx, func(t *tx) error {
-		lockToken, raw, scanErr = "", raw[:0], nil
+		rt.reset()
 		now := nanos(t.now)
-		n, err := t.execN(qDeleteWorkItem, id, token, now)
-		if err != nil {
-			return fmt.Errorf("complete activity %d: %w", id, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
-		}
-		if _, err := t.exec(qInsertMessage, result.InstanceID, data, vis, max(vis, now)); err != nil {
-			return fmt.Errorf("complete activity %d: %w", id, err)
+		if err := t.completeItem(id, token, result.InstanceID, data, vis, now); err != nil {
+			return err
 		}
 		if vis > now {
 			return nil
 		}
-		var rowid sql.NullInt64
-		switch err := t.queryRow(qLockableInstance, []any{result.InstanceID, now}, &rowid); {
-		case errors.Is(err, sql.ErrNoRows):
-			return nil // no row, or locked: the result waits for a turn
-		case err != nil:
-			return fmt.Errorf("complete activity %d: %w", id, err)
+		if err := t.lockReady(&rt, qLockableInstance, result.InstanceID, now, lockFor); err != nil {
+			return fmt.Errorf("complete activity %d: %s: %w", id, quote(result.InstanceID), err)
 		}
-		until = now + int64(lockFor)
-		if lockToken, err = t.lockTurn(result.InstanceID, rowid, until); err != nil {
-			return fmt.Errorf("complete activity %d: lock %s: %w", id, quote(result.InstanceID), err)
-		}
-		raw, scanErr, err = t.tagMessages(result.InstanceID, lockToken, now, raw)
-		return err
+		return nil
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case scanErr != nil:
-		return nil, scanErr
-	case lockToken == "":
-		return nil, nil
-	}
-	return s.lockedTurn(ctx, result.InstanceID, lockToken, until, raw, known)
+	return s.readyTurn(ctx, result.InstanceID, &rt, known, err)
 }
 
 // Statements of CompleteActivityWithTurn.
@@ -415,6 +396,22 @@ func (s *Store) CompleteActivityWithTurn(ctx context.Context, token string, crea
 		}
 		return writeEffects(t, inst, "", e, now)
 	})
+}
+
+// completeItem deletes work item id if token is its live lock (ErrLockLost otherwise) and
+// enqueues its result (data, for instance inst, visible at vis).
+func (t *tx) completeItem(id int64, token, inst string, data []byte, vis, now int64) error {
+	n, err := t.execN(qDeleteWorkItem, id, token, now)
+	if err != nil {
+		return fmt.Errorf("complete activity %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
+	}
+	if _, err := t.exec(qInsertMessage, inst, data, vis, max(vis, now)); err != nil {
+		return fmt.Errorf("complete activity %d: %w", id, err)
+	}
+	return nil
 }
 
 // AbandonActivity releases a work item's lock; see store.Store.

@@ -120,12 +120,5 @@ func TestSnapshotRunsLikeInitialisation(t *testing.T) {
 	if d := diffHistories(a.hist, b.hist); d != "" {
 		t.Fatalf("histories differ: %s", d)
 	}
-	if len(logsA) == 0 || len(logsA) != len(logsB) {
-		t.Fatalf("logs: %d vs %d lines", len(logsA), len(logsB))
-	}
-	for k := range logsA {
-		if logsA[k].Message != logsB[k].Message {
-			t.Errorf("log %d: %q vs %q", k, logsA[k].Message, logsB[k].Message)
-		}
-	}
+	sameLogs(t, logsA, logsB)
 }

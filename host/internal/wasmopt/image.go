@@ -23,31 +23,14 @@ const MaxImage = 256 << 20
 // without data) it returns the module unchanged (the same slice) and a nil image. Malformed
 // input is an error wrapping ErrMalformed.
 func DataImage(wasm []byte) (stripped, image []byte, err error) {
-	secs, err := sections(wasm)
+	l, ok, err := scanLayout(wasm)
 	if err != nil {
 		return nil, nil, err
 	}
-	data, count, code, mem := -1, -1, -1, -1
-	for i, s := range secs {
-		switch s.id {
-		case sectionImport:
-			imported, err := importsMemory(wasm[:s.end], s.body)
-			if err != nil {
-				return nil, nil, err
-			}
-			if imported {
-				return wasm, nil, nil
-			}
-		case sectionMemory:
-			mem = i
-		case sectionData:
-			data = i
-		case sectionDataCount:
-			count = i
-		case sectionCode:
-			code = i
-		}
+	if !ok {
+		return wasm, nil, nil
 	}
+	secs, data, count, code, mem := l.secs, l.data, l.count, l.code, l.mem
 	if data < 0 || mem < 0 {
 		return wasm, nil, nil
 	}

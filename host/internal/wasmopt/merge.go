@@ -41,31 +41,14 @@ const maxAddress = 1 << 31
 // (mostly gaps: a bound on what a hostile module can make this allocate). The custom "name"
 // section's data segment names, if any, are not renumbered (they are debugging information).
 func MergeDataSegments(wasm []byte) ([]byte, error) {
-	secs, err := sections(wasm)
+	l, ok, err := scanLayout(wasm)
 	if err != nil {
 		return nil, err
 	}
-	data, count, code := -1, -1, -1
-	for i, s := range secs {
-		switch s.id {
-		case sectionImport:
-			// Gaps are zero only in a memory the module defines, and a failed instantiation
-			// leaves the segments written before the failure in an imported one.
-			mem, err := importsMemory(wasm[:s.end], s.body)
-			if err != nil {
-				return nil, err
-			}
-			if mem {
-				return wasm, nil
-			}
-		case sectionData:
-			data = i
-		case sectionDataCount:
-			count = i
-		case sectionCode:
-			code = i
-		}
+	if !ok {
+		return wasm, nil
 	}
+	secs, data, count, code := l.secs, l.data, l.count, l.code
 	if data < 0 {
 		return wasm, nil
 	}
@@ -135,6 +118,42 @@ func MergeDataSegments(wasm []byte) ([]byte, error) {
 		}
 	}
 	return append(out, wasm[prev:]...), nil
+}
+
+// layout is a module's sections with the positions of those the data transformations read
+// (-1: absent).
+type layout struct {
+	secs                   []section
+	data, count, code, mem int
+}
+
+// scanLayout splits wasm into its sections and finds the data, data count, code and memory
+// sections. ok is false when the module imports a memory: gaps are zero only in a memory the
+// module defines, and a failed instantiation leaves the segments written before the failure
+// in an imported one, so neither transformation applies.
+func scanLayout(wasm []byte) (l layout, ok bool, err error) {
+	if l.secs, err = sections(wasm); err != nil {
+		return l, false, err
+	}
+	l.data, l.count, l.code, l.mem = -1, -1, -1, -1
+	for i, s := range l.secs {
+		switch s.id {
+		case sectionImport:
+			mem, err := importsMemory(wasm[:s.end], s.body)
+			if err != nil || mem {
+				return l, false, err
+			}
+		case sectionMemory:
+			l.mem = i
+		case sectionData:
+			l.data = i
+		case sectionDataCount:
+			l.count = i
+		case sectionCode:
+			l.code = i
+		}
+	}
+	return l, true, nil
 }
 
 // appendSection appends a section with its ID and size.
