@@ -32,8 +32,8 @@ func ExportGlobals(wasm []byte) (out []byte, names []string, err error) {
 	for i, s := range secs {
 		switch s.id {
 		case sectionImport:
-			n, err := importedGlobals(wasm[:s.end], s.body)
-			if err != nil || n != 0 {
+			imports, err := importsKind(wasm[:s.end], s.body, importGlobal)
+			if err != nil || imports {
 				return wasm, nil, err
 			}
 		case sectionGlobal:
@@ -86,57 +86,6 @@ func ExportGlobals(wasm []byte) (out []byte, names []string, err error) {
 	out = append(out, wasm[:es.start]...)
 	out = appendSection(out, sectionExport, body)
 	return append(out, wasm[es.end:]...), names, nil
-}
-
-// importedGlobals counts the globals the import section whose contents are b[p:] imports
-// (any import kind it does not know counts as one).
-func importedGlobals(b []byte, p int) (int, error) {
-	n, q, err := readU32(b, p)
-	if err != nil {
-		return 0, malformed(p, "import section: import count: %v", err)
-	}
-	p = q
-	globals := 0
-	for i := uint32(0); i < n; i++ {
-		for range 2 { // module and field names
-			size, q, err := readU32(b, p)
-			if err != nil || uint64(q)+uint64(size) >= uint64(len(b)) {
-				return 0, malformed(p, "import %d: name runs past the end of the section", i)
-			}
-			p = q + int(size)
-		}
-		kind := b[p]
-		p++
-		switch kind {
-		case 0x00: // function: type index
-			if _, p, err = readU32(b, p); err != nil {
-				return 0, malformed(p, "import %d: type index: %v", i, err)
-			}
-		case 0x01: // table: reference type, limits
-			if p+1 >= len(b) || b[p+1] > 1 {
-				return 1, nil
-			}
-			p += 2
-			for range 1 + int(b[p-1]) {
-				if _, p, err = readU32(b, p); err != nil {
-					return 0, malformed(p, "import %d: table limits: %v", i, err)
-				}
-			}
-		case 0x02: // memory: limits
-			if p >= len(b) || b[p] > 1 {
-				return 1, nil
-			}
-			p++
-			for range 1 + int(b[p-1]) {
-				if _, p, err = readU32(b, p); err != nil {
-					return 0, malformed(p, "import %d: memory limits: %v", i, err)
-				}
-			}
-		default: // 0x03 global, or unknown
-			return 1, nil
-		}
-	}
-	return globals, nil
 }
 
 // mutableGlobals reads the global section whose contents are b[p:] and returns the indices of

@@ -154,9 +154,22 @@ func readData(b []byte, p int) (segs []segment, ok bool, err error) {
 	return segs, true, nil
 }
 
+// Import kinds.
+const (
+	importFunc   byte = 0x00
+	importTable  byte = 0x01
+	importMemory byte = 0x02
+	importGlobal byte = 0x03
+)
+
 // importsMemory reports whether the import section whose contents are b[p:] may import a
 // memory (it answers true for import kinds it does not know).
-func importsMemory(b []byte, p int) (bool, error) {
+func importsMemory(b []byte, p int) (bool, error) { return importsKind(b, p, importMemory) }
+
+// importsKind reports whether the import section whose contents are b[p:] may import
+// something of the given kind: true when it does, or when it meets an import it cannot read
+// past (an unknown kind, limits of an unknown form).
+func importsKind(b []byte, p int, want byte) (bool, error) {
 	n, q, err := readU32(b, p)
 	if err != nil {
 		return false, malformed(p, "import section: import count: %v", err)
@@ -175,29 +188,46 @@ func importsMemory(b []byte, p int) (bool, error) {
 		}
 		kind := b[p]
 		p++
+		if kind == want {
+			return true, nil
+		}
+		limits := func(what string) (bool, error) { // flags, minimum, maximum if flagged
+			if p >= len(b) {
+				return false, malformed(p, "import %d: unexpected end in %s", i, what)
+			}
+			if b[p] > 1 {
+				return true, nil // limits this reader does not know
+			}
+			p++
+			for range 1 + int(b[p-1]) {
+				if _, q, err = readU32(b, p); err != nil {
+					return false, malformed(p, "import %d: %s: %v", i, what, err)
+				}
+				p = q
+			}
+			return false, nil
+		}
 		switch kind {
-		case 0x00: // function: type index
+		case importFunc: // type index
 			if _, q, err = readU32(b, p); err != nil {
 				return false, malformed(p, "import %d: type index: %v", i, err)
 			}
 			p = q
-		case 0x01: // table: reference type, limits
+		case importTable: // reference type, limits
 			if p+1 >= len(b) {
 				return false, malformed(p, "import %d: unexpected end in table type", i)
 			}
-			if b[p+1] > 1 {
-				return true, nil // limits this reader does not know
+			p++
+			if unknown, err := limits("table limits"); unknown || err != nil {
+				return unknown, err
 			}
-			p += 2
-			for range 1 + int(b[p-1]) {
-				if _, q, err = readU32(b, p); err != nil {
-					return false, malformed(p, "import %d: table limits: %v", i, err)
-				}
-				p = q
+		case importMemory:
+			if unknown, err := limits("memory limits"); unknown || err != nil {
+				return unknown, err
 			}
-		case 0x03: // global: value type, mutability
+		case importGlobal: // value type, mutability
 			p += 2
-		default: // 0x02 memory, or unknown
+		default:
 			return true, nil
 		}
 	}
