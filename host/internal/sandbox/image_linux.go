@@ -27,8 +27,9 @@ type dataImage struct {
 	bytes []byte
 
 	// pool holds freed memories of this module for reuse, with the bytes they had committed.
-	mu   sync.Mutex
-	pool []pooledMemory
+	mu     sync.Mutex
+	pool   []pooledMemory
+	closed bool
 }
 
 type pooledMemory struct {
@@ -36,8 +37,9 @@ type pooledMemory struct {
 	committed int
 }
 
-// newDataImage keeps image (which the caller must not change afterwards) and writes it to an anonymous memory file (memfd: faults on its mappings never
-// wait for a disk), or, where the kernel has none, to an unlinked temporary file.
+// newDataImage keeps image (which the caller must not change afterwards) and writes it to an
+// anonymous memory file (memfd: faults on its mappings never wait for a disk), or, where the
+// kernel has none, to an unlinked temporary file.
 func newDataImage(image []byte) (*dataImage, error) {
 	var f *os.File
 	if fd, err := unix.MemfdCreate("durohost-image", unix.MFD_CLOEXEC); err == nil {
@@ -60,10 +62,18 @@ func newDataImage(image []byte) (*dataImage, error) {
 	return &dataImage{f: f, size: size, bytes: image}, nil
 }
 
-// close releases the descriptor; mappings made from it stay valid.
+// close releases the descriptor and the pooled memories; mappings made from it stay valid,
+// and memories freed later are unmapped instead of pooled.
 func (d *dataImage) close() error {
 	if d == nil {
 		return nil
+	}
+	d.mu.Lock()
+	pool := d.pool
+	d.pool, d.closed = nil, true
+	d.mu.Unlock()
+	for _, p := range pool {
+		syscall.Munmap(p.buf)
 	}
 	return d.f.Close()
 }
@@ -83,7 +93,7 @@ func (d *dataImage) mapOver(buf []byte) error {
 func (d *dataImage) recycle(buf []byte, committed int) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.pool) >= maxPooled {
+	if d.closed || len(d.pool) >= maxPooled {
 		return false
 	}
 	d.pool = append(d.pool, pooledMemory{buf, committed})

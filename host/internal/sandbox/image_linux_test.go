@@ -1,0 +1,57 @@
+package sandbox
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestImageMemory: a memory starts from its image (zeros beyond it); a recycled one is
+// restored to the image, whatever its last guest wrote; after close, freed memories are not
+// pooled any more.
+func TestImageMemory(t *testing.T) {
+	image := bytes.Repeat([]byte("durohost"), 3000) // 24,000 bytes: not a page multiple
+	img, err := newDataImage(bytes.Clone(image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = 16 * 65536
+	check := func(m *reservedMemory, what string) []byte {
+		t.Helper()
+		m.allocator().Allocate(0, max)
+		b := m.Reallocate(2 * 65536)
+		if len(b) != 2*65536 {
+			t.Fatalf("%s: %d bytes", what, len(b))
+		}
+		if !bytes.Equal(b[:len(image)], image) {
+			t.Fatalf("%s: memory does not start with the image", what)
+		}
+		if !bytes.Equal(b[len(image):], make([]byte, len(b)-len(image))) {
+			t.Fatalf("%s: memory is not zero beyond the image", what)
+		}
+		return b
+	}
+	first := newMemory(img)
+	b := check(first, "new")
+	for i := range b {
+		b[i] = 0xAB
+	}
+	first.Free()
+	if len(img.pool) != 1 {
+		t.Fatalf("%d pooled after Free, want 1", len(img.pool))
+	}
+	second := newMemory(img)
+	if c := check(second, "recycled"); &c[0] != &b[0] {
+		t.Fatal("the pooled memory was not reused")
+	}
+	grown := second.Reallocate(4 * 65536)
+	if !bytes.Equal(grown[2*65536:], make([]byte, 2*65536)) {
+		t.Fatal("grown memory is not zero")
+	}
+	if err := img.close(); err != nil {
+		t.Fatal(err)
+	}
+	second.Free()
+	if len(img.pool) != 0 {
+		t.Fatalf("%d pooled after close, want 0", len(img.pool))
+	}
+}
