@@ -151,8 +151,8 @@ func atomicityCases() []storeCase {
 			wantErr(t, "Executions after the failed first commit", err, store.ErrNotFound)
 			page, err := s.ListInstances(t.Context(), store.Filter{})
 			must(t, "ListInstances", err)
-			if len(page.Instances) != 0 {
-				t.Fatalf("ListInstances after the failed first commit: got %d instances, want 0", len(page.Instances))
+			if len(page.Instances) != 1 || page.Instances[0].Status != store.StatusPending {
+				t.Fatalf("ListInstances after the failed first commit: got %d instances, want new, still pending", len(page.Instances))
 			}
 			// The corrected commit with the same token succeeds.
 			c = turnCommit(turn)

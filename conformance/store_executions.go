@@ -155,6 +155,42 @@ func executionCases() []storeCase {
 			_, err := s.Instance(t.Context(), "a")
 			wantErr(t, "Instance of an instance with only an event", err, store.ErrNotFound)
 		}},
+		{"pending instances are listed with the others, in creation order", func(t *testing.T, s store.Store) {
+			at := func(sec int64) time.Time { return time.Unix(1_800_000_000+sec, 0) }
+			pend := func(id, name string, sec int64) store.Message {
+				ev := started(name)
+				ev.Time = at(sec).UnixNano()
+				return store.Message{InstanceID: id, Event: ev}
+			}
+			create(t, s, "r", store.InstanceState{}) // created now, before the pending ones
+			enqueue(t, s, pend("p2", "orch", 2), eventMsg("p1", "early"), pend("p1", "other", 1), eventMsg("q", "no start"))
+			ids := func(f store.Filter) []string {
+				t.Helper()
+				var out []string
+				for {
+					page, err := s.ListInstances(t.Context(), f)
+					must(t, "ListInstances", err)
+					for _, in := range page.Instances {
+						if in.ID != "r" && in.Status != store.StatusPending {
+							t.Fatalf("%s: status %s", in.ID, in.Status)
+						}
+						out = append(out, in.ID)
+					}
+					if page.Next == "" {
+						return out
+					}
+					f.PageToken = page.Next
+				}
+			}
+			sameStrings(t, "all", ids(store.Filter{}), []string{"r", "p1", "p2"})
+			sameStrings(t, "all, one per page", ids(store.Filter{PageSize: 1}), []string{"r", "p1", "p2"})
+			sameStrings(t, "pending", ids(store.Filter{Statuses: []store.Status{store.StatusPending}}), []string{"p1", "p2"})
+			sameStrings(t, "running", ids(store.Filter{Statuses: []store.Status{store.StatusRunning}}), []string{"r"})
+			sameStrings(t, "by name", ids(store.Filter{Name: "other"}), []string{"p1"})
+			sameStrings(t, "by prefix", ids(store.Filter{IDPrefix: "p2"}), []string{"p2"})
+			sameStrings(t, "created after", ids(store.Filter{CreatedAfter: at(2), Statuses: []store.Status{store.StatusPending}}), []string{"p2"})
+			sameStrings(t, "created before", ids(store.Filter{CreatedBefore: at(2), Statuses: []store.Status{store.StatusPending}}), []string{"p1"})
+		}},
 		{"a pending instance becomes running at its first commit", func(t *testing.T, s store.Store) {
 			create(t, s, "a", store.InstanceState{})
 			if in := instance(t, s, "a"); in.Status != store.StatusRunning || in.Execution != 1 {

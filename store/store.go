@@ -133,7 +133,8 @@ type Store interface {
 	Instance(ctx context.Context, id string) (*Instance, error)
 
 	// ListInstances returns the instances matching f, ordered by creation time then ID, one
-	// page at a time (Page.Next is the token for the next page, empty at the end).
+	// page at a time (Page.Next is the token for the next page, empty at the end). Pending
+	// instances (see Instance) are listed too when f has no status or names StatusPending.
 	ListInstances(ctx context.Context, f Filter) (*Page, error)
 
 	// Executions returns every execution of an instance that was not pruned, oldest first.
@@ -197,7 +198,8 @@ type Status uint8
 // Statuses. The numeric values are stored; never renumber them.
 const (
 	// StatusPending: the start message is enqueued but no turn has run yet. It is never
-	// stored in an instance row: Instance derives it from the queued start message.
+	// stored in an instance row: Instance and ListInstances derive it from the queued start
+	// message.
 	StatusPending Status = 0
 	// StatusRunning: the instance has started and not ended.
 	StatusRunning Status = 1

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/durohost/durohost/history"
@@ -178,15 +179,8 @@ func loadPending(ctx context.Context, q querier, id string) (*store.Instance, er
 		if ev.Kind != history.KindExecutionStarted {
 			continue
 		}
-		in := &store.Instance{ID: id, InstanceState: store.InstanceState{
-			Name: ev.Name, Version: ev.Version, ModuleHash: ev.ModuleHash, ParentID: ev.ParentID,
-			Status: store.StatusPending,
-		}}
-		if ev.Time != 0 {
-			in.CreatedAt = fromNanos(ev.Time)
-			in.UpdatedAt = in.CreatedAt
-		}
-		return in, nil
+		in := pendingOf(id, &ev)
+		return &in, nil
 	}
 	return nil, rows.Err()
 }
@@ -344,13 +338,19 @@ func (s *Store) ListInstances(ctx context.Context, f store.Filter) (*store.Page,
 		size = maxPageSize
 	}
 	where, args := filterSQL(f)
+	var (
+		after   bool // a page token gives the position to continue after
+		afterAt int64
+		afterID string
+	)
 	if f.PageToken != "" {
-		created, id, err := decodePageToken(f.PageToken)
-		if err != nil {
+		var err error
+		if afterAt, afterID, err = decodePageToken(f.PageToken); err != nil {
 			return nil, fmt.Errorf("list instances: %w", err)
 		}
+		after = true
 		where = append(where, "(created_at > ? OR (created_at = ? AND id > ?))")
-		args = append(args, created, created, id)
+		args = append(args, afterAt, afterAt, afterID)
 	}
 	q := `SELECT ` + instanceCols + ` FROM instances`
 	if len(where) > 0 {
@@ -358,7 +358,38 @@ func (s *Store) ListInstances(ctx context.Context, f store.Filter) (*store.Page,
 	}
 	q += " ORDER BY created_at, id LIMIT ?"
 	args = append(args, size+1)
-	ins, err := queryInstances(ctx, s.rdb, q, args...)
+	var ins []store.Instance
+	err := s.readTx(ctx, func(rtx *sql.Tx) error {
+		var err error
+		if ins, err = queryInstances(ctx, rtx, q, args...); err != nil {
+			return err
+		}
+		if !wantsPending(f) {
+			return nil
+		}
+		pending, err := listPending(ctx, rtx, f)
+		if err != nil {
+			return err
+		}
+		// Both lists are ordered by creation time then ID: merge them, after the token.
+		for _, p := range pending {
+			at := nanos(p.CreatedAt)
+			if after && (at < afterAt || at == afterAt && p.ID <= afterID) {
+				continue
+			}
+			ins = append(ins, p)
+		}
+		slices.SortFunc(ins, func(a, b store.Instance) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		if len(ins) > size+1 {
+			ins = ins[:size+1]
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
@@ -400,6 +431,74 @@ func filterSQL(f store.Filter) (where []string, args []any) {
 		args = append(args, nanos(f.CreatedBefore))
 	}
 	return where, args
+}
+
+// pendingOf is the state of pending instance id, from its queued start event.
+func pendingOf(id string, start *history.Event) store.Instance {
+	in := store.Instance{ID: id, InstanceState: store.InstanceState{
+		Name: start.Name, Version: start.Version, ModuleHash: start.ModuleHash, ParentID: start.ParentID,
+		Status: store.StatusPending,
+	}}
+	if start.Time != 0 {
+		in.CreatedAt = fromNanos(start.Time)
+		in.UpdatedAt = in.CreatedAt
+	}
+	return in
+}
+
+// wantsPending reports whether a filter selects pending instances (no status filter, or one
+// that names StatusPending).
+func wantsPending(f store.Filter) bool {
+	return len(f.Statuses) == 0 || slices.Contains(f.Statuses, store.StatusPending)
+}
+
+// qPendingStarts lists the queued messages of instances that have no row, oldest first.
+const qPendingStarts = `SELECT m.id, m.instance_id, m.data FROM messages m
+	WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = m.instance_id)
+	  AND (?1 = '' OR substr(CAST(m.instance_id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB))
+	ORDER BY m.id`
+
+// listPending returns the pending instances (a queued start message, no row) that f selects,
+// in no particular order. There are few of them: an instance stays pending until its first
+// turn commits.
+func listPending(ctx context.Context, q querier, f store.Filter) ([]store.Instance, error) {
+	rows, err := q.QueryContext(ctx, qPendingStarts, f.IDPrefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var out []store.Instance
+	for rows.Next() {
+		var (
+			msgID int64
+			id    string
+			data  []byte
+		)
+		if err := rows.Scan(&msgID, &id, &data); err != nil {
+			return nil, scanFailed(ctx, err, "pending messages")
+		}
+		if seen[id] {
+			continue
+		}
+		ev, err := decodeEvent(data, func() string { return fmt.Sprintf("message %d of instance %s", msgID, quote(id)) })
+		if err != nil {
+			return nil, err
+		}
+		if ev.Kind != history.KindExecutionStarted {
+			continue
+		}
+		seen[id] = true
+		in := pendingOf(id, &ev)
+		switch {
+		case f.Name != "" && in.Name != f.Name,
+			!f.CreatedAfter.IsZero() && in.CreatedAt.Before(f.CreatedAfter),
+			!f.CreatedBefore.IsZero() && !in.CreatedAt.Before(f.CreatedBefore):
+			continue
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
 }
 
 // encodePageToken returns the opaque token of the position after (created, id).
