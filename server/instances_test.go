@@ -300,6 +300,12 @@ func TestPendingAcrossRestart(t *testing.T) {
 	if n := e.expect(tokA, "POST", "/v1/instances/p1/prune", `{}`, http.StatusOK, "").obj(t)["pruned"]; n != float64(0) {
 		t.Fatalf("pruned %v executions of a pending instance", n)
 	}
+	if l := e.expect(tokA, "GET", "/v1/instances?status=pending", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 1 || l[0].(map[string]any)["id"] != "p1" {
+		t.Fatalf("pending instances listed: %v, want p1", l)
+	}
+	if l := e.expect(tokB, "GET", "/v1/instances?status=pending", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 0 {
+		t.Fatalf("namespace b lists a's pending instance: %v", l)
+	}
 	e.expect(tokA, "DELETE", "/v1/instances/p1?force=true", nil, http.StatusConflict, CodeInstanceRunning)
 	// Purge does not take it either: it has not finished.
 	e.expect(tokA, "DELETE", "/v1/instances", nil, http.StatusOK, "")
