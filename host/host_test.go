@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -259,4 +260,72 @@ func waitHistory(t *testing.T, e *env, id string, kind history.Kind) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("%s never recorded %v", id, kind)
+}
+
+// TestStartsDuringStop: instances started while the host stops are neither lost nor run
+// after it stopped: each start either committed (and a later host runs it) or failed.
+func TestStartsDuringStop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.db")
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	wasm := testguest.Build(t, featuresGuest, "")
+	newHost := func() *host.Host {
+		h, err := host.New(st, host.WithCompilationCache(cacheDir), host.WithLockTimeout(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.LoadModule(context.Background(), wasm); err != nil {
+			t.Fatal(err)
+		}
+		must(t, h.RegisterActivity("greet", func(_ context.Context, in []byte) ([]byte, error) { return in, nil }))
+		must(t, h.Start())
+		return h
+	}
+	var started []string
+	for round := range 5 {
+		h := newHost()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				id := fmt.Sprintf("r%d-%d", round, i)
+				if _, err := h.Client().Start(context.Background(), "hello", []byte(`"x"`), host.WithInstanceID(id)); err == nil {
+					mu.Lock()
+					started = append(started, id)
+					mu.Unlock()
+				}
+			})
+			if i == 10 {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					h.Stop(ctx)
+				}()
+			}
+		}
+		wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		h.Stop(ctx)
+		cancel()
+	}
+	h := newHost()
+	defer h.Stop(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, id := range started {
+		in, err := h.Client().Wait(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if in.Status != store.StatusCompleted {
+			t.Fatalf("%s: %v %+v", id, in.Status, in.Failure)
+		}
+	}
+	if len(started) == 0 {
+		t.Fatal("no start succeeded")
+	}
+	t.Logf("%d instances started around a stop, all completed", len(started))
 }

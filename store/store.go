@@ -47,7 +47,9 @@ type Store interface {
 	// it (all its visible messages, the new one among them; known as in FetchTurn). Otherwise
 	// the turn is nil and the message waits in the queue. It lets a host that starts an
 	// instance (or signals one it does not run) run the turn at once without a separate
-	// fetch. Errors as Enqueue; ErrInvalid when lockFor is not positive.
+	// fetch. Errors as Enqueue (an error means nothing was enqueued; a turn that was locked but
+	// could not be read is not returned and goes back to the dispatchers); ErrInvalid when
+	// lockFor is not positive.
 	EnqueueAndFetch(ctx context.Context, msg Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
 
 	// FetchTurn locks the next instance that has at least one visible message and no live lock,

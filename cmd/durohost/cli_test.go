@@ -157,6 +157,7 @@ func TestRunErrors(t *testing.T) {
 		{"two modules", []string{"run", hello, hello}, []string{"expected one module", "got 2"}},
 		{"unknown flag", []string{"run", hello, "--bogus"}, []string{"flag provided but not defined: -bogus", "durohost run --help"}},
 		{"bad allow-http", []string{"run", hello, "--allow-http", "http://x/y"}, []string{"allow-http"}},
+		{"no orchestration workers", []string{"run", hello, "--orchestration-workers", "0"}, []string{"--orchestration-workers and --activity-workers must be at least 1", "got 0 and 32"}},
 		{"unknown command", []string{"bogus"}, []string{"bogus"}},
 		{"unknown activity", []string{"activities", "nope"}, []string{`no built-in activity "nope"`, "echo, sleep, http, shell"}},
 	}

@@ -375,9 +375,12 @@ func TestTwoHosts(t *testing.T) {
 	}
 	h.Stop(ctx)
 
+	// Two turns at once each: a host keeps running the instances it started (their results
+	// come back to it), so with room for all sixteen one worker could take them all; with two,
+	// the rest wait in the queue for either.
 	workers := []*process{
-		startProcess(t, bin, "worker", "--db", db, "--allow-http", "127.0.0.1"),
-		startProcess(t, bin, "worker", "--db", db, "--allow-http", "127.0.0.1"),
+		startProcess(t, bin, "worker", "--db", db, "--allow-http", "127.0.0.1", "--orchestration-workers", "2"),
+		startProcess(t, bin, "worker", "--db", db, "--allow-http", "127.0.0.1", "--orchestration-workers", "2"),
 	}
 	for _, w := range workers {
 		waitFor(t, 30*time.Second, "a worker to start", func() bool { return strings.Contains(w.stderr.String(), "worker running") })

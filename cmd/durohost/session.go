@@ -55,6 +55,8 @@ func lockFlag() cli.Flag {
 // activityFlags are the flags that configure the built-in activities (see builtin.Config).
 func activityFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N` (a turn mostly waits for its commit: concurrent turns share commits)", Value: 64},
+		&cli.IntFlag{Name: "activity-workers", Usage: "activities run at once, `N`", Value: 32},
 		&cli.StringSliceFlag{Name: "allow-http", Usage: "let the http activity contact `HOST`: a name, an IP or *.suffix, optionally with :port (repeatable; commas separate several)"},
 		&cli.BoolFlag{Name: "enable-shell", Usage: "let the shell activity run commands on this machine"},
 		&cli.Int64Flag{Name: "http-max-body", Usage: "largest HTTP response body, in `BYTES`, the http activity reads", Value: builtin.DefaultMaxBodyBytes},
@@ -62,6 +64,15 @@ func activityFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "shell-max-output", Usage: "largest stdout and stderr, in `BYTES`, the shell activity captures", Value: builtin.DefaultMaxOutputBytes},
 		&cli.DurationFlag{Name: "shell-max-timeout", Usage: "largest `DURATION` (timeout_ms) the shell activity accepts", Value: builtin.DefaultMaxShellTimeout},
 	}
+}
+
+// workerOptions reads the worker counts of activityFlags.
+func workerOptions(c *cli.Context) ([]host.Option, error) {
+	orch, act := c.Int("orchestration-workers"), c.Int("activity-workers")
+	if orch < 1 || act < 1 {
+		return nil, fmt.Errorf("--orchestration-workers and --activity-workers must be at least 1 (got %d and %d)", orch, act)
+	}
+	return []host.Option{host.WithOrchestrationWorkers(orch), host.WithActivityWorkers(act)}, nil
 }
 
 // activityConfig reads the flags of activityFlags.
@@ -104,6 +115,12 @@ func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, er
 		host.WithCompilationCache(filepath.Join(cache, "wazero")),
 		host.WithLockTimeout(c.Duration("lock-timeout")),
 	}
+	workers, err := workerOptions(c)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts = append(opts, workers...)
 	if prog != nil {
 		opts = append(opts, host.WithObserver(prog.observe), host.WithLogger(slog.New(&logHandler{p: prog})))
 	}

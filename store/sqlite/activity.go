@@ -263,17 +263,22 @@ func (t *tx) lockReady(r *readyTurn, q, id string, now int64, lockFor time.Durat
 }
 
 // readyTurn returns the turn a write locked (nil when none), reading its state; err is the
-// write's.
+// write's. Once the write has committed the call succeeds: a turn whose messages or state
+// cannot be read (the caller's context ended, a corrupt row) is not returned, and is left to
+// the dispatchers (given back at once when the context ended, else when its lock expires, as
+// FetchTurn leaves a corrupt one).
 func (s *Store) readyTurn(ctx context.Context, id string, r *readyTurn, known store.KnownHistory, err error) (*store.Turn, error) {
 	switch {
 	case err != nil:
 		return nil, err
-	case r.scanErr != nil:
-		return nil, r.scanErr
-	case r.token == "":
+	case r.scanErr != nil || r.token == "":
 		return nil, nil
 	}
-	return s.lockedTurn(ctx, id, r.token, r.until, r.raw, known)
+	turn, err := s.lockedTurn(ctx, id, r.token, r.until, r.raw, known)
+	if err != nil {
+		return nil, nil
+	}
+	return turn, nil
 }
 
 // checkNew fails with store.ErrExists when instance id has a row or a queued start message.

@@ -123,7 +123,16 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		}
 		ready[q] = st
 	}
-	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, path != MemoryPath)
+	// Relaxed lock transactions are safe only in WAL mode (see writer.doRelaxed): ask the
+	// database which mode it is in rather than assume the DSN's request was honoured.
+	var mode string
+	if err := conn.QueryRowContext(context.Background(), "PRAGMA journal_mode").Scan(&mode); err != nil {
+		conn.Close()
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: journal mode: %w", path, err)
+	}
+	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, path != MemoryPath && strings.EqualFold(mode, "wal"))
 	return &Store{cfg: cfg, w: w, rdb: rdb, ready: ready}, nil
 }
 

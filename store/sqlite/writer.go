@@ -192,7 +192,13 @@ func (w *writer) submit(ctx context.Context, fn func(*tx) error, relaxed bool) e
 func (w *writer) close() error {
 	close(w.quit)
 	<-w.exited
+	// Closing the last connection checkpoints the WAL into the database with this
+	// connection's settings: they must be the durable ones, or the checkpoint would not sync
+	// the database file before the WAL is deleted.
 	var errs []error
+	if err := w.relax(false); err != nil {
+		errs = append(errs, err)
+	}
 	for _, s := range w.tx.stmts {
 		errs = append(errs, s.Close())
 	}
@@ -277,8 +283,12 @@ func (w *writer) relax(on bool) error {
 	if on == w.relaxedNow {
 		return nil
 	}
-	pragmas := []string{"PRAGMA synchronous=OFF", "PRAGMA wal_autocheckpoint=0"}
-	if !on {
+	pragmas := []string{"PRAGMA wal_autocheckpoint=0", "PRAGMA synchronous=OFF"}
+	if on {
+		// Counted as relaxed from the first statement on, so that a failure half-way is
+		// undone by the next durable batch (which fails rather than commit relaxed).
+		w.relaxedNow = true
+	} else {
 		pragmas = []string{"PRAGMA synchronous=" + w.durable.String(), "PRAGMA wal_autocheckpoint=1000"}
 	}
 	for _, p := range pragmas {

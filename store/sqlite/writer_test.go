@@ -324,6 +324,23 @@ func TestRelaxedLockBatches(t *testing.T) {
 			}
 		})
 	}
+	t.Run("closed after a relaxed batch", func(t *testing.T) {
+		// Closing checkpoints the WAL with the writer's settings: they must be durable again.
+		s := openTest(t, WithSynchronous(SyncFull))
+		if err := s.Enqueue(context.Background(), startMsg("a")); err != nil {
+			t.Fatal(err)
+		}
+		fetch(t, s)
+		if !s.w.relaxedNow {
+			t.Fatal("the fetch did not leave the writer relaxed")
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s.w.relaxedNow {
+			t.Fatal("the writer closed with synchronous=OFF")
+		}
+	})
 	t.Run("memory", func(t *testing.T) {
 		s, err := Open(MemoryPath)
 		if err != nil {

@@ -210,36 +210,49 @@ func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
 // submit runs put, which enqueues a message and, with a positive lock duration, may return the
 // turn it made ready, locked; the turn then runs in the background.
 func (r *Runtime) submit(ctx context.Context, msg store.Message, put func(lockFor time.Duration) (*store.Turn, error)) error {
-	drain := r.drain.Load()
-	if drain == nil || r.stopping.Load() {
+	queue := func() error { // enqueue only, for the dispatchers
 		if _, err := put(0); err != nil {
 			return err
 		}
 		r.Wake()
 		return nil
 	}
+	drain := r.drain.Load()
+	if drain == nil || !r.enterDirect() {
+		return queue()
+	}
 	select {
 	case r.turnSlots <- struct{}{}:
 	default:
-		if _, err := put(0); err != nil {
-			return err
-		}
-		signal(r.wakeTurn)
-		return nil
+		r.direct.Done()
+		return queue()
 	}
 	turn, err := put(r.cfg.LockTimeout)
 	if err != nil || turn == nil {
 		<-r.turnSlots
+		r.direct.Done()
 		if err == nil {
 			signal(r.wakeTurn)
 		}
 		return err
 	}
-	r.direct.Add(1)
 	go func() {
 		defer r.direct.Done()
 		defer func() { <-r.turnSlots }()
 		r.processTurn(*drain, turn)
 	}()
 	return nil
+}
+
+// enterDirect counts a turn a caller from outside the runtime is about to run (Submit,
+// Start), unless Run is stopping: Run waits for the counted ones, and an Add must not follow
+// that wait. The caller calls r.direct.Done when it ends (or does not run the turn after all).
+func (r *Runtime) enterDirect() bool {
+	r.acceptMu.Lock()
+	defer r.acceptMu.Unlock()
+	if !r.accepting || r.stopping.Load() {
+		return false
+	}
+	r.direct.Add(1)
+	return true
 }

@@ -83,6 +83,10 @@ type Runtime struct {
 	stopping atomic.Bool
 	// drain is Run's drain context while Run runs (nil otherwise).
 	drain atomic.Pointer[context.Context]
+	// acceptMu guards accepting: whether callers from outside (Submit, Start) may still add
+	// turns to direct; Run clears it before it waits for them.
+	acceptMu  sync.Mutex
+	accepting bool
 }
 
 type moduleEntry struct {
@@ -198,6 +202,9 @@ func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 	var wg sync.WaitGroup
 	r.stopping.Store(false)
 	r.drain.Store(&drain)
+	r.acceptMu.Lock()
+	r.accepting = true
+	r.acceptMu.Unlock()
 	stop := context.AfterFunc(ctx, func() { r.stopping.Store(true) })
 	defer stop()
 	defer r.drain.Store(nil)
@@ -208,6 +215,9 @@ func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 		wg.Go(func() { r.activityLoop(ctx, drain) })
 	}
 	wg.Wait()
+	r.acceptMu.Lock()
+	r.accepting = false
+	r.acceptMu.Unlock()
 	r.direct.Wait()
 	r.live.clear()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -73,6 +74,7 @@ func (d *dataImage) close() error {
 	d.pool, d.closed = nil, true
 	d.mu.Unlock()
 	for _, p := range pool {
+		imagePoolBytes.Add(-int64(p.committed))
 		syscall.Munmap(p.buf)
 	}
 	return d.f.Close()
@@ -89,11 +91,22 @@ func (d *dataImage) mapOver(buf []byte) error {
 	return nil
 }
 
+// maxImagePoolBytes bounds the committed bytes of the freed memories all images keep for
+// reuse (they stay resident).
+const maxImagePoolBytes = 512 << 20
+
+// imagePoolBytes counts them.
+var imagePoolBytes atomic.Int64
+
 // recycle keeps a freed memory of this image for reuse; false when the pool is full.
 func (d *dataImage) recycle(buf []byte, committed int) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed || len(d.pool) >= maxPooled {
+		return false
+	}
+	if imagePoolBytes.Add(int64(committed)) > maxImagePoolBytes {
+		imagePoolBytes.Add(-int64(committed))
 		return false
 	}
 	d.pool = append(d.pool, pooledMemory{buf, committed})
@@ -115,6 +128,7 @@ func (d *dataImage) reuse(m *reservedMemory, size int) bool {
 	p := d.pool[n-1]
 	d.pool = d.pool[:n-1]
 	d.mu.Unlock()
+	imagePoolBytes.Add(-int64(p.committed))
 	copied := copy(p.buf, d.bytes)
 	clear(p.buf[copied:p.committed])
 	m.buf, m.committed = p.buf, p.committed

@@ -35,9 +35,13 @@ func TestImageMemory(t *testing.T) {
 	for i := range b {
 		b[i] = 0xAB
 	}
+	before := imagePoolBytes.Load()
 	first.Free()
 	if len(img.pool) != 1 {
 		t.Fatalf("%d pooled after Free, want 1", len(img.pool))
+	}
+	if got := imagePoolBytes.Load() - before; got != int64(img.pool[0].committed) || got < 2*65536 {
+		t.Fatalf("pooled bytes grew by %d, want the memory's committed %d", got, img.pool[0].committed)
 	}
 	second := newMemory(img)
 	if c := check(second, "recycled"); &c[0] != &b[0] {
@@ -53,5 +57,8 @@ func TestImageMemory(t *testing.T) {
 	second.Free()
 	if len(img.pool) != 0 {
 		t.Fatalf("%d pooled after close, want 0", len(img.pool))
+	}
+	if got := imagePoolBytes.Load(); got != before {
+		t.Fatalf("pooled bytes %d after the pool emptied, want %d", got, before)
 	}
 }

@@ -91,10 +91,13 @@ func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	if err := eng.Start(); err != nil {
 		return nil, err
 	}
-	return rt.instantiate(ctx, m, eng, instanceID, execution)
+	return rt.instantiate(ctx, m, eng, instanceID, execution, false)
 }
 
-func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32) (*Instance, error) {
+// instantiate creates a guest; with snapshot set (and a module that has none yet), the state
+// the instance has once initialised becomes the module's snapshot, taken before the instance
+// runs anything else.
+func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32, snapshot bool) (*Instance, error) {
 	i := &Instance{
 		rt: rt, eng: eng, id: instanceID, exec: execution,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
@@ -153,7 +156,12 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	}
 	i.mod = mod
 	i.initializing = false
-	if m.snap != nil {
+	if snapshot {
+		if err := m.takeSnapshot(i); err != nil {
+			mod.Close(ctx)
+			return nil, err
+		}
+	} else if m.snap != nil {
 		if err := m.snap.restore(mod); err != nil {
 			mod.Close(ctx)
 			return nil, fmt.Errorf("instantiate: %w", err)

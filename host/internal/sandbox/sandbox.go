@@ -183,10 +183,16 @@ func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	opt, image, globals, err := []byte(nil), []byte(nil), []string(nil), error(nil)
 	if imageSupported {
 		// With its mutable globals exported, an initialised instance's state can be
-		// snapshotted (see snapshot.go).
-		exported, names, err := wasmopt.ExportGlobals(wasm)
+		// snapshotted (see snapshot.go), when its memory and globals are all its state.
+		snapshottable, err := wasmopt.Snapshottable(wasm)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+		}
+		exported, names := wasm, []string(nil)
+		if snapshottable {
+			if exported, names, err = wasmopt.ExportGlobals(wasm); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+			}
 		}
 		if opt, image, err = wasmopt.DataImage(exported); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
@@ -314,18 +320,13 @@ func abiSig(s abi.Signature) string {
 // describe instantiates the module once, checks its ABI version and asks it for its
 // registrations.
 func (rt *Runtime) describe(ctx context.Context, m *Module) ([]abi.Registration, error) {
-	inst, err := rt.instantiate(ctx, m, nil, "", 0)
+	// The describing instance is the one whose initialised state becomes the snapshot (taken
+	// by instantiate before the instance runs anything else, see snapshot.go).
+	inst, err := rt.instantiate(ctx, m, nil, "", 0, !rt.cfg.NoSnapshot)
 	if err != nil {
 		return nil, err
 	}
 	defer inst.Close()
-	// The instance is initialised and has run nothing else: its state is the one every
-	// instance has after initialisation (see snapshot.go).
-	if !rt.cfg.NoSnapshot {
-		if err := m.takeSnapshot(inst); err != nil {
-			return nil, err
-		}
-	}
 	inst.describe = true
 	res := inst.Run(ctx)
 	if res.Err != nil {

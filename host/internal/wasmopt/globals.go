@@ -2,11 +2,46 @@ package wasmopt
 
 import "strconv"
 
-// Section IDs ExportGlobals reads.
+// Section IDs ExportGlobals and Snapshottable read.
 const (
+	sectionCustom byte = 0
 	sectionGlobal byte = 6
 	sectionExport byte = 7
+	sectionStart  byte = 8
 )
+
+// goBuildID names the custom section the Go toolchain writes into every module it links.
+const goBuildID = "go:buildid"
+
+// Snapshottable reports whether an instance of the module is wholly described by its memory
+// and its mutable globals once initialised, so that a snapshot of them can stand for
+// initialisation: the module has no start section (wazero runs one at every instantiation,
+// snapshot or not) and was linked by the Go toolchain (a "go:buildid" custom section), whose
+// code never changes a table (its function table is static; tables are not part of a
+// snapshot). Modules of other toolchains may fill tables while they initialise; they are not
+// snapshotted.
+func Snapshottable(wasm []byte) (bool, error) {
+	secs, err := sections(wasm)
+	if err != nil {
+		return false, err
+	}
+	goBuilt := false
+	for _, s := range secs {
+		switch s.id {
+		case sectionStart:
+			return false, nil
+		case sectionCustom:
+			n, q, err := readU32(wasm[:s.end], s.body)
+			if err != nil || uint64(q)+uint64(n) > uint64(s.end) {
+				return false, malformed(s.body, "custom section name runs past the end of the section")
+			}
+			if string(wasm[q:q+int(n)]) == goBuildID {
+				goBuilt = true
+			}
+		}
+	}
+	return goBuilt, nil
+}
 
 // GlobalExportPrefix starts the names under which ExportGlobals exports globals: the prefix
 // and the global's index.

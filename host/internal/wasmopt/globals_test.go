@@ -135,3 +135,31 @@ func TestExportGlobalsGoGuest(t *testing.T) {
 		t.Fatalf("exports of functions and memories changed: %v, then %v", x.exports, y.exports)
 	}
 }
+
+func TestSnapshottable(t *testing.T) {
+	goID := sec(0, name("go:buildid"), []byte("x"))
+	for _, tt := range []struct {
+		name string
+		wasm func(t *testing.T) []byte
+		want bool
+	}{
+		{"Go guest", func(t *testing.T) []byte { return testguest.Build(t, goGuests[0], "") }, true},
+		{"C reactor", func(t *testing.T) []byte { return readFile(t, "testdata/guest.wasm") }, false},
+		{"AssemblyScript module", func(t *testing.T) []byte { return readFile(t, "testdata/guest-as.wasm") }, false},
+		{"Go build ID", func(*testing.T) []byte { return mod(goID, memory(1)) }, true},
+		{"Go build ID and a start section", func(*testing.T) []byte {
+			return mod(append(function(), goID, sec(8, u32(0)))...)
+		}, false},
+		{"other custom section", func(*testing.T) []byte { return mod(sec(0, name("producers"), []byte("x")), memory(1)) }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := wasmopt.Snapshottable(tt.wasm(t))
+			if err != nil || got != tt.want {
+				t.Fatalf("Snapshottable = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := wasmopt.Snapshottable(mod(sec(0, []byte{9, 'a'}))); !errors.Is(err, wasmopt.ErrMalformed) {
+		t.Fatalf("custom section name past its end: %v, want ErrMalformed", err)
+	}
+}
