@@ -136,7 +136,9 @@ type Store interface {
 
 	// ListInstances returns the instances matching f, ordered by creation time then ID, one
 	// page at a time (Page.Next is the token for the next page, empty at the end). Pending
-	// instances (see Instance) are listed too when f has no status or names StatusPending.
+	// instances (see Instance) are listed too when f has no status or names StatusPending,
+	// ordered by their start's time; an instance whose first turn commits while a listing
+	// pages on may be listed again, as running (its row is ordered by that commit's time).
 	ListInstances(ctx context.Context, f Filter) (*Page, error)
 
 	// Executions returns every execution of an instance that was not pruned, oldest first.
