@@ -70,6 +70,10 @@ func (d *dataImage) close() error {
 		return nil
 	}
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
 	pool := d.pool
 	d.pool, d.closed = nil, true
 	d.mu.Unlock()

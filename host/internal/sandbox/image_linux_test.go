@@ -2,7 +2,11 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"testing"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
 )
 
 // TestImageMemory: a memory starts from its image (zeros beyond it); a recycled one is
@@ -60,5 +64,43 @@ func TestImageMemory(t *testing.T) {
 	}
 	if got := imagePoolBytes.Load(); got != before {
 		t.Fatalf("pooled bytes %d after the pool emptied, want %d", got, before)
+	}
+}
+
+// TestRuntimeCloseReleasesPools: closing a runtime gives back the memories its modules' images
+// pooled (hosts that stop must not leave them resident).
+func TestRuntimeCloseReleasesPools(t *testing.T) {
+	before := imagePoolBytes.Load()
+	rt, err := New(context.Background(), Config{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.Load(context.Background(), buildGuest(t, featuresGuest, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.image == nil {
+		t.Skip("no memory image for the guest")
+	}
+	for range 3 {
+		eng, err := replay.New(replay.Config{InstanceID: "i", Execution: 1}, []history.Event{
+			{ID: 1, Kind: history.KindTurnStarted, Time: epoch}, {ID: 2, Kind: history.KindExecutionStarted, Name: "hello"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := rt.Instantiate(context.Background(), m, eng, "i", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.Close()
+	}
+	if imagePoolBytes.Load() <= before {
+		t.Fatal("closed instances pooled nothing")
+	}
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := imagePoolBytes.Load(); got != before {
+		t.Fatalf("pooled bytes %d after the runtime closed, want %d", got, before)
 	}
 }

@@ -161,6 +161,7 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 			mod.Close(ctx)
 			return nil, err
 		}
+		rt.track(m.image)
 	} else if m.snap != nil {
 		if err := m.snap.restore(mod); err != nil {
 			mod.Close(ctx)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -65,6 +66,21 @@ type Runtime struct {
 	cfg   Config
 	r     wazero.Runtime
 	cache wazero.CompilationCache
+
+	// images are the memory images of the modules loaded here: Close releases them (and the
+	// memories they pool).
+	mu     sync.Mutex
+	images []*dataImage
+}
+
+// track records a memory image for Close.
+func (rt *Runtime) track(img *dataImage) {
+	if img == nil {
+		return
+	}
+	rt.mu.Lock()
+	rt.images = append(rt.images, img)
+	rt.mu.Unlock()
 }
 
 // New creates a Runtime with the durohost ABI and the deterministic WASI installed.
@@ -118,6 +134,13 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	err := rt.r.Close(ctx)
 	if rt.cache != nil {
 		rt.cache.Close(ctx)
+	}
+	rt.mu.Lock()
+	images := rt.images
+	rt.images = nil
+	rt.mu.Unlock()
+	for _, img := range images {
+		img.close()
 	}
 	return err
 }
@@ -220,6 +243,7 @@ func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 			cm.Close(ctx)
 			return nil, err
 		}
+		rt.track(m.image)
 	}
 	if err := m.validate(); err != nil {
 		m.Close(ctx)
