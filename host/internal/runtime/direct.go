@@ -15,12 +15,16 @@ import (
 // piece of work goes through the queues: commit the turn, fetch the activity, complete it,
 // fetch the next turn. When this host can run the activity, the turn's commit claims it
 // (store.WorkItem.Claim: locked for this host in the same transaction) and a worker runs it at
-// once; when the activity is done, its completion locks the instance and returns the next turn
-// in the same transaction (store.Store.CompleteActivityAndFetch), which this host then runs,
-// usually on the live instance. A step then costs two transactions and no polling. Locks,
-// attempt counts and the queues stay as they were: a claimed activity or a directly fetched
-// turn that this host does not finish is taken over by any host once its lock expires. See
-// RATIONALE.md, "Why dispatch directly?".
+// once. When the activity is done, its result is committed together with the next turn, run
+// on the live instance before anything is written (turnOnResult,
+// store.Store.CompleteActivityWithTurn): one transaction per step, and no polling. Without a
+// live instance, the completion locks the instance and returns the next turn in the same
+// transaction (store.Store.CompleteActivityAndFetch); while the instance awaits other
+// activities too, the result waits in the queue so that one turn takes many (fanIn). Starts
+// and signals from this process lock the turn they make ready the same way (Submit, Start).
+// Locks, attempt counts and the queues stay as they were: a claimed activity or a directly
+// fetched turn that this host does not finish is taken over by any host once its lock
+// expires. See RATIONALE.md, "Why dispatch directly?".
 
 // claim marks for claiming the activities of c that this host can run now, taking a worker
 // slot for each, and returns how many it marked.
