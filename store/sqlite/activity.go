@@ -290,28 +290,15 @@ func (t *tx) checkNew(id string) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("start %s: %w", quote(id), err)
 	}
-	rows, err := t.query(`SELECT id, data FROM messages WHERE instance_id = ?1`, id)
-	if err != nil {
+	// The writer's connection is inside the transaction: the read sees its writes.
+	pending, err := loadPending(context.Background(), t.conn, id)
+	switch {
+	case err != nil:
 		return fmt.Errorf("start %s: %w", quote(id), err)
+	case pending != nil:
+		return fmt.Errorf("start %s: %w (its start is queued)", quote(id), store.ErrExists)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			mid  int64
-			data []byte
-		)
-		if err := rows.Scan(&mid, &data); err != nil {
-			return fmt.Errorf("start %s: %w", quote(id), err)
-		}
-		ev, err := decodeEvent(data, func() string { return fmt.Sprintf("start %s: message %d", quote(id), mid) })
-		if err != nil {
-			return err
-		}
-		if ev.Kind == history.KindExecutionStarted {
-			return fmt.Errorf("start %s: %w (its start is queued)", quote(id), store.ErrExists)
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // CompleteActivityAndFetch completes a work item and locks its instance's turn in the same
