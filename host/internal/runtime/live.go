@@ -156,11 +156,12 @@ func (c *liveCache) takeSettled(id string, execution uint32) *liveEntry {
 		return nil
 	}
 	c.remove(el)
-	if e.inst.Alive() {
+	alive := e.inst.Alive()
+	if alive {
 		c.settled[id] = true
 	}
 	c.mu.Unlock()
-	if !e.inst.Alive() {
+	if !alive {
 		e.inst.Close()
 		return nil
 	}

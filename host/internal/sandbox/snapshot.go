@@ -24,7 +24,7 @@ type snapshot struct {
 }
 
 type savedGlobal struct {
-	g     string
+	name  string // its export name
 	value uint64
 }
 
@@ -72,9 +72,9 @@ func (s *snapshot) restore(mod api.Module) error {
 		}
 	}
 	for _, sg := range s.globals {
-		g, ok := mod.ExportedGlobal(sg.g).(api.MutableGlobal)
+		g, ok := mod.ExportedGlobal(sg.name).(api.MutableGlobal)
 		if !ok {
-			return fmt.Errorf("restore snapshot: global %s is not a mutable export", sg.g)
+			return fmt.Errorf("restore snapshot: global %s is not a mutable export", sg.name)
 		}
 		g.Set(sg.value)
 	}
