@@ -84,13 +84,18 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 	case cfg.liveCache < 0:
 		return nil, fmt.Errorf("host: live cache size %d is negative", cfg.liveCache)
 	}
+	limits, err := cfg.limits.normalized()
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	cfg.limits = limits
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	logger := cfg.logger
 	sb, err := sandbox.New(context.Background(), sandbox.Config{
-		CacheDir: cfg.cacheDir, MemoryLimitPages: cfg.memoryPages, TurnTimeout: cfg.turnTimeout,
-		MaxPayload: cfg.maxPayload, MaxEvents: cfg.maxEvents,
+		CacheDir: cfg.cacheDir, MemoryLimitPages: limits.MemoryPages, TurnTimeout: limits.TurnTime,
+		MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents, MaxModuleSize: limits.MaxModuleSize,
 		Log: func(l sandbox.Log) {
 			logger.Log(context.Background(), guestLevel(l.Level), l.Message, "instance", l.InstanceID, "execution", l.Execution, "source", "guest")
 		},
@@ -120,6 +125,9 @@ func guestLevel(l int32) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// Limits returns the host's limits, with every default filled in.
+func (h *Host) Limits() Limits { return h.cfg.limits }
 
 // Client returns a client bound to this host (it is woken by this host's commits).
 func (h *Host) Client() *Client { return h.client }

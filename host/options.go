@@ -18,10 +18,7 @@ type config struct {
 	pollMin, pollMax        time.Duration
 	activityRenew           time.Duration
 	cacheDir                string
-	turnTimeout             time.Duration
-	memoryPages             uint32
-	maxPayload              int
-	maxEvents               int
+	limits                  Limits
 	liveCache               int64
 	logger                  *slog.Logger
 	observe                 func(Event)
@@ -76,17 +73,23 @@ func WithActivityRenewInterval(d time.Duration) Option {
 // WithCompilationCache keeps compiled modules in dir across restarts.
 func WithCompilationCache(dir string) Option { return func(c *config) { c.cacheDir = dir } }
 
-// WithTurnTimeout bounds the wall time a guest may run in one turn (default 10 s).
-func WithTurnTimeout(d time.Duration) Option { return func(c *config) { c.turnTimeout = d } }
+// WithLimits sets every limit at once (zero fields take their defaults, see Limits).
+func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 
-// WithMemoryLimit bounds each guest's memory, in 64 KiB pages (default 4096: 256 MiB).
-func WithMemoryLimit(pages uint32) Option { return func(c *config) { c.memoryPages = pages } }
+// WithTurnTimeout sets Limits.TurnTime, the time a guest may run in one turn (default 10 s).
+func WithTurnTimeout(d time.Duration) Option { return func(c *config) { c.limits.TurnTime = d } }
 
-// WithMaxPayload bounds one payload crossing the ABI (default 4 MiB).
-func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }
+// WithMemoryLimit sets Limits.MemoryPages, each guest's memory in 64 KiB pages (default
+// 4096: 256 MiB).
+func WithMemoryLimit(pages uint32) Option { return func(c *config) { c.limits.MemoryPages = pages } }
 
-// WithMaxHistory bounds the events of one execution (default 100000).
-func WithMaxHistory(n int) Option { return func(c *config) { c.maxEvents = n } }
+// WithMaxPayload sets Limits.MaxPayload, the bound of one payload crossing the ABI (default
+// 4 MiB).
+func WithMaxPayload(n int) Option { return func(c *config) { c.limits.MaxPayload = n } }
+
+// WithMaxHistory sets Limits.MaxEvents, the bound of the events of one execution (default
+// 100000).
+func WithMaxHistory(n int) Option { return func(c *config) { c.limits.MaxEvents = n } }
 
 // WithLiveCache bounds the memory of instances kept alive between turns (default 1 GiB: about
 // 200 Go guests); 0 disables the fast path, so every turn replays from history.

@@ -81,7 +81,7 @@ func (h *Host) replay(ctx context.Context, m *sandbox.Module, id string, executi
 		return nil, nil
 	}
 	eng, err := replay.New(replay.Config{InstanceID: id, Execution: execution,
-		MaxPayload: h.cfg.maxPayload, MaxEvents: h.cfg.maxEvents}, events)
+		MaxPayload: h.cfg.limits.MaxPayload, MaxEvents: h.cfg.limits.MaxEvents}, events)
 	if err != nil {
 		return nil, fmt.Errorf("replay %s execution %d: %w", id, execution, err)
 	}
