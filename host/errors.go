@@ -13,7 +13,8 @@ var (
 	// ErrUnknownOrchestration is returned by Client.Start when no loaded module registers the
 	// orchestration (at the requested version).
 	ErrUnknownOrchestration = errors.New("unknown orchestration")
-	// ErrInvalidName is returned for an empty or oversized name or instance ID.
+	// ErrInvalidName is returned for a name or instance ID that is empty, longer than 1024
+	// bytes, or holds a control or invisible formatting character (see abi.CheckName).
 	ErrInvalidName = errors.New("invalid name")
 	// ErrStarted is returned by Start on a running host, ErrStopped by calls after Stop.
 	ErrStarted = errors.New("host already started")

@@ -315,15 +315,4 @@ func atoi(s string) (int, bool) {
 	return n, true
 }
 
-// checkName validates a name or ID given to the host.
-func checkName(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("%w: %s is empty", ErrInvalidName, what)
-	case len(s) > 1024:
-		return fmt.Errorf("%w: %s is %d bytes, more than 1024", ErrInvalidName, what, len(s))
-	}
-	return nil
-}
-
 func isInvalid(err error) bool { return errors.Is(err, store.ErrInvalid) }
