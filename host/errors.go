@@ -16,6 +16,9 @@ var (
 	// ErrInvalidName is returned for a name or instance ID that is empty, longer than 1024
 	// bytes, or holds a control or invisible formatting character (see abi.CheckName).
 	ErrInvalidName = errors.New("invalid name")
+	// ErrQuota is returned when a namespace's quota (NamespacePolicy) refuses a start or an
+	// upload.
+	ErrQuota = errors.New("namespace quota exceeded")
 	// ErrStarted is returned by Start on a running host, ErrStopped by calls after Stop.
 	ErrStarted = errors.New("host already started")
 	// ErrStopped is returned after Stop.

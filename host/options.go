@@ -22,6 +22,7 @@ type config struct {
 	liveCache               int64
 	logger                  *slog.Logger
 	observe                 func(Event)
+	policy                  func(namespace string) NamespacePolicy
 }
 
 // Defaults.
