@@ -558,6 +558,95 @@ func TestSpecFailureCodes(t *testing.T) {
 	}
 }
 
+// TestSpecReportedCodes: the column "a guest may report it" of the failure codes agrees with
+// abi.HostOnly and abi.CheckReported, for every failure kind.
+func TestSpecReportedCodes(t *testing.T) {
+	tb := loadSpec(t).table(t, "Failure codes", "code")
+	may := tb.column(t, "a guest may report it")
+	kinds := tb.column(t, "kind")
+	for code, rule := range may {
+		if _, ok := kindMap(abi.FailureKinds())[kinds[code]]; !ok {
+			t.Errorf("ABI.md: code %s has kind %q, which is not a failure kind", code, kinds[code])
+		}
+		if got, want := abi.HostOnly(code), rule == "no"; got != want {
+			t.Errorf("HostOnly(%s) = %v, ABI.md says a guest may report it: %q", code, got, rule)
+		}
+		for k, name := range abi.FailureKinds() {
+			var want bool
+			switch rule {
+			case "no":
+			case "yes":
+				want = true
+			case "not as infrastructure":
+				want = k != abi.FailureInfrastructure
+			default:
+				t.Fatalf("ABI.md: code %s: unknown rule %q (no, yes, not as infrastructure)", code, rule)
+			}
+			err := abi.CheckReported(&abi.Failure{Kind: k, Code: code, Message: "m"})
+			if (err == nil) != want {
+				t.Errorf("CheckReported(%s %s) = %v, want accepted %v", name, code, err, want)
+			} else if err != nil && !strings.Contains(err.Error(), code) {
+				t.Errorf("CheckReported(%s %s) = %q: the error does not name the code", name, code, err)
+			}
+		}
+	}
+	// Codes outside the table: an application's own codes are accepted unless they pose as
+	// infrastructure failures, and the reserved families cover codes the table does not list.
+	for _, tc := range []struct {
+		kind abi.FailureKind
+		code string
+		ok   bool
+	}{
+		{abi.FailureApplication, "", true},
+		{abi.FailureApplication, "payment_declined", true},
+		{abi.FailureCancelled, "", true},
+		{abi.FailureTimeout, "attempt_timeout", true},
+		{abi.FailureInfrastructure, "", false},
+		{abi.FailureInfrastructure, "payment_declined", false},
+		{abi.FailureInfrastructure, "DH-ABI-999", true},
+		{abi.FailureApplication, "DH-LIMIT-999", false},
+		{abi.FailureApplication, "DH-TRAP-002", false},
+		{abi.FailureApplication, "DH-CHILD-003", true},
+		{abi.FailureApplication, "dh-limit-003", true}, // exact comparison: not the host's code
+	} {
+		if err := abi.CheckReported(&abi.Failure{Kind: tc.kind, Code: tc.code}); (err == nil) != tc.ok {
+			t.Errorf("CheckReported(%s %q) = %v, want accepted %v", tc.kind, tc.code, err, tc.ok)
+		}
+	}
+}
+
+// TestSpecNames: the Names section states abi.MaxNameLen and exactly the characters
+// abi.CheckName refuses.
+func TestSpecNames(t *testing.T) {
+	sec := loadSpec(t).section(t, "Names")
+	m := regexp.MustCompile(`1 to (\d+) bytes`).FindStringSubmatch(sec)
+	if m == nil {
+		t.Fatal("ABI.md: Names does not state the length of a name")
+	}
+	if got := atoi(t, "name length", m[1]); got != abi.MaxNameLen {
+		t.Errorf("ABI.md: names of up to %d bytes, abi.MaxNameLen is %d", got, abi.MaxNameLen)
+	}
+	forbidden := map[rune]bool{}
+	for _, r := range regexp.MustCompile(`U\+([0-9A-F]{4})(?:–U\+([0-9A-F]{4}))?`).FindAllStringSubmatch(sec, -1) {
+		lo, _ := strconv.ParseUint(r[1], 16, 32)
+		hi := lo
+		if r[2] != "" {
+			hi, _ = strconv.ParseUint(r[2], 16, 32)
+		}
+		for c := lo; c <= hi; c++ {
+			forbidden[rune(c)] = true
+		}
+	}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xd800 && r <= 0xdfff {
+			continue // surrogates cannot be encoded in UTF-8
+		}
+		if got := abi.CheckName("a"+string(r)) != nil; got != forbidden[r] {
+			t.Errorf("CheckName refuses %U: %v, ABI.md says %v", r, got, forbidden[r])
+		}
+	}
+}
+
 func TestSpecMaxAwaitHandles(t *testing.T) {
 	s := loadSpec(t)
 	m := regexp.MustCompile("`1 <= count <= (\\d+)`").FindStringSubmatch(s.text)
