@@ -337,40 +337,58 @@ func TestTimeNeverGoesBack(t *testing.T) {
 	})
 }
 
-// TestChildIDsStayInTheNamespace: an orchestration whose ID is "<ns>/<rest>" cannot address
-// instances outside its namespace with the IDs it chooses for children and detached starts.
+// TestChildIDsStayInTheNamespace: an orchestration of namespace ns cannot address instances
+// outside its namespace with the IDs it chooses for children and detached starts; the
+// namespace comes from Config.Namespace, never from the instance ID.
 func TestChildIDsStayInTheNamespace(t *testing.T) {
-	tests := []struct{ self, chosen, want string }{
-		{"a/p", "x", "a/x"},
-		{"a/p", "b/victim", "a/b/victim"},
-		{"a/p", "a/kid", "a/kid"},
-		{"p", "b/any", "b/any"}, // no namespace: IDs are taken as given
-		{"a/p", "", ""},
+	tests := []struct{ ns, chosen, want string }{
+		{"a", "x", "a/x"},
+		{"a", "b/victim", "a/b/victim"},
+		{"a", "a/kid", "a/kid"},
+		{"a", "ab/kid", "a/ab/kid"}, // a prefix of the namespace's name is not the namespace
+		{"a", "a", "a/a"},
+		{"", "b/any", "b/any"}, // the default namespace: IDs are taken as given
+		{"", "x", "x"},
+		{"a", "", ""},
 	}
 	for _, tc := range tests {
-		if got := replay.Scoped(tc.self, tc.chosen); got != tc.want {
-			t.Errorf("scoped(%q, %q) = %q, want %q", tc.self, tc.chosen, got, tc.want)
+		if got := replay.Scoped(tc.ns, tc.chosen); got != tc.want {
+			t.Errorf("scoped(%q, %q) = %q, want %q", tc.ns, tc.chosen, got, tc.want)
 		}
 	}
 }
 
-// TestScheduleScopesChildIDs: the scoped ID is what history records and where the child starts.
+// TestScheduleScopesChildIDs: the scoped ID is what history records and where the child
+// starts; the start carries the namespace. An instance ID holding '/' without a configured
+// namespace scopes nothing.
 func TestScheduleScopesChildIDs(t *testing.T) {
-	eng, err := replay.New(replay.Config{InstanceID: "a/p", Execution: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, self, ns, chosen string
+		want                   string
+	}{
+		{"namespace from the config", "a/p", "a", "b/victim", "a/b/victim"},
+		{"another namespace than the ID suggests", "a/p", "z", "kid", "z/kid"},
+		{"no namespace, a slash in the ID", "a/p", "", "b/victim", "b/victim"},
+		{"derived IDs keep the parent's key", "a/p", "a", "", "a/p:1:3"},
 	}
-	if _, err := eng.BeginTurn(t0, []history.Event{started("orch", "")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.Schedule(child("kid", "b/victim", "")); err != nil {
-		t.Fatal(err)
-	}
-	c := eng.Commit()
-	if len(c.Messages) != 1 || c.Messages[0].InstanceID != "a/b/victim" {
-		t.Fatalf("child start messages %+v, want one to a/b/victim", c.Messages)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, cmd := range []abi.Command{child("kid", tc.chosen, ""), detached("kid", tc.chosen, "")} {
+				eng := liveEngine(t, replay.Config{InstanceID: tc.self, Execution: 1, Namespace: tc.ns})
+				if _, err := eng.Schedule(cmd); err != nil {
+					t.Fatal(err)
+				}
+				c := eng.Commit()
+				if len(c.Messages) != 1 || c.Messages[0].InstanceID != tc.want || c.Messages[0].Namespace != tc.ns {
+					t.Fatalf("%s: start messages %+v, want one to %s in namespace %q", cmd.Kind, c.Messages, tc.want, tc.ns)
+				}
+				if got := eng.History()[2].InstanceID; got != tc.want {
+					t.Errorf("%s: history records instance %q, want %q", cmd.Kind, got, tc.want)
+				}
+				if c.State.Namespace != tc.ns {
+					t.Errorf("%s: state namespace %q, want %q", cmd.Kind, c.State.Namespace, tc.ns)
+				}
+			}
+		})
 	}
 }

@@ -103,6 +103,8 @@ func TestCommitCancelledFutures(t *testing.T) {
 		if len(c.Messages) != 2 || c.Messages[0].InstanceID != "kid" || c.Messages[0].Event.Kind != history.KindCancelRequested ||
 			c.Messages[1].Event.Kind != history.KindTimerFired {
 			t.Errorf("messages %+v, want cancel_requested to kid, then the new timer", c.Messages)
+		} else if ev := c.Messages[0].Event; ev.ParentID != self || ev.ParentExecution != 1 || ev.ParentRef != 4 {
+			t.Errorf("cancel_requested %+v does not name its sender (%s, execution 1, event 4)", ev, self)
 		}
 
 		r = x.must(Suspended, actDone(3, "late"), childFailed(4, abi.FailureCancelled, ""), fired(5))
@@ -257,7 +259,8 @@ func TestContinueAsNewVersion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run("to "+tc.version, func(t *testing.T) {
-			eng := liveEngine(t, replay.Config{}, history.Event{Kind: history.KindExecutionStarted, Name: "orch", Version: "1", ModuleHash: "hash1"})
+			eng := liveEngine(t, replay.Config{InstanceID: self, Execution: 1, Namespace: "ns"},
+				history.Event{Kind: history.KindExecutionStarted, Name: "orch", Version: "1", ModuleHash: "hash1"})
 			if err := eng.Complete(abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Input: []byte("i"), Version: tc.version}); err != nil {
 				t.Fatal(err)
 			}
@@ -265,6 +268,9 @@ func TestContinueAsNewVersion(t *testing.T) {
 			next := c.Messages[0].Event
 			if !c.ContinueAsNew || next.Version != tc.wantVersion || next.ModuleHash != tc.wantHash || next.Name != "orch" || next.Execution != 2 {
 				t.Errorf("next start %+v, want version %q hash %q", next, tc.wantVersion, tc.wantHash)
+			}
+			if m := c.Messages[0]; m.InstanceID != self || m.Namespace != "ns" {
+				t.Errorf("next start sent to %q in namespace %q, want %q in ns", m.InstanceID, m.Namespace, self)
 			}
 			if c.State.Version != "1" || c.State.ModuleHash != "hash1" {
 				t.Errorf("the ending execution's state %+v changed version or hash", c.State)

@@ -15,20 +15,28 @@ package replay
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store"
 )
 
 // Config identifies the execution and sets its limits.
 type Config struct {
 	InstanceID string
 	Execution  uint32
-	// MaxPayload bounds one payload crossing the ABI (0: abi default of 4 MiB).
+	// Namespace is the namespace the instance belongs to ("": none). The explicit instance
+	// IDs the orchestration chooses for children and detached orchestrations are scoped to it
+	// (see scoped); the instance ID itself is never parsed for a namespace.
+	Namespace string
+	// MaxPayload bounds one payload crossing the ABI (0: DefaultMaxPayload). Negative is an
+	// error.
 	MaxPayload int
-	// MaxEvents bounds the execution's history length (0: 100000).
+	// MaxEvents bounds the execution's history (0: DefaultMaxEvents): a decision whose event
+	// ID would exceed it fails with DH-LIMIT-004, live or on replay. Negative is an error.
 	MaxEvents int
 }
 
@@ -44,7 +52,25 @@ type turn struct {
 	start, inputsEnd, end int
 	// endedByHost: the turn holds an input after which the host ended the execution itself.
 	endedByHost bool
+	// activityEnd: the turn holds an activity's infrastructure failure (see hostEnd); while
+	// a recorded history is indexed, whether the host ended the turn depends on its decisions.
+	activityEnd bool
 }
+
+// hostEndKind says whether an input ends the execution without running the guest.
+type hostEndKind uint8
+
+const (
+	// endNone: the guest runs on the input.
+	endNone hostEndKind = iota
+	// endAlways: a cancellation, or the infrastructure failure of a child the execution
+	// still waits for.
+	endAlways
+	// endActivity: the infrastructure failure of an activity the execution still waits for.
+	// The host ends the execution on it; in histories recorded before that rule the guest
+	// may have gone on, which index recognises by the turn's decisions.
+	endActivity
+)
 
 type futureState uint8
 
@@ -84,8 +110,14 @@ type Engine struct {
 	// Derived from history incrementally (track), so a turn costs no scan of the history.
 	completed  map[int64]bool // decisions that have a completion
 	openActs   map[int64]bool // activities scheduled and neither completed nor cancelled
+	dropped    map[int64]bool // decisions whose futures the orchestration cancelled
 	lastStatus int            // index of the last custom_status_set, -1 if none
 	endIdx     int            // index of the end event, -1 if none
+
+	// refused holds the answers to the starts of this instance by other parents that
+	// BeginTurn refused since the last MarkCommitted (see ChildStartRefused); Commit sends
+	// them. They are not history: the refused start is not this instance's input.
+	refused []store.Message
 
 	started  *history.Event
 	futures  map[int64]*future
@@ -99,10 +131,13 @@ type Engine struct {
 // New loads an execution's recorded history. The history must be empty (a new instance) or
 // start with a turn whose first input is execution_started.
 func New(cfg Config, recorded []history.Event) (*Engine, error) {
-	if cfg.MaxPayload <= 0 {
+	if cfg.MaxPayload < 0 || cfg.MaxEvents < 0 {
+		return nil, fmt.Errorf("%w: negative limit (MaxPayload %d, MaxEvents %d)", ErrConfig, cfg.MaxPayload, cfg.MaxEvents)
+	}
+	if cfg.MaxPayload == 0 {
 		cfg.MaxPayload = DefaultMaxPayload
 	}
-	if cfg.MaxEvents <= 0 {
+	if cfg.MaxEvents == 0 {
 		cfg.MaxEvents = DefaultMaxEvents
 	}
 	e := &Engine{
@@ -113,7 +148,7 @@ func New(cfg Config, recorded []history.Event) (*Engine, error) {
 		events:  map[string]*channel{},
 		queues:  map[string]*channel{},
 	}
-	e.completed, e.openActs, e.lastStatus, e.endIdx = map[int64]bool{}, map[int64]bool{}, -1, -1
+	e.resetTracking()
 	if err := e.index(); err != nil {
 		return nil, err
 	}
@@ -144,8 +179,11 @@ func (e *Engine) index() error {
 				return fmt.Errorf("%w: input event %d (%s) after a decision in its turn", ErrCorruptHistory, ev.ID, ev.Kind)
 			}
 			t.inputsEnd = i + 1
-			if endsByHost(ev) {
+			switch e.hostEnd(ev) {
+			case endAlways:
 				t.endedByHost = true
+			case endActivity:
+				t.activityEnd = true
 			}
 		case ev.Kind.IsDecision():
 			if ev.Kind.IsTerminal() {
@@ -165,19 +203,34 @@ func (e *Engine) index() error {
 			return fmt.Errorf("%w: first turn does not start the execution", ErrCorruptHistory)
 		}
 	}
+	// An activity's infrastructure failure ended the turn when the turn's only decision is
+	// the end, which is what the host records. Before the host ended executions on it, the
+	// guest received the failure and may have gone on: such a turn replays as it ran.
+	for k := range e.turns {
+		if t := &e.turns[k]; t.activityEnd && !t.endedByHost {
+			t.endedByHost = t.end == t.inputsEnd+1 && e.hist[t.inputsEnd].Kind.IsTerminal()
+		}
+	}
 	return nil
 }
 
-// endsByHost reports whether the host ends the execution when this input arrives, without
-// running the guest: a cancellation, or a child failing with an infrastructure failure.
-func endsByHost(ev *history.Event) bool {
-	switch ev.Kind {
-	case history.KindCancelRequested:
-		return true
-	case history.KindSubOrchestrationFailed:
-		return ev.Failure != nil && ev.Failure.Kind == abi.FailureInfrastructure
+// hostEnd says whether the host ends the execution when this input arrives, without running
+// the guest: a cancellation, or the infrastructure failure of an activity or a child whose
+// future the orchestration has not cancelled (infrastructure failures never reach user code;
+// a dropped future's late failure is recorded and ignored like any other completion). It
+// depends on the decisions of earlier turns only, so it gives the same answer before and after
+// the input is tracked.
+func (e *Engine) hostEnd(ev *history.Event) hostEndKind {
+	infra := ev.Failure != nil && ev.Failure.Kind == abi.FailureInfrastructure && !e.dropped[ev.Ref]
+	switch {
+	case ev.Kind == history.KindCancelRequested:
+		return endAlways
+	case ev.Kind == history.KindSubOrchestrationFailed && infra:
+		return endAlways
+	case ev.Kind == history.KindActivityFailed && infra:
+		return endActivity
 	}
-	return false
+	return endNone
 }
 
 // History returns every event of the execution, recorded and new.
@@ -235,11 +288,16 @@ func (e *Engine) StartTime() int64 {
 	return e.hist[e.turns[0].start].Time
 }
 
-// Sleep advances logical time (WASI nanosleep).
+// Sleep advances logical time (WASI nanosleep). Time saturates at the largest int64 rather
+// than wrap to the past.
 func (e *Engine) Sleep(ns int64) {
-	if ns > 0 {
-		e.slept += ns
+	if ns <= 0 {
+		return
 	}
+	if now := e.Now(); now > 0 && ns > math.MaxInt64-now {
+		ns = math.MaxInt64 - now
+	}
+	e.slept += ns
 }
 
 // IsReplaying reports whether the guest is executing a turn that history already recorded.
@@ -316,6 +374,9 @@ func (e *Engine) decide(ev history.Event) (int64, error) {
 			got := ev
 			return 0, &NondeterminismError{Code: abi.CodeExtraCommand, Index: int64(t.end + 1), Got: &got}
 		}
+		if err := e.checkEventLimit(e.pos); err != nil {
+			return 0, err
+		}
 		rec := e.hist[e.pos]
 		ev.ID = rec.ID
 		deriveID(&ev, e.cfg)
@@ -329,8 +390,8 @@ func (e *Engine) decide(ev history.Event) (int64, error) {
 		e.pos++
 		return rec.ID, nil
 	}
-	if len(e.hist) >= e.cfg.MaxEvents {
-		return 0, failure(abi.CodeHistoryTooLong, "history reached its limit of %d events", e.cfg.MaxEvents)
+	if err := e.checkEventLimit(len(e.hist)); err != nil {
+		return 0, err
 	}
 	ev.ID = int64(len(e.hist) + 1)
 	deriveID(&ev, e.cfg)
@@ -342,6 +403,15 @@ func (e *Engine) decide(ev history.Event) (int64, error) {
 		e.terminal = true
 	}
 	return ev.ID, nil
+}
+
+// checkEventLimit refuses a decision at history index i (event ID i+1) beyond MaxEvents. The
+// check depends on the position alone, so replay refuses the same decision the live run did.
+func (e *Engine) checkEventLimit(i int) error {
+	if i >= e.cfg.MaxEvents {
+		return failure(abi.CodeHistoryTooLong, "history reached its limit of %d events", e.cfg.MaxEvents)
+	}
+	return nil
 }
 
 // deriveID gives a child or detached orchestration without an explicit ID its derived one.
@@ -384,7 +454,11 @@ func (e *Engine) Schedule(cmd abi.Command) (int64, error) {
 		if cmd.Delay < 0 {
 			return 0, failure(abi.CodeBadArgument, "timer delay %d is negative", cmd.Delay)
 		}
-		ev.Kind, ev.FireAt = history.KindTimerCreated, e.Now()+cmd.Delay
+		now := e.Now()
+		if now > 0 && cmd.Delay > math.MaxInt64-now {
+			return 0, failure(abi.CodeBadArgument, "timer delay %d from logical time %d overflows the time range", cmd.Delay, now)
+		}
+		ev.Kind, ev.FireAt = history.KindTimerCreated, now+cmd.Delay
 	case abi.CommandWaitEvent:
 		ev.Kind = history.KindEventSubscribed
 	case abi.CommandDequeue:
@@ -394,15 +468,29 @@ func (e *Engine) Schedule(cmd abi.Command) (int64, error) {
 		if cmd.Kind == abi.CommandStartOrchestration {
 			ev.Kind = history.KindOrchestrationStarted
 		}
-		ev.Version, ev.InstanceID = cmd.Version, scoped(e.cfg.InstanceID, cmd.InstanceID)
+		ev.Version = cmd.Version
+		if cmd.InstanceID != "" {
+			if err := abi.CheckName(cmd.InstanceID); err != nil {
+				return 0, failure(abi.CodeBadArgument, "%s: instance ID %s %v", cmd.Kind, preview([]byte(cmd.InstanceID)), err)
+			}
+			ev.InstanceID = scoped(e.cfg.Namespace, cmd.InstanceID)
+			if err := abi.CheckName(ev.InstanceID); err != nil {
+				return 0, failure(abi.CodeBadArgument, "%s: instance ID %s in namespace %q %v", cmd.Kind, preview([]byte(cmd.InstanceID)), e.cfg.Namespace, err)
+			}
+		}
 		if ev.InstanceID == e.cfg.InstanceID {
 			return 0, failure(abi.CodeBadArgument, "%s: instance ID %q is the orchestration's own", cmd.Kind, cmd.InstanceID)
 		}
 	default:
 		return 0, failure(abi.CodeBadMessage, "unknown command kind %d", cmd.Kind)
 	}
-	if cmd.Kind != abi.CommandTimer && cmd.Name == "" {
-		return 0, failure(abi.CodeBadArgument, "%s command without a name", cmd.Kind)
+	if cmd.Kind != abi.CommandTimer {
+		if cmd.Name == "" {
+			return 0, failure(abi.CodeBadArgument, "%s command without a name", cmd.Kind)
+		}
+		if err := abi.CheckName(cmd.Name); err != nil {
+			return 0, failure(abi.CodeBadArgument, "%s name %s %v", cmd.Kind, preview([]byte(cmd.Name)), err)
+		}
 	}
 	if cmd.Kind == abi.CommandTimer && (cmd.Name != "" || len(cmd.Input) > 0) {
 		return 0, failure(abi.CodeBadArgument, "timer command with a name or input")
@@ -410,6 +498,11 @@ func (e *Engine) Schedule(cmd abi.Command) (int64, error) {
 	id, err := e.decide(ev)
 	if err != nil {
 		return 0, err
+	}
+	if derived := e.hist[id-1].InstanceID; cmd.InstanceID == "" && derived != "" {
+		if err := abi.CheckName(derived); err != nil {
+			return 0, failure(abi.CodeBadArgument, "%s: the derived instance ID %s %v (give the orchestration an explicit instance ID)", cmd.Kind, preview([]byte(derived)), err)
+		}
 	}
 	f := &future{id: id, kind: cmd.Kind, name: cmd.Name}
 	e.futures[id] = f
@@ -565,6 +658,9 @@ func (e *Engine) Complete(o abi.Outcome) error {
 		if n := len(o.Failure.Message) + len(o.Failure.Details); n > e.cfg.MaxPayload {
 			return failure(abi.CodePayloadTooLarge, "failure is %d bytes, more than the limit of %d", n, e.cfg.MaxPayload)
 		}
+		if err := abi.CheckReported(o.Failure); err != nil {
+			return failure(abi.CodeBadArgument, "failed outcome: %v", err)
+		}
 		ev = history.Event{Kind: history.KindExecutionFailed, Failure: o.Failure}
 	case abi.OutcomeContinuedAsNew:
 		if len(o.Input) > e.cfg.MaxPayload {
@@ -608,14 +704,12 @@ func (e *Engine) OpenActivities() int { return len(e.openActs) }
 // track updates what is derived from history for the event at index i.
 func (e *Engine) track(i int) {
 	ev := &e.hist[i]
-	if e.openActs == nil {
-		e.openActs = map[int64]bool{}
-	}
 	switch {
 	case ev.Kind == history.KindActivityScheduled:
 		e.openActs[ev.ID] = true
 	case ev.Kind == history.KindFutureCancelled:
 		delete(e.openActs, ev.Ref)
+		e.dropped[ev.Ref] = true
 	}
 	switch {
 	case ev.Kind.IsCompletion():
@@ -628,26 +722,29 @@ func (e *Engine) track(i int) {
 	}
 }
 
+// resetTracking empties what track derives.
+func (e *Engine) resetTracking() {
+	e.completed, e.openActs, e.dropped = map[int64]bool{}, map[int64]bool{}, map[int64]bool{}
+	e.lastStatus, e.endIdx = -1, -1
+}
+
 // retrack recomputes what track derives, from the whole history (after a truncation).
 func (e *Engine) retrack() {
-	e.completed, e.lastStatus, e.endIdx = map[int64]bool{}, -1, -1
+	e.resetTracking()
 	for i := range e.hist {
 		e.track(i)
 	}
 }
 
 // scoped keeps an instance ID an orchestration chooses for a child or detached orchestration
-// inside the orchestration's namespace: when the orchestration's own ID is "<namespace>/<rest>",
-// a chosen ID that does not start with "<namespace>/" gets that prefix. Guests of one namespace
-// (a tenant of a server) can then never address another namespace's instances. Derived IDs
-// start with the orchestration's own ID and are scoped already.
-func scoped(self, id string) string {
-	if id == "" {
-		return ""
-	}
-	ns, _, ok := strings.Cut(self, "/")
-	if !ok || strings.HasPrefix(id, ns+"/") {
+// inside the orchestration's namespace ns: an ID that already starts with "<ns>/" is taken as
+// the key it is, any other becomes store.Key(ns, id) ("<ns>/<id>"; in the default namespace ""
+// IDs are used as given). Guests of one namespace (a tenant of a server) can then never
+// address another namespace's instances. Derived IDs start with the orchestration's own key
+// and are scoped already.
+func scoped(ns, id string) string {
+	if id == "" || ns == "" || strings.HasPrefix(id, ns+"/") {
 		return id
 	}
-	return ns + "/" + id
+	return store.Key(ns, id)
 }

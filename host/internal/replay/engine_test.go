@@ -3,6 +3,7 @@ package replay_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,12 @@ func familyStart() history.Event {
 	return ev
 }
 
+// actFailedInfra is an activity's infrastructure failure (as the runtime reports one).
+func actFailedInfra(ref int64, code string) history.Event {
+	return history.Event{Kind: history.KindActivityFailed, Ref: ref, Failure: &abi.Failure{
+		Kind: abi.FailureInfrastructure, Code: code, Message: "no host registers it", Details: []byte(`{"attempts":5}`)}}
+}
+
 func TestHostEndedTurns(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -237,16 +244,33 @@ func TestHostEndedTurns(t *testing.T) {
 		wantNew   string
 		wantState store.Status
 		wantFail  *abi.Failure // the failure the parent is sent (Message not compared)
+		mention   []string     // the failure's message mentions these
+		kidCancel bool         // the child "kid" (event 4), still running, is cancelled
+		actOpen   bool         // the activity (event 3), still open, is withdrawn
 	}{
 		{
 			name: "cancellation", input: cancelReq("enough"),
 			wantNew: "turn_started cancel_requested execution_cancelled", wantState: store.StatusCancelled,
-			wantFail: &abi.Failure{Kind: abi.FailureCancelled},
+			wantFail: &abi.Failure{Kind: abi.FailureCancelled}, mention: []string{"enough"},
+			kidCancel: true, actOpen: true,
 		},
 		{
 			name: "child infrastructure failure", input: childFailed(4, abi.FailureInfrastructure, abi.CodeTrap),
 			wantNew: "turn_started sub_orchestration_failed execution_failed", wantState: store.StatusFailed,
 			wantFail: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Details: []byte(`{"why":1}`)},
+			mention:  []string{"event 4", abi.CodeTrap, "child broke"}, actOpen: true,
+		},
+		{
+			name: "activity infrastructure failure", input: actFailedInfra(3, abi.CodeUnregistered),
+			wantNew: "turn_started activity_failed execution_failed", wantState: store.StatusFailed,
+			wantFail: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeUnregistered, Details: []byte(`{"attempts":5}`)},
+			mention:  []string{`activity "a"`, "event 3", "no host registers it"}, kidCancel: true,
+		},
+		{
+			name: "activity result over the payload limit", input: actFailedInfra(3, abi.CodePayloadTooLarge),
+			wantNew: "turn_started activity_failed execution_failed", wantState: store.StatusFailed,
+			wantFail: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodePayloadTooLarge, Details: []byte(`{"attempts":5}`)},
+			mention:  []string{`activity "a"`, "event 3"}, kidCancel: true,
 		},
 	}
 	for _, tc := range tests {
@@ -277,7 +301,10 @@ func TestHostEndedTurns(t *testing.T) {
 				if c.State.Status != tc.wantState {
 					t.Errorf("status %v, want %v", c.State.Status, tc.wantState)
 				}
-				wantCancelled := []store.ActivityRef{{InstanceID: self, Execution: 1, EventID: 3}}
+				var wantCancelled []store.ActivityRef
+				if tc.actOpen {
+					wantCancelled = []store.ActivityRef{{InstanceID: self, Execution: 1, EventID: 3}}
+				}
 				if !reflect.DeepEqual(c.CancelledActivities, wantCancelled) {
 					t.Errorf("CancelledActivities %+v, want %+v", c.CancelledActivities, wantCancelled)
 				}
@@ -295,16 +322,19 @@ func TestHostEndedTurns(t *testing.T) {
 						t.Errorf("unexpected message to %q: %s", m.InstanceID, m.Event.Kind)
 					}
 				}
-				if tc.name == "cancellation" {
-					// The failed child needs no cancellation; a running one does.
-					if len(toKid) != 1 || toKid[0].Kind != history.KindCancelRequested {
-						t.Errorf("messages to the child %+v, want one cancel_requested", toKid)
-					}
-					if string(end.Input) != "enough" {
-						t.Errorf("execution_cancelled input %q, want the reason", end.Input)
+				if tc.kidCancel {
+					// The failed child needs no cancellation; a running one does, from its
+					// parent's decision.
+					want := history.Event{Kind: history.KindCancelRequested, Input: []byte("the parent orchestration ended"),
+						Time: t0 + int64(10*time.Second), ParentID: self, ParentExecution: 1, ParentRef: 4}
+					if len(toKid) != 1 || !reflect.DeepEqual(toKid[0], want) {
+						t.Errorf("messages to the child %+v, want %+v", toKid, want)
 					}
 				} else if len(toKid) != 0 {
 					t.Errorf("messages to the failed child %+v, want none", toKid)
+				}
+				if tc.wantState == store.StatusCancelled && string(end.Input) != "enough" {
+					t.Errorf("execution_cancelled input %q, want the reason", end.Input)
 				}
 				if len(toPapa) != 1 {
 					t.Fatalf("messages to the parent %+v, want one", toPapa)
@@ -320,9 +350,88 @@ func TestHostEndedTurns(t *testing.T) {
 				if !reflect.DeepEqual(c.State.Failure, f) {
 					t.Errorf("instance failure %+v, parent told %+v", c.State.Failure, f)
 				}
+				for _, m := range tc.mention {
+					if !strings.Contains(f.Message, m) {
+						t.Errorf("failure message %q does not mention %q", f.Message, m)
+					}
+				}
 			})
 		})
 	}
+}
+
+// TestInfrastructureFailuresNeverReachUserCode: only application, timeout and cancelled
+// failures of an activity or a child are delivered to the guest; an infrastructure failure of
+// work whose future the guest dropped is recorded and ignored.
+func TestInfrastructureFailuresNeverReachUserCode(t *testing.T) {
+	fail := func(k history.Kind, ref int64, kind abi.FailureKind) history.Event {
+		return history.Event{Kind: k, Ref: ref, Failure: &abi.Failure{Kind: kind, Code: "C", Message: "m"}}
+	}
+	tests := []struct {
+		name  string
+		input history.Event
+		seen  string // what the guest reads; "": it does not run
+	}{
+		{"activity application failure", fail(history.KindActivityFailed, 3, abi.FailureApplication), "!C"},
+		{"activity timeout", fail(history.KindActivityFailed, 3, abi.FailureTimeout), "!C"},
+		{"activity cancelled", fail(history.KindActivityFailed, 3, abi.FailureCancelled), "!C"},
+		{"activity infrastructure failure", fail(history.KindActivityFailed, 3, abi.FailureInfrastructure), ""},
+		{"child application failure", fail(history.KindSubOrchestrationFailed, 4, abi.FailureApplication), "!C"},
+		{"child timeout", fail(history.KindSubOrchestrationFailed, 4, abi.FailureTimeout), "!C"},
+		{"child infrastructure failure", fail(history.KindSubOrchestrationFailed, 4, abi.FailureInfrastructure), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			modes(t, func(t *testing.T, live bool) {
+				var seen string
+				x := newInst(t, live, func(g *G) {
+					a := g.Schedule(act("a", ""))
+					c := g.Schedule(child("c", "kid", ""))
+					hs := []int64{a, c}
+					seen = text(g.Result(hs[g.Await(a, c)]))
+					g.Complete(seen)
+				})
+				x.must(Suspended, started("orch", ""))
+				r := x.turn(tc.input)
+				if tc.seen == "" {
+					if r.TS.Run || r.Out.State != 0 || !r.Eng.Ended() || r.Commit.State.Status != store.StatusFailed {
+						t.Fatalf("turn %+v, script %v, status %v: want the host to fail the execution without the guest", r.TS, r.Out.State, r.Commit.State.Status)
+					}
+					if seen != "" {
+						t.Errorf("the guest saw %q", seen)
+					}
+					return
+				}
+				if r.Out.State != Completed || seen != tc.seen {
+					t.Errorf("script %v (%v), saw %q; want it to complete having seen %q", r.Out.State, r.Out.Err, seen, tc.seen)
+				}
+			})
+		})
+	}
+	t.Run("dropped futures", func(t *testing.T) {
+		for _, in := range []history.Event{actFailedInfra(3, abi.CodeUnregistered), childFailed(4, abi.FailureInfrastructure, abi.CodeTrap)} {
+			modes(t, func(t *testing.T, live bool) {
+				x := newInst(t, live, func(g *G) {
+					a := g.Schedule(act("a", ""))          // 3
+					c := g.Schedule(child("c", "kid", "")) // 4
+					g.Get(g.Schedule(timer(time.Minute)))  // 5
+					g.Cancel(a)
+					g.Cancel(c)
+					g.Complete(g.Get(g.Schedule(waitEvent("go"))))
+				})
+				x.must(Suspended, started("orch", ""))
+				x.must(Suspended, fired(5))
+				r := x.must(Suspended, in)
+				if got := kinds(r.Commit.History); got != "turn_started "+in.Kind.String() {
+					t.Errorf("%s of a dropped future: recorded %q, want it recorded and ignored", in.Kind, got)
+				}
+				if r.Commit.State.Status != store.StatusRunning {
+					t.Errorf("%s of a dropped future: status %v, want running", in.Kind, r.Commit.State.Status)
+				}
+				x.must(Completed, raised("go", "done"))
+			})
+		}
+	})
 }
 
 func TestChildApplicationFailureRunsTheGuest(t *testing.T) {
@@ -337,27 +446,77 @@ func TestChildApplicationFailureRunsTheGuest(t *testing.T) {
 	})
 }
 
-// TestReplayOfHostEndedTurn replays a cancelled execution (what a replay tool does): the guest
-// is parked with ErrEnded when replay reaches the cancellation.
+// TestReplayOfHostEndedTurn replays an execution the host ended (what a replay tool does): the
+// guest is parked with ErrEnded when replay reaches the turn.
 func TestReplayOfHostEndedTurn(t *testing.T) {
-	var runs int
-	x := newInst(t, false, family(&runs))
-	x.must(Suspended, familyStart())
-	x.turn(cancelReq("stop"))
-	eng, err := replay.New(x.cfg, x.hist)
-	if err != nil {
-		t.Fatal(err)
+	for _, in := range []history.Event{cancelReq("stop"), actFailedInfra(3, abi.CodeUnregistered), childFailed(4, abi.FailureInfrastructure, abi.CodeTrap)} {
+		t.Run(in.Kind.String(), func(t *testing.T) {
+			var runs int
+			x := newInst(t, false, family(&runs))
+			x.must(Suspended, familyStart())
+			x.turn(in)
+			eng, err := replay.New(x.cfg, x.hist)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := eng.Start(); err != nil {
+				t.Fatal(err)
+			}
+			p := spawn(eng, family(&runs))
+			defer p.discard()
+			if o := p.wait(); o.State != Ended {
+				t.Fatalf("replay stopped %v (%v), want ended", o.State, o.Err)
+			}
+			if err := eng.Unmatched(); err != nil {
+				t.Errorf("Unmatched after the host's end: %v", err)
+			}
+		})
 	}
-	if err := eng.Start(); err != nil {
-		t.Fatal(err)
+}
+
+// TestReplayOfActivityInfrastructureFailureCaught: a history recorded before the host ended
+// executions on an activity's infrastructure failure, in which the guest read the failure and
+// went on, replays as it ran; one in which the guest ended the execution at once replays as
+// ended by the host (the guest's own end is not compared).
+func TestReplayOfActivityInfrastructureFailureCaught(t *testing.T) {
+	ev := func(id int64, e history.Event) history.Event { e.ID = id; e.Time = t0; return e }
+	first := []history.Event{
+		ev(1, history.Event{Kind: history.KindTurnStarted}), ev(2, started("orch", "")),
+		ev(3, history.Event{Kind: history.KindActivityScheduled, Name: "a"}),
+		ev(4, history.Event{Kind: history.KindTurnStarted}), ev(5, actFailedInfra(3, abi.CodeUnregistered)),
 	}
-	p := spawn(eng, family(&runs))
-	defer p.discard()
-	if o := p.wait(); o.State != Ended {
-		t.Fatalf("replay stopped %v (%v), want ended", o.State, o.Err)
+	wentOn := append(slices.Clone(first), ev(6, history.Event{Kind: history.KindActivityScheduled, Name: "fallback", Input: []byte("!" + abi.CodeUnregistered)}))
+	ended := append(slices.Clone(first), ev(6, history.Event{Kind: history.KindExecutionFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeUnregistered, Message: "old"}}))
+	script := func(g *G) {
+		r := g.Call(act("a", ""))
+		g.Complete(g.Call(act("fallback", r)))
 	}
-	if err := eng.Unmatched(); err != nil {
-		t.Errorf("Unmatched after the host's end: %v", err)
+	tests := []struct {
+		name string
+		hist []history.Event
+		want State
+	}{
+		{"the guest went on", wentOn, Suspended},
+		{"the guest ended at once", ended, Ended},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eng, err := replay.New(replay.Config{InstanceID: self, Execution: 1}, tc.hist)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := eng.Start(); err != nil {
+				t.Fatal(err)
+			}
+			p := spawn(eng, script)
+			defer p.discard()
+			if o := p.wait(); o.State != tc.want {
+				t.Fatalf("replay stopped %v (%v), want %v", o.State, o.Err, tc.want)
+			}
+			if err := eng.Unmatched(); err != nil {
+				t.Errorf("Unmatched: %v", err)
+			}
+		})
 	}
 }
 
@@ -371,6 +530,7 @@ func TestColdAndLiveAgree(t *testing.T) {
 		{"completion", [][]history.Event{{familyStart()}, {actDone(3, "r")}}},
 		{"cancellation after a sleep", [][]history.Event{{familyStart()}, {raised("e", "1")}, {cancelReq("stop")}}},
 		{"child failure after a sleep", [][]history.Event{{familyStart()}, {childFailed(4, abi.FailureInfrastructure, "X")}}},
+		{"activity infrastructure failure after a sleep", [][]history.Event{{familyStart()}, {raised("e", "1")}, {actFailedInfra(3, abi.CodeUnregistered)}}},
 		{"unknown completion after a sleep", [][]history.Event{{familyStart()}, {actDone(42, "r")}}},
 	}
 	for _, tc := range tests {
@@ -438,5 +598,30 @@ func TestOpenActivities(t *testing.T) {
 		if got := eng.OpenActivities(); got != 2 {
 			t.Fatalf("OpenActivities = %d after a completion, want 2", got)
 		}
+	})
+	// Fail discards the live turn's decisions: the activities they scheduled are not open,
+	// those of recorded turns still are.
+	t.Run("a failed turn's activities are not open", func(t *testing.T) {
+		modes(t, func(t *testing.T, live bool) {
+			x := newInst(t, live, func(g *G) {
+				g.Schedule(act("a", ""))
+				g.Schedule(act("a", ""))
+				g.Get(g.Schedule(waitEvent("go")))
+				g.Schedule(act("b", ""))
+				g.Schedule(act("b", ""))
+				if n := g.Engine().OpenActivities(); n != 4 {
+					t.Errorf("OpenActivities = %d before the failure, want 4", n)
+				}
+				g.Schedule(act("bad\x00name", ""))
+			})
+			x.must(Suspended, started("orch", ""))
+			r := x.turn(raised("go", ""))
+			if r.Out.State != Failed {
+				t.Fatalf("script %v, want failed", r.Out.State)
+			}
+			if got := r.Eng.OpenActivities(); got != 2 {
+				t.Errorf("OpenActivities = %d after Fail, want 2 (the recorded turn's)", got)
+			}
+		})
 	})
 }

@@ -18,6 +18,8 @@ var (
 	ErrEnded = errors.New("execution ended by the host")
 	// ErrCorruptHistory is returned by New when a history is not a well-formed sequence of turns.
 	ErrCorruptHistory = errors.New("malformed history")
+	// ErrConfig is returned by New when the Config is invalid (a negative limit).
+	ErrConfig = errors.New("invalid engine configuration")
 )
 
 // NondeterminismError reports that the orchestration code did something other than what its

@@ -3,8 +3,11 @@ package replay_test
 import (
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
@@ -42,6 +45,29 @@ func TestLimitsAndBadCalls(t *testing.T) {
 			g.check(g.eng.Complete(abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Message: "12345", Details: []byte("6789")}}))
 		}, abi.CodePayloadTooLarge},
 		{"timer with a negative delay", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: abi.CommandTimer, Delay: -1}) }, abi.CodeBadArgument},
+		{"timer firing at the end of time", replay.Config{}, func(g *G) { g.Schedule(timer(time.Duration(math.MaxInt64 - t0))); g.Complete("") }, ""},
+		{"timer overflowing time", replay.Config{}, func(g *G) { g.Schedule(timer(time.Duration(math.MaxInt64 - t0 + 1))) }, abi.CodeBadArgument},
+		{"timer of the largest delay", replay.Config{}, func(g *G) { g.Schedule(timer(math.MaxInt64)) }, abi.CodeBadArgument},
+		{"timer after sleeping to the end of time", replay.Config{}, func(g *G) {
+			g.Sleep(math.MaxInt64)
+			g.Sleep(math.MaxInt64)
+			if now := g.eng.Now(); now != math.MaxInt64 {
+				t.Errorf("Now() = %d after sleeping past the end of time, want %d", now, int64(math.MaxInt64))
+			}
+			g.Schedule(timer(0))
+			g.Schedule(timer(1))
+		}, abi.CodeBadArgument},
+		{"failed outcome with a nondeterminism code", replay.Config{}, failWith(abi.FailureInfrastructure, abi.CodeCommandMismatch), abi.CodeBadArgument},
+		{"failed outcome with a limit code as an application failure", replay.Config{}, failWith(abi.FailureApplication, abi.CodePayloadTooLarge), abi.CodeBadArgument},
+		{"failed outcome with the child-failed code", replay.Config{}, failWith(abi.FailureApplication, abi.CodeChildFailed), abi.CodeBadArgument},
+		{"failed outcome with an unregistered code", replay.Config{}, failWith(abi.FailureCancelled, abi.CodeUnregistered), abi.CodeBadArgument},
+		{"infrastructure failure with an application code", replay.Config{}, failWith(abi.FailureInfrastructure, "declined"), abi.CodeBadArgument},
+		{"infrastructure failure without a code", replay.Config{}, failWith(abi.FailureInfrastructure, ""), abi.CodeBadArgument},
+		{"infrastructure failure as DH-CHILD-002", replay.Config{}, failWith(abi.FailureInfrastructure, abi.CodeInstanceExists), abi.CodeBadArgument},
+		{"the SDK's own infrastructure failure", replay.Config{}, failWith(abi.FailureInfrastructure, abi.CodeUnknownOrchestration), ""},
+		{"the SDK's bad message", replay.Config{}, failWith(abi.FailureInfrastructure, abi.CodeBadMessage), ""},
+		{"a child's DH-CHILD-002 passed on", replay.Config{}, failWith(abi.FailureApplication, abi.CodeInstanceExists), ""},
+		{"an application's own code", replay.Config{}, failWith(abi.FailureApplication, "declined"), ""},
 		{"timer with a name", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: abi.CommandTimer, Name: "t"}) }, abi.CodeBadArgument},
 		{"timer with an input", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Kind: abi.CommandTimer, Input: []byte("i")}) }, abi.CodeBadArgument},
 		{"command kind 0", replay.Config{}, func(g *G) { g.Schedule(abi.Command{Name: "a"}) }, abi.CodeBadMessage},
@@ -82,6 +108,155 @@ func TestLimitsAndBadCalls(t *testing.T) {
 				t.Errorf("commit state %v, activities %+v: want failed, nothing scheduled", r.Commit.State.Status, r.Commit.Activities)
 			}
 		})
+	}
+}
+
+// failWith is a script that fails with a failure of the given kind and code.
+func failWith(kind abi.FailureKind, code string) func(*G) {
+	return func(g *G) { g.check(g.eng.Complete(failedWith(kind, code))) }
+}
+
+// failedWith is a failed outcome with a failure of the given kind and code.
+func failedWith(kind abi.FailureKind, code string) abi.Outcome {
+	return abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: kind, Code: code, Message: "m"}}
+}
+
+// TestBadNamesAndReservedCodes: a name or instance ID that abi.CheckName refuses, and a
+// failure whose code is the host's, fail the execution with DH-ABI-004 and a message naming
+// the problem.
+func TestBadNamesAndReservedCodes(t *testing.T) {
+	long := strings.Repeat("x", abi.MaxNameLen)
+	tests := []struct {
+		name    string
+		cfg     replay.Config
+		cmd     abi.Command
+		outcome *abi.Outcome
+		mention []string
+	}{
+		{name: "activity name with a NUL", cmd: act("pay\x00ment", ""), mention: []string{"activity name", "U+0000"}},
+		{name: "activity name too long", cmd: act(long+"x", ""), mention: []string{"activity name", "1025 bytes"}},
+		{name: "event name with a bidi override", cmd: waitEvent("approve\u202e"), mention: []string{"wait_event name", "U+202E"}},
+		{name: "queue name not UTF-8", cmd: dequeue("q\xff"), mention: []string{"dequeue name", "UTF-8"}},
+		{name: "orchestration name with a newline", cmd: child("kid\n", "", ""), mention: []string{"sub_orchestration name", "U+000A"}},
+		{name: "detached orchestration name with a zero-width space", cmd: detached("k\u200bid", "", ""), mention: []string{"start_orchestration name", "U+200B"}},
+		{name: "child ID with an escape", cmd: child("kid", "id\x1b[2J", ""), mention: []string{"instance ID", "U+001B"}},
+		{name: "detached ID with a BOM", cmd: detached("kid", "\ufeffid", ""), mention: []string{"instance ID", "U+FEFF"}},
+		{name: "child ID too long once in the namespace", cfg: replay.Config{Namespace: "tenant"}, cmd: child("kid", long, ""),
+			mention: []string{"instance ID", `namespace "tenant"`, "1031 bytes"}},
+		{name: "derived ID too long", cfg: replay.Config{InstanceID: long}, cmd: child("kid", "", ""),
+			mention: []string{"derived instance ID", "explicit instance ID"}},
+		{name: "host-only code", outcome: &abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Code: abi.CodePoison}},
+			mention: []string{"failed outcome", abi.CodePoison, "reserved to the host"}},
+		{name: "infrastructure failure with the application's code", outcome: &abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: "declined"}},
+			mention: []string{"failed outcome", `"declined"`, "DH-ABI or DH-GUEST"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newInst(t, false, func(g *G) {
+				if tc.outcome != nil {
+					g.check(g.eng.Complete(*tc.outcome))
+					return
+				}
+				g.Schedule(tc.cmd)
+			})
+			if tc.cfg.InstanceID != "" {
+				x.cfg.InstanceID = tc.cfg.InstanceID
+			}
+			x.cfg.Namespace = tc.cfg.Namespace
+			r := x.turn(started("orch", ""))
+			if r.Out.State != Failed || code(r.Out.Err) != abi.CodeBadArgument {
+				t.Fatalf("script %v (%v), want failed with %s", r.Out.State, r.Out.Err, abi.CodeBadArgument)
+			}
+			f := failureOf(x.hist)
+			if f == nil || f.Code != abi.CodeBadArgument {
+				t.Fatalf("recorded failure %+v, want %s", f, abi.CodeBadArgument)
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(f.Message, m) {
+					t.Errorf("failure message %q does not mention %q", f.Message, m)
+				}
+			}
+			if got := kinds(x.hist); got != "turn_started execution_started execution_failed" {
+				t.Errorf("history %q: the failure must replace the turn's decisions", got)
+			}
+		})
+	}
+}
+
+// TestEventLimitLiveAndReplay: MaxEvents bounds the history positions of the guest's
+// decisions, so a live engine, a cold one replaying earlier turns, and one replaying a
+// history recorded under a higher limit all refuse the same decision, with DH-LIMIT-004.
+func TestEventLimitLiveAndReplay(t *testing.T) {
+	// Turn 1: turn_started 1, execution_started 2, activity 3. Turn 2: turn_started 4,
+	// activity_completed 5, then activity 6: over a limit of 3.
+	script := func(g *G) {
+		r := g.Call(act("a", ""))
+		g.Complete(g.Call(act("b", r)))
+	}
+	var hists [2][]history.Event
+	for i, live := range []bool{false, true} {
+		x := newInst(t, live, script)
+		x.cfg.MaxEvents = 3
+		x.must(Suspended, started("orch", ""))
+		r := x.turn(actDone(3, "r"))
+		if r.Out.State != Failed || code(r.Out.Err) != abi.CodeHistoryTooLong {
+			t.Fatalf("live %v: script %v (%v), want failed with %s", live, r.Out.State, r.Out.Err, abi.CodeHistoryTooLong)
+		}
+		if got := kinds(x.hist); got != "turn_started execution_started activity_scheduled turn_started activity_completed execution_failed" {
+			t.Errorf("live %v: history %q", live, got)
+		}
+		hists[i] = x.hist
+	}
+	if !reflect.DeepEqual(hists[0], hists[1]) {
+		t.Errorf("cold and live histories differ\ncold: %+v\nlive: %+v", hists[0], hists[1])
+	}
+
+	// The same run under the default limit, replayed with a limit of 3 and of 0 (the default).
+	x := newInst(t, false, script)
+	x.must(Suspended, started("orch", ""))
+	x.must(Suspended, actDone(3, "r"))
+	x.must(Completed, actDone(6, "s"))
+	// The recorded history: ... turn_started 7, activity_completed 8, execution_completed 9.
+	for _, tc := range []struct {
+		max  int
+		code string // "": the replay reaches the recorded end
+	}{{3, abi.CodeHistoryTooLong}, {8, abi.CodeHistoryTooLong}, {9, ""}, {0, ""}} {
+		eng, err := replay.New(replay.Config{InstanceID: self, Execution: 1, MaxEvents: tc.max}, x.hist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := spawn(eng, script)
+		o := p.wait()
+		p.discard()
+		switch {
+		case tc.code == "" && o.State != Completed:
+			t.Errorf("MaxEvents %d: replay stopped %v (%v), want completed", tc.max, o.State, o.Err)
+		case tc.code != "" && (o.State != Failed || code(o.Err) != tc.code):
+			t.Errorf("MaxEvents %d: replay stopped %v (%v), want failed with %s", tc.max, o.State, o.Err, tc.code)
+		}
+	}
+}
+
+// TestConfigLimits: 0 means the documented default, a negative limit is an error.
+func TestConfigLimits(t *testing.T) {
+	eng, err := replay.New(replay.Config{InstanceID: self, Execution: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := replay.ConfigOf(eng); got.MaxPayload != replay.DefaultMaxPayload || got.MaxEvents != replay.DefaultMaxEvents {
+		t.Errorf("limits %d, %d, want the defaults %d, %d", got.MaxPayload, got.MaxEvents, replay.DefaultMaxPayload, replay.DefaultMaxEvents)
+	}
+	if replay.DefaultMaxPayload != 4<<20 || replay.DefaultMaxEvents != 100000 {
+		t.Errorf("defaults %d, %d differ from ABI.md's 4 MiB and 100000", replay.DefaultMaxPayload, replay.DefaultMaxEvents)
+	}
+	for _, cfg := range []replay.Config{{MaxPayload: -1}, {MaxEvents: -1}} {
+		cfg.InstanceID, cfg.Execution = self, 1
+		if _, err := replay.New(cfg, nil); !errors.Is(err, replay.ErrConfig) {
+			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
+		}
 	}
 }
 

@@ -27,20 +27,22 @@ type TurnStart struct {
 
 // BeginTurn appends a new turn made of the given inputs at logical time now (Unix ns; the turn
 // time never goes back). Inputs addressed to another execution, duplicate starts and duplicate
-// completions are dropped. A completion for no decision, or for one of another kind, is a
-// nondeterminism failure: the caller records it with Fail. When an input ends the execution by
-// itself (a cancellation, a child's infrastructure failure) the end is recorded here and Run is
-// false.
+// completions are dropped, and so is a cancellation sent by an orchestration that is not this
+// instance's parent. A start of this instance by another parent (the instance ID it chose is
+// taken) is refused: the next Commit tells that parent (ChildStartRefused). A completion for no
+// decision, or for one of another kind, is a nondeterminism failure: the caller records it with
+// Fail. When an input ends the execution by itself (a cancellation, the infrastructure failure
+// of an activity or a child) the end is recorded here and Run is false.
 func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error) {
 	var ts TurnStart
-	if e.terminal {
-		for _, in := range inputs {
-			ts.Dropped = append(ts.Dropped, Dropped{in, "the execution has ended"})
+	start, first := e.Started(), -1 // the execution's start; first: its index in inputs
+	if start == nil {
+		first = e.pickStart(inputs)
+		if first >= 0 {
+			start = &inputs[first]
 		}
-		return ts, nil
 	}
-	started := len(e.turns) > 0
-	if !started && !slices.ContainsFunc(inputs, e.startsThis) {
+	if start == nil {
 		// Nothing to check a completion against: a message for an instance that does not
 		// exist (yet, or any more) fails nothing, it is dropped like any other input.
 		for _, in := range inputs {
@@ -48,10 +50,19 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 		}
 		return ts, nil
 	}
+	if e.terminal {
+		for _, in := range inputs {
+			if in.Kind == history.KindExecutionStarted && e.refuse(in, start, &ts) {
+				continue
+			}
+			ts.Dropped = append(ts.Dropped, Dropped{in, "the execution has ended"})
+		}
+		return ts, nil
+	}
 	completed := map[int64]bool{} // completions accepted in this batch
 	var accepted []history.Event
 	var failErr error
-	for _, in := range inputs {
+	for i, in := range inputs {
 		drop := func(reason string) { ts.Dropped = append(ts.Dropped, Dropped{in, reason}) }
 		switch {
 		case !in.Kind.IsInput():
@@ -61,12 +72,15 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 			drop(fmt.Sprintf("addressed to execution %d, current is %d", in.Execution, e.cfg.Execution))
 			continue
 		case in.Kind == history.KindExecutionStarted:
-			if started {
+			if i == first {
+				accepted = slices.Insert(accepted, 0, in) // the start comes first in its turn
+			} else if !e.refuse(in, start, &ts) {
 				drop("duplicate start")
-				continue
 			}
-			started = true
-			accepted = slices.Insert(accepted, 0, in) // the start comes first in its turn
+			continue
+		case in.Kind == history.KindCancelRequested && !sentByParent(in, start):
+			drop(fmt.Sprintf("cancel_requested from %s (execution %d, event %d), which is not this instance's parent",
+				in.ParentID, in.ParentExecution, in.ParentRef))
 			continue
 		case in.Kind.IsCompletion():
 			if completed[in.Ref] || e.completed[in.Ref] {
@@ -95,10 +109,10 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 	tr := turn{start: len(e.hist) - 1}
 	for _, in := range accepted {
 		in.Execution = 0
-		e.appendEvent(in)
-		if endsByHost(&in) {
+		if e.hostEnd(&in) != endNone {
 			tr.endedByHost = true
 		}
+		e.appendEvent(in)
 	}
 	tr.inputsEnd, tr.end = len(e.hist), len(e.hist)
 	e.turns = append(e.turns, tr)
@@ -113,9 +127,82 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 	return ts, nil
 }
 
-// startsThis reports whether in is an execution_started for this execution.
-func (e *Engine) startsThis(in history.Event) bool {
-	return in.Kind == history.KindExecutionStarted && (in.Execution == 0 || in.Execution == e.cfg.Execution)
+// pickStart returns the index in inputs of the start of this execution, or -1: the first
+// execution_started addressed to this execution by number (continue-as-new), else the first
+// addressed to the current execution (Execution 0).
+func (e *Engine) pickStart(inputs []history.Event) int {
+	first := -1
+	for i, in := range inputs {
+		if in.Kind != history.KindExecutionStarted {
+			continue
+		}
+		if in.Execution == e.cfg.Execution {
+			return i
+		}
+		if in.Execution == 0 && first < 0 {
+			first = i
+		}
+	}
+	return first
+}
+
+// sameParent reports whether two starts come from the same decision of the same parent (or
+// both have none): a start delivered twice, as opposed to a second start of the instance ID.
+func sameParent(a, b *history.Event) bool {
+	return a.ParentID == b.ParentID && a.ParentExecution == b.ParentExecution && a.ParentRef == b.ParentRef
+}
+
+// refuse answers a start of this instance other than its own (in; start is the execution's)
+// that comes from a parent: the parent is told DH-CHILD-002 by the next Commit, and the start
+// is reported dropped. It returns false, doing nothing, for a duplicate of the execution's own
+// start and for a start without a parent (a detached start has nobody to tell).
+func (e *Engine) refuse(in history.Event, start *history.Event, ts *TurnStart) bool {
+	if sameParent(&in, start) {
+		return false
+	}
+	m := ChildStartRefused(in, e.cfg.InstanceID)
+	if m == nil {
+		return false
+	}
+	e.refused = append(e.refused, *m)
+	ts.Dropped = append(ts.Dropped, Dropped{in, fmt.Sprintf(
+		"instance %s exists: the start by %s (execution %d, event %d) is refused with %s",
+		e.cfg.InstanceID, in.ParentID, in.ParentExecution, in.ParentRef, abi.CodeInstanceExists)})
+	return true
+}
+
+// ChildStartRefused returns the message that answers start, an execution_started a parent
+// sent to instanceID, when an instance instanceID already exists (running or finished): a
+// sub_orchestration_failed for the parent's decision (Ref ParentRef, Execution
+// ParentExecution) with the application failure DH-CHILD-002, which the parent's code may
+// catch. It returns nil for a start without a parent (a client's or a detached start), which
+// has nobody to tell. The engine sends it for the instances it runs; the runtime sends it for a
+// finished instance, whose engine it does not run.
+func ChildStartRefused(start history.Event, instanceID string) *store.Message {
+	if start.Kind != history.KindExecutionStarted || start.ParentID == "" {
+		return nil
+	}
+	return &store.Message{InstanceID: start.ParentID, Event: history.Event{
+		Kind: history.KindSubOrchestrationFailed, Ref: start.ParentRef, Execution: start.ParentExecution, Time: start.Time,
+		Failure: &abi.Failure{
+			Kind: abi.FailureApplication, Code: abi.CodeInstanceExists,
+			Message: fmt.Sprintf("sub-orchestration %q: instance %q already exists", start.Name, instanceID),
+		},
+	}}
+}
+
+// sentByParent reports whether a cancellation may stop the execution started by start: a
+// client's (no ParentID), or one its parent sent. A parent names itself in ParentID and, when
+// set, the execution and decision that started the child in ParentExecution and ParentRef, so
+// that a parent can never cancel an instance it did not start (an instance whose ID it chose
+// for a child whose start was refused).
+func sentByParent(in history.Event, start *history.Event) bool {
+	if in.ParentID == "" {
+		return true
+	}
+	return in.ParentID == start.ParentID &&
+		(in.ParentExecution == 0 || in.ParentExecution == start.ParentExecution) &&
+		(in.ParentRef == 0 || in.ParentRef == start.ParentRef)
 }
 
 func (e *Engine) appendEvent(ev history.Event) {
@@ -144,23 +231,35 @@ func (e *Engine) checkCompletion(in history.Event) error {
 	return nil
 }
 
-// endByHost records the end of an execution that an input of turn tr decided.
+// endByHost records the end of an execution that an input of turn tr decided: the first
+// input of the turn that ends it.
 func (e *Engine) endByHost(tr turn) {
 	for j := tr.start + 1; j < tr.inputsEnd; j++ {
 		in := e.hist[j]
-		switch {
-		case in.Kind == history.KindCancelRequested:
+		if e.hostEnd(&in) == endNone {
+			continue
+		}
+		switch in.Kind {
+		case history.KindCancelRequested:
 			e.appendDecision(history.Event{Kind: history.KindExecutionCancelled, Input: in.Input})
-			return
-		case endsByHost(&in):
+		case history.KindSubOrchestrationFailed:
 			e.appendDecision(history.Event{Kind: history.KindExecutionFailed, Failure: &abi.Failure{
 				Kind:    abi.FailureInfrastructure,
 				Code:    abi.CodeChildFailed,
 				Message: fmt.Sprintf("sub-orchestration of event %d failed: %s", in.Ref, in.Failure.Error()),
 				Details: in.Failure.Details,
 			}})
-			return
+		case history.KindActivityFailed:
+			// The root cause stays visible: the activity's own code and details, and a
+			// message naming the activity and the decision that scheduled it.
+			e.appendDecision(history.Event{Kind: history.KindExecutionFailed, Failure: &abi.Failure{
+				Kind:    abi.FailureInfrastructure,
+				Code:    in.Failure.Code,
+				Message: fmt.Sprintf("activity %q (event %d) failed: %s", e.hist[in.Ref-1].Name, in.Ref, in.Failure.Message),
+				Details: in.Failure.Details,
+			}})
 		}
+		return
 	}
 }
 
@@ -235,12 +334,13 @@ func (e *Engine) Pending() []history.Event {
 // instance's new state. Everything is derived from history.
 func (e *Engine) Commit() *store.Commit {
 	c := &store.Commit{Execution: e.cfg.Execution, History: slices.Clone(e.hist[e.recorded:])}
+	c.Messages = slices.Clone(e.refused)
 	st := e.Started()
 	if st == nil {
 		return c
 	}
 	c.State = store.InstanceState{
-		Name: st.Name, Version: st.Version, ModuleHash: st.ModuleHash, ParentID: st.ParentID,
+		Namespace: e.cfg.Namespace, Name: st.Name, Version: st.Version, ModuleHash: st.ModuleHash, ParentID: st.ParentID,
 		Status: store.StatusRunning, CustomStatus: st.CustomStatus,
 	}
 	if e.lastStatus >= 0 {
@@ -273,7 +373,7 @@ func (e *Engine) Commit() *store.Commit {
 			if ev.Kind == history.KindSubOrchestrationScheduled {
 				start.ParentID, start.ParentExecution, start.ParentRef = self, e.cfg.Execution, ev.ID
 			}
-			c.Messages = append(c.Messages, store.Message{InstanceID: ev.InstanceID, Event: start})
+			c.Messages = append(c.Messages, store.Message{InstanceID: ev.InstanceID, Namespace: e.cfg.Namespace, Event: start})
 		case history.KindFutureCancelled:
 			e.withdraw(c, e.hist[ev.Ref-1], "dropped by the orchestration")
 		case history.KindExecutionCompleted, history.KindExecutionFailed, history.KindExecutionCancelled, history.KindExecutionContinuedAsNew:
@@ -290,8 +390,11 @@ func (e *Engine) withdraw(c *store.Commit, dec history.Event, reason string) {
 	case history.KindActivityScheduled:
 		c.CancelledActivities = append(c.CancelledActivities, store.ActivityRef{InstanceID: e.cfg.InstanceID, Execution: e.cfg.Execution, EventID: dec.ID})
 	case history.KindSubOrchestrationScheduled:
+		// The parent names itself and the decision that started the child: the instance
+		// drops the request unless it is that child (see sentByParent).
 		c.Messages = append(c.Messages, store.Message{InstanceID: dec.InstanceID, Event: history.Event{
 			Kind: history.KindCancelRequested, Input: []byte(reason), Time: dec.Time,
+			ParentID: e.cfg.InstanceID, ParentExecution: e.cfg.Execution, ParentRef: dec.ID,
 		}})
 	}
 }
@@ -322,7 +425,7 @@ func (e *Engine) end(c *store.Commit, st *history.Event, ev history.Event) {
 		for _, it := range e.carried() {
 			next.Carried = append(next.Carried, history.Item{Name: it.name, Data: it.data, Time: it.time})
 		}
-		c.Messages = append(c.Messages, store.Message{InstanceID: e.cfg.InstanceID, Event: next})
+		c.Messages = append(c.Messages, store.Message{InstanceID: e.cfg.InstanceID, Namespace: e.cfg.Namespace, Event: next})
 	}
 	if toParent != nil && st.ParentID != "" {
 		toParent.Ref, toParent.Execution, toParent.Time = st.ParentRef, st.ParentExecution, ev.Time
@@ -354,6 +457,7 @@ func (e *Engine) carried() []item { return e.unconsumed() }
 func (e *Engine) MarkCommitted() {
 	e.recorded = len(e.hist)
 	e.live = len(e.turns)
+	e.refused = nil
 }
 
 // IsTransient reports whether err is a condition of the engine's control flow (suspension,
