@@ -738,13 +738,15 @@ func (e *Engine) retrack() {
 
 // scoped keeps an instance ID an orchestration chooses for a child or detached orchestration
 // inside the orchestration's namespace ns: an ID that already starts with "<ns>/" is taken as
-// the key it is, any other becomes store.Key(ns, id) ("<ns>/<id>"; in the default namespace ""
-// IDs are used as given). Guests of one namespace (a tenant of a server) can then never
-// address another namespace's instances. Derived IDs start with the orchestration's own key
-// and are scoped already.
+// the key it is, any other becomes "<ns>/<id>"; in the default namespace "" IDs are used as
+// given. It is the rule of the store's instance keys (store.Key), written out here because the
+// engine records the scoped ID in history and must not change what it records if that function
+// ever does. Guests of one namespace (a tenant of a server) can then never address another
+// namespace's instances. Derived IDs start with the orchestration's own key and are scoped
+// already.
 func scoped(ns, id string) string {
 	if id == "" || ns == "" || strings.HasPrefix(id, ns+"/") {
 		return id
 	}
-	return store.Key(ns, id)
+	return ns + "/" + id
 }
