@@ -144,30 +144,33 @@ type grant struct {
 // auth resolves the bearer token of a request to its namespace and runs h, writing the
 // error h returns. The token is compared by its sha256, looked up in a map: the lookup's
 // timing depends on the hash, which says nothing useful about the secret. A route that
-// writes (write: every method but GET) refuses a RoleRead token with 403 forbidden.
+// writes (write: every method but GET) refuses a RoleRead token with 403 forbidden. Nothing
+// of the body is read before the token is checked. An error of 500 or more is logged with the
+// request ID, and answered with a generic message (see errorOf).
 func (s *Server) auth(write bool, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		authz := r.Header.Get("Authorization")
 		scheme, secret, _ := strings.Cut(authz, " ")
 		if authz == "" || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
-			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthenticated, "missing bearer token (send Authorization: Bearer <token>)"))
+			writeError(w, r, errorf(http.StatusUnauthorized, CodeUnauthenticated, "missing bearer token (send Authorization: Bearer <token>)"))
 			return
 		}
 		g, ok := s.tokens[sha256.Sum256([]byte(strings.TrimSpace(secret)))]
 		if !ok {
-			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthenticated, "unknown bearer token"))
+			writeError(w, r, errorf(http.StatusUnauthorized, CodeUnauthenticated, "unknown bearer token"))
 			return
 		}
 		if write && g.role != RoleWrite {
-			writeError(w, errorf(http.StatusForbidden, CodeForbidden, "this token of namespace %q has role %s: %s %s needs a token with role write", g.ns, g.role, r.Method, r.URL.Path))
+			writeError(w, r, errorf(http.StatusForbidden, CodeForbidden, "this token of namespace %q has role %s: %s %s needs a token with role write", g.ns, g.role, r.Method, r.URL.Path))
 			return
 		}
 		if err := h(w, r, g.ns); err != nil {
 			e := errorOf(err)
 			if e.Status >= 500 {
-				s.cfg.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "namespace", g.ns, "err", err)
+				s.cfg.logger.Error("request failed", "request_id", w.Header().Get(RequestIDHeader), "method", r.Method,
+					"path", r.URL.Path, "namespace", g.ns, "status", e.Status, "err", err)
 			}
-			writeError(w, e)
+			writeError(w, r, e)
 		}
 	})
 }

@@ -97,7 +97,10 @@ func newEnvWith(t *testing.T, ec envConfig, opts ...Option) *env {
 	if !ec.stopped {
 		must(t, h.Start())
 	}
-	ts := httptest.NewServer(e.srv)
+	// The server's own http.Server, with its timeouts (WithTimeouts).
+	ts := httptest.NewUnstartedServer(e.srv)
+	ts.Config = e.srv.HTTPServer("")
+	ts.Start()
 	e.url = ts.URL
 	e.close = sync.OnceFunc(func() {
 		ts.Close()

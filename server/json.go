@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -130,20 +129,16 @@ func moduleKey(ns, name string) string { return "@" + ns + "/" + name }
 
 // decodeBody reads a JSON request body of at most limit bytes into v, strictly: unknown
 // fields and trailing data are errors. An empty body leaves v unchanged.
-func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+func decodeBody(_ http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type %q: the body must be application/json", ct)
 		}
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readRequestBody(r, "the body", limit)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
-		return errorf(http.StatusBadRequest, CodeBadRequest, "read body: %v", err)
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
@@ -159,18 +154,47 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return nil
 }
 
-// readPayload reads a raw body (event data, queue message) of at most limit bytes.
-func readPayload(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+// readPayload reads a raw body of at most limit bytes (event data, a queue message).
+func readPayload(_ http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := readRequestBody(r, "the body", limit)
+	if err != nil || len(data) == 0 {
+		return nil, err
+	}
+	return data, nil
+}
+
+// payloadBody reads a raw body that is a payload (what: "event data", "the queue message"):
+// more than the host's Limits().MaxPayload is 413 too_large, refused as it arrives.
+func (s *Server) payloadBody(r *http.Request, what string) ([]byte, error) {
+	data, err := readRequestBody(r, what, int64(s.h.Limits().MaxPayload))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, err
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusRequestEntityTooLarge {
+			return nil, payloadTooLarge(what, -1, s.h.Limits().MaxPayload)
 		}
-		return nil, errorf(http.StatusBadRequest, CodeBadRequest, "read body: %v", err)
+		return nil, err
 	}
 	if len(data) == 0 {
 		return nil, nil
 	}
 	return data, nil
+}
+
+// checkPayload refuses a payload (what: "the input") larger than the host's
+// Limits().MaxPayload with 413 too_large: the host would accept the request and then fail
+// the instance when the guest read it.
+func (s *Server) checkPayload(what string, b []byte) error {
+	if max := s.h.Limits().MaxPayload; len(b) > max {
+		return payloadTooLarge(what, len(b), max)
+	}
+	return nil
+}
+
+// payloadTooLarge is the 413 of a payload of size bytes (-1: not known, it was not read to
+// its end) over the limit.
+func payloadTooLarge(what string, size, limit int) *Error {
+	if size < 0 {
+		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s is larger than the payload limit of %d bytes (the host's max payload)", what, limit)
+	}
+	return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s of %d bytes is larger than the payload limit of %d bytes (the host's max payload)", what, size, limit)
 }
