@@ -1,14 +1,6 @@
-// Package wasmopt rewrites WebAssembly modules so that they are cheaper to instantiate,
-// without changing what they do.
-//
-// Each transformation reads only the parts of the binary format it changes and copies
-// everything else byte for byte; it returns its input (the same slice) when it has nothing
-// to gain or does not apply, and an error wrapping ErrMalformed for input it cannot read.
-// Validation of the module as a whole is left to the compiler.
 package wasmopt
 
 import (
-	"bytes"
 	"cmp"
 	"slices"
 )
@@ -40,41 +32,14 @@ const maxAddress = 1 << 31
 // merge and those whose data section would grow past twice the module's size plus 64 KiB
 // (mostly gaps: a bound on what a hostile module can make this allocate). The custom "name"
 // section's data segment names, if any, are not renumbered (they are debugging information).
-func MergeDataSegments(wasm []byte) ([]byte, error) {
-	l, ok, err := scanLayout(wasm)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return wasm, nil
-	}
-	secs, data, count, code := l.secs, l.data, l.count, l.code
-	if data < 0 {
-		return wasm, nil
-	}
-	ds := secs[data]
-	segs, ok, err := readData(wasm[:ds.end], ds.body)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+// The error is nil for a module Parse accepted.
+func (m *Module) MergeDataSegments() ([]byte, error) {
+	wasm, segs := m.wasm, m.Data
+	if !m.dataSegmentsFoldable() {
 		return wasm, nil
 	}
 	for _, s := range segs {
-		if !s.mergeable() || s.end() > maxAddress {
-			return wasm, nil
-		}
-	}
-	if count >= 0 {
-		cs := secs[count]
-		n, end, err := readU32(wasm[:cs.end], cs.body)
-		if err != nil {
-			return nil, malformed(cs.body, "data count section: %v", err)
-		}
-		if end != cs.end || int(n) != len(segs) {
-			return wasm, nil // invalid: left for the compiler to reject
-		}
-		if code >= 0 && mayIndexData(wasm[secs[code].body:secs[code].end]) {
+		if s.end() > maxAddress {
 			return wasm, nil
 		}
 	}
@@ -89,17 +54,18 @@ func MergeDataSegments(wasm []byte) ([]byte, error) {
 	if size > 2*len(wasm)+64<<10 {
 		return wasm, nil // mostly gaps
 	}
-	out := make([]byte, 0, len(wasm)-(ds.end-ds.start)+1+5+size+5)
+	ds := m.Sections[m.dataSec]
+	out := make([]byte, 0, len(wasm)-(ds.End-ds.Start)+1+5+size+5)
 	prev := 0
-	for i, s := range secs {
+	for i, s := range m.Sections {
 		switch i {
-		case count:
-			out = append(out, wasm[prev:s.start]...)
-			out = appendSection(out, sectionDataCount, appendU32(nil, uint32(len(spans))))
-			prev = s.end
-		case data:
-			out = append(out, wasm[prev:s.start]...)
-			out = append(out, sectionData)
+		case m.dataCountSec:
+			out = append(out, wasm[prev:s.Start]...)
+			out = appendSection(out, byte(SectionDataCount), appendU32(nil, uint32(len(spans))))
+			prev = s.End
+		case m.dataSec:
+			out = append(out, wasm[prev:s.Start]...)
+			out = append(out, byte(SectionData))
 			out = appendU32(out, uint32(size))
 			out = appendU32(out, uint32(len(spans)))
 			at := make([]int, len(spans)) // where each span's bytes start in out
@@ -112,48 +78,38 @@ func MergeDataSegments(wasm []byte) ([]byte, error) {
 				out = out[:len(out)+int(sp.end-sp.start)] // zeros: out was allocated with this capacity
 			}
 			for k, sg := range segs { // in order: where segments overlap, the later one wins
-				copy(out[at[of[k]]+int(uint64(sg.offset)-spans[of[k]].start):], sg.init)
+				copy(out[at[of[k]]+int(uint64(sg.Offset)-spans[of[k]].start):], sg.Init)
 			}
-			prev = s.end
+			prev = s.End
 		}
 	}
 	return append(out, wasm[prev:]...), nil
 }
 
-// layout is a module's sections with the positions of those the data transformations read
-// (-1: absent).
-type layout struct {
-	secs                   []section
-	data, count, code, mem int
+// MergeDataSegments parses wasm and applies (*Module).MergeDataSegments.
+func MergeDataSegments(wasm []byte) ([]byte, error) {
+	m, err := Parse(wasm)
+	if err != nil {
+		return nil, err
+	}
+	return m.MergeDataSegments()
 }
 
-// scanLayout splits wasm into its sections and finds the data, data count, code and memory
-// sections. ok is false when the module imports a memory: gaps are zero only in a memory the
-// module defines, and a failed instantiation leaves the segments written before the failure
-// in an imported one, so neither transformation applies.
-func scanLayout(wasm []byte) (l layout, ok bool, err error) {
-	if l.secs, err = sections(wasm); err != nil {
-		return l, false, err
+// dataSegmentsFoldable reports whether the module's data segments can be folded into the
+// initial contents of its memory: it has some, it imports no memory (gaps are zero only in a
+// memory the module defines, and a failed instantiation leaves the segments written before
+// the failure in an imported one), every segment is active on memory 0 at an i32.const
+// offset, and no body names a segment (memory.init, data.drop).
+func (m *Module) dataSegmentsFoldable() bool {
+	if len(m.Data) == 0 || m.importedMemories > 0 || m.DataIndexed {
+		return false
 	}
-	l.data, l.count, l.code, l.mem = -1, -1, -1, -1
-	for i, s := range l.secs {
-		switch s.id {
-		case sectionImport:
-			mem, err := importsMemory(wasm[:s.end], s.body)
-			if err != nil || mem {
-				return l, false, err
-			}
-		case sectionMemory:
-			l.mem = i
-		case sectionData:
-			l.data = i
-		case sectionDataCount:
-			l.count = i
-		case sectionCode:
-			l.code = i
+	for _, s := range m.Data {
+		if !s.mergeable() {
+			return false
 		}
 	}
-	return l, true, nil
+	return true
 }
 
 // appendSection appends a section with its ID and size.
@@ -161,24 +117,6 @@ func appendSection(b []byte, id byte, body []byte) []byte {
 	b = append(b, id)
 	b = appendU32(b, uint32(len(body)))
 	return append(b, body...)
-}
-
-// mayIndexData reports whether a code section may hold memory.init or data.drop, the
-// instructions that name data segments by index: whether anywhere in it a 0xfc prefix byte
-// is followed by a LEB128 u32 equal to 8 or 9. A false answer is certain (instructions are
-// encoded as such bytes, in any LEB128 form); a true one may come from immediates.
-func mayIndexData(code []byte) bool {
-	for p := bytes.IndexByte(code, 0xfc); p >= 0; {
-		if op, _, err := readU32(code, p+1); err == nil && (op == 8 || op == 9) {
-			return true
-		}
-		next := bytes.IndexByte(code[p+1:], 0xfc)
-		if next < 0 {
-			break
-		}
-		p += 1 + next
-	}
-	return false
 }
 
 // span is a range of addresses [start, end) of initial memory.
@@ -194,19 +132,19 @@ func spanHeader(sp span) int {
 // address, joining ranges that overlap or lie no more than MaxGap bytes apart, and returns
 // the span of each segment. Spans never overlap, so the bytes of a gap are zero in the
 // initial memory too.
-func group(segs []segment) (spans []span, of []int) {
+func group(segs []DataSegment) (spans []span, of []int) {
 	order := make([]int, len(segs))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(segs[a].offset, segs[b].offset) })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(segs[a].Offset, segs[b].Offset) })
 	of = make([]int, len(segs))
 	for _, i := range order {
 		s := segs[i]
-		if n := len(spans); n > 0 && uint64(s.offset) <= spans[n-1].end+MaxGap {
+		if n := len(spans); n > 0 && uint64(s.Offset) <= spans[n-1].end+MaxGap {
 			spans[n-1].end = max(spans[n-1].end, s.end())
 		} else {
-			spans = append(spans, span{uint64(s.offset), s.end()})
+			spans = append(spans, span{uint64(s.Offset), s.end()})
 		}
 		of[i] = len(spans) - 1
 	}

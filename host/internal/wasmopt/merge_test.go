@@ -115,9 +115,8 @@ var mergeCases = []struct {
 	{"data count", mod(memory(1), dataCount(2), data(active(0, "a"), active(1, "b"))), 1},
 	{"data count and memory.init", mod(append(append([][]byte{}, function(memoryInit...)[:2]...),
 		memory(1), dataCount(2), function(memoryInit...)[2], data(active(0, "a"), active(1, "b")))...), -1},
-	{"data count mismatch", mod(memory(1), dataCount(3), data(active(0, "a"), active(1, "b"))), -1},
 	{"passive", mod(memory(1), data(active(0, "a"), passive("p"), active(1, "b"))), -1},
-	{"global offset", mod(global(4), memory(1), data(active(0, "a"), activeGlobal(0, "g"), active(1, "b"))), -1},
+	{"global offset", mod(memory(1), global(4), data(active(0, "a"), activeGlobal(0, "g"), active(1, "b"))), -1},
 	{"memory 1", mod(memory(1), data(active(0, "a"), activeMem(1, 1, "b"))), -1},
 	{"negative offset", mod(memory(1), data(active(0, "a"), active(-1, "b"))), -1},
 	{"mostly gaps", mod(memory(2), data(sparse(400, wasmopt.MaxGap+1)...)), -1},
@@ -183,6 +182,7 @@ func TestMergeDataSegmentsMalformed(t *testing.T) {
 		{"truncated import", mod(sec(2, []byte{1}, name("env"), name("f"), []byte{0}))},
 		{"truncated table import", mod(sec(2, []byte{1}, name("env"), name("t"), []byte{1, 0x70}))},
 		{"bad data count", mod(memory(1), sec(12, []byte{0x80}), data(active(0, "a"), active(1, "b")))},
+		{"data count mismatch", mod(memory(1), dataCount(3), data(active(0, "a"), active(1, "b")))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,26 +240,6 @@ func TestLEB128(t *testing.T) {
 	for _, v := range []uint32{0, 127, 128, 1 << 20, 1<<32 - 1} {
 		if got, _, err := wasmopt.ReadU32(wasmopt.AppendU32(nil, v), 0); err != nil || got != v {
 			t.Errorf("AppendU32(%d) reads back as %d, %v", v, got, err)
-		}
-	}
-}
-
-func TestMayIndexData(t *testing.T) {
-	tests := []struct {
-		code []byte
-		want bool
-	}{
-		{nil, false},
-		{[]byte{0xfc}, false},
-		{[]byte{0xfc, 0x0a, 0, 0}, false}, // memory.copy
-		{[]byte{0xfc, 8, 0, 0}, true},
-		{[]byte{0xfc, 9, 0}, true},
-		{[]byte{0xfc, 0x88, 0x80, 0}, true}, // a longer encoding of 8
-		{[]byte{1, 0xfc, 0xfc, 9}, true},
-	}
-	for _, tt := range tests {
-		if got := wasmopt.MayIndex(tt.code); got != tt.want {
-			t.Errorf("mayIndexData(% x) = %v, want %v", tt.code, got, tt.want)
 		}
 	}
 }
