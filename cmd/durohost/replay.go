@@ -137,11 +137,13 @@ and what the module did now. Exit code 0 when compatible, 1 on a divergence or a
 
 The history comes from a file (--history FILE: what 'durohost history --json ID' prints, or
 a bare {"events": [...]} document) or from a server (--instance ID with --server/--token).`,
-		Flags: append(clientFlags(),
+		// The limit flags: give those of the host that recorded the history.
+		Flags: append(append(clientFlags(),
 			&cli.StringFlag{Name: "history", Usage: "history `FILE` (- for stdin)", TakesFile: true},
 			&cli.StringFlag{Name: "instance", Usage: "fetch the history of instance `ID` from the server"},
 			&cli.UintFlag{Name: "execution", Usage: "execution `N` (default: the file's, or the instance's current one)"},
 			&cli.StringFlag{Name: "id", Usage: "instance `ID` the history was recorded under (default: the file's; it seeds the guest's randomness and derives child IDs)"}),
+			limitCLIFlags()...),
 		Action: replayAction,
 	}
 }
@@ -154,8 +156,11 @@ func replayAction(c *cli.Context) error {
 		return exitWith(exitError, "replay: give --history FILE or --instance ID (with --server), one of them")
 	}
 	ctx := c.Context
+	limits, sources, err := readLimits(c, nil)
+	if err != nil {
+		return exitWith(exitError, "replay: %v", err)
+	}
 	var data []byte
-	var err error
 	if f := c.String("history"); f != "" {
 		if f == "-" {
 			data, err = io.ReadAll(c.App.Reader)
@@ -200,8 +205,9 @@ func replayAction(c *cli.Context) error {
 	if err != nil {
 		return exitWith(exitError, "replay: %s", err)
 	}
-	d, err := replayHistory(ctx, cache, wasm, doc)
+	d, err := replayHistory(ctx, cache, wasm, doc, limits)
 	if err != nil {
+		err = sources.explain(err)
 		return exitWith(exitError, "replay: %s", oneLine(err.Error()))
 	}
 	w := c.App.Writer
@@ -223,8 +229,8 @@ func replayAction(c *cli.Context) error {
 	return nil
 }
 
-// replayHistory replays doc against wasm with a host over a throw-away store.
-func replayHistory(ctx context.Context, cache string, wasm []byte, doc *historyDoc) (*host.Divergence, error) {
+// replayHistory replays doc against wasm with a host of the limits over a throw-away store.
+func replayHistory(ctx context.Context, cache string, wasm []byte, doc *historyDoc, limits host.Limits) (*host.Divergence, error) {
 	dir, err := os.MkdirTemp("", "durohost-replay-")
 	if err != nil {
 		return nil, err
@@ -235,7 +241,7 @@ func replayHistory(ctx context.Context, cache string, wasm []byte, doc *historyD
 		return nil, err
 	}
 	defer st.Close()
-	h, err := host.New(st, host.WithCompilationCache(filepath.Join(cache, "wazero")))
+	h, err := host.New(st, host.WithCompilationCache(filepath.Join(cache, "wazero")), host.WithLimits(limits))
 	if err != nil {
 		return nil, err
 	}

@@ -3,19 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/host/builtin"
 	"github.com/durohost/durohost/server"
 )
 
@@ -45,8 +50,32 @@ type serveConfig struct {
 	} `json:"tokens"`
 	// SharedRegistry: see --shared-registry (not needed for children within a namespace).
 	SharedRegistry bool `json:"shared_registry,omitempty"`
-	// MaxModuleSize bounds an upload, in bytes.
-	MaxModuleSize int64 `json:"max_module_size,omitempty"`
+	// MaxModuleSize was the bound of an upload: it is limits.max_module_size now.
+	MaxModuleSize json.RawMessage `json:"max_module_size,omitempty"`
+	// TLSCert and TLSKey are the PEM files of --tls-cert and --tls-key.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// Limits are the host's limits: the limit flags' names with '_' for '-' ("turn_time"),
+	// each value a string as the flag takes it ("10s", "64MiB") or a number.
+	Limits map[string]json.RawMessage `json:"limits,omitempty"`
+	// Namespaces maps a namespace to its policy.
+	Namespaces map[string]namespaceConfig `json:"namespaces,omitempty"`
+}
+
+// namespaceConfig is the policy of one namespace in the config file (see host.NamespacePolicy).
+type namespaceConfig struct {
+	// Activities lists the only activities the namespace's orchestrations may call. Without
+	// it, every registered activity but shell; shell only when listed (and --enable-shell).
+	Activities []string `json:"activities"`
+	// HTTPHosts, when given, replaces --allow-http for the namespace's http activity calls.
+	HTTPHosts []string `json:"http_hosts"`
+	// MaxInstances bounds the namespace's unfinished instances (0: no bound).
+	MaxInstances int `json:"max_instances,omitempty"`
+	// MaxModuleBytes bounds the bytes of the modules the namespace uploaded: a size, as the
+	// limits take it ("64MiB") or bytes (0: no bound).
+	MaxModuleBytes json.RawMessage `json:"max_module_bytes,omitempty"`
+	// MaxConcurrentTurns bounds the namespace's turns running at once (0: no bound).
+	MaxConcurrentTurns int `json:"max_concurrent_turns,omitempty"`
 }
 
 // readServeConfig reads a config file strictly (unknown keys are errors).
@@ -61,7 +90,80 @@ func readServeConfig(path string) (*serveConfig, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("config %s: %v", path, err)
 	}
+	if cfg.MaxModuleSize != nil {
+		return nil, fmt.Errorf("config %s: max_module_size is now in the limits: {\"limits\": {\"max_module_size\": %s}}", path, cfg.MaxModuleSize)
+	}
 	return &cfg, nil
+}
+
+// policies returns the namespace policy of the config file for a host with the activities
+// registered: a namespace's "activities" list, or every registered activity but shell. It
+// refuses a namespace no token is bound to (a typo would leave the intended namespace
+// without its policy), an activity that is not registered, shell when it is not enabled,
+// malformed http hosts and negative quotas.
+func (cfg *serveConfig) policies(tokens []server.Token, registered []string, shellEnabled bool) (func(string) host.NamespacePolicy, error) {
+	bound := map[string]bool{}
+	for _, t := range tokens {
+		bound[t.Namespace] = true
+	}
+	var withoutShell []string
+	for _, name := range registered {
+		if name != "shell" {
+			withoutShell = append(withoutShell, name)
+		}
+	}
+	sort.Strings(withoutShell)
+	byNS := map[string]host.NamespacePolicy{}
+	for ns, nc := range cfg.Namespaces {
+		at := fmt.Sprintf("config: namespaces.%s", ns)
+		if !bound[ns] {
+			return nil, fmt.Errorf("%s: no token is bound to namespace %q", at, ns)
+		}
+		p := host.NamespacePolicy{Activities: withoutShell, HTTPHosts: nc.HTTPHosts,
+			MaxInstances: nc.MaxInstances, MaxConcurrentTurns: nc.MaxConcurrentTurns}
+		if nc.Activities != nil {
+			p.Activities = []string{}
+			for _, a := range nc.Activities {
+				switch {
+				case !slices.Contains(registered, a):
+					return nil, fmt.Errorf("%s.activities: no activity %q (the activities are %s)", at, a, strings.Join(registered, ", "))
+				case a == "shell" && !shellEnabled:
+					return nil, fmt.Errorf("%s.activities: shell is listed but --enable-shell is not given (every call would fail)", at)
+				}
+				if !slices.Contains(p.Activities, a) {
+					p.Activities = append(p.Activities, a)
+				}
+			}
+		}
+		if nc.HTTPHosts != nil {
+			if _, err := builtin.Activities(builtin.Config{AllowHTTP: nc.HTTPHosts}); err != nil {
+				return nil, fmt.Errorf("%s.http_hosts: %v", at, err)
+			}
+		}
+		if nc.MaxModuleBytes != nil {
+			v, err := configValue(nc.MaxModuleBytes)
+			if err == nil {
+				p.MaxModuleBytes, err = parseSize(v)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s.max_module_bytes: %v", at, err)
+			}
+		}
+		switch {
+		case nc.MaxInstances < 0:
+			return nil, fmt.Errorf("%s.max_instances %d is negative (0: no bound)", at, nc.MaxInstances)
+		case nc.MaxConcurrentTurns < 0:
+			return nil, fmt.Errorf("%s.max_concurrent_turns %d is negative (0: no bound)", at, nc.MaxConcurrentTurns)
+		}
+		byNS[ns] = p
+	}
+	def := host.NamespacePolicy{Activities: withoutShell}
+	return func(ns string) host.NamespacePolicy {
+		if p, ok := byNS[ns]; ok {
+			return p
+		}
+		return def
+	}, nil
 }
 
 // tokens returns the tokens of the config file and of $DUROHOST_TOKENS.
@@ -115,6 +217,21 @@ endpoints (status, wait, history, custom status, lists, tree, module metadata); 
 "role": "read" in the file, or as a third field in $DUROHOST_TOKENS ("team-a:secret:read";
 a secret holding ':' then needs its role: "team-a:pass:word:write").
 
+Tokens travel in every request: beyond loopback, serve over TLS (--tls-cert and --tls-key,
+PEM files) or behind a TLS proxy; serve warns when it listens beyond loopback without TLS.
+` + timeoutsHelp() + `
+
+The config file also holds the host's limits, {"limits": {"turn_time": "5s",
+"max_payload": "1MiB"}} (the limit flags' names with _ for -; a flag overrides the file),
+and a policy per namespace:
+   {"namespaces": {"team-a": {"activities": ["echo", "http"], "http_hosts": ["api.example.org"],
+     "max_instances": 1000, "max_module_bytes": "256MiB", "max_concurrent_turns": 16}}}
+"activities" lists the only activities the namespace may call; without it, every activity
+but shell: shell runs only with --enable-shell and only for the namespaces that list it.
+"http_hosts" replaces --allow-http for the namespace. The quotas (0 or absent: none) bound
+its unfinished instances (a start beyond is 429 quota_exceeded), the bytes of its uploaded
+modules and its turns running at once.
+
 Sub-orchestrations and detached orchestrations a guest starts by name resolve in its own
 namespace, in any module the namespace uploaded, and never in another namespace's unless
 --shared-registry is given: it also registers every upload under its plain name, shared by
@@ -127,7 +244,9 @@ closes the database.`,
 		Flags: append([]cli.Flag{
 			dbFlag(),
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` to listen on (host:port; port 0 picks one)"},
-			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, db)", TakesFile: true},
+			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, db, tls_cert, tls_key, limits, namespaces)", TakesFile: true},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the certificate chain of PEM `FILE` (with --tls-key)", TakesFile: true},
+			&cli.StringFlag{Name: "tls-key", Usage: "the private key of --tls-cert, PEM `FILE`", TakesFile: true},
 			&cli.BoolFlag{Name: "shared-registry", Usage: "also register uploaded orchestrations by their plain names, shared by every namespace, so that a guest may start an orchestration another namespace uploaded (only for namespaces that trust each other; not needed for sub-orchestrations within a namespace)"},
 			lockFlag(),
 		}, activityFlags()...),
@@ -158,18 +277,38 @@ func serveAction(c *cli.Context) error {
 	if c.String("db") == "" && cfg.DB != "" {
 		c.Set("db", cfg.DB)
 	}
+	tlsConfig, err := loadTLS(firstOf(c.String("tls-cert"), cfg.TLSCert), firstOf(c.String("tls-key"), cfg.TLSKey))
+	if err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
+	fileLimits, err := limitsOfConfig(cfg.Limits)
+	if err != nil {
+		return exitWith(exitError, "serve: config: %v", err)
+	}
+	acts, err := builtin.Activities(activityConfig(c))
+	if err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
+	var registered []string
+	for name := range acts {
+		registered = append(registered, name)
+	}
+	sort.Strings(registered)
+	policy, err := cfg.policies(tokens, registered, c.Bool("enable-shell"))
+	if err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
 	opts := []server.Option{server.WithTokens(tokens...),
 		server.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	var hostOpts []host.Option
 	if c.Bool("shared-registry") || cfg.SharedRegistry {
-		opts = append(opts, server.WithSharedRegistry())
-	}
-	if cfg.MaxModuleSize > 0 {
-		opts = append(opts, server.WithMaxModuleSize(cfg.MaxModuleSize))
+		hostOpts = append(hostOpts, host.WithSharedRegistry())
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := openSession(c, stderr, nil)
+	s, err := openSessionWith(c, stderr, sessionOptions{limits: fileLimits,
+		hostOpts: append(hostOpts, host.WithNamespacePolicy(policy))})
 	if err != nil {
 		return exitWith(exitError, "serve: %s", oneLine(err.Error()))
 	}
@@ -189,11 +328,21 @@ func serveAction(c *cli.Context) error {
 	// Requests see base ending when the server stops, so that long-polls return.
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return base }}
+	hs := srv.HTTPServer(listen)
+	hs.BaseContext = func(net.Listener) context.Context { return base }
+	hs.TLSConfig = tlsConfig
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	fmt.Fprintf(stderr, "listening on http://%s (%d namespaces; Ctrl-C to stop)\n", ln.Addr(), countNamespaces(tokens))
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		go func() { served <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- hs.Serve(ln) }()
+	}
+	fmt.Fprintf(stderr, "listening on %s://%s (%d namespaces; Ctrl-C to stop)\n", scheme, ln.Addr(), countNamespaces(tokens))
+	if w := plaintextWarning(ln.Addr(), tlsConfig != nil); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -211,6 +360,43 @@ func serveAction(c *cli.Context) error {
 	s.close(context.Background())
 	fmt.Fprintln(stderr, "stopped")
 	return nil
+}
+
+// timeoutsHelp describes the timeouts of serve's connections (server.DefaultTimeouts).
+func timeoutsHelp() string {
+	t := server.DefaultTimeouts
+	return fmt.Sprintf(`A connection is bounded in time: %s for a request's headers, %s for its body
+(%s for a module upload), %s to answer (a long-poll: its wait, at most %s, and %s
+more), %s idle between requests.`, t.ReadHeader, t.Read, t.Upload, t.Write, server.DefaultMaxWait, t.Write, t.Idle)
+}
+
+// loadTLS returns the TLS configuration of a certificate chain and its key (PEM files), or
+// nil when neither is given.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "":
+		return nil, errors.New("--tls-key needs --tls-cert (tls_key needs tls_cert)")
+	case keyFile == "":
+		return nil, errors.New("--tls-cert needs --tls-key (tls_cert needs tls_key)")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s and key %s: %v", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// plaintextWarning is the warning of a server that listens beyond loopback without TLS, or "".
+func plaintextWarning(addr net.Addr, tls bool) string {
+	if tls {
+		return ""
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return ""
+	}
+	return fmt.Sprintf("warning: serving plain HTTP on %s, reachable beyond this machine: bearer tokens and payloads travel in clear; give --tls-cert and --tls-key, or listen on loopback behind a TLS proxy", addr)
 }
 
 func countNamespaces(tokens []server.Token) int {

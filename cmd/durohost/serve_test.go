@@ -2,25 +2,58 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/server"
 )
 
-var listening = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+var listening = regexp.MustCompile(`listening on (https?://(?:[0-9.]+|\[[0-9a-f:]*\]):\d+)`)
+
+// loopbackURL is the URL of a server listening on all addresses (http://[::]:port) as a
+// client on the machine reaches it.
+func loopbackURL(t *testing.T, url string) string {
+	t.Helper()
+	scheme, addr, _ := strings.Cut(url, "://")
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scheme + "://127.0.0.1:" + port
+}
 
 // startServer runs `durohost serve` as a process on a loopback port picked by the system,
 // with env added to the environment, and returns it with its URL.
 func startServer(t *testing.T, env []string, args ...string) (*process, string) {
 	t.Helper()
-	p := startProcessEnv(t, env, binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startServerOn(t, "127.0.0.1:0", env, args...)
+}
+
+// startServerOn is startServer listening on listen.
+func startServerOn(t *testing.T, listen string, env []string, args ...string) (*process, string) {
+	t.Helper()
+	p := startProcessEnv(t, env, binary(t), append([]string{"serve", "--listen", listen}, args...)...)
 	var url string
 	waitFor(t, 30*time.Second, "the server to listen", func() bool {
 		select {
@@ -83,7 +116,15 @@ func TestServe(t *testing.T) {
 		}
 	}
 
-	// SIGTERM: the server stops and the process exits 0.
+	if strings.Contains(p.stderr.String(), "warning") {
+		t.Errorf("a server on loopback warns: %v", p)
+	}
+	stopServer(t, p)
+}
+
+// stopServer sends SIGTERM: the server stops and the process exits 0.
+func stopServer(t *testing.T, p *process) {
+	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -111,10 +152,33 @@ func TestServeErrors(t *testing.T) {
 	twoRoles := filepath.Join(dir, "roles.json")
 	os.WriteFile(twoRoles, []byte(`{"tokens": [{"namespace": "a", "token": "x"}, {"namespace": "a", "token": "x", "role": "read"}]}`), 0o600)
 	db := filepath.Join(dir, "e.db")
+	write := func(name, doc string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	const tok = `"tokens": [{"namespace": "a", "token": "x"}]`
+	oldSize := write("old.json", `{`+tok+`, "max_module_size": 1000}`)
+	badLimit := write("limit.json", `{`+tok+`, "limits": {"turn_time": "soon"}}`)
+	unboundNS := write("unbound.json", `{`+tok+`, "namespaces": {"b": {"max_instances": 1}}}`)
+	shell := write("shell.json", `{`+tok+`, "namespaces": {"a": {"activities": ["echo", "shell"]}}}`)
+	tlsHalf := write("tls.json", `{`+tok+`, "tls_cert": "cert.pem"}`)
+	cert := write("cert.pem", "not a certificate")
+	ok := write("ok.json", `{`+tok+`}`)
 	for _, tc := range []struct {
 		args    []string
 		mention string
 	}{
+		{[]string{"serve", "--db", db, "--config", oldSize}, `{"limits": {"max_module_size": 1000}}`},
+		{[]string{"serve", "--db", db, "--config", badLimit}, `limits.turn_time "soon": want a duration`},
+		{[]string{"serve", "--db", db, "--config", ok, "--max-payload", "4MB"}, `--max-payload "4MB"`},
+		{[]string{"serve", "--db", db, "--config", unboundNS}, `namespaces.b: no token is bound to namespace "b"`},
+		{[]string{"serve", "--db", db, "--config", shell}, "shell is listed but --enable-shell is not given"},
+		{[]string{"serve", "--db", db, "--config", tlsHalf}, "--tls-cert needs --tls-key"},
+		{[]string{"serve", "--db", db, "--config", ok, "--tls-key", cert}, "--tls-key needs --tls-cert"},
+		{[]string{"serve", "--db", db, "--config", ok, "--tls-key", cert, "--tls-cert", cert}, "cert.pem"},
 		{[]string{"serve", "--db", db, "--config", badRole}, `tokens[1]: role "admin"`},
 		{[]string{"serve", "--db", db, "--config", twoRoles, "--listen", "127.0.0.1:0"}, "has roles write and read"},
 		{[]string{"serve", "--db", db, "--config", filepath.Join(dir, "missing.json")}, "missing.json"},
@@ -150,4 +214,219 @@ func TestServeErrors(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, PEM files in dir, and returns
+// their paths and a pool that trusts the certificate.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "durohost test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
+	// The flags, and the config file's tls_cert and tls_key.
+	config := filepath.Join(dir, "serve.json")
+	doc, _ := json.Marshal(map[string]any{"tokens": []map[string]string{{"namespace": "a", "token": "secret-a"}},
+		"tls_cert": certFile, "tls_key": keyFile})
+	if err := os.WriteFile(config, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"flags":  {"--tls-cert", certFile, "--tls-key", keyFile},
+		"config": {"--config", config},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Listening beyond loopback with TLS: no warning.
+			p, url := startServerOn(t, "0.0.0.0:0", []string{envTokens + "=a:secret-a"}, append([]string{"--db", filepath.Join(t.TempDir(), "s.db")}, args...)...)
+			if !strings.HasPrefix(url, "https://") {
+				t.Fatalf("url %s: %v", url, p)
+			}
+			url = loopbackURL(t, url)
+			req, _ := http.NewRequest("GET", url+"/v1/instances", nil)
+			req.Header.Set("Authorization", "Bearer secret-a")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.TLS == nil {
+				t.Fatalf("status %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+			}
+			// Plain HTTP on the TLS port is not served.
+			if resp, err := http.Get(strings.Replace(url, "https://", "http://", 1) + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					t.Fatal("plain HTTP answered on the TLS port")
+				}
+			}
+			if strings.Contains(p.stderr.String(), "warning") {
+				t.Errorf("a TLS server warns: %v", p)
+			}
+			stopServer(t, p)
+		})
+	}
+}
+
+func TestServePlaintextWarning(t *testing.T) {
+	p, url := startServerOn(t, "0.0.0.0:0", []string{envTokens + "=a:secret-a"}, "--db", filepath.Join(t.TempDir(), "s.db"))
+	if !strings.HasPrefix(url, "http://") || !strings.Contains(p.stderr.String(), "warning: serving plain HTTP on ") {
+		t.Fatalf("no warning: %v", p)
+	}
+	if resp, err := http.Get(loopbackURL(t, url) + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	stopServer(t, p)
+
+	for _, tc := range []struct {
+		addr string
+		tls  bool
+		warn bool
+	}{
+		{"127.0.0.1:8233", false, false}, {"[::1]:8233", false, false}, {"127.0.0.2:1", false, false},
+		{"0.0.0.0:8233", false, true}, {"[::]:8233", false, true}, {"10.1.2.3:80", false, true},
+		{"0.0.0.0:8233", true, false}, {"10.1.2.3:443", true, false},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plaintextWarning(addr, tc.tls) != ""; got != tc.warn {
+			t.Errorf("%s, TLS %v: warning %v, want %v", tc.addr, tc.tls, got, tc.warn)
+		}
+	}
+}
+
+func TestServeNamespacePolicies(t *testing.T) {
+	registered := []string{"echo", "http", "shell", "sleep"}
+	tokens, err := server.ParseTokens("a:x,b:y,c:z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parse := func(t *testing.T, doc string) *serveConfig {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "c.json")
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := readServeConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := parse(t, `{"namespaces": {
+		"a": {"activities": ["echo", "shell", "echo"], "http_hosts": ["api.example.org", "*.svc:8443"],
+		      "max_instances": 10, "max_module_bytes": "256MiB", "max_concurrent_turns": 4},
+		"b": {"activities": [], "http_hosts": [], "max_module_bytes": 1000}}}`)
+	policy, err := cfg.policies(tokens, registered, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ns   string
+		want host.NamespacePolicy
+	}{
+		{"a", host.NamespacePolicy{Activities: []string{"echo", "shell"}, HTTPHosts: []string{"api.example.org", "*.svc:8443"},
+			MaxInstances: 10, MaxModuleBytes: 256 << 20, MaxConcurrentTurns: 4}},
+		{"b", host.NamespacePolicy{Activities: []string{}, HTTPHosts: []string{}, MaxModuleBytes: 1000}},
+		// No policy: every activity but shell, the --allow-http hosts, no quota.
+		{"c", host.NamespacePolicy{Activities: []string{"echo", "http", "sleep"}}},
+		{"", host.NamespacePolicy{Activities: []string{"echo", "http", "sleep"}}},
+	} {
+		got := policy(tc.ns)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("namespace %q: policy %+v, want %+v", tc.ns, got, tc.want)
+		}
+		// nil and empty lists differ: nil is "not restricted", empty "nothing".
+		if (got.Activities == nil) != (tc.want.Activities == nil) || (got.HTTPHosts == nil) != (tc.want.HTTPHosts == nil) {
+			t.Errorf("namespace %q: nil and empty lists confused: %#v", tc.ns, got)
+		}
+	}
+
+	for _, tc := range []struct {
+		doc     string
+		shell   bool
+		mention string
+	}{
+		{`{"namespaces": {"d": {}}}`, false, `namespaces.d: no token is bound to namespace "d"`},
+		{`{"namespaces": {"a": {"activities": ["echo", "greet"]}}}`, false, `namespaces.a.activities: no activity "greet" (the activities are echo, http, shell, sleep)`},
+		{`{"namespaces": {"a": {"activities": ["shell"]}}}`, false, "shell is listed but --enable-shell is not given"},
+		{`{"namespaces": {"a": {"http_hosts": ["http://x.org/"]}}}`, false, "namespaces.a.http_hosts"},
+		{`{"namespaces": {"a": {"max_instances": -1}}}`, false, "namespaces.a.max_instances -1 is negative"},
+		{`{"namespaces": {"a": {"max_concurrent_turns": -1}}}`, false, "namespaces.a.max_concurrent_turns -1 is negative"},
+		{`{"namespaces": {"a": {"max_module_bytes": "1GB"}}}`, false, "namespaces.a.max_module_bytes"},
+		{`{"namespaces": {"a": {"max_module_bytes": true}}}`, false, "namespaces.a.max_module_bytes: want a string"},
+	} {
+		if _, err := parse(t, tc.doc).policies(tokens, registered, tc.shell); err == nil || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("%s: %v, want an error mentioning %q", tc.doc, err, tc.mention)
+		}
+	}
+	// With --enable-shell and no namespace listing it, no namespace may call shell.
+	policy, err = parse(t, `{}`).policies(tokens, registered, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := policy("a"); slices.Contains(p.Activities, "shell") || p.Activities == nil {
+		t.Fatalf("a namespace without a policy may call shell: %+v", p)
+	}
+}
+
+func TestServeConfigLimitsReachHost(t *testing.T) {
+	// The config file's limits reach the host; a flag overrides one.
+	path := filepath.Join(t.TempDir(), "c.json")
+	if err := os.WriteFile(path, []byte(`{"limits": {"turn_time": "4s", "max_payload": "1MiB", "max_history": 5000}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := readServeConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := limitsOfConfig(cfg.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sessionLimits(t, file, "--max-history", "700")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TurnTime != 4*time.Second || got.MaxPayload != 1<<20 || got.MaxEvents != 700 || got.ReplayTime != host.DefaultLimits.ReplayTime {
+		t.Fatalf("limits %+v", got)
+	}
 }

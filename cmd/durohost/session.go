@@ -52,9 +52,11 @@ func lockFlag() cli.Flag {
 	}
 }
 
-// activityFlags are the flags that configure the built-in activities (see builtin.Config).
+// activityFlags are the flags of the commands that run a host: its worker counts, the
+// built-in activities' configuration (see builtin.Config) and the host's limits
+// (limitCLIFlags).
 func activityFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N` (a turn mostly waits for its commit: concurrent turns share commits)", Value: 64},
 		&cli.IntFlag{Name: "activity-workers", Usage: "activities run at once, `N`", Value: 32},
 		&cli.StringSliceFlag{Name: "allow-http", Usage: "let the http activity contact `HOST`: a name, an IP or *.suffix, optionally with :port (repeatable; commas separate several)"},
@@ -63,7 +65,7 @@ func activityFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "http-max-timeout", Usage: "largest `DURATION` (timeout_ms) the http activity accepts", Value: builtin.DefaultMaxHTTPTimeout},
 		&cli.Int64Flag{Name: "shell-max-output", Usage: "largest stdout and stderr, in `BYTES`, the shell activity captures", Value: builtin.DefaultMaxOutputBytes},
 		&cli.DurationFlag{Name: "shell-max-timeout", Usage: "largest `DURATION` (timeout_ms) the shell activity accepts", Value: builtin.DefaultMaxShellTimeout},
-	}
+	}, limitCLIFlags()...)
 }
 
 // workerOptions reads the worker counts of activityFlags.
@@ -87,16 +89,37 @@ func activityConfig(c *cli.Context) builtin.Config {
 	}
 }
 
+// sessionOptions are what a command adds to its flags when it opens a session.
+type sessionOptions struct {
+	// prog prints the progress of the instances (nil: none).
+	prog *progress
+	// limits are the limits of a config file by flag name (see limitsOfConfig); the flags
+	// override them.
+	limits map[string]string
+	// hostOpts are more options of the host.
+	hostOpts []host.Option
+}
+
 // openSession opens the database at dbFlag (or the default), prints its path on stderr and
-// creates a host with the built-in activities and the progress printer (nil: no progress).
-// The host is not started.
-func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, error) {
+// creates a host with the limits of the flags, the built-in activities and the progress
+// printer (nil: no progress). The host is not started.
+func openSession(c *cli.Context, stderr io.Writer, prog *progress, hostOpts ...host.Option) (*session, error) {
+	return openSessionWith(c, stderr, sessionOptions{prog: prog, hostOpts: hostOpts})
+}
+
+// openSessionWith is openSession with the options of a command.
+func openSessionWith(c *cli.Context, stderr io.Writer, so sessionOptions) (*session, error) {
+	prog := so.prog
 	acts, err := builtin.Activities(activityConfig(c))
 	if err != nil {
 		return nil, err
 	}
 	if d := c.Duration("lock-timeout"); d < 100*time.Millisecond {
 		return nil, fmt.Errorf("--lock-timeout %s is shorter than 100ms", d)
+	}
+	limits, sources, err := readLimits(c, so.limits)
+	if err != nil {
+		return nil, err
 	}
 	path, err := prepareDB(c.String("db"))
 	if err != nil {
@@ -114,6 +137,7 @@ func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, er
 	opts := []host.Option{
 		host.WithCompilationCache(filepath.Join(cache, "wazero")),
 		host.WithLockTimeout(c.Duration("lock-timeout")),
+		host.WithLimits(limits),
 	}
 	workers, err := workerOptions(c)
 	if err != nil {
@@ -124,10 +148,11 @@ func openSession(c *cli.Context, stderr io.Writer, prog *progress) (*session, er
 	if prog != nil {
 		opts = append(opts, host.WithObserver(prog.observe), host.WithLogger(slog.New(&logHandler{p: prog})))
 	}
+	opts = append(opts, so.hostOpts...)
 	h, err := host.New(st, opts...)
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, sources.explain(err)
 	}
 	for name, fn := range acts {
 		if err := h.RegisterActivity(name, fn); err != nil {
