@@ -2,7 +2,7 @@
 // passes. RunStore checks a store.Store against the contract written in the doc comments of
 // package store: instance peek-locks and lock tokens, message tagging, delayed visibility,
 // atomic commits, activity work items, poison attempt counts, executions, deletion,
-// management queries and the module registry.
+// management queries, the module registry and namespaces.
 package conformance
 
 import (
@@ -63,6 +63,7 @@ func RunStore(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BulkDelete", bulkDeleteCases},
 		{"Queries", queryCases},
 		{"Modules", moduleCases},
+		{"Namespaces", namespaceCases},
 		{"BadInput", badInputCases},
 		{"Closed", closedCases},
 		{"Hammer", hammerCases},

@@ -51,7 +51,7 @@ func closedCases() []storeCase {
 			return s.CompleteActivityWithTurn(t.Context(), w.Token, time.Now(), c)
 		}},
 		{"StartInstance", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
-			_, err := s.StartInstance(t.Context(), startMsg("new"), 0, nil)
+			_, err := s.StartInstance(t.Context(), startMsg("new"), store.StartOptions{})
 			return err
 		}},
 		{"EnqueueAndFetch", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
@@ -97,7 +97,7 @@ func closedCases() []storeCase {
 			return err
 		}},
 		{"PutModule", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
-			_, err := s.PutModule(t.Context(), "m", "2", wasmBytes("2"))
+			_, err := s.PutModule(t.Context(), store.ModulePut{Wasm: wasmBytes("2"), Registrations: []store.Registration{orchReg("m", "2")}})
 			return err
 		}},
 		{"Module", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
@@ -105,20 +105,34 @@ func closedCases() []storeCase {
 			return err
 		}},
 		{"ResolveModule", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
-			_, err := s.ResolveModule(t.Context(), "m", "")
+			_, err := s.ResolveModule(t.Context(), "", store.RegistrationOrchestration, "m", "")
 			return err
 		}},
 		{"ListModules", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
-			_, err := s.ListModules(t.Context(), "")
+			_, err := s.ListModules(t.Context(), store.ModuleFilter{})
 			return err
 		}},
 		{"DeleteModule", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
-			return s.DeleteModule(t.Context(), "m", "1")
+			return s.DeleteModule(t.Context(), "", []store.Registration{orchReg("m", "1")})
+		}},
+		{"NamespaceUsage", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+			_, err := s.NamespaceUsage(t.Context(), "")
+			return err
 		}},
 		{"Close", func(_ *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
 			return s.Close()
 		}},
 	}
+	calls = append(calls, struct {
+		name string
+		call closedCall
+	}{"Ping", func(t *testing.T, s store.Store, _ *store.Turn, _ *store.WorkItem) error {
+		p, ok := s.(store.Pinger)
+		if !ok {
+			t.Skip("the store does not implement store.Pinger")
+		}
+		return p.Ping(t.Context())
+	}})
 	var cases []storeCase
 	for _, c := range calls {
 		cases = append(cases, storeCase{c.name + " after Close is ErrClosed", func(t *testing.T, s store.Store) {

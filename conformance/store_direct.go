@@ -430,7 +430,7 @@ func directCases() []storeCase {
 			noTurn(t, s, "nothing was enqueued")
 		}},
 		{"start instance refuses an instance that exists", func(t *testing.T, s store.Store) {
-			turn, err := s.StartInstance(t.Context(), startMsg("a"), 0, nil)
+			turn, err := s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{})
 			must(t, "StartInstance", err)
 			if turn != nil {
 				t.Fatalf("StartInstance with lockFor 0 returned turn %s", describeTurn(turn))
@@ -438,19 +438,19 @@ func directCases() []storeCase {
 			if in, err := s.Instance(t.Context(), "a"); err != nil || in.Status != store.StatusPending {
 				t.Fatalf("Instance after the start: %v, %v; want pending", in, err)
 			}
-			_, err = s.StartInstance(t.Context(), startMsg("a"), 0, nil)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{})
 			wantErr(t, "second StartInstance while pending", err, store.ErrExists)
 			runTurn(t, s, "a", nil)
-			_, err = s.StartInstance(t.Context(), startMsg("a"), longLock, nil)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: longLock})
 			wantErr(t, "StartInstance of a running instance", err, store.ErrExists)
 			noTurn(t, s, "the refused starts enqueued nothing")
 			must(t, "DeleteInstance", s.DeleteInstance(t.Context(), "a", true))
-			_, err = s.StartInstance(t.Context(), startMsg("a"), 0, nil)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{})
 			must(t, "StartInstance after the delete", err)
 		}},
 		{"start instance ignores other queued messages", func(t *testing.T, s store.Store) {
 			enqueue(t, s, eventMsg("a", "early"))
-			turn, err := s.StartInstance(t.Context(), startMsg("a"), longLock, nil)
+			turn, err := s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: longLock})
 			must(t, "StartInstance", err)
 			if turn == nil || len(turn.Messages) != 2 {
 				t.Fatalf("turn = %s, want the first turn with the early event and the start", describeTurn(turn))
@@ -461,7 +461,7 @@ func directCases() []storeCase {
 			errs := make(chan error, n)
 			for range n {
 				go func() {
-					_, err := s.StartInstance(t.Context(), startMsg("a"), longLock, nil)
+					_, err := s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: longLock})
 					errs <- err
 				}()
 			}
@@ -479,11 +479,13 @@ func directCases() []storeCase {
 			}
 		}},
 		{"start instance rejects bad input", func(t *testing.T, s store.Store) {
-			_, err := s.StartInstance(t.Context(), eventMsg("a", "x"), 0, nil)
+			_, err := s.StartInstance(t.Context(), eventMsg("a", "x"), store.StartOptions{})
 			wantErr(t, "StartInstance of an event", err, store.ErrInvalid)
-			_, err = s.StartInstance(t.Context(), startMsg("a"), -time.Second, nil)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: -time.Second})
 			wantErr(t, "StartInstance with a negative lock duration", err, store.ErrInvalid)
-			_, err = s.StartInstance(t.Context(), store.Message{Event: started("orch")}, 0, nil)
+			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{MaxInstances: -1})
+			wantErr(t, "StartInstance with a negative quota", err, store.ErrInvalid)
+			_, err = s.StartInstance(t.Context(), store.Message{Event: started("orch")}, store.StartOptions{})
 			wantErr(t, "StartInstance without an instance", err, store.ErrInvalid)
 			noTurn(t, s, "nothing was enqueued")
 		}},

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/durohost/durohost/history"
@@ -17,6 +18,10 @@ import (
 // Client starts, observes, signals and manages instances. A client made by Host.Client is
 // woken by that host's commits; one made by NewClient (another process sharing the store)
 // polls with backoff. Safe for concurrent use.
+//
+// Every method names an instance by its key (see store.Key): its ID in the default namespace
+// "", the embedder's and the CLI's; store.Key(ns, id) for an instance started WithNamespace
+// (Start returns it).
 type Client struct {
 	st store.Store
 	rt *runtime.Runtime
@@ -29,7 +34,7 @@ func NewClient(st store.Store) *Client { return &Client{st: st} }
 type StartOption func(*startOptions)
 
 type startOptions struct {
-	id, version, hash string
+	id, version, hash, ns string
 }
 
 // WithInstanceID sets the new instance's ID (default: a random one).
@@ -38,15 +43,22 @@ func WithInstanceID(id string) StartOption { return func(o *startOptions) { o.id
 // WithVersion starts a given version of the orchestration (default: the latest loaded).
 func WithVersion(v string) StartOption { return func(o *startOptions) { o.version = v } }
 
+// WithNamespace starts the instance in namespace ns (default: "", the embedder's): the
+// orchestration is resolved among the registrations of ns only, the instance and everything
+// it starts belong to ns, and its key is store.Key(ns, id). A namespace is printable and holds
+// no '/'.
+func WithNamespace(ns string) StartOption { return func(o *startOptions) { o.ns = ns } }
+
 // WithModuleHash pins the new instance to the module with this hex sha256, which must be in
 // the store, instead of resolving the orchestration in the registry (used by callers that keep
 // their own registry, see Host.InspectModule). The version, if any, is only recorded.
 func WithModuleHash(hash string) StartOption { return func(o *startOptions) { o.hash = hash } }
 
-// Start enqueues a new instance of the orchestration name with input and returns its ID. The
-// instance is pinned to the module currently registered for the orchestration. It returns
-// ErrInstanceExists (and the ID) when an instance with that ID exists, ErrUnknownOrchestration
-// when no loaded module registers name (at version).
+// Start enqueues a new instance of the orchestration name with input and returns its key (its
+// ID, in the default namespace). The instance is pinned to the module currently registered for
+// the orchestration in its namespace. It returns ErrInstanceExists (and the key) when an
+// instance with that key exists, ErrUnknownOrchestration when no module of the namespace
+// registers name (at version).
 func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...StartOption) (string, error) {
 	var o startOptions
 	for _, opt := range opts {
@@ -54,6 +66,14 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	}
 	if err := checkName("orchestration name", name); err != nil {
 		return "", err
+	}
+	if o.ns != "" {
+		if err := checkName("namespace", o.ns); err != nil {
+			return "", err
+		}
+		if strings.Contains(o.ns, "/") {
+			return "", fmt.Errorf("namespace %q holds '/'", o.ns)
+		}
 	}
 	if o.id == "" {
 		var b [16]byte
@@ -64,33 +84,38 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	}
 	mod, err := &store.ModuleInfo{Hash: o.hash}, error(nil)
 	if o.hash == "" {
-		mod, err = c.st.ResolveModule(ctx, name, o.version)
+		mod, err = c.st.ResolveModule(ctx, o.ns, store.RegistrationOrchestration, name, o.version)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		if o.version != "" {
-			return "", fmt.Errorf("start: orchestration %q version %q: %w (load a module that registers it)", name, o.version, ErrUnknownOrchestration)
+		where := ""
+		if o.ns != "" {
+			where = fmt.Sprintf(" in namespace %q", o.ns)
 		}
-		return "", fmt.Errorf("start: orchestration %q: %w (load a module that registers it)", name, ErrUnknownOrchestration)
+		if o.version != "" {
+			return "", fmt.Errorf("start: orchestration %q version %q%s: %w (load a module that registers it)", name, o.version, where, ErrUnknownOrchestration)
+		}
+		return "", fmt.Errorf("start: orchestration %q%s: %w (load a module that registers it)", name, where, ErrUnknownOrchestration)
 	}
 	if err != nil {
 		return "", fmt.Errorf("start: %w", err)
 	}
 	ev := history.Event{Kind: history.KindExecutionStarted, Name: name, Version: o.version,
 		Input: input, ModuleHash: mod.Hash, Time: time.Now().UnixNano()}
-	msg := store.Message{InstanceID: o.id, Event: ev}
+	key := store.Key(o.ns, o.id)
+	msg := store.Message{InstanceID: key, Namespace: o.ns, Event: ev}
 	var err2 error
 	if c.rt != nil {
 		err2 = c.rt.Start(ctx, msg)
 	} else {
-		_, err2 = c.st.StartInstance(ctx, msg, 0, nil)
+		_, err2 = c.st.StartInstance(ctx, msg, store.StartOptions{})
 	}
 	switch {
 	case errors.Is(err2, store.ErrExists):
-		return o.id, fmt.Errorf("start %q: %w", o.id, ErrInstanceExists)
+		return key, fmt.Errorf("start %q: %w", key, ErrInstanceExists)
 	case err2 != nil:
 		return "", fmt.Errorf("start: %w", err2)
 	}
-	return o.id, nil
+	return key, nil
 }
 
 func (c *Client) wake() {
@@ -208,7 +233,7 @@ func (c *Client) submit(ctx context.Context, msg store.Message) error {
 	return c.st.Enqueue(ctx, msg)
 }
 
-// List returns instances matching f, a page at a time.
+// List returns instances matching f, a page at a time (f.Namespaces selects namespaces).
 func (c *Client) List(ctx context.Context, f store.Filter) (*store.Page, error) {
 	return c.st.ListInstances(ctx, f)
 }

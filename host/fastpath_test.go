@@ -62,11 +62,11 @@ func (c *countingStore) EnqueueAndFetch(ctx context.Context, msg store.Message, 
 	return t, err
 }
 
-func (c *countingStore) StartInstance(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+func (c *countingStore) StartInstance(ctx context.Context, msg store.Message, opts store.StartOptions) (*store.Turn, error) {
 	start := time.Now()
-	t, err := c.Store.StartInstance(ctx, msg, lockFor, known)
+	t, err := c.Store.StartInstance(ctx, msg, opts)
 	if t != nil {
-		c.count(start, t, err, known, false)
+		c.count(start, t, err, opts.Known, false)
 	}
 	return t, err
 }

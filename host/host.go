@@ -108,6 +108,7 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 		LockTimeout: cfg.lockTimeout, MaxAttempts: cfg.maxAttempts, RetryBase: cfg.retryBase,
 		PollMin: cfg.pollMin, PollMax: cfg.pollMax, ActivityRenew: cfg.activityRenew,
 		LiveCacheBytes: cfg.liveCache, Logger: cfg.logger, Observe: cfg.observe,
+		SharedRegistry: cfg.sharedRegistry,
 	})
 	h := &Host{st: st, sb: sb, rt: rt, cfg: cfg}
 	h.client = &Client{st: st, rt: rt}
@@ -172,23 +173,31 @@ func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load module: %w", err)
 	}
-	var kept []abi.Registration
+	// One put registers every orchestration in the default namespace, lowest version first
+	// (the latest put is what a start without a version resolves).
 	regs := slices.Clone(m.Orchestrations)
 	slices.SortStableFunc(regs, func(a, b abi.Registration) int { return compareVersions(a.Version, b.Version) })
+	puts := make([]store.Registration, 0, len(regs))
 	for _, r := range regs {
 		version := r.Version
 		if version == "" {
 			version = "sha256:" + m.Hash[:16]
 		}
-		if _, err := h.st.PutModule(ctx, r.Name, version, wasm); err != nil {
-			if isInvalid(err) && r.Version != "" {
-				// A version's code is immutable: new starts of it keep the earlier module.
-				kept = append(kept, r)
-				h.cfg.logger.Warn("orchestration version already registered with other bytes; new starts of it keep the earlier module (give the new build a new version)",
-					"orchestration", r.Name, "version", r.Version)
-				continue
-			}
-			return nil, fmt.Errorf("load module: register %q: %w", r.Name, err)
+		if reg := (store.Registration{Kind: store.RegistrationOrchestration, Name: r.Name, Version: version}); !slices.Contains(puts, reg) {
+			puts = append(puts, reg)
+		}
+	}
+	var kept []abi.Registration
+	if len(puts) > 0 {
+		res, err := h.st.PutModule(ctx, store.ModulePut{Wasm: wasm, Registrations: puts})
+		if err != nil {
+			return nil, fmt.Errorf("load module: register its orchestrations: %w", err)
+		}
+		for _, k := range res.Kept {
+			// A version's code is immutable: new starts of it keep the earlier module.
+			kept = append(kept, abi.Registration{Name: k.Name, Version: k.Version})
+			h.cfg.logger.Warn("orchestration version already registered with other bytes; new starts of it keep the earlier module (give the new build a new version)",
+				"orchestration", k.Name, "version", k.Version, "kept_sha256", k.Hash)
 		}
 	}
 	h.rt.AddModule(m)

@@ -40,7 +40,7 @@ func TestInspectModule(t *testing.T) {
 	if len(m.Orchestrations) != 1 || m.Orchestrations[0].Name != "wat_hello" || !slices.Contains(m.Imports, "durohost_v1.schedule") || len(m.Hash) != 64 {
 		t.Fatalf("module = %+v", m)
 	}
-	if regs, err := st.ListModules(ctx, ""); err != nil || len(regs) != 0 {
+	if regs, err := st.ListModules(ctx, store.ModuleFilter{}); err != nil || len(regs) != 0 {
 		t.Fatalf("registrations = %v, %v; want none", regs, err)
 	}
 	if _, err := h.InspectModule(ctx, wat("forbidden.wasm")); !errors.Is(err, host.ErrInvalidModule) {
@@ -52,7 +52,8 @@ func TestInspectModule(t *testing.T) {
 
 	// No registration names wat_hello; the bytes are in the store under another name, and a
 	// start pinned to the hash runs them.
-	_, err = st.PutModule(ctx, "other-name", "1", wat("hello.wasm"))
+	_, err = st.PutModule(ctx, store.ModulePut{Wasm: wat("hello.wasm"), Registrations: []store.Registration{
+		{Kind: store.RegistrationOrchestration, Name: "other-name", Version: "1"}}})
 	must(t, err)
 	must(t, h.Start())
 	id, err := h.Client().Start(ctx, "wat_hello", nil, host.WithModuleHash(m.Hash), host.WithInstanceID("pinned"))

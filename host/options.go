@@ -22,6 +22,7 @@ type config struct {
 	liveCache               int64
 	logger                  *slog.Logger
 	observe                 func(Event)
+	sharedRegistry          bool
 	policy                  func(namespace string) NamespacePolicy
 }
 

@@ -65,7 +65,7 @@ func (s *Server) checkReplay(r *http.Request, ns string, m *host.Module, wasm []
 		}
 	}
 	for _, name := range names {
-		f := store.Filter{Name: name, IDPrefix: ns + "/", Statuses: []store.Status{store.StatusRunning}, PageSize: 1000}
+		f := store.Filter{Namespaces: []string{ns}, Name: name, Statuses: []store.Status{store.StatusRunning}, PageSize: 1000}
 		for {
 			page, err := s.c.List(ctx, f)
 			if err != nil {
@@ -77,7 +77,7 @@ func (s *Server) checkReplay(r *http.Request, ns string, m *host.Module, wasm []
 					return out, nil
 				}
 				out.Checked++
-				c := instanceCheck{ID: mustStrip(ns, in.ID), Orchestration: name, Execution: in.Execution, Compatible: true}
+				c := instanceCheck{ID: store.LocalID(ns, in.ID), Orchestration: name, Execution: in.Execution, Compatible: true}
 				events, err := s.c.History(ctx, in.ID, in.Execution)
 				var d *host.Divergence
 				if err == nil {

@@ -17,7 +17,8 @@ import (
 	"github.com/durohost/durohost/store"
 )
 
-// maxIDLen bounds an instance ID given to the API (the namespace prefix is added to it).
+// maxIDLen bounds an instance ID given to the API (its store key adds the namespace, see
+// store.Key).
 const maxIDLen = 900
 
 func checkID(id string) error {
@@ -28,13 +29,15 @@ func checkID(id string) error {
 }
 
 // lookup returns an instance of the namespace, a pending one (started, its first turn not
-// committed) with StatusPending as the store reports it. 404 instance_not_found otherwise.
+// committed) with StatusPending as the store reports it. 404 instance_not_found otherwise,
+// also for an instance of another namespace (the store reports each instance's namespace;
+// a key of the default namespace may look like one of ns).
 func (s *Server) lookup(ctx context.Context, ns, id string) (*store.Instance, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	in, err := s.st.Instance(ctx, scoped(ns, id))
-	if errors.Is(err, store.ErrNotFound) {
+	in, err := s.st.Instance(ctx, store.Key(ns, id))
+	if errors.Is(err, store.ErrNotFound) || err == nil && in.Namespace != ns {
 		return nil, errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
 	}
 	return in, err
@@ -69,7 +72,7 @@ func (s *Server) startInstance(w http.ResponseWriter, r *http.Request, ns string
 		return err
 	}
 	ctx := r.Context()
-	info, err := s.st.ResolveModule(ctx, scoped(ns, req.Name), req.Version)
+	info, err := s.st.ResolveModule(ctx, ns, store.RegistrationOrchestration, req.Name, req.Version)
 	if errors.Is(err, store.ErrNotFound) {
 		if req.Version != "" {
 			return errorf(http.StatusNotFound, CodeUnknownOrchestration, "no module of namespace %q registers orchestration %q version %q (upload one)", ns, req.Name, req.Version)
@@ -79,22 +82,19 @@ func (s *Server) startInstance(w http.ResponseWriter, r *http.Request, ns string
 	if err != nil {
 		return err
 	}
-	full := scoped(ns, req.ID)
 	// The guest knows its orchestration by its own version; a version the registry made up
 	// from the hash is not one.
-	guestVersion := info.Version
-	if strings.HasPrefix(guestVersion, "sha256:") {
-		guestVersion = ""
-	}
+	version := guestVersion(info.Version)
 	// The store answers for a pending instance too (host.Client.Start returns
 	// ErrInstanceExists for one), so a second start of it is refused whichever server sees it.
-	if _, err := s.c.Start(ctx, req.Name, input, host.WithInstanceID(full), host.WithVersion(guestVersion), host.WithModuleHash(info.Hash)); err != nil {
+	if _, err := s.c.Start(ctx, req.Name, input, host.WithInstanceID(req.ID), host.WithNamespace(ns),
+		host.WithVersion(version), host.WithModuleHash(info.Hash)); err != nil {
 		if errors.Is(err, host.ErrInstanceExists) {
 			return errorf(http.StatusConflict, CodeInstanceExists, "an instance %q exists", req.ID)
 		}
 		return err
 	}
-	writeJSON(w, http.StatusCreated, instanceJSON{ID: req.ID, Name: req.Name, Version: guestVersion,
+	writeJSON(w, http.StatusCreated, instanceJSON{ID: req.ID, Name: req.Name, Version: version,
 		Status: store.StatusPending.String(), ModuleHash: info.Hash, CreatedAt: timePtr(time.Now())})
 	return nil
 }
@@ -141,7 +141,7 @@ func (s *Server) waitInstance(w http.ResponseWriter, r *http.Request, ns string)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	in, err := s.c.Wait(ctx, scoped(ns, id))
+	in, err := s.c.Wait(ctx, store.Key(ns, id))
 	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()
@@ -171,7 +171,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, ns strin
 	if _, err := s.lookup(r.Context(), ns, id); err != nil {
 		return err
 	}
-	execs, err := s.c.Executions(r.Context(), scoped(ns, id))
+	execs, err := s.c.Executions(r.Context(), store.Key(ns, id))
 	if errors.Is(err, store.ErrNotFound) {
 		execs, err = nil, nil // pending
 	}
@@ -330,7 +330,7 @@ func (s *Server) signal(w http.ResponseWriter, r *http.Request, ns string, send 
 	if err != nil {
 		return err
 	}
-	if err := send(r.Context(), scoped(ns, id), data); err != nil {
+	if err := send(r.Context(), store.Key(ns, id), data); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
@@ -349,7 +349,7 @@ func (s *Server) cancelInstance(w http.ResponseWriter, r *http.Request, ns strin
 	if _, err := s.lookup(r.Context(), ns, id); err != nil {
 		return err
 	}
-	if err := s.c.Cancel(r.Context(), scoped(ns, id), req.Reason); err != nil {
+	if err := s.c.Cancel(r.Context(), store.Key(ns, id), req.Reason); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
@@ -427,7 +427,7 @@ type treeJSON struct {
 func treeOf(ns string, t *host.Tree) treeJSON {
 	out := treeJSON{instanceJSON: instanceOf(ns, &t.Instance)}
 	for _, c := range t.Children {
-		if _, ok := strip(ns, c.Instance.ID); ok {
+		if c.Instance.Namespace == ns {
 			out.Children = append(out.Children, treeOf(ns, c))
 		}
 	}
@@ -460,7 +460,7 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ns string) erro
 // prefix (of the ID), created_after, created_before (RFC 3339), page_size, page_token.
 func filterOf(r *http.Request, ns string) (store.Filter, error) {
 	q := r.URL.Query()
-	f := store.Filter{Name: q.Get("name"), IDPrefix: scoped(ns, q.Get("prefix")), PageToken: q.Get("page_token")}
+	f := store.Filter{Namespaces: []string{ns}, Name: q.Get("name"), IDPrefix: store.Key(ns, q.Get("prefix")), PageToken: q.Get("page_token")}
 	for _, st := range strings.Split(q.Get("status"), ",") {
 		if st = strings.TrimSpace(st); st == "" {
 			continue

@@ -13,6 +13,7 @@ import (
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store"
 )
 
 func TestInstances(t *testing.T) {
@@ -448,13 +449,16 @@ func TestSubOrchestrationsInNamespace(t *testing.T) {
 	}
 }
 
-// TestSharedRegistryCrossesNamespaces: with WithSharedRegistry, uploads are also registered
-// under their plain names, so a guest of one namespace may start an orchestration only
-// another namespace uploaded (the trade-off of the option).
+// TestSharedRegistryCrossesNamespaces: with a host built WithSharedRegistry, uploads are
+// also registered in the default namespace, so a guest of one namespace may start an
+// orchestration only another namespace uploaded (the trade-off of the option).
 func TestSharedRegistryCrossesNamespaces(t *testing.T) {
-	e := newEnv(t, WithSharedRegistry())
+	e := newEnvWith(t, envConfig{hostOpts: []host.Option{host.WithSharedRegistry()}})
 	e.upload(tokA, "parent", "1", goGuest(t))
 	e.upload(tokB, "greeter", "1", wat(t, "hello.wasm"))
+	if _, err := e.st.ResolveModule(t.Context(), "", store.RegistrationOrchestration, "wat_hello", ""); err != nil {
+		t.Fatalf("wat_hello in the default namespace: %v, want b's upload registered there", err)
+	}
 	e.start(tokA, "sc_child", "p", map[string]any{"name": "wat_hello"})
 	if out := e.wait(tokA, "p"); out["status"] != "completed" || out["output"] != "Hello, wat!" {
 		t.Fatalf("parent = %v", out)

@@ -91,41 +91,23 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// instanceOf converts an instance of namespace ns (its ID carries the prefix).
+// instanceOf converts an instance of namespace ns: its ID and its parent's are the IDs
+// within ns (store.LocalID of their keys).
 func instanceOf(ns string, in *store.Instance) instanceJSON {
 	out, out64 := payloadJSON(in.Output)
 	cs, cs64 := payloadJSON(in.CustomStatus)
-	parent, _ := strip(ns, in.ParentID)
+	parent := ""
+	if in.ParentID != "" {
+		parent = store.LocalID(ns, in.ParentID)
+	}
 	return instanceJSON{
-		ID: mustStrip(ns, in.ID), Name: in.Name, Version: in.Version, Status: in.Status.String(),
+		ID: store.LocalID(ns, in.ID), Name: in.Name, Version: in.Version, Status: in.Status.String(),
 		Execution: in.Execution, ModuleHash: in.ModuleHash, ParentID: parent,
 		Output: out, OutputBase64: out64, Failure: failureOf(in.Failure),
 		CustomStatus: cs, CustomStatusBase64: cs64,
 		CreatedAt: timePtr(in.CreatedAt), UpdatedAt: timePtr(in.UpdatedAt), CompletedAt: timePtr(in.CompletedAt),
 	}
 }
-
-// Instance IDs and orchestration registrations of a namespace are stored with the prefix
-// "<namespace>/"; module labels under "@<namespace>/" (a namespace never starts with '@').
-// See RATIONALE.md, "Why are namespaces prefixes?".
-
-func scoped(ns, id string) string { return ns + "/" + id }
-
-// strip returns id without the prefix of ns, and whether it had it.
-func strip(ns, id string) (string, bool) {
-	rest, ok := strings.CutPrefix(id, ns+"/")
-	if !ok {
-		return "", false
-	}
-	return rest, true
-}
-
-func mustStrip(ns, id string) string {
-	s, _ := strip(ns, id)
-	return s
-}
-
-func moduleKey(ns, name string) string { return "@" + ns + "/" + name }
 
 // decodeBody reads a JSON request body of at most limit bytes into v, strictly: unknown
 // fields and trailing data are errors. An empty body leaves v unchanged.

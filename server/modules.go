@@ -46,9 +46,10 @@ func registrations(regs []abi.Registration) []registrationJSON {
 	return out
 }
 
-func moduleInfoJSON(ns string, m store.ModuleInfo) moduleJSON {
-	name, _ := strings.CutPrefix(m.Name, "@"+ns+"/")
-	return moduleJSON{Name: name, Version: m.Version, Hash: m.Hash, Size: m.Size, UploadedAt: timePtr(m.CreatedAt)}
+// moduleInfoJSON converts a module registration (store.RegistrationModule) of the caller's
+// namespace.
+func moduleInfoJSON(m store.ModuleInfo) moduleJSON {
+	return moduleJSON{Name: m.Name, Version: m.Version, Hash: m.Hash, Size: m.Size, UploadedAt: timePtr(m.CreatedAt)}
 }
 
 // checkModuleName accepts 1 to 128 letters, digits, '-', '_' and '.'.
@@ -122,9 +123,9 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	}
 	ctx := r.Context()
 	created := true
-	switch old, err := s.st.ResolveModule(ctx, moduleKey(ns, name), version); {
+	switch old, err := s.st.ResolveModule(ctx, ns, store.RegistrationModule, name, version); {
 	case err == nil && old.Hash != m.Hash:
-		return errorf(http.StatusConflict, CodeVersionExists, "module %s version %s exists with other bytes (sha256 %s); upload the new build under a new version", name, version, old.Hash)
+		return versionExists(name, version, old.Hash)
 	case err == nil:
 		created = false
 	case !errors.Is(err, store.ErrNotFound):
@@ -142,30 +143,44 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
-	regs := slices.Clone(m.Orchestrations)
-	for _, reg := range regs {
+	// One put stores the bytes with the namespace's orchestrations (each at the guest's own
+	// version, or the hash's) and the module's name: all of them or nothing. A version's
+	// code is immutable, as in host.LoadModule: an orchestration version registered with
+	// other bytes keeps them (Kept); the module's own name and version refuse other bytes.
+	regs := make([]store.Registration, 0, len(m.Orchestrations)+1)
+	for _, reg := range m.Orchestrations {
 		v := reg.Version
 		if v == "" {
 			v = hashVersion(m.Hash)
 		}
-		if _, err := s.st.PutModule(ctx, scoped(ns, reg.Name), v, wasm); err != nil {
-			if errors.Is(err, store.ErrInvalid) && reg.Version != "" {
-				// A version's code is immutable, as in host.LoadModule.
-				out.Kept = append(out.Kept, registrationJSON{Name: reg.Name, Version: reg.Version})
-				continue
-			}
-			return err
+		if r := (store.Registration{Kind: store.RegistrationOrchestration, Name: reg.Name, Version: v}); !slices.Contains(regs, r) {
+			regs = append(regs, r)
 		}
 	}
-	if _, err := s.st.PutModule(ctx, moduleKey(ns, name), version, wasm); err != nil {
+	regs = append(regs, store.Registration{Kind: store.RegistrationModule, Name: name, Version: version})
+	res, err := s.st.PutModule(ctx, store.ModulePut{Namespace: ns, Wasm: wasm, Registrations: regs})
+	if errors.Is(err, store.ErrExists) {
+		// Another upload of this name and version won the race.
+		old, rerr := s.st.ResolveModule(ctx, ns, store.RegistrationModule, name, version)
+		if rerr != nil {
+			return err
+		}
+		return versionExists(name, version, old.Hash)
+	}
+	if err != nil {
 		return err
 	}
-	if s.cfg.shared {
+	for _, k := range res.Kept {
+		out.Kept = append(out.Kept, registrationJSON{Name: k.Name, Version: guestVersion(k.Version), Hash: k.Hash})
+	}
+	if s.h.SharedRegistry() {
+		// The host shares its registry: uploads are also registered in the default namespace,
+		// where instances of every namespace may resolve them.
 		if _, err := s.h.LoadModule(ctx, wasm); err != nil {
 			return err
 		}
 	}
-	if info, err := s.st.ResolveModule(ctx, moduleKey(ns, name), version); err == nil {
+	if info, err := s.st.ResolveModule(ctx, ns, store.RegistrationModule, name, version); err == nil {
 		out.UploadedAt = timePtr(info.CreatedAt)
 	}
 	out.Created = &created
@@ -175,6 +190,20 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	}
 	writeJSON(w, status, out)
 	return nil
+}
+
+// versionExists is the 409 of an upload under a name and version that has other bytes.
+func versionExists(name, version, hash string) error {
+	return errorf(http.StatusConflict, CodeVersionExists, "module %s version %s exists with other bytes (sha256 %s); upload the new build under a new version", name, version, hash)
+}
+
+// guestVersion is an orchestration's version as its guest declares it: "" for one the
+// registry named after the module's hash.
+func guestVersion(v string) string {
+	if strings.HasPrefix(v, "sha256:") {
+		return ""
+	}
+	return v
 }
 
 // remember caches a module's description by hash.
@@ -206,31 +235,21 @@ func (s *Server) describe(r *http.Request, hash string) (*host.Module, error) {
 	return m, nil
 }
 
-// namespaceModules returns the registrations of the namespace whose store name starts with
-// prefix, newest first.
-func (s *Server) namespaceModules(r *http.Request, prefix string) ([]store.ModuleInfo, error) {
-	all, err := s.st.ListModules(r.Context(), "")
-	if err != nil {
-		return nil, err
-	}
-	var out []store.ModuleInfo
-	for _, m := range all {
-		if strings.HasPrefix(m.Name, prefix) {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+// namespaceModules returns the registrations of kind of namespace ns (name, hash: "" for
+// any), newest first.
+func (s *Server) namespaceModules(r *http.Request, ns string, kind store.RegistrationKind, name, hash string) ([]store.ModuleInfo, error) {
+	return s.st.ListModules(r.Context(), store.ModuleFilter{Namespaces: []string{ns}, Kind: kind, Name: name, Hash: hash})
 }
 
 // listModules: GET /v1/modules, every version of every module, newest first.
 func (s *Server) listModules(w http.ResponseWriter, r *http.Request, ns string) error {
-	mods, err := s.namespaceModules(r, "@"+ns+"/")
+	mods, err := s.namespaceModules(r, ns, store.RegistrationModule, "", "")
 	if err != nil {
 		return err
 	}
 	out := []moduleJSON{}
 	for _, m := range mods {
-		out = append(out, moduleInfoJSON(ns, m))
+		out = append(out, moduleInfoJSON(m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"modules": out})
 	return nil
@@ -242,7 +261,7 @@ func (s *Server) listModuleVersions(w http.ResponseWriter, r *http.Request, ns s
 	if err := checkModuleName(name); err != nil {
 		return err
 	}
-	mods, err := s.st.ListModules(r.Context(), moduleKey(ns, name))
+	mods, err := s.namespaceModules(r, ns, store.RegistrationModule, name, "")
 	if err != nil {
 		return err
 	}
@@ -251,7 +270,7 @@ func (s *Server) listModuleVersions(w http.ResponseWriter, r *http.Request, ns s
 	}
 	out := []moduleJSON{}
 	for _, m := range mods {
-		out = append(out, moduleInfoJSON(ns, m))
+		out = append(out, moduleInfoJSON(m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"modules": out})
 	return nil
@@ -266,7 +285,7 @@ func (s *Server) resolveModule(r *http.Request, ns, name, version string) (*stor
 	if v == "latest" {
 		v = ""
 	}
-	info, err := s.st.ResolveModule(r.Context(), moduleKey(ns, name), v)
+	info, err := s.st.ResolveModule(r.Context(), ns, store.RegistrationModule, name, v)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, CodeModuleNotFound, "no module %q version %q", name, version)
 	}
@@ -283,7 +302,7 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request, ns string) er
 	if err != nil {
 		return err
 	}
-	out := moduleInfoJSON(ns, *info)
+	out := moduleInfoJSON(*info)
 	out.Imports, out.Orchestrations = m.Imports, registrations(m.Orchestrations)
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -291,54 +310,67 @@ func (s *Server) getModule(w http.ResponseWriter, r *http.Request, ns string) er
 
 // deleteModule: DELETE /v1/modules/{name}/versions/{version}. The namespace's orchestration
 // registrations of the module's bytes go with it, unless another module version of the
-// namespace has the same bytes. 409 module_pinned when an unfinished instance pins them.
+// namespace has the same bytes: one store call deletes them together, or nothing (409
+// module_pinned when an unfinished instance of the namespace pins the bytes).
 func (s *Server) deleteModule(w http.ResponseWriter, r *http.Request, ns string) error {
-	name := r.PathValue("name")
-	info, err := s.resolveModule(r, ns, name, r.PathValue("version"))
-	if err != nil {
-		return err
-	}
-	labels, err := s.namespaceModules(r, "@"+ns+"/")
-	if err != nil {
-		return err
-	}
-	shared := false
-	for _, l := range labels {
-		if l.Hash == info.Hash && (l.Name != info.Name || l.Version != info.Version) {
-			shared = true
-		}
-	}
-	ctx := r.Context()
-	if !shared {
-		orchs, err := s.namespaceModules(r, ns+"/")
+	name, version := r.PathValue("name"), r.PathValue("version")
+	// A concurrent upload or delete may change the registrations between the read and the
+	// delete (ErrNotFound): read them again, a few times.
+	for attempt := 0; ; attempt++ {
+		info, err := s.resolveModule(r, ns, name, version)
 		if err != nil {
 			return err
 		}
-		for _, o := range orchs {
-			if o.Hash != info.Hash {
-				continue
-			}
-			if err := s.st.DeleteModule(ctx, o.Name, o.Version); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		regs, err := s.moduleRegistrations(r, ns, info)
+		if err != nil {
+			return err
 		}
+		err = s.st.DeleteModule(r.Context(), ns, regs)
+		if errors.Is(err, store.ErrNotFound) && attempt < 3 {
+			continue
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusServiceUnavailable, CodeUnavailable, "module %s version %s kept changing while it was being deleted: retry", name, info.Version)
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	if err := s.st.DeleteModule(ctx, info.Name, info.Version); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+}
+
+// moduleRegistrations returns what deleting the module version info deletes: its own
+// registration, and the namespace's orchestration registrations of its bytes unless another
+// module version of the namespace has them.
+func (s *Server) moduleRegistrations(r *http.Request, ns string, info *store.ModuleInfo) ([]store.Registration, error) {
+	regs := []store.Registration{{Kind: store.RegistrationModule, Name: info.Name, Version: info.Version}}
+	labels, err := s.namespaceModules(r, ns, store.RegistrationModule, "", info.Hash)
+	if err != nil {
+		return nil, err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	if len(labels) > 1 {
+		return regs, nil // another version of the namespace has the bytes
+	}
+	orchs, err := s.namespaceModules(r, ns, store.RegistrationOrchestration, "", info.Hash)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orchs {
+		regs = append(regs, store.Registration{Kind: o.Kind, Name: o.Name, Version: o.Version})
+	}
+	return regs, nil
 }
 
 // listOrchestrations: GET /v1/orchestrations, the orchestrations the namespace can start.
 func (s *Server) listOrchestrations(w http.ResponseWriter, r *http.Request, ns string) error {
-	regs, err := s.namespaceModules(r, ns+"/")
+	regs, err := s.namespaceModules(r, ns, store.RegistrationOrchestration, "", "")
 	if err != nil {
 		return err
 	}
 	out := []registrationJSON{}
 	for _, m := range regs {
-		out = append(out, registrationJSON{Name: mustStrip(ns, m.Name), Version: m.Version, Hash: m.Hash, Registered: timePtr(m.CreatedAt)})
+		out = append(out, registrationJSON{Name: m.Name, Version: m.Version, Hash: m.Hash, Registered: timePtr(m.CreatedAt)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"orchestrations": out})
 	return nil

@@ -10,7 +10,7 @@
 //
 // Every request but /healthz, /readyz and /v1/openapi.json carries a bearer token bound to
 // a namespace; a namespace sees only its own modules and instances (see RATIONALE.md, "Why
-// are namespaces prefixes?"). A token with RoleRead may only call the GET endpoints. The API
+// are namespaces data?"). A token with RoleRead may only call the GET endpoints. The API
 // is described by the OpenAPI 3 document served at /v1/openapi.json (openapi.json in this
 // directory). Errors are JSON objects {"error": {"code": "...", "message": "..."}} with a
 // stable code. A 5xx answer carries a generic message and the request ID under which the
@@ -105,7 +105,6 @@ type config struct {
 	maxBody      int64
 	maxWait      time.Duration
 	replaySample int
-	shared       bool
 	logger       *slog.Logger
 	timeouts     Timeouts
 }
@@ -137,15 +136,6 @@ func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = 
 // WithReplaySample bounds how many open instances an upload with ?check=replay replays
 // against the new module (default 100).
 func WithReplaySample(n int) Option { return func(c *config) { c.replaySample = n } }
-
-// WithSharedRegistry also registers every uploaded orchestration under its plain name in the
-// host's registry, as host.LoadModule does. Those names are shared by every namespace: a
-// guest's sub-orchestration or detached orchestration that its own namespace does not
-// register resolves to another namespace's upload, and host clients outside the server can
-// start uploads by name. Use it only when the namespaces trust each other (one team, one
-// tenant). It is not needed for children within a namespace: the runtime resolves a child's
-// name in the parent's namespace first. See RATIONALE.md, "Why are namespaces prefixes?".
-func WithSharedRegistry() Option { return func(c *config) { c.shared = true } }
 
 // WithLogger sets the logger of request failures (default: none).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -22,13 +22,18 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrCorrupt is returned when a stored row cannot be decoded; the message names the row.
 	ErrCorrupt = errors.New("corrupt store data")
-	// ErrModulePinned is returned when deleting a module version that an instance pins.
+	// ErrModulePinned is returned by DeleteModule when an unfinished instance of the
+	// namespace pins the bytes of a registration it would delete.
 	ErrModulePinned = errors.New("module pinned by an instance")
 	// ErrSchemaTooNew is returned by Open when the database was written by a newer version.
 	ErrSchemaTooNew = errors.New("database schema is newer than this build")
 	// ErrExists is returned by StartInstance when the instance exists (it has a row, or a
-	// start message is queued for it); nothing is enqueued.
-	ErrExists = errors.New("instance already exists")
+	// start message is queued for it; nothing is enqueued), and by PutModule when a module
+	// registration exists with other bytes (nothing is written).
+	ErrExists = errors.New("already exists")
+	// ErrQuota is returned when a call would take a namespace past a bound its caller gave
+	// (StartOptions.MaxInstances, ModulePut.MaxNamespaceBytes); nothing is written.
+	ErrQuota = errors.New("namespace quota exceeded")
 	// ErrConflict is returned by CompleteActivityWithTurn when the instance changed since the
 	// turn was computed (another turn committed or holds the lock); nothing is written.
 	ErrConflict = errors.New("instance changed since the turn was computed")

@@ -12,10 +12,21 @@
 // CompleteActivity or AbandonActivity). Locks carry a unique token and an expiry; an expired
 // lock can be taken by another caller, after which the first holder's token fails with
 // ErrLockLost.
+//
+// Namespaces (see RATIONALE.md, "Why are namespaces data?"): every instance and every
+// registration of the module registry belongs to one namespace, kept by the store as data.
+// The default namespace "" is the embedder's and the CLI's; a server gives each tenant its
+// own. An instance is still addressed by one string, its key: Key(namespace, id). The store
+// records an instance's namespace when the instance is started (Message.Namespace of its
+// start) and created (InstanceState.Namespace of its first commit), reports it (Instance,
+// WorkItem), filters by it (Filter.Namespaces, ModuleFilter.Namespaces) and never derives it
+// from a key. Registry lookups (ResolveModule) never cross namespaces.
 package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/durohost/durohost/abi"
@@ -33,13 +44,17 @@ type Store interface {
 	Enqueue(ctx context.Context, msgs ...Message) error
 
 	// StartInstance enqueues msg, the start message (an execution_started event) of a new
-	// instance, unless the instance exists: it has a row, or a start message is queued for it
-	// (ErrExists, nothing enqueued). The check and the enqueue are one transaction, so of
-	// concurrent starts of one ID exactly one succeeds. With lockFor positive it also locks the
-	// instance's first turn and returns it, as EnqueueAndFetch does (nil when not locked);
-	// with lockFor 0 the turn is nil. ErrInvalid for a message that is not a start or has no
-	// instance ID, or a negative lockFor.
-	StartInstance(ctx context.Context, msg Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
+	// instance of namespace msg.Namespace, unless the instance exists: it has a row, or a
+	// start message is queued for it (ErrExists, nothing enqueued). With opts.MaxInstances
+	// positive, a namespace that already has that many unfinished instances (pending ones
+	// included) refuses the start with ErrQuota (nothing enqueued). The checks and the
+	// enqueue are one transaction, so of concurrent starts of one ID exactly one succeeds, and
+	// concurrent starts never take a namespace past its quota. With opts.LockFor positive it
+	// also locks the instance's first turn and returns it, as EnqueueAndFetch does (nil when
+	// not locked; opts.Known as EnqueueAndFetch's known); with LockFor 0 the turn is nil.
+	// ErrInvalid for a message that is not a start, has no instance ID or is not a key of its
+	// namespace (see Key), or a negative LockFor or MaxInstances.
+	StartInstance(ctx context.Context, msg Message, opts StartOptions) (*Turn, error)
 
 	// EnqueueAndFetch enqueues one message and, in the same transaction, fetches the turn of
 	// its instance: when the instance (with or without a row) has no live lock and the message
@@ -78,7 +93,10 @@ type Store interface {
 	// execution rows, appends History, enqueues Activities and Messages, deletes the Consumed
 	// messages and the CancelledActivities work items, starts the next execution when
 	// ContinueAsNew is set, and releases the lock. A commit with Execution 0 is consume-only
-	// (see Commit.Execution). On any error nothing is changed and the lock is kept.
+	// (see Commit.Execution). The work items and start messages a commit enqueues belong to
+	// the committing instance's namespace, whatever their Namespace fields say (see
+	// Commit.Activities and Commit.Messages). On any error nothing is changed and the lock is
+	// kept.
 	// ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended event's
 	// ID is not the next ID of the execution's history; ErrInvalid for a malformed commit.
 	CommitTurn(ctx context.Context, token string, c *Commit) error
@@ -89,7 +107,8 @@ type Store interface {
 	AbandonTurn(ctx context.Context, token string, opts AbandonOptions) error
 
 	// FetchActivity locks the next visible activity work item (oldest first) and increments its
-	// Attempts. ErrNoWork when none is ready.
+	// Attempts. The item carries the namespace of the instance that scheduled it. ErrNoWork
+	// when none is ready.
 	FetchActivity(ctx context.Context, lockFor time.Duration) (*WorkItem, error)
 
 	// RenewActivity extends a work item's lock. ErrLockLost once the item was deleted (the
@@ -128,10 +147,11 @@ type Store interface {
 	// ErrLockLost if the token is not live.
 	AbandonActivity(ctx context.Context, token string, delay time.Duration) error
 
-	// Instance returns an instance's current state. An instance whose start message is queued
-	// but whose first turn has not committed is returned as StatusPending, with the Name,
-	// Version, ModuleHash and ParentID of its start message, Execution 0 and CreatedAt the
-	// start event's Time. ErrNotFound if it does not exist.
+	// Instance returns an instance's current state, by its key. An instance whose start
+	// message is queued but whose first turn has not committed is returned as StatusPending,
+	// with the Namespace of its start message and the Name, Version, ModuleHash and ParentID
+	// of its start event, Execution 0 and CreatedAt the start event's Time. ErrNotFound if it
+	// does not exist.
 	Instance(ctx context.Context, id string) (*Instance, error)
 
 	// ListInstances returns the instances matching f, ordered by creation time then ID, one
@@ -139,6 +159,7 @@ type Store interface {
 	// instances (see Instance) are listed too when f has no status or names StatusPending,
 	// ordered by their start's time; an instance whose first turn commits while a listing
 	// pages on may be listed again, as running (its row is ordered by that commit's time).
+	// With f.Namespaces, only instances of those namespaces are listed.
 	ListInstances(ctx context.Context, f Filter) (*Page, error)
 
 	// Executions returns every execution of an instance that was not pruned, oldest first.
@@ -161,7 +182,7 @@ type Store interface {
 
 	// DeleteInstances deletes every finished instance matching f (running ones are skipped)
 	// with their descendants, and returns how many root instances were deleted. Page fields of
-	// f are ignored.
+	// f are ignored; with f.Namespaces, only instances of those namespaces are deleted.
 	DeleteInstances(ctx context.Context, f Filter) (int, error)
 
 	// PruneExecutions deletes the executions of an instance (with their histories) that ended
@@ -172,25 +193,46 @@ type Store interface {
 	// QueueDepths counts what is waiting.
 	QueueDepths(ctx context.Context) (*Depths, error)
 
-	// PutModule stores module bytes under their sha256 and records name/version metadata
-	// (a version may be re-put with the same bytes; different bytes for an existing
-	// name/version is ErrInvalid). Returns the hex hash.
-	PutModule(ctx context.Context, name, version string, wasm []byte) (string, error)
+	// PutModule stores a module's bytes (once, under their sha256) with its registrations in
+	// namespace p.Namespace, in one transaction, and reports what it did (PutResult). The
+	// registrations are stored in the order given: a later one of the same name counts as put
+	// more recently (see ResolveModule). A registration that exists with the same bytes is
+	// left alone (PutResult.Existing). An orchestration registration that exists with other
+	// bytes is left unchanged (PutResult.Kept, with the hash it keeps): a version's code is
+	// immutable, and new starts of it keep the earlier module. A module registration
+	// (RegistrationModule) that exists with other bytes fails the whole put with ErrExists.
+	// With p.MaxNamespaceBytes positive, a put that would take the namespace's module bytes
+	// (NamespaceUsage) past it fails with ErrQuota; a put that adds no new bytes to the
+	// namespace is never refused. On any error nothing is written. ErrInvalid for no bytes, no
+	// registration, an unknown kind, an empty name or version, the same registration twice,
+	// a namespace holding '/' or a negative MaxNamespaceBytes.
+	PutModule(ctx context.Context, p ModulePut) (*PutResult, error)
 
 	// Module returns the bytes of the module with the given hex sha256. ErrNotFound otherwise.
 	Module(ctx context.Context, hash string) ([]byte, error)
 
-	// ResolveModule returns the registration of name at version, or the most recently put
-	// version when version is empty. ErrNotFound if there is none.
-	ResolveModule(ctx context.Context, name, version string) (*ModuleInfo, error)
+	// ResolveModule returns the registration of kind, name and version in namespace ns, or,
+	// when version is empty, the one of name put most recently. It looks in ns only: a name
+	// another namespace registers is ErrNotFound. ErrInvalid for an empty name or an unknown
+	// kind.
+	ResolveModule(ctx context.Context, ns string, kind RegistrationKind, name, version string) (*ModuleInfo, error)
 
-	// ListModules returns the registrations of name (all names when empty), newest first.
-	ListModules(ctx context.Context, name string) ([]ModuleInfo, error)
+	// ListModules returns the registrations matching f, newest first (never nil).
+	// ErrInvalid for an unknown kind.
+	ListModules(ctx context.Context, f ModuleFilter) ([]ModuleInfo, error)
 
-	// DeleteModule removes the registration name/version, and the bytes when no registration
-	// refers to them any more. ErrModulePinned if an instance that is not finished pins its
-	// hash; ErrNotFound if there is no such registration.
-	DeleteModule(ctx context.Context, name, version string) error
+	// DeleteModule removes registrations of namespace ns, in one transaction: when one of
+	// them does not exist it is ErrNotFound and nothing is deleted. When a deleted
+	// registration's bytes are pinned by an unfinished instance of ns (pending ones included)
+	// and no other registration of ns has them, it is ErrModulePinned and nothing is deleted.
+	// Instances of other namespaces are not consulted (see RATIONALE.md, "Why are namespaces
+	// data?"). The bytes themselves are deleted once no registration of any namespace refers
+	// to them. ErrInvalid for no registration, an unknown kind or an empty name or version.
+	DeleteModule(ctx context.Context, ns string, regs []Registration) error
+
+	// NamespaceUsage returns what namespace ns holds: its distinct modules and their bytes,
+	// and its unfinished instances (pending ones included).
+	NamespaceUsage(ctx context.Context, ns string) (*Usage, error)
 
 	// Close releases every resource. Further calls return ErrClosed.
 	Close() error
@@ -245,8 +287,14 @@ func (s Status) Finished() bool {
 // Message is an event travelling to an instance's queue.
 type Message struct {
 	// ID is assigned by the store on Enqueue; it orders an instance's messages.
-	ID         int64
+	ID int64
+	// InstanceID is the key of the instance (see Key).
 	InstanceID string
+	// Namespace is, for a start message (an execution_started event), the namespace of the
+	// instance it creates: the store keeps it with the queued start, so that a pending
+	// instance has its namespace, and returns it with the message. It is ignored for other
+	// messages (and is "" when they are fetched), and in a Commit (see Commit.Messages).
+	Namespace string
 	// Event is the input event to deliver (its ID is 0; Event.Execution addresses an
 	// execution when non-zero).
 	Event history.Event
@@ -308,8 +356,11 @@ type Commit struct {
 	// ContinueAsNew ends Execution with StatusContinuedAsNew and makes Execution+1 current,
 	// with an empty history. The ExecutionStarted message for it travels in Messages.
 	ContinueAsNew bool
-	// Activities are work items to enqueue. Those with Claim set are locked for the committer
-	// in the same transaction, for ClaimFor: on success CommitTurn sets their ID, Token,
+	// Activities are work items to enqueue. They belong to the committing instance's
+	// namespace (its row's; for the commit that creates the row, State.Namespace; "" for a
+	// consume-only commit of an instance without a row): on success the store sets their
+	// Namespace to it, whatever it was. Those with Claim set are locked for the committer in
+	// the same transaction, for ClaimFor: on success CommitTurn also sets their ID, Token,
 	// LockedUntil and Attempts (1), and the committer runs them as if FetchActivity had
 	// returned them. A claimed item must be visible at once.
 	Activities []WorkItem
@@ -318,7 +369,10 @@ type Commit struct {
 	// Created is set by a successful CommitTurn that created the instance row (the first
 	// commit of an instance) to the row's CreatedAt; it is left alone otherwise.
 	Created time.Time
-	// Messages are enqueued for this or other instances (timers carry a VisibleAt).
+	// Messages are enqueued for this or other instances (timers carry a VisibleAt). A start
+	// message (a sub-orchestration, a detached orchestration, the next execution) creates an
+	// instance of the committing instance's namespace (as for Activities): a commit cannot
+	// start an instance in another namespace.
 	Messages []Message
 	// Consumed are the IDs of messages of this turn to delete.
 	Consumed []int64
@@ -329,6 +383,9 @@ type Commit struct {
 
 // InstanceState is the part of an instance a turn writes.
 type InstanceState struct {
+	// Namespace is the instance's namespace. The commit that creates the instance's row
+	// writes it; it never changes afterwards (later commits' value is ignored).
+	Namespace  string
 	Name       string
 	Version    string
 	ModuleHash string
@@ -342,6 +399,7 @@ type InstanceState struct {
 
 // Instance is an orchestration instance as stored.
 type Instance struct {
+	// ID is the instance's key (see Key); Namespace (in InstanceState) is its namespace.
 	ID string
 	InstanceState
 	// Execution is the current execution ID (1 for the first).
@@ -373,8 +431,11 @@ type WorkItem struct {
 	// ID is assigned by the store.
 	ID int64
 	ActivityRef
-	Name  string
-	Input []byte
+	// Namespace is the namespace of the instance that scheduled the item, as the store
+	// recorded it (see Commit.Activities); set by FetchActivity and on claimed items.
+	Namespace string
+	Name      string
+	Input     []byte
 	// VisibleAt delays the item (zero: at once).
 	VisibleAt time.Time
 	// Claim, in Commit.Activities, locks the item for the committer (see Commit).
@@ -395,8 +456,12 @@ type AbandonOptions struct {
 
 // Filter selects instances in ListInstances and DeleteInstances. Zero fields match all.
 type Filter struct {
-	Statuses      []Status
-	Name          string
+	// Namespaces, when not empty, selects the instances (pending ones too) of these
+	// namespaces only; empty selects every namespace.
+	Namespaces []string
+	Statuses   []Status
+	Name       string
+	// IDPrefix selects keys (see Key) starting with these bytes.
 	IDPrefix      string
 	CreatedAfter  time.Time // inclusive
 	CreatedBefore time.Time // exclusive
@@ -422,11 +487,145 @@ type Depths struct {
 	LockedInstances int
 }
 
+// RegistrationKind says what a registration of the module registry names. The values are
+// stored; never renumber them.
+type RegistrationKind uint8
+
+// Registration kinds.
+const (
+	// RegistrationOrchestration is an orchestration the module registers, at its own version
+	// (one without a version is registered under "sha256:" and the first 16 hex digits of the
+	// module's hash). Starts and sub-orchestrations resolve these.
+	RegistrationOrchestration RegistrationKind = 1
+	// RegistrationModule is a name and version an uploader gave the module itself (the
+	// server's module names).
+	RegistrationModule RegistrationKind = 2
+)
+
+// String returns "orchestration" or "module".
+func (k RegistrationKind) String() string {
+	switch k {
+	case RegistrationOrchestration:
+		return "orchestration"
+	case RegistrationModule:
+		return "module"
+	}
+	return fmt.Sprintf("RegistrationKind(%d)", uint8(k))
+}
+
+// Valid reports whether k is a defined kind.
+func (k RegistrationKind) Valid() bool {
+	return k == RegistrationOrchestration || k == RegistrationModule
+}
+
+// Registration names a module in the registry: a name and version of a kind, within the
+// namespace of the call.
+type Registration struct {
+	Kind    RegistrationKind
+	Name    string
+	Version string
+}
+
+// ModulePut is what Store.PutModule stores.
+type ModulePut struct {
+	// Namespace is the namespace of the registrations ("": the default one).
+	Namespace string
+	// Wasm is the module's bytes.
+	Wasm []byte
+	// Registrations are the names the bytes are registered under (at least one), in the
+	// order they are put.
+	Registrations []Registration
+	// MaxNamespaceBytes, when positive, bounds the namespace's module bytes after the put
+	// (Usage.ModuleBytes): ErrQuota, and nothing written, beyond it.
+	MaxNamespaceBytes int64
+}
+
+// PutResult reports what Store.PutModule did.
+type PutResult struct {
+	// Hash is the hex sha256 of the bytes.
+	Hash string
+	// Created are the registrations this put created.
+	Created []Registration
+	// Existing are the registrations that already named the same bytes.
+	Existing []Registration
+	// Kept are the orchestration registrations that already named other bytes, as they stay
+	// (with the hash they keep).
+	Kept []ModuleInfo
+}
+
+// ModuleFilter selects registrations in Store.ListModules. Zero fields match all.
+type ModuleFilter struct {
+	// Namespaces, when not empty, selects registrations of these namespaces only.
+	Namespaces []string
+	// Kind selects one kind (0: both).
+	Kind RegistrationKind
+	// Name selects one name ("": any).
+	Name string
+	// Hash selects the registrations of one module's bytes ("": any).
+	Hash string
+}
+
 // ModuleInfo is one registration in the module registry.
 type ModuleInfo struct {
+	Namespace string
+	Kind      RegistrationKind
 	Name      string
 	Version   string
 	Hash      string // hex sha256 of the bytes
 	Size      int64
 	CreatedAt time.Time
+}
+
+// Usage is what one namespace holds (Store.NamespaceUsage).
+type Usage struct {
+	// ModuleBytes is the size of the distinct modules (by hash) registered in the namespace.
+	ModuleBytes int64
+	// Modules counts those distinct modules.
+	Modules int
+	// Instances counts the namespace's unfinished instances, pending ones included.
+	Instances int
+}
+
+// StartOptions tune Store.StartInstance.
+type StartOptions struct {
+	// LockFor, when positive, also locks the new instance's first turn for that long and
+	// returns it.
+	LockFor time.Duration
+	// Known is as EnqueueAndFetch's known (nil: the caller holds no history).
+	Known KnownHistory
+	// MaxInstances, when positive, bounds the unfinished instances (pending ones included) of
+	// the message's namespace: a start beyond it is ErrQuota.
+	MaxInstances int
+}
+
+// Pinger is implemented by stores that offer a cheap liveness check (a readiness probe
+// calls it often). Ping returns nil when the store answers; ErrClosed after Close.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Key returns the key under which the store keeps instance id of namespace ns: id itself in
+// the default namespace "", ns+"/"+id in any other. A namespace never holds '/', so keys of
+// two namespaces other than "" never collide; the default namespace's IDs are not prefixed,
+// so an embedder that also serves namespaces keeps IDs of the form "<namespace>/..." out of
+// its own. The key carries the namespace only so that keys stay unique strings: the
+// namespace itself is data (Instance.Namespace), never parsed from a key.
+func Key(ns, id string) string {
+	if ns == "" {
+		return id
+	}
+	return ns + "/" + id
+}
+
+// LocalID returns the ID within namespace ns of the instance whose key is key: key without
+// the prefix ns+"/" (key itself for ns "", or when key lacks the prefix). ns is the
+// instance's namespace as the store reports it: LocalID never finds a namespace in a key.
+func LocalID(ns, key string) string {
+	if ns == "" {
+		return key
+	}
+	if rest, ok := strings.CutPrefix(key, ns+"/"); ok {
+		return rest
+	}
+	return key
 }

@@ -201,7 +201,7 @@ type run struct {
 func runMode(t *testing.T, cfg *config, guest []byte, st store.Store, sc *Scenario, m Mode) *result {
 	r := &run{
 		t: t, sc: sc, mode: m, cfg: cfg, guest: guest,
-		st:      &wrapStore{Store: st, sc: sc, poison: sc.PoisonActivity, swap: map[string][]byte{}},
+		st:      &wrapStore{Store: st, poison: sc.PoisonActivity, swap: map[string][]byte{}},
 		commits: make(chan struct{}, 1),
 		gates:   map[string]chan struct{}{},
 	}
@@ -705,7 +705,6 @@ func hashOf(b []byte) string {
 // activity and serve other bytes for a module hash (ActSwapVariant).
 type wrapStore struct {
 	store.Store
-	sc     *Scenario
 	poison string
 	mu     sync.Mutex
 	swap   map[string][]byte
@@ -722,17 +721,6 @@ func (w *wrapStore) CommitTurn(ctx context.Context, token string, c *store.Commi
 		}
 	}
 	return w.Store.CommitTurn(ctx, token, c)
-}
-
-// PutModule registers only the orchestrations the scenario starts: its root and the names
-// its input mentions (children). A test guest registers many others, and every registration
-// makes the store hash the whole module (megabytes) again, which dominated the suite's run
-// time; the others are never started, so registering them would test nothing more.
-func (w *wrapStore) PutModule(ctx context.Context, name, version string, wasm []byte) (string, error) {
-	if name != w.sc.Orchestration && !strings.Contains(w.sc.Input, `"`+name+`"`) {
-		return hashOf(wasm), nil
-	}
-	return w.Store.PutModule(ctx, name, version, wasm)
 }
 
 func (w *wrapStore) Module(ctx context.Context, hash string) ([]byte, error) {

@@ -20,7 +20,7 @@ const (
 	qLockWorkItem = `UPDATE work_items SET attempts = attempts + 1, lock_token = id || '.' || ?1,
 		locked_until = ?2, ready_at = ?2
 		WHERE id = (SELECT id FROM work_items WHERE ready_at <= ?3 ORDER BY ready_at, id LIMIT 1)
-		RETURNING id, instance_id, execution, event_id, name, input, visible_at, attempts, lock_token`
+		RETURNING id, instance_id, execution, event_id, name, input, visible_at, attempts, lock_token, namespace`
 	qRenewWorkItem = `UPDATE work_items SET locked_until = ?1, ready_at = ?1
 		WHERE id = ?2 AND lock_token = ?3 AND locked_until > ?4`
 	qDeleteWorkItem  = `DELETE FROM work_items WHERE id = ?1 AND lock_token = ?2 AND locked_until > ?3`
@@ -35,20 +35,25 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 	}
 	defer s.leave()
 	enc := make([]encodedMessage, len(msgs))
+	starts := make([]any, len(msgs))
 	for i := range msgs {
 		b, err := encodeMessageEvent(&msgs[i])
+		if err == nil {
+			err = checkStartKey(&msgs[i])
+		}
 		if err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
 		enc[i] = encodedMessage{instanceID: msgs[i].InstanceID, data: b, visibleAt: nanos(msgs[i].VisibleAt)}
+		starts[i] = startNamespace(&msgs[i])
 	}
 	if len(enc) == 0 {
 		return nil
 	}
 	return s.w.do(ctx, func(t *tx) error {
 		now := nanos(t.now)
-		for _, m := range enc {
-			if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now)); err != nil {
+		for i, m := range enc {
+			if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now), starts[i]); err != nil {
 				return fmt.Errorf("enqueue to %s: %w", quote(m.instanceID), err)
 			}
 		}
@@ -80,7 +85,7 @@ func (s *Store) FetchActivity(ctx context.Context, lockFor time.Duration) (*stor
 		until := now + int64(lockFor)
 		var visibleAt int64
 		err := t.queryRow(qLockWorkItem, []any{newToken(), until, now},
-			&w.ID, &w.InstanceID, &w.Execution, &w.EventID, &w.Name, &w.Input, &visibleAt, &w.Attempts, &w.Token)
+			&w.ID, &w.InstanceID, &w.Execution, &w.EventID, &w.Name, &w.Input, &visibleAt, &w.Attempts, &w.Token, &w.Namespace)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNoWork
 		}
@@ -175,27 +180,30 @@ func (s *Store) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor 
 	if lockFor <= 0 {
 		return nil, fmt.Errorf("enqueue: lock duration %v: %w", lockFor, store.ErrInvalid)
 	}
-	return s.enqueueFetch(ctx, msg, false, lockFor, known)
+	return s.enqueueFetch(ctx, msg, false, store.StartOptions{LockFor: lockFor, Known: known})
 }
 
-// StartInstance enqueues the start of a new instance, refusing an existing one, and may lock
-// its first turn, in one transaction; see store.Store.
-func (s *Store) StartInstance(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+// StartInstance enqueues the start of a new instance, refusing an existing one and one beyond
+// its namespace's quota, and may lock its first turn, in one transaction; see store.Store.
+func (s *Store) StartInstance(ctx context.Context, msg store.Message, opts store.StartOptions) (*store.Turn, error) {
 	switch {
 	case msg.Event.Kind != history.KindExecutionStarted:
 		return nil, fmt.Errorf("start: a %s event is not a start: %w", msg.Event.Kind, store.ErrInvalid)
-	case lockFor < 0:
-		return nil, fmt.Errorf("start: lock duration %v: %w", lockFor, store.ErrInvalid)
+	case opts.LockFor < 0:
+		return nil, fmt.Errorf("start: lock duration %v: %w", opts.LockFor, store.ErrInvalid)
+	case opts.MaxInstances < 0:
+		return nil, fmt.Errorf("start: instance quota %d: %w", opts.MaxInstances, store.ErrInvalid)
 	}
-	return s.enqueueFetch(ctx, msg, true, lockFor, known)
+	return s.enqueueFetch(ctx, msg, true, opts)
 }
 
 // qInstanceExists finds an instance row.
 const qInstanceExists = `SELECT 1 FROM instances WHERE id = ?1`
 
-// enqueueFetch enqueues msg (refusing an instance that exists when start is set) and, when
-// lockFor is positive, locks the turn it makes ready.
-func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+// enqueueFetch enqueues msg (refusing an instance that exists, or one beyond its namespace's
+// quota, when start is set) and, when opts.LockFor is positive, locks the turn it makes
+// ready.
+func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool, opts store.StartOptions) (*store.Turn, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -205,10 +213,14 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 		op = "start"
 	}
 	data, err := encodeMessageEvent(&msg)
+	if err == nil {
+		err = checkStartKey(&msg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	vis := nanos(msg.VisibleAt)
+	lockFor := opts.LockFor
 	var rt readyTurn
 	err = s.w.do(ctx, func(t *tx) error {
 		rt.reset()
@@ -217,8 +229,11 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 			if err := t.checkNew(msg.InstanceID); err != nil {
 				return err
 			}
+			if err := t.checkQuota(msg.Namespace, opts.MaxInstances); err != nil {
+				return err
+			}
 		}
-		if _, err := t.exec(qInsertMessage, msg.InstanceID, data, vis, max(vis, now)); err != nil {
+		if _, err := t.exec(qInsertMessage, msg.InstanceID, data, vis, max(vis, now), startNamespace(&msg)); err != nil {
 			return fmt.Errorf("%s %s: %w", op, quote(msg.InstanceID), err)
 		}
 		if vis > now || lockFor <= 0 {
@@ -229,7 +244,23 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 		}
 		return nil
 	})
-	return s.readyTurn(ctx, msg.InstanceID, &rt, known, err)
+	return s.readyTurn(ctx, msg.InstanceID, &rt, opts.Known, err)
+}
+
+// checkQuota fails with store.ErrQuota when namespace ns has max unfinished instances or more
+// (max 0: no bound).
+func (t *tx) checkQuota(ns string, max int) error {
+	if max <= 0 {
+		return nil
+	}
+	var n int
+	if err := t.queryRow(qUnfinished, []any{ns}, &n); err != nil {
+		return fmt.Errorf("start: count the instances of namespace %s: %w", quote(ns), err)
+	}
+	if n >= max {
+		return fmt.Errorf("start: namespace %s has %d unfinished instances, its quota is %d: %w", quote(ns), n, max, store.ErrQuota)
+	}
+	return nil
 }
 
 // readyTurn is the turn a write locked for its caller (token empty: none).
@@ -363,6 +394,7 @@ func (s *Store) CompleteActivityWithTurn(ctx context.Context, token string, crea
 		return fmt.Errorf("complete activity with turn: %w", store.ErrLockLost)
 	}
 	return s.w.do(ctx, func(t *tx) error {
+		e.resetAttempt()
 		now := nanos(t.now)
 		var inst string
 		switch err := t.queryRow(qDeleteWorkItemOf, []any{id, token, now}, &inst); {
@@ -400,7 +432,7 @@ func (t *tx) completeItem(id int64, token, inst string, data []byte, vis, now in
 	if n == 0 {
 		return fmt.Errorf("complete activity %d: %w", id, store.ErrLockLost)
 	}
-	if _, err := t.exec(qInsertMessage, inst, data, vis, max(vis, now)); err != nil {
+	if _, err := t.exec(qInsertMessage, inst, data, vis, max(vis, now), nil); err != nil {
 		return fmt.Errorf("complete activity %d: %w", id, err)
 	}
 	return nil

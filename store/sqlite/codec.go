@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -86,6 +87,42 @@ func encodeMessageEvent(m *store.Message) ([]byte, error) {
 		return nil, fmt.Errorf("message to %s: encode event: %v: %w", quote(m.InstanceID), err, store.ErrInvalid)
 	}
 	return b, nil
+}
+
+// isStart reports whether a message is a start message (an execution_started event), whose
+// row keeps the namespace of the instance it creates.
+func isStart(m *store.Message) bool { return m.Event.Kind == history.KindExecutionStarted }
+
+// checkNamespace rejects a namespace that holds '/' (see store.Key).
+func checkNamespace(ns string) error {
+	if strings.Contains(ns, "/") {
+		return fmt.Errorf("namespace %s holds '/': %w", quote(ns), store.ErrInvalid)
+	}
+	return nil
+}
+
+// checkStartKey rejects a start message from a client whose namespace is not valid or whose
+// instance ID is not a key of that namespace (store.Key).
+func checkStartKey(m *store.Message) error {
+	if !isStart(m) {
+		return nil
+	}
+	if err := checkNamespace(m.Namespace); err != nil {
+		return fmt.Errorf("start of %s: %w", quote(m.InstanceID), err)
+	}
+	if m.Namespace != "" && (!strings.HasPrefix(m.InstanceID, m.Namespace+"/") || len(m.InstanceID) == len(m.Namespace)+1) {
+		return fmt.Errorf("start of %s: not a key of namespace %s (store.Key): %w", quote(m.InstanceID), quote(m.Namespace), store.ErrInvalid)
+	}
+	return nil
+}
+
+// startNamespace is the value of messages.namespace for m: its namespace for a start, NULL
+// for any other message.
+func startNamespace(m *store.Message) any {
+	if isStart(m) {
+		return m.Namespace
+	}
+	return nil
 }
 
 // decodeEvent parses a stored event, naming where it was found when it is corrupt.

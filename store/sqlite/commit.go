@@ -25,6 +25,16 @@ const (
 		lock_token = NULL, locked_until = 0
 		WHERE id = ?12 AND execution = ?13 AND (?14 < 0 OR events = ?14) AND module_hash = ?15 AND parent_id = ?16
 		  AND (?17 = '' OR (lock_token = ?17 AND locked_until > ?10))`
+	// qUpdateInstanceRunning is qUpdateInstanceFast for a turn that leaves a running instance
+	// running (most turns): it does not assign status or completed_at, so that it leaves the
+	// index of running instances (instances_running, whose condition reads status) alone. A
+	// row that is not running falls to the slow path.
+	qUpdateInstanceRunning = `UPDATE instances SET name = ?1, version = ?2, output = ?4, failure = ?5,
+		custom_status = ?6, execution = ?7, events = CASE WHEN ?8 THEN 0 ELSE events + ?9 END, updated_at = ?10,
+		lock_token = NULL, locked_until = 0
+		WHERE id = ?12 AND execution = ?13 AND (?14 < 0 OR events = ?14) AND module_hash = ?15 AND parent_id = ?16
+		  AND (?17 = '' OR (lock_token = ?17 AND locked_until > ?10))
+		  AND status = ?3 AND completed_at = 0 AND NOT ?11`
 	// qUpdateInstance is the slow path, once checked: it also rewrites the module and parent.
 	qUpdateInstance = `UPDATE instances SET name = ?1, version = ?2, status = ?3, output = ?4, failure = ?5,
 		custom_status = ?6, execution = ?7, events = CASE WHEN ?8 THEN 0 ELSE events + ?9 END, updated_at = ?10,
@@ -32,22 +42,25 @@ const (
 		lock_token = NULL, locked_until = 0, module_hash = ?15, parent_id = ?16
 		WHERE id = ?12 AND execution = ?13 AND ?14 = ?14 AND ?17 = ?17`
 	qInsertInstance = `INSERT INTO instances (name, version, status, output, failure, custom_status, execution,
-		events, created_at, updated_at, completed_at, id, module_hash, parent_id)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?10 THEN ?9 ELSE 0 END, ?11, ?12, ?13)`
-	qInstanceCursor  = `SELECT execution, events, coalesce(lock_token, ''), locked_until FROM instances WHERE id = ?1`
-	qUpdateExecution = `UPDATE executions SET status = ?1, events = ?2,
+		events, created_at, updated_at, completed_at, id, module_hash, parent_id, namespace)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?10 THEN ?9 ELSE 0 END, ?11, ?12, ?13, ?14)`
+	qInstanceNamespace = `SELECT namespace FROM instances WHERE id = ?1`
+	qInstanceCursor    = `SELECT execution, events, coalesce(lock_token, ''), locked_until FROM instances WHERE id = ?1`
+	qUpdateExecution   = `UPDATE executions SET status = ?1, events = ?2,
 		completed_at = CASE WHEN ?3 THEN (CASE WHEN completed_at = 0 THEN ?4 ELSE completed_at END) ELSE 0 END
 		WHERE instance_id = ?5 AND id = ?6`
 	qInsertExecution = `INSERT INTO executions (instance_id, id, status, events, created_at, completed_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
-	qInsertWorkItem = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`
+	qInsertWorkItem = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at, namespace)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`
 	// qInsertClaimed inserts a work item locked for the committer (its token is set next: it
 	// starts with the item's ID, known only after the insert).
 	qInsertClaimed = `INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at,
-		attempts, locked_until) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 1, ?6) RETURNING id`
-	qSetClaimToken  = `UPDATE work_items SET lock_token = ?2 WHERE id = ?1`
-	qInsertMessage  = `INSERT INTO messages (instance_id, data, visible_at, ready_at) VALUES (?1, ?2, ?3, ?4)`
+		attempts, locked_until, namespace) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 1, ?6, ?7) RETURNING id`
+	qSetClaimToken = `UPDATE work_items SET lock_token = ?2 WHERE id = ?1`
+	// qInsertMessage inserts a message; ?5 is the namespace of a start message, NULL for any
+	// other (see migration 0004).
+	qInsertMessage  = `INSERT INTO messages (instance_id, data, visible_at, ready_at, namespace) VALUES (?1, ?2, ?3, ?4, ?5)`
 	qDeleteConsumed = `DELETE FROM messages WHERE id = ?1 AND lock_token = ?2`
 	qCancelWorkItem = `DELETE FROM work_items WHERE instance_id = ?1 AND execution = ?2 AND event_id = ?3`
 )
@@ -83,13 +96,25 @@ type encodedCommit struct {
 	execution uint32 // the current execution after the commit
 	status    store.Status
 	finished  bool
+	// starts tells whether messages holds a start message.
+	starts bool
+	// ns is the committing instance's namespace once known (nsKnown), within one attempt of
+	// the write (reset by resetAttempt).
+	ns      string
+	nsKnown bool
 }
+
+// resetAttempt forgets what a previous attempt of the same write learnt (the writer may run a
+// request again in a transaction of its own).
+func (e *encodedCommit) resetAttempt() { e.ns, e.nsKnown = "", false }
 
 // encodedMessage is a message ready to insert.
 type encodedMessage struct {
 	instanceID string
 	data       []byte
 	visibleAt  int64
+	// start marks a start message (its row keeps a namespace).
+	start bool
 }
 
 // encodeCommit validates c and encodes its events, failure and messages.
@@ -135,6 +160,9 @@ func encodeCommit(c *store.Commit) (*encodedCommit, error) {
 		}
 		e.events[i] = b
 	}
+	if err := checkNamespace(c.State.Namespace); err != nil {
+		return nil, err
+	}
 	var err error
 	if e.failure, err = encodeFailure(c.State.Failure); err != nil {
 		return nil, fmt.Errorf("failure: %v: %w", err, store.ErrInvalid)
@@ -146,7 +174,8 @@ func encodeCommit(c *store.Commit) (*encodedCommit, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.messages[i] = encodedMessage{instanceID: m.InstanceID, data: b, visibleAt: nanos(m.VisibleAt)}
+		e.messages[i] = encodedMessage{instanceID: m.InstanceID, data: b, visibleAt: nanos(m.VisibleAt), start: isStart(m)}
+		e.starts = e.starts || isStart(m)
 	}
 	for i := range c.Activities {
 		a := &c.Activities[i]
@@ -181,6 +210,7 @@ func (s *Store) CommitTurn(ctx context.Context, token string, c *store.Commit) e
 
 // commitTurn runs in the writer. Any error rolls the whole request back, lock included.
 func commitTurn(t *tx, token string, e *encodedCommit) error {
+	e.resetAttempt()
 	now := nanos(t.now)
 	var (
 		id      string
@@ -209,11 +239,35 @@ func commitTurn(t *tx, token string, e *encodedCommit) error {
 	return writeEffects(t, id, token, e, now)
 }
 
+// namespace returns the committing instance's namespace: the one the commit created the row
+// with, else its row's ("" when it has none: a consume-only commit).
+func (e *encodedCommit) namespace(t *tx, id string) (string, error) {
+	if e.nsKnown {
+		return e.ns, nil
+	}
+	err := t.queryRow(qInstanceNamespace, []any{id}, &e.ns)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		e.ns = ""
+	case err != nil:
+		return "", err
+	}
+	e.nsKnown = true
+	return e.ns, nil
+}
+
 // writeEffects writes what a committed turn sends: work items (claiming those marked),
 // messages, the deletion of its consumed messages (tagged with token) and of the cancelled
-// work items.
+// work items. The work items and start messages are of the committing instance's namespace.
 func writeEffects(t *tx, id, token string, e *encodedCommit, now int64) error {
 	fail := func(err error) error { return fmt.Errorf("commit turn %s: %w", quote(id), err) }
+	var ns string
+	if len(e.Activities) > 0 || e.starts {
+		var err error
+		if ns, err = e.namespace(t, id); err != nil {
+			return fail(err)
+		}
+	}
 	for i := range e.Activities {
 		a := &e.Activities[i]
 		ref := a.ActivityRef
@@ -226,7 +280,7 @@ func writeEffects(t *tx, id, token string, e *encodedCommit, now int64) error {
 		if a.Claim {
 			until := now + int64(e.ClaimFor)
 			var wid int64
-			if err := t.queryRow(qInsertClaimed, []any{ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, until}, &wid); err != nil {
+			if err := t.queryRow(qInsertClaimed, []any{ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, until, ns}, &wid); err != nil {
 				return fail(err)
 			}
 			tok := strconv.FormatInt(wid, 10) + "." + newToken()
@@ -234,15 +288,24 @@ func writeEffects(t *tx, id, token string, e *encodedCommit, now int64) error {
 				return fail(err)
 			}
 			a.ID, a.ActivityRef, a.Token, a.LockedUntil, a.Attempts = wid, ref, tok, fromNanos(until), 1
+			a.Namespace = ns
 			continue
 		}
 		vis := nanos(a.VisibleAt)
-		if _, err := t.exec(qInsertWorkItem, ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, vis, max(vis, now)); err != nil {
+		if _, err := t.exec(qInsertWorkItem, ref.InstanceID, ref.Execution, ref.EventID, a.Name, a.Input, vis, max(vis, now), ns); err != nil {
 			return fail(err)
 		}
+		a.Namespace = ns
 	}
 	for _, m := range e.messages {
-		if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now)); err != nil {
+		var start any // NULL: not a start
+		if m.start {
+			if ns != "" && !strings.HasPrefix(m.instanceID, ns+"/") {
+				return fail(fmt.Errorf("start of %s: not a key of the committing instance's namespace %s (store.Key): %w", quote(m.instanceID), quote(ns), store.ErrInvalid))
+			}
+			start = ns
+		}
+		if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now), start); err != nil {
 			return fail(err)
 		}
 	}
@@ -284,7 +347,11 @@ func writeInstance(t *tx, id string, e *encodedCommit, now int64, rowLock string
 	}
 	args := []any{st.Name, st.Version, e.status, st.Output, e.failure, st.CustomStatus, e.execution,
 		e.ContinueAsNew, len(e.events), now, e.finished, id, e.Execution, expect, st.ModuleHash, st.ParentID, rowLock}
-	n, err := t.execN(qUpdateInstanceFast, args...)
+	fast := qUpdateInstanceFast
+	if e.status == store.StatusRunning {
+		fast = qUpdateInstanceRunning
+	}
+	n, err := t.execN(fast, args...)
 	if err != nil {
 		return err
 	}
@@ -309,7 +376,8 @@ func writeInstance(t *tx, id string, e *encodedCommit, now int64, rowLock string
 		case expect >= 0 && prev != expect:
 			return fmt.Errorf("execution %d: event ID %d does not follow its %d events: %w", e.Execution, e.firstID, prev, store.ErrDuplicateEvent)
 		}
-		// The module or the parent changed.
+		// The module or the parent changed, or the status (a running instance ends, or a
+		// running commit comes to an instance that is not running).
 		if _, err := t.exec(qUpdateInstance, args...); err != nil {
 			return err
 		}
@@ -335,6 +403,9 @@ func createInstance(t *tx, id string, e *encodedCommit, now int64) error {
 	if e.Execution != 1 {
 		return fmt.Errorf("first commit to execution %d, not 1: %w", e.Execution, store.ErrInvalid)
 	}
+	if ns := st.Namespace; ns != "" && !strings.HasPrefix(id, ns+"/") {
+		return fmt.Errorf("instance %s is not a key of its namespace %s (store.Key): %w", quote(id), quote(ns), store.ErrInvalid)
+	}
 	if len(e.events) > 0 && e.firstID != 1 {
 		return fmt.Errorf("first event of a new instance has ID %d: %w", e.firstID, store.ErrDuplicateEvent)
 	}
@@ -348,10 +419,11 @@ func createInstance(t *tx, id string, e *encodedCommit, now int64) error {
 		current = 0
 	}
 	if _, err := t.exec(qInsertInstance, st.Name, st.Version, e.status, st.Output, e.failure,
-		st.CustomStatus, e.execution, current, now, e.finished, id, st.ModuleHash, st.ParentID); err != nil {
+		st.CustomStatus, e.execution, current, now, e.finished, id, st.ModuleHash, st.ParentID, st.Namespace); err != nil {
 		return err
 	}
 	e.Created = fromNanos(now)
+	e.ns, e.nsKnown = st.Namespace, true
 	var completed int64
 	if ended {
 		completed = now

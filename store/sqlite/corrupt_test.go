@@ -110,7 +110,7 @@ func TestCorruptRows(t *testing.T) {
 			}},
 		{"module bytes changed", []string{`UPDATE module_blobs SET data = x'0061736d02'`},
 			func(t *testing.T, s *Store) {
-				infos, err := s.ListModules(ctx, "")
+				infos, err := s.ListModules(ctx, store.ModuleFilter{})
 				if err != nil || len(infos) != 1 {
 					t.Fatal(infos, err)
 				}
@@ -122,7 +122,7 @@ func TestCorruptRows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openTest(t)
 			startInstance(t, s, "a")
-			if _, err := s.PutModule(ctx, "m", "1", []byte("\x00asm\x01\x00\x00\x00")); err != nil {
+			if _, err := s.PutModule(ctx, putOf("m", []byte("\x00asm\x01\x00\x00\x00"))); err != nil {
 				t.Fatal(err)
 			}
 			damage(t, s, tt.damage...)

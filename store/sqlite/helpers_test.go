@@ -90,3 +90,9 @@ func wantErr(t testing.TB, err, want error) {
 		t.Fatalf("got error %v, want %v", err, want)
 	}
 }
+
+// putOf is the put of wasm as orchestration name, version 1, in the default namespace.
+func putOf(name string, wasm []byte) store.ModulePut {
+	return store.ModulePut{Wasm: wasm, Registrations: []store.Registration{
+		{Kind: store.RegistrationOrchestration, Name: name, Version: "1"}}}
+}

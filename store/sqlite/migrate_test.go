@@ -2,9 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -198,4 +202,156 @@ func mustEncode(t *testing.T, e history.Event) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestMigrateNamespaces writes a database at schema version 3 holding what a server stored
+// when namespaces were prefixes (instance keys "<ns>/<id>", registrations "<ns>/<name>",
+// module names "@<ns>/<name>"), opens it with this build, and checks that migration 0004 made
+// the namespaces data: registrations, instances, queued starts and work items.
+func TestMigrateNamespaces(t *testing.T) {
+	ms, err := loadMigrations(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, conn, ms[:3]); err != nil {
+		t.Fatal(err)
+	}
+	blobA, blobPlain, blobB := []byte("\x00asm\x01\x00\x00\x00a"), []byte("\x00asm\x01\x00\x00\x00plain"), []byte("\x00asm\x01\x00\x00\x00b")
+	hA, hPlain, hB := hashHex(blobA), hashHex(blobPlain), hashHex(blobB)
+	start := func(id, hash string) []byte {
+		b, err := encodeMessageEvent(&store.Message{InstanceID: id, Event: history.Event{Kind: history.KindExecutionStarted,
+			Time: 5, Name: "orch", Version: "1", Input: []byte(`"in"`), ParentID: "p", ModuleHash: hash}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	event, err := encodeMessageEvent(&store.Message{InstanceID: "x", Event: history.Event{Kind: history.KindEventRaised, Name: "e", Time: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO module_blobs VALUES (?1, ?2, 1), (?3, ?4, 1), (?5, ?6, 1)`, []any{hA, blobA, hPlain, blobPlain, hB, blobB}},
+		{`INSERT INTO modules (name, version, hash, size, created_at) VALUES
+			('team-a/orch', '1', ?1, ?2, 1), ('@team-a/pkg', '1', ?1, ?2, 2), ('plain', '1', ?3, ?4, 3),
+			('other/thing', '1', ?3, ?4, 4), ('team-b/x', 'sha256:0123456789abcdef', ?5, ?6, 5), ('@team-b/lib', '2', ?5, ?6, 6),
+			('team-a/orch', '2', ?5, ?6, 7)`,
+			[]any{hA, len(blobA), hPlain, len(blobPlain), hB, len(blobB)}},
+		{`INSERT INTO instances (id, name, version, module_hash, parent_id, status, execution, created_at, updated_at, completed_at, events)
+			VALUES ('team-a/i1', 'orch', '1', ?1, '', 1, 1, 1, 1, 0, 0), ('plain-i', 'plain', '1', ?2, '', 1, 1, 2, 2, 0, 0),
+			('other/i', 'thing', '1', ?2, '', 2, 1, 3, 3, 3, 0), ('team-b/c', 'x', '', ?3, '', 2, 1, 4, 4, 4, 0)`, []any{hA, hPlain, hB}},
+		{`INSERT INTO messages (instance_id, data, visible_at, ready_at) VALUES
+			('team-a/pending', ?1, 0, 1), ('team-a/i1', ?2, 0, 1), ('p2', ?3, 0, 1), ('team-a/eventonly', ?2, 0, 1),
+			('team-a/i1', ?4, 0, 1)`, []any{start("team-a/pending", hA), event, start("p2", ""), start("team-a/i1", "")}},
+		{`INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at) VALUES
+			('team-a/i1', 1, 3, 'act', NULL, 0, 1), ('plain-i', 1, 3, 'act', NULL, 0, 2)`, nil},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	conn.Close()
+	db.Close()
+
+	s, err := Open(path, WithSynchronous(SyncOff))
+	if err != nil {
+		t.Fatalf("Open of a version-3 database: %v", err)
+	}
+	defer s.Close()
+	if v := userVersion(t, path); v != schemaVersion() {
+		t.Fatalf("migrated database at version %d, want %d", v, schemaVersion())
+	}
+
+	regs, err := s.ListModules(ctx, store.ModuleFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range regs {
+		got = append(got, fmt.Sprintf("%s|%s|%s@%s|%s", m.Namespace, m.Kind, m.Name, m.Version, m.Hash[:4]))
+	}
+	want := []string{
+		"team-a|orchestration|orch@2|" + hB[:4], "team-b|module|lib@2|" + hB[:4], "team-b|orchestration|x@sha256:0123456789abcdef|" + hB[:4],
+		"|orchestration|other/thing@1|" + hPlain[:4], "|orchestration|plain@1|" + hPlain[:4],
+		"team-a|module|pkg@1|" + hA[:4], "team-a|orchestration|orch@1|" + hA[:4],
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("registrations after migration:\n got %q\nwant %q", got, want)
+	}
+	if m, err := s.ResolveModule(ctx, "team-a", store.RegistrationOrchestration, "orch", ""); err != nil || m.Version != "2" {
+		t.Fatalf("latest team-a orch = %+v, %v; want version 2", m, err)
+	}
+	if _, err := s.ResolveModule(ctx, "", store.RegistrationOrchestration, "orch", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("orch in the default namespace: %v, want ErrNotFound", err)
+	}
+
+	for key, want := range map[string]struct {
+		ns     string
+		status store.Status
+	}{
+		"team-a/i1": {"team-a", store.StatusRunning}, "plain-i": {"", store.StatusRunning}, "other/i": {"", store.StatusCompleted},
+		"team-b/c": {"team-b", store.StatusCompleted}, "team-a/pending": {"team-a", store.StatusPending}, "p2": {"", store.StatusPending},
+	} {
+		in, err := s.Instance(ctx, key)
+		if err != nil || in.Namespace != want.ns || in.Status != want.status {
+			t.Errorf("Instance(%q) = %+v, %v; want namespace %q, status %s", key, in, err, want.ns, want.status)
+		}
+	}
+	if in, err := s.Instance(ctx, "team-a/pending"); err != nil || in.Name != "orch" || in.ModuleHash != hA || in.ParentID != "p" {
+		t.Errorf("pending instance = %+v, %v; want its start's state", in, err)
+	}
+	if _, err := s.Instance(ctx, "team-a/eventonly"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an instance with only an event queued: %v, want ErrNotFound (an event is not a start)", err)
+	}
+	page, err := s.ListInstances(ctx, store.Filter{Namespaces: []string{"team-a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, in := range page.Instances {
+		ids = append(ids, in.ID)
+	}
+	if !slices.Equal(ids, []string{"team-a/i1", "team-a/pending"}) {
+		t.Errorf("team-a lists %q, want team-a/i1 and team-a/pending", ids)
+	}
+	if u, err := s.NamespaceUsage(ctx, "team-a"); err != nil || *u != (store.Usage{ModuleBytes: int64(len(blobA) + len(blobB)), Modules: 2, Instances: 2}) {
+		t.Errorf("NamespaceUsage(team-a) = %+v, %v", u, err)
+	}
+	for _, want := range []string{"team-a", ""} {
+		w, err := s.FetchActivity(ctx, time.Minute)
+		if err != nil || w.Namespace != want {
+			t.Fatalf("FetchActivity = %+v, %v; want an item of namespace %q", w, err, want)
+		}
+	}
+	err = s.DeleteModule(ctx, "team-a", []store.Registration{{Kind: store.RegistrationModule, Name: "pkg", Version: "1"},
+		{Kind: store.RegistrationOrchestration, Name: "orch", Version: "1"}})
+	if !errors.Is(err, store.ErrModulePinned) {
+		t.Errorf("DeleteModule of team-a's bytes pinned by team-a/i1: %v, want ErrModulePinned", err)
+	}
+	// The registry goes on from the migrated sequence: a new put is the newest.
+	if _, err := s.PutModule(ctx, store.ModulePut{Namespace: "team-a", Wasm: blobPlain,
+		Registrations: []store.Registration{{Kind: store.RegistrationOrchestration, Name: "orch", Version: "3"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.ResolveModule(ctx, "team-a", store.RegistrationOrchestration, "orch", ""); err != nil || m.Version != "3" {
+		t.Fatalf("latest team-a orch after a put = %+v, %v; want version 3", m, err)
+	}
+}
+
+func hashHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -16,7 +16,15 @@ import (
 
 // instanceCols are the columns scanInstance reads, in order.
 const instanceCols = `id, name, version, module_hash, parent_id, status, output, failure, custom_status,
-	execution, created_at, updated_at, completed_at`
+	execution, created_at, updated_at, completed_at, namespace`
+
+// qUnfinished counts the unfinished instances of namespace ?1: the rows that are running
+// (status 1, store.StatusRunning: the only unfinished status a row has; the literal lets the
+// partial index instances_running serve it) and the pending instances (a queued start, no
+// row yet).
+const qUnfinished = `SELECT (SELECT count(*) FROM instances WHERE namespace = ?1 AND status = 1)
+	+ (SELECT count(DISTINCT m.instance_id) FROM messages m WHERE m.namespace = ?1
+		AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = m.instance_id))`
 
 // Page sizes of ListInstances.
 const (
@@ -72,7 +80,7 @@ func (r *rowReader) fail(col string, v any) {
 // scanInstance reads a row of instanceCols, then any extra columns into extra. want names
 // the instance for errors when the row's own ID cannot be read.
 func scanInstance(ctx context.Context, sc scanner, want string, extra ...any) (*store.Instance, error) {
-	var v [13]any
+	var v [14]any
 	ptrs := make([]any, len(v), len(v)+len(extra))
 	for i := range v {
 		ptrs[i] = &v[i]
@@ -100,6 +108,7 @@ func scanInstance(ctx context.Context, sc scanner, want string, extra ...any) (*
 	in.CreatedAt = fromNanos(r.int(v[10], "created_at"))
 	in.UpdatedAt = fromNanos(r.int(v[11], "updated_at"))
 	in.CompletedAt = fromNanos(r.int(v[12], "completed_at"))
+	in.Namespace = r.text(v[13], "namespace")
 	switch {
 	case r.err != nil:
 		return nil, corruptf("instance %s: %v", quote(want), r.err)
@@ -159,7 +168,8 @@ func (s *Store) Instance(ctx context.Context, id string) (*store.Instance, error
 // loadPending returns the pending state of an instance that has no row: the state its queued
 // start message describes, or nil when no start message is queued for it.
 func loadPending(ctx context.Context, q querier, id string) (*store.Instance, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, data FROM messages WHERE instance_id = ?1 ORDER BY id`, id)
+	rows, err := q.QueryContext(ctx, `SELECT id, data, namespace FROM messages
+		WHERE instance_id = ?1 AND namespace IS NOT NULL ORDER BY id`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +178,9 @@ func loadPending(ctx context.Context, q querier, id string) (*store.Instance, er
 		var (
 			msgID int64
 			data  []byte
+			ns    string
 		)
-		if err := rows.Scan(&msgID, &data); err != nil {
+		if err := rows.Scan(&msgID, &data, &ns); err != nil {
 			return nil, scanFailed(ctx, err, "messages of instance %s", quote(id))
 		}
 		ev, err := decodeEvent(data, func() string { return fmt.Sprintf("message %d of instance %s", msgID, quote(id)) })
@@ -177,9 +188,9 @@ func loadPending(ctx context.Context, q querier, id string) (*store.Instance, er
 			return nil, err
 		}
 		if ev.Kind != history.KindExecutionStarted {
-			continue
+			return nil, corruptf("message %d of instance %s: a %s event is marked as a start", msgID, quote(id), ev.Kind)
 		}
-		in := pendingOf(id, &ev)
+		in := pendingOf(id, ns, &ev)
 		return &in, nil
 	}
 	return nil, rows.Err()
@@ -407,6 +418,12 @@ func (s *Store) ListInstances(ctx context.Context, f store.Filter) (*store.Page,
 
 // filterSQL returns the conditions (with ? placeholders) and arguments selecting f.
 func filterSQL(f store.Filter) (where []string, args []any) {
+	if len(f.Namespaces) > 0 {
+		where = append(where, "namespace IN (?"+strings.Repeat(", ?", len(f.Namespaces)-1)+")")
+		for _, ns := range f.Namespaces {
+			args = append(args, ns)
+		}
+	}
 	if len(f.Statuses) > 0 {
 		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
 		for _, st := range f.Statuses {
@@ -433,10 +450,10 @@ func filterSQL(f store.Filter) (where []string, args []any) {
 	return where, args
 }
 
-// pendingOf is the state of pending instance id, from its queued start event.
-func pendingOf(id string, start *history.Event) store.Instance {
+// pendingOf is the state of pending instance id of namespace ns, from its queued start event.
+func pendingOf(id, ns string, start *history.Event) store.Instance {
 	in := store.Instance{ID: id, InstanceState: store.InstanceState{
-		Name: start.Name, Version: start.Version, ModuleHash: start.ModuleHash, ParentID: start.ParentID,
+		Namespace: ns, Name: start.Name, Version: start.Version, ModuleHash: start.ModuleHash, ParentID: start.ParentID,
 		Status: store.StatusPending,
 	}}
 	if start.Time != 0 {
@@ -452,17 +469,24 @@ func wantsPending(f store.Filter) bool {
 	return len(f.Statuses) == 0 || slices.Contains(f.Statuses, store.StatusPending)
 }
 
-// qPendingStarts lists the queued messages of instances that have no row, oldest first.
-const qPendingStarts = `SELECT m.id, m.instance_id, m.data FROM messages m
-	WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = m.instance_id)
-	  AND (?1 = '' OR substr(CAST(m.instance_id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB))
-	ORDER BY m.id`
+// qPendingStarts lists the queued start messages of instances that have no row, oldest first
+// (the namespaces condition is added by listPending).
+const qPendingStarts = `SELECT m.id, m.instance_id, m.data, m.namespace FROM messages m
+	WHERE m.namespace IS NOT NULL AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = m.instance_id)
+	  AND (?1 = '' OR substr(CAST(m.instance_id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB))`
 
 // listPending returns the pending instances (a queued start message, no row) that f selects,
 // in no particular order. There are few of them: an instance stays pending until its first
 // turn commits.
 func listPending(ctx context.Context, q querier, f store.Filter) ([]store.Instance, error) {
-	rows, err := q.QueryContext(ctx, qPendingStarts, f.IDPrefix)
+	query, args := qPendingStarts, []any{f.IDPrefix}
+	if len(f.Namespaces) > 0 {
+		query += " AND m.namespace IN (?" + strings.Repeat(", ?", len(f.Namespaces)-1) + ")"
+		for _, ns := range f.Namespaces {
+			args = append(args, ns)
+		}
+	}
+	rows, err := q.QueryContext(ctx, query+" ORDER BY m.id", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -474,8 +498,9 @@ func listPending(ctx context.Context, q querier, f store.Filter) ([]store.Instan
 			msgID int64
 			id    string
 			data  []byte
+			ns    string
 		)
-		if err := rows.Scan(&msgID, &id, &data); err != nil {
+		if err := rows.Scan(&msgID, &id, &data, &ns); err != nil {
 			return nil, scanFailed(ctx, err, "pending messages")
 		}
 		if seen[id] {
@@ -486,10 +511,10 @@ func listPending(ctx context.Context, q querier, f store.Filter) ([]store.Instan
 			return nil, err
 		}
 		if ev.Kind != history.KindExecutionStarted {
-			continue
+			return nil, corruptf("message %d of instance %s: a %s event is marked as a start", msgID, quote(id), ev.Kind)
 		}
 		seen[id] = true
-		in := pendingOf(id, &ev)
+		in := pendingOf(id, ns, &ev)
 		switch {
 		case f.Name != "" && in.Name != f.Name,
 			!f.CreatedAfter.IsZero() && in.CreatedAt.Before(f.CreatedAfter),

@@ -45,12 +45,17 @@ type Store struct {
 	// ready holds the "is anything ready" queries of FetchTurn and FetchActivity, prepared
 	// once on the readers (an idle dispatcher runs one at every poll).
 	ready map[string]*sql.Stmt
+	// schema is the schema version this store migrated the database to.
+	schema int
 
 	mu     sync.RWMutex // held for reading by every call, for writing by Close
 	closed bool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Pinger = (*Store)(nil)
+)
 
 var memoryDBs atomic.Int64
 
@@ -133,7 +138,7 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: journal mode: %w", path, err)
 	}
 	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, path != MemoryPath && strings.EqualFold(mode, "wal"))
-	return &Store{cfg: cfg, w: w, rdb: rdb, ready: ready}, nil
+	return &Store{cfg: cfg, w: w, rdb: rdb, ready: ready, schema: len(ms)}, nil
 }
 
 // dsns returns the data source names of the writer and of the readers.
@@ -171,6 +176,24 @@ func (s *Store) enter() error {
 }
 
 func (s *Store) leave() { s.mu.RUnlock() }
+
+// Ping checks that the database answers: it reads the schema version from a read
+// connection (no write, no lock). store.ErrClosed after Close.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	var v int
+	if err := s.rdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if v != s.schema {
+		// Another process migrated the database: this one no longer knows its schema.
+		return fmt.Errorf("ping: database schema version %d, this store uses %d: %w", v, s.schema, store.ErrSchemaTooNew)
+	}
+	return nil
+}
 
 // Close waits for the calls in progress, then closes the writer and the readers. Further
 // calls (Close included) return store.ErrClosed.

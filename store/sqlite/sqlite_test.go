@@ -139,7 +139,15 @@ func TestCloseFailsLaterCalls(t *testing.T) {
 		{"ListInstances", func() error { _, err := s.ListInstances(ctx, store.Filter{}); return err }},
 		{"History", func() error { _, err := s.History(ctx, "a", 0); return err }},
 		{"QueueDepths", func() error { _, err := s.QueueDepths(ctx); return err }},
-		{"PutModule", func() error { _, err := s.PutModule(ctx, "m", "1", []byte{1}); return err }},
+		{"PutModule", func() error { _, err := s.PutModule(ctx, putOf("m", []byte{1})); return err }},
+		{"ResolveModule", func() error {
+			_, err := s.ResolveModule(ctx, "", store.RegistrationOrchestration, "m", "")
+			return err
+		}},
+		{"ListModules", func() error { _, err := s.ListModules(ctx, store.ModuleFilter{}); return err }},
+		{"DeleteModule", func() error { return s.DeleteModule(ctx, "", []store.Registration{putOf("m", nil).Registrations[0]}) }},
+		{"NamespaceUsage", func() error { _, err := s.NamespaceUsage(ctx, ""); return err }},
+		{"Ping", func() error { return s.Ping(ctx) }},
 		{"Close", s.Close},
 	}
 	for _, c := range calls {
@@ -191,10 +199,11 @@ func TestCloseWhileBusy(t *testing.T) {
 func TestEndedContextIsNotCorruption(t *testing.T) {
 	s := openTest(t)
 	startInstance(t, s, "a")
-	hash, err := s.PutModule(context.Background(), "m", "1", []byte("\x00asm"))
+	put, err := s.PutModule(context.Background(), putOf("m", []byte("\x00asm")))
 	if err != nil {
 		t.Fatal(err)
 	}
+	hash := put.Hash
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -210,8 +219,13 @@ func TestEndedContextIsNotCorruption(t *testing.T) {
 		{"Children", func(ctx context.Context) error { _, err := s.Children(ctx, "a"); return err }},
 		{"QueueDepths", func(ctx context.Context) error { _, err := s.QueueDepths(ctx); return err }},
 		{"Module", func(ctx context.Context) error { _, err := s.Module(ctx, hash); return err }},
-		{"ResolveModule", func(ctx context.Context) error { _, err := s.ResolveModule(ctx, "m", ""); return err }},
-		{"ListModules", func(ctx context.Context) error { _, err := s.ListModules(ctx, ""); return err }},
+		{"ResolveModule", func(ctx context.Context) error {
+			_, err := s.ResolveModule(ctx, "", store.RegistrationOrchestration, "m", "")
+			return err
+		}},
+		{"ListModules", func(ctx context.Context) error { _, err := s.ListModules(ctx, store.ModuleFilter{}); return err }},
+		{"NamespaceUsage", func(ctx context.Context) error { _, err := s.NamespaceUsage(ctx, ""); return err }},
+		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
 		{"FetchTurn", func(ctx context.Context) error { _, err := s.FetchTurn(ctx, time.Minute, nil); return err }},
 		{"Enqueue", func(ctx context.Context) error { return s.Enqueue(ctx, startMsg("b")) }},
 	}

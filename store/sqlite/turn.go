@@ -17,7 +17,7 @@ import (
 const (
 	qTagMessages = `UPDATE messages SET lock_token = ?2, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM messages WHERE instance_id = ?1 AND ready_at <= ?3 ORDER BY id LIMIT ?4)
-		RETURNING id, data, visible_at, attempts`
+		RETURNING id, data, visible_at, attempts, namespace`
 	qAbandonMsgs = `UPDATE messages SET lock_token = NULL,
 		ready_at = CASE WHEN ?3 > 0 THEN ?3 ELSE ready_at END,
 		attempts = CASE WHEN ?4 AND attempts > 0 THEN attempts - 1 ELSE attempts END
@@ -32,6 +32,7 @@ const (
 type rawMessage struct {
 	id, visibleAt, attempts int64
 	data                    []byte
+	namespace               sql.NullString // a start's namespace (NULL: not a start)
 }
 
 // FetchTurn locks the next ready instance; see store.Store. The instance row and history are
@@ -105,7 +106,7 @@ func (s *Store) lockedTurn(ctx context.Context, id, token string, until int64, r
 			return nil, err
 		}
 		turn.Messages = append(turn.Messages, store.Message{
-			ID: m.id, InstanceID: id, Event: ev, VisibleAt: fromNanos(m.visibleAt), Attempts: int(m.attempts),
+			ID: m.id, InstanceID: id, Namespace: m.namespace.String, Event: ev, VisibleAt: fromNanos(m.visibleAt), Attempts: int(m.attempts),
 		})
 	}
 	if err := s.readTurnState(ctx, turn, known); err != nil {
@@ -132,7 +133,7 @@ func (t *tx) tagMessages(id, token string, now int64, raw []rawMessage) (_ []raw
 	defer rows.Close()
 	for rows.Next() {
 		var m rawMessage
-		if err := rows.Scan(&m.id, &m.data, &m.visibleAt, &m.attempts); err != nil {
+		if err := rows.Scan(&m.id, &m.data, &m.visibleAt, &m.attempts, &m.namespace); err != nil {
 			return raw, corruptf("fetch turn: message of instance %s: %v", quote(id), err), nil
 		}
 		raw = append(raw, m)

@@ -43,7 +43,7 @@ func waitQueued(t *testing.T, s *Store, n int) {
 // insertMsg is a request body that enqueues a message for id.
 func insertMsg(id string) func(*tx) error {
 	return func(t *tx) error {
-		_, err := t.exec(qInsertMessage, id, []byte{0xa1, 0x02, 0x10}, 0, 0)
+		_, err := t.exec(qInsertMessage, id, []byte{0xa1, 0x02, 0x10}, 0, 0, nil)
 		return err
 	}
 }

@@ -207,7 +207,7 @@ func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
 // store.ErrExists when the instance exists.
 func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
 	return r.submit(ctx, msg, func(lockFor time.Duration) (*store.Turn, error) {
-		return r.st.StartInstance(ctx, msg, lockFor, r.live.known)
+		return r.st.StartInstance(ctx, msg, store.StartOptions{LockFor: lockFor, Known: r.live.known})
 	})
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observe, when set, receives progress events (for the CLI).
 	Observe func(Event)
+	// SharedRegistry lets an instance of a namespace resolve an orchestration its namespace
+	// does not register in the default namespace "" (host.WithSharedRegistry).
+	SharedRegistry bool
 }
 
 // Event is a progress notification.

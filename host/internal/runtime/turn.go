@@ -77,8 +77,9 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		r.commitDrop(ctx, t, consumed, "the instance has not started")
 		return
 	}
+	ns := turnNamespace(t)
 	if start.ModuleHash == "" {
-		info, err := r.resolve(tctx, t.InstanceID, start.Name, start.Version)
+		info, err := r.resolve(tctx, ns, start.Name, start.Version)
 		if err == nil {
 			start.ModuleHash = info.Hash
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -115,11 +116,11 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 
 	if eng == nil {
 		var err error
-		eng, err = replay.New(replay.Config{InstanceID: t.InstanceID, Execution: execution,
+		eng, err = replay.New(replay.Config{InstanceID: t.InstanceID, Namespace: ns, Execution: execution,
 			MaxPayload: 0, MaxEvents: 0}, t.History)
 		if err != nil {
 			failure = infra(abi.CodeTrap, "history of %s execution %d is unreadable: %v", t.InstanceID, execution, err)
-			eng, _ = replay.New(replay.Config{InstanceID: t.InstanceID, Execution: execution}, nil)
+			eng, _ = replay.New(replay.Config{InstanceID: t.InstanceID, Namespace: ns, Execution: execution}, nil)
 		}
 	}
 	ts, err := eng.BeginTurn(time.Now().UnixNano(), inputs)
@@ -156,6 +157,9 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	c := eng.Commit()
 	c.Consumed = consumed
+	// The commit that creates the instance records its namespace; the store gives what the
+	// turn sends (work items, the instances it starts) the same one.
+	c.State.Namespace = ns
 	pinStarts(c, mod)
 	if t.Instance == nil && len(c.History) == 0 {
 		c.Execution = 0
@@ -275,19 +279,30 @@ func pinStarts(c *store.Commit, mod *sandbox.Module) {
 	}
 }
 
-// resolve finds the module registered for an orchestration an instance runs. An instance of a
-// namespace (its ID is "<namespace>/<rest>", as a server's tenants' are) resolves the name in
-// its namespace first ("<namespace>/<name>", how the server registers uploads), then as given:
-// a guest starts a sibling orchestration of another module of its tenant by its plain name,
-// and another tenant's registrations are never found.
-func (r *Runtime) resolve(ctx context.Context, instanceID, name, version string) (*store.ModuleInfo, error) {
-	if ns, _, ok := strings.Cut(instanceID, "/"); ok && ns != "" {
-		info, err := r.st.ResolveModule(ctx, ns+"/"+name, version)
-		if !errors.Is(err, store.ErrNotFound) {
-			return info, err
+// turnNamespace is the namespace of a turn's instance: its row's, or, on its first turn, its
+// start message's (see RATIONALE.md, "Why are namespaces data?").
+func turnNamespace(t *store.Turn) string {
+	if t.Instance != nil {
+		return t.Instance.Namespace
+	}
+	for _, m := range t.Messages {
+		if m.Event.Kind == history.KindExecutionStarted {
+			return m.Namespace
 		}
 	}
-	return r.st.ResolveModule(ctx, name, version)
+	return ""
+}
+
+// resolve finds the orchestration registration an instance of namespace ns runs: in ns only,
+// so that another namespace's registrations are never found (a guest starts a sibling
+// orchestration of another module of its namespace by its plain name). Only a host with a
+// shared registry (Config.SharedRegistry) then looks in the default namespace "".
+func (r *Runtime) resolve(ctx context.Context, ns, name, version string) (*store.ModuleInfo, error) {
+	info, err := r.st.ResolveModule(ctx, ns, store.RegistrationOrchestration, name, version)
+	if ns != "" && r.cfg.SharedRegistry && errors.Is(err, store.ErrNotFound) {
+		return r.st.ResolveModule(ctx, "", store.RegistrationOrchestration, name, version)
+	}
+	return info, err
 }
 
 // wakeForTimers wakes an idle dispatcher when a delayed message (a timer) of this host comes

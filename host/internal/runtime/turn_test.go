@@ -32,10 +32,12 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 	}
 	defer sb.Close(ctx)
 	wasm := testguest.Build(t, "conformance/guests/go", "")
-	hash, err := st.PutModule(ctx, "hello", "1", wasm)
+	put, err := st.PutModule(ctx, store.ModulePut{Wasm: wasm, Registrations: []store.Registration{
+		{Kind: store.RegistrationOrchestration, Name: "hello", Version: "1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	hash := put.Hash
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 
@@ -102,10 +104,12 @@ func TestOmittedHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close(ctx)
-	hash, err := st.PutModule(ctx, "guest", "1", testguest.Build(t, "conformance/guests/go", ""))
+	put, err := st.PutModule(ctx, store.ModulePut{Wasm: testguest.Build(t, "conformance/guests/go", ""),
+		Registrations: []store.Registration{{Kind: store.RegistrationOrchestration, Name: "guest", Version: "1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	hash := put.Hash
 	r := New(st, sb, Config{LiveCacheBytes: 1 << 30})
 	defer r.live.clear()
 
