@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/runtime"
 	"github.com/durohost/durohost/host/internal/sandbox"
 	"github.com/durohost/durohost/store"
@@ -56,6 +57,7 @@ type Module struct {
 type Host struct {
 	st     store.Store
 	sb     *sandbox.Runtime
+	mods   *modules.Manager
 	rt     *runtime.Runtime
 	client *Client
 	cfg    config
@@ -94,8 +96,11 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 	}
 	logger := cfg.logger
 	sb, err := sandbox.New(context.Background(), sandbox.Config{
-		CacheDir: cfg.cacheDir, MemoryLimitPages: limits.MemoryPages, TurnTimeout: limits.TurnTime,
-		MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents, MaxModuleSize: limits.MaxModuleSize,
+		MemoryLimitPages: limits.MemoryPages, TurnTimeout: limits.TurnTime, TurnWallTimeout: limits.TurnWallTime,
+		ReplayTimeout: limits.ReplayTime, InstantiateTimeout: limits.InstantiateTime,
+		CompileTimeout: limits.CompileTime, CompileConcurrency: limits.CompileConcurrency,
+		GuestMemory: limits.GuestMemory, MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents,
+		MaxModuleSize: limits.MaxModuleSize, MaxRegistrations: limits.MaxRegistrations,
 		Log: func(l sandbox.Log) {
 			logger.Log(context.Background(), guestLevel(l.Level), l.Message, "instance", l.InstanceID, "execution", l.Execution, "source", "guest")
 		},
@@ -103,14 +108,23 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	rt := runtime.New(st, sb, runtime.Config{
+	mods, err := modules.New(modules.Config{
+		Sandbox: sb, Budget: limits.ModuleCache, DiskDir: cfg.cacheDir, DiskBudget: limits.DiskCache,
+		Fetch: st.Module, Logger: logger,
+	})
+	if err != nil {
+		sb.Close(context.Background())
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	rt := runtime.New(st, sb, mods, runtime.Config{
 		OrchestrationWorkers: cfg.orchWorkers, ActivityWorkers: cfg.actWorkers,
 		LockTimeout: cfg.lockTimeout, MaxAttempts: cfg.maxAttempts, RetryBase: cfg.retryBase,
 		PollMin: cfg.pollMin, PollMax: cfg.pollMax, ActivityRenew: cfg.activityRenew,
-		LiveCacheBytes: cfg.liveCache, Logger: cfg.logger, Observe: cfg.observe,
+		LiveCacheBytes: cfg.liveCache, MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents,
+		Logger: cfg.logger, Observe: cfg.observe,
 		SharedRegistry: cfg.sharedRegistry,
 	})
-	h := &Host{st: st, sb: sb, rt: rt, cfg: cfg}
+	h := &Host{st: st, sb: sb, mods: mods, rt: rt, cfg: cfg}
 	h.client = &Client{st: st, rt: rt}
 	return h, nil
 }
@@ -169,10 +183,12 @@ func RegisterActivityFunc[In, Out any](h *Host, name string, fn func(ctx context
 // when it has none, under the module's hash. A version is immutable: when it is already
 // registered with other bytes it is listed in Module.Kept and keeps its earlier module.
 func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
-	m, err := h.sb.Load(ctx, wasm)
+	ref, err := h.mods.Acquire(ctx, wasm, modules.Keep)
 	if err != nil {
 		return nil, fmt.Errorf("load module: %w", err)
 	}
+	defer ref.Release()
+	m := ref.Module()
 	// One put registers every orchestration in the default namespace, lowest version first
 	// (the latest put is what a start without a version resolves).
 	regs := slices.Clone(m.Orchestrations)
@@ -200,20 +216,37 @@ func (h *Host) LoadModule(ctx context.Context, wasm []byte) (*Module, error) {
 				"orchestration", k.Name, "version", k.Version, "kept_sha256", k.Hash)
 		}
 	}
-	h.rt.AddModule(m)
 	return &Module{Hash: m.Hash, Size: m.Size, Imports: m.Imports, Orchestrations: m.Orchestrations, Kept: kept}, nil
 }
 
-// InspectModule validates and compiles a module like LoadModule and describes it, without
-// registering anything in the store: a caller that keeps its own registry (the HTTP server,
-// whose registrations are per namespace) stores the bytes itself and starts instances pinned
-// to the hash (WithModuleHash). Errors for unacceptable bytes wrap ErrInvalidModule.
+// InspectModule validates, compiles and describes a module like LoadModule, without
+// registering it and without keeping it: nothing of it stays in memory or on disk unless the
+// host already had it. Errors for unacceptable bytes wrap ErrInvalidModule.
 func (h *Host) InspectModule(ctx context.Context, wasm []byte) (*Module, error) {
-	m, err := h.sb.Load(ctx, wasm)
+	return h.describe(ctx, wasm, modules.Transient, "inspect module")
+}
+
+// CompileModule validates, compiles and describes a module like InspectModule, and keeps it
+// compiled (in the host's module cache and its compilation cache on disk) for the instances
+// that will run it, without registering anything in the store: a caller that keeps its own
+// registry (the HTTP server) registers it, and calls ForgetModule if it refuses the module
+// after all. Errors for unacceptable bytes wrap ErrInvalidModule.
+func (h *Host) CompileModule(ctx context.Context, wasm []byte) (*Module, error) {
+	return h.describe(ctx, wasm, modules.Keep, "compile module")
+}
+
+// ForgetModule drops the compiled module with the given hash from the host's caches once
+// nothing runs it (a module whose upload was refused, or that was deleted). Instances pinned
+// to it compile it again if they run.
+func (h *Host) ForgetModule(hash string) { h.mods.Forget(hash) }
+
+func (h *Host) describe(ctx context.Context, wasm []byte, mode modules.Mode, what string) (*Module, error) {
+	ref, err := h.mods.Acquire(ctx, wasm, mode)
 	if err != nil {
-		return nil, fmt.Errorf("inspect module: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	h.rt.AddModule(m)
+	defer ref.Release()
+	m := ref.Module()
 	return &Module{Hash: m.Hash, Size: m.Size, Imports: m.Imports, Orchestrations: m.Orchestrations}, nil
 }
 
@@ -269,7 +302,7 @@ func (h *Host) Stop(ctx context.Context) error {
 		}
 		h.drain()
 	}
-	return h.sb.Close(context.Background())
+	return errors.Join(h.mods.Close(context.Background()), h.sb.Close(context.Background()))
 }
 
 // compareVersions orders versions by dot-separated numeric segments, others lexically.

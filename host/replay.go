@@ -2,13 +2,12 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/replay"
 	"github.com/durohost/durohost/host/internal/sandbox"
 )
@@ -42,38 +41,52 @@ func (d *Divergence) Error() string { return "[" + d.Code + "] " + d.Message }
 // It is what `durohost replay` and the golden histories of the conformance suite use to tell
 // whether a new build of a module (or of the host) can continue existing instances.
 func (h *Host) Replay(ctx context.Context, wasm []byte, instanceID string, execution uint32, events []history.Event) (*Divergence, error) {
+	r, err := h.Replayer(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Replay(ctx, instanceID, execution, events)
+}
+
+// Replayer holds a compiled module for replaying many histories against it (Host.Replay
+// compiles it for each call unless the host holds it already). Close it when done.
+type Replayer struct {
+	h   *Host
+	ref *modules.Ref
+}
+
+// Replayer validates and compiles wasm for Replay calls; the module is not kept once the
+// Replayer is closed (unless the host holds it for its instances). Errors for unacceptable
+// bytes wrap ErrInvalidModule.
+func (h *Host) Replayer(ctx context.Context, wasm []byte) (*Replayer, error) {
+	ref, err := h.mods.Acquire(ctx, wasm, modules.Transient)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	return &Replayer{h: h, ref: ref}, nil
+}
+
+// Close releases the module.
+func (r *Replayer) Close() { r.ref.Release() }
+
+// Replay is Host.Replay with the Replayer's module.
+func (r *Replayer) Replay(ctx context.Context, instanceID string, execution uint32, events []history.Event) (*Divergence, error) {
 	if err := checkName("instance ID", instanceID); err != nil {
 		return nil, err
 	}
 	if execution == 0 {
 		return nil, fmt.Errorf("replay: execution must be at least 1")
 	}
-	m, err := h.replayModule(ctx, wasm)
-	if err != nil {
-		return nil, err
-	}
-	d, err := h.replay(ctx, m, instanceID, execution, events)
+	m := r.ref.Module()
+	d, err := r.h.replay(ctx, m, instanceID, execution, events)
 	if err != nil || d == nil {
 		return d, err
 	}
 	if cut := hostFailureTurn(events); cut >= 0 {
-		return h.replay(ctx, m, instanceID, execution, events[:cut])
+		return r.h.replay(ctx, m, instanceID, execution, events[:cut])
 	}
 	return d, nil
-}
-
-// replayModule returns the compiled module for wasm, compiling it once per host.
-func (h *Host) replayModule(ctx context.Context, wasm []byte) (*sandbox.Module, error) {
-	sum := sha256.Sum256(wasm)
-	if m, err := h.rt.Module(ctx, hex.EncodeToString(sum[:])); err == nil {
-		return m, nil
-	}
-	m, err := h.sb.Load(ctx, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("replay: %w", err)
-	}
-	h.rt.AddModule(m)
-	return m, nil
 }
 
 func (h *Host) replay(ctx context.Context, m *sandbox.Module, id string, execution uint32, events []history.Event) (*Divergence, error) {

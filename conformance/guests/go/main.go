@@ -48,6 +48,7 @@ func init() {
 		durable.WithVersion("2"))
 	durable.RegisterFunc("select_activity", selectActivity)
 	durable.RegisterFunc("spin", spin)
+	durable.RegisterFunc("slow", slow)
 	durable.RegisterFunc("grow", grow)
 	durable.RegisterFunc("panic", panicking)
 	durable.RegisterFunc("big_output", bigOutput)
@@ -252,6 +253,22 @@ func spin(*durable.Context, any) (any, error) {
 	for i := 0; ; i++ {
 		sink = i
 	}
+}
+
+// slow: Turns turns, each spinning Spin iterations before a 1 ms durable timer: a guest that
+// costs CPU in every turn, so that replaying its history costs Turns times one live turn.
+func slow(ctx *durable.Context, in struct{ Turns, Spin int }) (int, error) {
+	total := 0
+	for range in.Turns {
+		for i := range in.Spin {
+			sink = i
+			total++
+		}
+		if err := ctx.Sleep(time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
 }
 
 var hoard [][]byte

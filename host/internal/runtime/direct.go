@@ -140,6 +140,7 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	}
 	defer r.live.doneSettled(wi.InstanceID)
 	eng, inst := e.eng, e.inst
+	mod := inst.Module()
 	ts, err := eng.BeginTurn(time.Now().UnixNano(), []history.Event{msg.Event})
 	if err != nil || len(ts.Dropped) > 0 {
 		// A result the engine does not take as is: let the queue path record it.
@@ -158,11 +159,7 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 		}
 	}
 	c := eng.Commit()
-	if st := eng.Started(); st != nil && st.ModuleHash != "" {
-		if mod, err := r.Module(ctx, st.ModuleHash); err == nil {
-			pinStarts(c, mod)
-		}
-	}
+	pinStarts(c, mod)
 	committed := func() {}
 	if inst != nil {
 		committed = r.live.commit(wi.InstanceID)

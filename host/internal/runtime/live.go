@@ -239,6 +239,22 @@ func (c *liveCache) remove(el *list.Element) {
 	c.used -= e.size
 }
 
+// evictOne discards the least recently used parked instance (to make room for a turn in the
+// guest memory budget); false when none is parked.
+func (c *liveCache) evictOne() bool {
+	c.mu.Lock()
+	el := c.lru.Back()
+	if el == nil {
+		c.mu.Unlock()
+		return false
+	}
+	e := el.Value.(*liveEntry)
+	c.remove(el)
+	c.mu.Unlock()
+	e.inst.Close()
+	return true
+}
+
 // clear discards every live instance.
 func (c *liveCache) clear() {
 	c.mu.Lock()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/sandbox"
 	"github.com/durohost/durohost/store"
 )
@@ -40,7 +41,10 @@ type Config struct {
 	// LiveCacheBytes bounds the memory of parked live instances (0: no cache, every turn is
 	// a cold replay).
 	LiveCacheBytes int64
-	Logger         *slog.Logger
+	// MaxPayload and MaxEvents are the limits of the replay engine (0: its defaults), the
+	// same for every turn, live or cold, as for Host.Replay.
+	MaxPayload, MaxEvents int
+	Logger                *slog.Logger
 	// Observe, when set, receives progress events (for the CLI).
 	Observe func(Event)
 	// SharedRegistry lets an instance of a namespace resolve an orchestration its namespace
@@ -64,11 +68,9 @@ type Runtime struct {
 	cfg  Config
 	st   store.Store
 	sb   *sandbox.Runtime
+	mods *modules.Manager
 	log  *slog.Logger
 	live *liveCache
-
-	modMu   sync.Mutex
-	modules map[string]*moduleEntry
 
 	actMu sync.RWMutex
 	acts  map[string]ActivityFunc
@@ -92,14 +94,9 @@ type Runtime struct {
 	accepting bool
 }
 
-type moduleEntry struct {
-	ready chan struct{}
-	mod   *sandbox.Module
-	err   error
-}
-
-// New creates a runtime over a store and a sandbox runtime.
-func New(st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
+// New creates a runtime over a store, a sandbox runtime and the module manager that compiles
+// the modules instances pin.
+func New(st store.Store, sb *sandbox.Runtime, mods *modules.Manager, cfg Config) *Runtime {
 	if cfg.OrchestrationWorkers <= 0 {
 		cfg.OrchestrationWorkers = 2
 	}
@@ -128,9 +125,8 @@ func New(st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runtime{
-		cfg: cfg, st: st, sb: sb, log: cfg.Logger,
+		cfg: cfg, st: st, sb: sb, mods: mods, log: cfg.Logger,
 		live:      newLiveCache(cfg.LiveCacheBytes),
-		modules:   map[string]*moduleEntry{},
 		acts:      map[string]ActivityFunc{},
 		wakeTurn:  make(chan struct{}, 1),
 		wakeAct:   make(chan struct{}, 1),
@@ -151,52 +147,6 @@ func (r *Runtime) activity(name string) ActivityFunc {
 	r.actMu.RLock()
 	defer r.actMu.RUnlock()
 	return r.acts[name]
-}
-
-// Module returns the compiled module with the given hash, loading it from the store once.
-func (r *Runtime) Module(ctx context.Context, hash string) (*sandbox.Module, error) {
-	r.modMu.Lock()
-	e, ok := r.modules[hash]
-	if !ok {
-		e = &moduleEntry{ready: make(chan struct{})}
-		r.modules[hash] = e
-		r.modMu.Unlock()
-		e.mod, e.err = r.loadModule(ctx, hash)
-		if e.err != nil && !errors.Is(e.err, sandbox.ErrInvalidModule) {
-			// A transient error (store unavailable): let the next caller try again.
-			r.modMu.Lock()
-			delete(r.modules, hash)
-			r.modMu.Unlock()
-		}
-		close(e.ready)
-	} else {
-		r.modMu.Unlock()
-		select {
-		case <-e.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return e.mod, e.err
-}
-
-func (r *Runtime) loadModule(ctx context.Context, hash string) (*sandbox.Module, error) {
-	b, err := r.st.Module(ctx, hash)
-	if err != nil {
-		return nil, fmt.Errorf("module %s: %w", short(hash), err)
-	}
-	return r.sb.Load(ctx, b)
-}
-
-// AddModule puts an already compiled module in the cache.
-func (r *Runtime) AddModule(m *sandbox.Module) {
-	r.modMu.Lock()
-	defer r.modMu.Unlock()
-	if _, ok := r.modules[m.Hash]; !ok {
-		e := &moduleEntry{ready: make(chan struct{}), mod: m}
-		close(e.ready)
-		r.modules[m.Hash] = e
-	}
 }
 
 // Run starts the dispatchers and blocks until ctx ends. In-flight turns and activities then

@@ -9,6 +9,7 @@ import (
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/replay"
 	"github.com/durohost/durohost/host/internal/sandbox"
 	"github.com/durohost/durohost/store"
@@ -88,12 +89,26 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 			return
 		}
 	}
+	// The module: the live instance's, or the one its hash names, compiled once (the module
+	// manager). ref, when set, is this turn's hold on it, handed to a new instance or given
+	// back at the end of the turn.
 	var mod *sandbox.Module
+	var ref *modules.Ref
 	var modErr error
-	if start.ModuleHash != "" {
-		mod, modErr = r.Module(tctx, start.ModuleHash)
-		if modErr != nil && !errors.Is(modErr, sandbox.ErrInvalidModule) && !errors.Is(modErr, store.ErrNotFound) {
-			closeLive()
+	defer func() {
+		if ref != nil {
+			ref.Release()
+		}
+	}()
+	switch {
+	case inst != nil:
+		mod = inst.Module()
+	case start.ModuleHash != "":
+		ref, modErr = r.mods.AcquireHash(tctx, start.ModuleHash)
+		if ref != nil {
+			mod = ref.Module()
+		}
+		if modErr != nil && !permanentModuleError(modErr) {
 			abandon(r.cfg.RetryBase, true, modErr.Error())
 			return
 		}
@@ -117,7 +132,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	if eng == nil {
 		var err error
 		eng, err = replay.New(replay.Config{InstanceID: t.InstanceID, Namespace: ns, Execution: execution,
-			MaxPayload: 0, MaxEvents: 0}, t.History)
+			MaxPayload: r.cfg.MaxPayload, MaxEvents: r.cfg.MaxEvents}, t.History)
 		if err != nil {
 			failure = infra(abi.CodeTrap, "history of %s execution %d is unreadable: %v", t.InstanceID, execution, err)
 			eng, _ = replay.New(replay.Config{InstanceID: t.InstanceID, Namespace: ns, Execution: execution}, nil)
@@ -131,19 +146,36 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		eng.Fail(failure)
 	case ts.Run:
 		if inst == nil {
+			// Turns wait for guest memory rather than exceed the host's budget; parked
+			// instances make room first.
+			if err := r.sb.Admit(tctx, mod.MemoryEstimate()+turnHeadroom, r.live.evictOne); err != nil {
+				abandon(0, true, fmt.Sprintf("turn interrupted while waiting for guest memory: %v", err))
+				return
+			}
 			if inst, err = r.sb.Instantiate(tctx, mod, eng, t.InstanceID, execution); err != nil {
-				if tctx.Err() != nil {
-					// The host is stopping or lost the lock: not the guest's failure.
-					abandon(0, true, fmt.Sprintf("turn interrupted while instantiating: %v", err))
+				if tctx.Err() != nil || sandbox.Transient(err) {
+					// The host is stopping, lost the lock, or is short of time or memory:
+					// not the guest's failure.
+					r.retryLater(t.InstanceID, err, abandon)
 					return
 				}
 				eng.Fail(infra(abi.CodeTrap, "instantiate module %s: %v", short(mod.Hash), err))
 				break
 			}
+			inst.SetRelease(ref.Release)
+			ref = nil
+		} else if err := r.sb.Admit(tctx, turnHeadroom, r.live.evictOne); err != nil {
+			inst.Close()
+			abandon(0, true, fmt.Sprintf("turn interrupted while waiting for guest memory: %v", err))
+			return
 		}
 		res := inst.Run(tctx)
 		if res.State == 0 {
 			inst.Close()
+			if tctx.Err() == nil && sandbox.Transient(res.Err) {
+				r.retryLater(t.InstanceID, res.Err, abandon)
+				return
+			}
 			abandon(0, true, fmt.Sprintf("turn interrupted: %v", res.Err))
 			return
 		}
@@ -191,6 +223,29 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	committed()
 	r.afterCommit(ctx, t.InstanceID, c, claimed)
+}
+
+// turnHeadroom is the guest memory a turn is admitted with beyond what its guest holds: room
+// to grow (see sandbox.Runtime.Admit).
+const turnHeadroom = 8 << 20
+
+// permanentModuleError reports whether a module cannot run whatever the retries: its bytes
+// are not an acceptable module, are gone, or do not match their hash.
+func permanentModuleError(err error) bool {
+	return errors.Is(err, sandbox.ErrInvalidModule) || errors.Is(err, store.ErrNotFound) || errors.Is(err, modules.ErrCorrupt)
+}
+
+// retryLater gives a turn back after a condition of the host, not of the guest (a budget
+// overrun while replaying, a busy or memory-short host): the turn is taken again later and
+// the attempt is not counted, so it never becomes the instance's failure. Replay overruns are
+// reported as errors: the host is too slow for its ReplayTime.
+func (r *Runtime) retryLater(id string, err error, abandon func(time.Duration, bool, string)) {
+	delay := r.cfg.RetryBase
+	if errors.Is(err, sandbox.ErrReplayTimeout) || errors.Is(err, sandbox.ErrHostBusy) {
+		delay = max(delay, time.Second)
+		r.log.Error("turn retried: the host could not run it within its budget (raise the replay or turn wall time, or give the host more CPU)", "instance", id, "err", err)
+	}
+	abandon(delay, true, err.Error())
 }
 
 // afterCommit tells observers and waiters about a committed turn of id, and starts what it

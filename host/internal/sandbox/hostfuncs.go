@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/durohost/durohost/abi"
@@ -15,8 +16,8 @@ import (
 // installABI registers the host functions of abi.ImportModule (abi/ABI.md, "Host functions").
 // Each is a stack-based Go function: parameters are read from stack, results written back.
 // A misuse a correct guest cannot make stops the guest and fails the instance (stop).
-func (rt *Runtime) installABI(ctx context.Context) error {
-	b := rt.r.NewHostModuleBuilder(abi.ImportModule)
+func installABI(ctx context.Context, r wazero.Runtime) error {
+	b := r.NewHostModuleBuilder(abi.ImportModule)
 	funcs := map[string]func(i *Instance, m api.Module, stack []uint64){
 		abi.FuncStartInfo:   hostStartInfo,
 		abi.FuncSchedule:    hostSchedule,
@@ -39,7 +40,15 @@ func (rt *Runtime) installABI(ctx context.Context) error {
 				if !ok {
 					panic(errors.New("durohost host function called outside an instance"))
 				}
+				if i.dog.stopped.Load() {
+					// Stopped by the watchdog (a budget, the host's memory): nothing more
+					// is recorded, whatever the guest makes of what it saw.
+					panic(errKilled)
+				}
 				fn(i, m, stack)
+				if i.replaying {
+					i.checkLive()
+				}
 			}), valueTypes(s.Params), valueTypes(s.Results)).
 			WithName(s.Name).
 			Export(s.Name)

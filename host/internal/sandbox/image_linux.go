@@ -84,6 +84,15 @@ func (d *dataImage) close() error {
 	return d.f.Close()
 }
 
+// resident returns the bytes the image keeps in memory (its descriptor's pages and the copy
+// restores read), for the module cache's accounting.
+func (d *dataImage) resident() int64 {
+	if d == nil {
+		return 0
+	}
+	return 2 * int64(len(d.bytes))
+}
+
 // mapOver maps the image copy-on-write, readable and writable, over the start of buf (a
 // reservation of at least d.size bytes).
 func (d *dataImage) mapOver(buf []byte) error {

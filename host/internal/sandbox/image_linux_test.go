@@ -34,7 +34,7 @@ func TestImageMemory(t *testing.T) {
 		}
 		return b
 	}
-	first := newMemory(img)
+	first := newMemory(img, nil)
 	b := check(first, "new")
 	for i := range b {
 		b[i] = 0xAB
@@ -47,7 +47,7 @@ func TestImageMemory(t *testing.T) {
 	if got := imagePoolBytes.Load() - before; got != int64(img.pool[0].committed) || got < 2*65536 {
 		t.Fatalf("pooled bytes grew by %d, want the memory's committed %d", got, img.pool[0].committed)
 	}
-	second := newMemory(img)
+	second := newMemory(img, nil)
 	if c := check(second, "recycled"); &c[0] != &b[0] {
 		t.Fatal("the pooled memory was not reused")
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -42,20 +42,18 @@ type Result struct {
 	Err   error
 }
 
-const (
-	exitTimeout uint32 = 0xdead0001
-	exitKilled  uint32 = 0xdead0002
-)
+const exitKilled uint32 = 0xdead0002
 
 // Instance is one guest bound to one execution's engine. It may be kept across turns (the
 // guest parked in await) or discarded after a turn. Not safe for concurrent use.
 type Instance struct {
-	rt   *Runtime
-	mod  api.Module
-	run  api.Function
-	eng  *replay.Engine
-	id   string
-	exec uint32
+	rt     *Runtime
+	module *Module
+	mod    api.Module
+	run    api.Function
+	eng    *replay.Engine
+	id     string
+	exec   uint32
 
 	describe      bool
 	registrations []abi.Registration
@@ -68,8 +66,14 @@ type Instance struct {
 	resume   chan struct{}
 	kill     chan struct{}
 	killOnce sync.Once
-	timedOut atomic.Bool
-	fatal    error // set by a host function before it stops the guest
+	dog      watchdog
+	// replaying is set while a run replays recorded history (see watchdog); the guest's
+	// goroutine clears it when the engine reaches the live part.
+	replaying bool
+	fatal     error // set by a host function before it stops the guest
+	// release, when set, is called once when the instance is closed (the module manager's
+	// reference to the module).
+	release func()
 
 	mem       *reservedMemory
 	startInfo []byte
@@ -99,10 +103,12 @@ func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engin
 // runs anything else.
 func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32, snapshot bool) (*Instance, error) {
 	i := &Instance{
-		rt: rt, eng: eng, id: instanceID, exec: execution,
+		rt: rt, module: m, eng: eng, id: instanceID, exec: execution,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
-		mem: newMemory(m.image),
+		mem: newMemory(m.image, rt.mem),
 	}
+	i.dog.cfg = &rt.cfg
+	i.mem.setRefused(func() { i.dog.stop(fmt.Errorf("%w (%d bytes)", ErrMemoryBudget, rt.cfg.GuestMemory)) })
 	i.stdout = &lineWriter{inst: i, level: abi.LogInfo}
 	i.stderr = &lineWriter{inst: i, level: abi.LogWarn}
 	// During initialisation the guest sees no instance (ABI.md, "Initialisation"): clocks
@@ -139,29 +145,34 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		WithRandSource(&phasedRandom{inst: i, init: randomSource("", 0), own: randomSource(instanceID, execution)}).
 		WithStdout(i.stdout).
 		WithStderr(i.stderr)
-	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.TurnTimeout)
+	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.InstantiateTimeout)
 	if a := i.mem.allocator(); a != nil {
 		ictx = experimental.WithMemoryAllocator(ictx, a)
 	}
 	defer cancel()
-	mod, err := rt.r.InstantiateModule(ictx, m.compiled, cfg)
+	mod, err := m.r.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {
+		if v := i.dog.result(); v != nil {
+			return nil, fmt.Errorf("instantiate: %w", v)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("instantiate: interrupted: %w", ctx.Err())
 		}
 		if ictx.Err() != nil {
-			return nil, fmt.Errorf("instantiate: initialisation ran longer than %s: %w", rt.cfg.TurnTimeout, err)
+			return nil, fmt.Errorf("instantiate: initialisation ran longer than %s: %w", rt.cfg.InstantiateTimeout, err)
 		}
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	i.mod = mod
+	i.dog.mu.Lock()
+	i.dog.inst = i
+	i.dog.mu.Unlock()
 	i.initializing = false
 	if snapshot {
 		if err := m.takeSnapshot(i); err != nil {
 			mod.Close(ctx)
 			return nil, err
 		}
-		rt.track(m.image)
 	} else if m.snap != nil {
 		if err := m.snap.restore(mod); err != nil {
 			mod.Close(ctx)
@@ -182,17 +193,21 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 }
 
 // Run runs the guest (the first time) or resumes it (after the engine's BeginTurn) until it
-// suspends, completes or fails, within the turn time budget.
+// suspends, completes or fails, within the budgets of the watchdog.
 func (i *Instance) Run(ctx context.Context) Result {
 	if i.dead {
 		return Result{Err: ErrClosed}
 	}
-	i.timedOut.Store(false)
-	timer := time.AfterFunc(i.rt.cfg.TurnTimeout, func() {
-		i.timedOut.Store(true)
-		i.mod.CloseWithExitCode(context.Background(), exitTimeout)
-	})
-	defer timer.Stop()
+	p := phaseLive
+	switch {
+	case i.describe:
+		p = phaseDescribe
+	case i.eng != nil && i.eng.IsReplaying():
+		p = phaseReplay
+	}
+	i.replaying = p == phaseReplay
+	i.dog.begin(p)
+	defer i.dog.end()
 	if !i.started {
 		i.started = true
 		i.mem.enter()
@@ -206,20 +221,30 @@ func (i *Instance) Run(ctx context.Context) Result {
 	}
 	select {
 	case s := <-i.events:
-		timer.Stop()
 		return i.settle(s)
 	case <-ctx.Done():
-		timer.Stop()
 		i.Close()
 		return Result{Err: ctx.Err()}
 	}
 }
 
 func (i *Instance) loop() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	i.dog.attach()
 	ctx := context.WithValue(context.Background(), instanceKey{}, i)
 	_, err := i.run.Call(ctx)
 	i.mem.release()
 	i.events <- signal{exited: true, err: err}
+}
+
+// checkLive ends the replay phase of the run once the engine has reached the live part of the
+// turn (called by the host functions on the guest's goroutine).
+func (i *Instance) checkLive() {
+	if i.replaying && !i.eng.IsReplaying() {
+		i.replaying = false
+		i.dog.live()
+	}
 }
 
 // settle interprets how the guest stopped.
@@ -230,7 +255,12 @@ func (i *Instance) settle(s signal) Result {
 	i.dead = true
 	defer i.mod.Close(context.Background())
 	fail := i.fatal
+	verdict := i.dog.result()
 	switch {
+	case verdict != nil && transient(verdict):
+		return Result{Err: verdict}
+	case verdict != nil:
+		fail = replay.AsFailure(verdict)
 	case fail != nil:
 	case s.err != nil:
 		fail = i.classify(s.err)
@@ -258,9 +288,6 @@ func (i *Instance) classify(err error) *abi.Failure {
 	switch {
 	case errors.Is(err, errKilled), isExit && exit.ExitCode() == exitKilled:
 		return nil
-	case i.timedOut.Load():
-		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTurnTimeout,
-			Message: fmt.Sprintf("turn ran longer than its budget of %s (an infinite loop?)", i.rt.cfg.TurnTimeout)}
 	case i.nearMemoryLimit():
 		return &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeMemoryLimit,
 			Message: fmt.Sprintf("guest ran out of memory near its memory limit of %d pages (%d MiB): %s", i.rt.cfg.MemoryLimitPages, i.rt.cfg.MemoryLimitPages/16, firstLine(err))}
@@ -302,6 +329,9 @@ func firstLine(err error) string {
 // Close discards the guest. A parked guest is unwound; a running one is stopped.
 func (i *Instance) Close() {
 	i.killOnce.Do(func() {
+		if i.release != nil {
+			defer i.release()
+		}
 		close(i.kill)
 		if !i.started || i.dead {
 			if i.mod != nil {
@@ -318,15 +348,29 @@ func (i *Instance) Close() {
 	})
 }
 
-// park blocks a guest inside await until the next turn or its discarding.
+// park blocks a guest inside await until the next turn or its discarding. Its goroutine is
+// not locked to its thread while it waits.
 func (i *Instance) park(state State) {
+	if !i.dog.park() {
+		panic(errKilled) // stopped by the watchdog: settle reports its verdict
+	}
+	runtime.UnlockOSThread()
 	i.events <- signal{state: state}
 	select {
 	case <-i.resume:
+		runtime.LockOSThread()
+		i.dog.attach()
 	case <-i.kill:
+		runtime.LockOSThread() // balanced by loop's deferred unlock
 		panic(errKilled)
 	}
 }
+
+// Module returns the module the instance runs.
+func (i *Instance) Module() *Module { return i.module }
+
+// SetRelease makes Close call release once (the module manager's reference).
+func (i *Instance) SetRelease(release func()) { i.release = release }
 
 func (i *Instance) log(level int32, msg string) {
 	if i.eng == nil || i.eng.IsReplaying() || i.rt.cfg.Log == nil {

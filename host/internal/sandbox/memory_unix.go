@@ -30,6 +30,11 @@ type reservedMemory struct {
 	// reservation (the module was compiled without its data segments). Such a mapping is
 	// unmapped when freed, not pooled.
 	img *dataImage
+	// budget counts the committed bytes of every guest (accounted: this memory's share);
+	// refused is called (without mu held) when growing would exceed it.
+	budget    *memoryBudget
+	accounted int64
+	refused   func()
 }
 
 var (
@@ -40,12 +45,23 @@ var (
 	// poolCommitted remembers how many bytes of a pooled reservation are accessible (and so
 	// may hold a previous guest's data).
 	poolCommitted = map[*byte]int{}
+	// poolBytes is the sum of poolCommitted (what the pool keeps resident).
+	poolBytes int
 )
 
-// maxPooled bounds the reservations kept for reuse per size.
-const maxPooled = 64
+// maxPooled bounds the reservations kept for reuse per size, maxPoolBytes the committed bytes
+// of all of them (they stay resident).
+const (
+	maxPooled    = 64
+	maxPoolBytes = 256 << 20
+)
 
-func newMemory(img *dataImage) *reservedMemory { return &reservedMemory{img: img} }
+func newMemory(img *dataImage, budget *memoryBudget) *reservedMemory {
+	return &reservedMemory{img: img, budget: budget}
+}
+
+// setRefused sets what to call when the guest memory budget refuses to let it grow.
+func (m *reservedMemory) setRefused(fn func()) { m.refused = fn }
 
 // allocator returns the wazero allocator handing out this memory (one memory per instance).
 func (m *reservedMemory) allocator() experimental.MemoryAllocator {
@@ -59,10 +75,18 @@ func roundPage(n uint64) uint64 { return (n + uint64(pageSize) - 1) &^ uint64(pa
 
 // Reallocate implements experimental.LinearMemory.
 func (m *reservedMemory) Reallocate(size uint64) []byte {
+	b, refused := m.reallocate(size)
+	if refused && m.refused != nil {
+		m.refused()
+	}
+	return b
+}
+
+func (m *reservedMemory) reallocate(size uint64) (b []byte, refused bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.freed {
-		return nil
+		return nil, false
 	}
 	if m.buf == nil {
 		reserve := roundPage(max(m.max, size, uint64(pageSize)))
@@ -74,7 +98,7 @@ func (m *reservedMemory) Reallocate(size uint64) []byte {
 		} else if m.img != nil || !m.reuse(int(reserve)) {
 			b, err := syscall.Mmap(-1, 0, int(reserve), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON|mapNoReserve)
 			if err != nil {
-				return nil
+				return nil, false
 			}
 			m.buf = b
 		}
@@ -84,21 +108,42 @@ func (m *reservedMemory) Reallocate(size uint64) []byte {
 			if err := m.img.mapOver(m.buf); err != nil {
 				syscall.Munmap(m.buf)
 				m.buf = nil
-				return nil
+				return nil, false
 			}
 			m.committed = m.img.size
 		}
+		if !m.account() {
+			m.recycle()
+			return nil, true
+		}
 	}
 	if size > uint64(len(m.buf)) {
-		return nil
+		return nil, false
 	}
 	if want := int(roundPage(size)); want > m.committed {
+		if !m.budget.tryAcquire(int64(want - m.committed)) {
+			return nil, true
+		}
+		m.accounted += int64(want - m.committed)
 		if err := syscall.Mprotect(m.buf[m.committed:want], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
-			return nil
+			return nil, false
 		}
 		m.committed = want
 	}
-	return m.buf[:size:size]
+	return m.buf[:size:size], false
+}
+
+// account takes the bytes already committed (a reused or image mapping) from the budget.
+func (m *reservedMemory) account() bool {
+	n := int64(m.committed) - m.accounted
+	if n <= 0 {
+		return true
+	}
+	if !m.budget.tryAcquire(n) {
+		return false
+	}
+	m.accounted += n
+	return true
 }
 
 // reuse takes a pooled reservation of the given size and zeroes what its last guest could use.
@@ -113,6 +158,7 @@ func (m *reservedMemory) reuse(size int) bool {
 	pool[size] = free[:len(free)-1]
 	committed := poolCommitted[&b[0]]
 	delete(poolCommitted, &b[0])
+	poolBytes -= committed
 	poolMu.Unlock()
 	clear(b[:committed])
 	m.buf, m.committed = b, committed
@@ -148,6 +194,8 @@ func (m *reservedMemory) release() {
 }
 
 func (m *reservedMemory) recycle() {
+	m.budget.release(m.accounted)
+	m.accounted = 0
 	if m.buf == nil {
 		return
 	}
@@ -160,9 +208,10 @@ func (m *reservedMemory) recycle() {
 		return
 	}
 	poolMu.Lock()
-	if len(pool[len(b)]) < maxPooled {
+	if len(pool[len(b)]) < maxPooled && poolBytes+committed <= maxPoolBytes {
 		pool[len(b)] = append(pool[len(b)], b)
 		poolCommitted[&b[0]] = committed
+		poolBytes += committed
 		poolMu.Unlock()
 		return
 	}

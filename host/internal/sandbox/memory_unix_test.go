@@ -12,7 +12,7 @@ import (
 // once the guest call has returned.
 func TestReservedMemoryRecycledZeroed(t *testing.T) {
 	const max = 64 * 65536 // a size no other test uses, so the pool is ours
-	first := newMemory(nil)
+	first := newMemory(nil, nil)
 	first.allocator().Allocate(0, max)
 	b := first.Reallocate(3 * 65536)
 	if len(b) != 3*65536 {
@@ -31,7 +31,7 @@ func TestReservedMemoryRecycledZeroed(t *testing.T) {
 		t.Fatalf("after release: %d pooled, want 1", n)
 	}
 
-	second := newMemory(nil)
+	second := newMemory(nil, nil)
 	second.allocator().Allocate(0, max)
 	c := second.Reallocate(65536)
 	if &c[0] != &b[0] {

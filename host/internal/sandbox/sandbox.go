@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/durohost/durohost/abi"
@@ -26,18 +28,36 @@ import (
 
 // Config sets up a Runtime. Zero fields take the defaults below.
 type Config struct {
-	// CacheDir holds compiled modules across restarts ("" keeps them in memory only).
+	// CacheDir, when set, keeps the code Load compiles across restarts: each module's in
+	// CacheDir/<its hash> (Compile takes the directory of each module from its caller).
 	CacheDir string
 	// MemoryLimitPages bounds each instance's linear memory, in 64 KiB pages.
 	MemoryLimitPages uint32
-	// TurnTimeout bounds the wall time a guest may run within one turn.
+	// TurnTimeout bounds the time a guest runs in the live part of a turn: CPU time of the
+	// guest's thread where the platform measures it, wall time elsewhere (see watchdog.go).
 	TurnTimeout time.Duration
+	// TurnWallTimeout bounds the wall time of the live part of a turn where TurnTimeout is
+	// CPU time; reaching it first is the host's problem (Result.Err ErrHostBusy).
+	TurnWallTimeout time.Duration
+	// ReplayTimeout bounds the wall time of the replay of recorded history that begins a
+	// cold turn; an overrun is the host's problem (Result.Err ErrReplayTimeout).
+	ReplayTimeout time.Duration
+	// InstantiateTimeout bounds a module's initialisation and its description.
+	InstantiateTimeout time.Duration
+	// CompileTimeout bounds one compilation; CompileConcurrency how many run at once.
+	CompileTimeout     time.Duration
+	CompileConcurrency int
+	// GuestMemory bounds the committed linear memory of every guest of the runtime together,
+	// in bytes (see Runtime.Admit).
+	GuestMemory int64
 	// MaxPayload bounds one payload crossing the ABI.
 	MaxPayload int
 	// MaxEvents bounds an execution's history.
 	MaxEvents int
 	// MaxModuleSize bounds the bytes of a module.
 	MaxModuleSize int
+	// MaxRegistrations bounds the orchestrations a module may register.
+	MaxRegistrations int
 	// Log receives the replay-safe logs of guests (log host function, stdout, stderr).
 	Log func(Log)
 	// NoSnapshot makes every instance run its module's initialisation instead of starting
@@ -56,34 +76,35 @@ type Log struct {
 
 // Defaults.
 const (
-	DefaultMemoryLimitPages = 4096
-	DefaultTurnTimeout      = 10 * time.Second
-	DefaultMaxModuleSize    = 64 << 20
+	DefaultMemoryLimitPages   = 4096
+	DefaultTurnTimeout        = 10 * time.Second
+	DefaultReplayTimeout      = 60 * time.Second
+	DefaultInstantiateTimeout = 10 * time.Second
+	DefaultCompileTimeout     = 60 * time.Second
+	DefaultMaxModuleSize      = 64 << 20
+	DefaultMaxRegistrations   = 1000
+	DefaultGuestMemory        = 4 << 30
 )
 
 // Runtime compiles and runs orchestration modules. It is safe for concurrent use.
+//
+// Each module gets a wazero runtime of its own (see Module): wazero shares the compiled code
+// of identical bytes between the modules of one runtime, and closing one of them then breaks
+// the others (wazero issue #2336), while modules compiled from its file cache are published
+// before they are complete (#2547). One runtime per module, compiled once (the caller, the
+// module manager, makes sure of that), avoids both and lets a module's memory go with it.
 type Runtime struct {
-	cfg   Config
-	r     wazero.Runtime
-	cache wazero.CompilationCache
+	cfg Config
+	// compiling holds a token per compilation in progress (CompileConcurrency of them).
+	compiling chan struct{}
+	mem       *memoryBudget
 
-	// images are the memory images of the modules loaded here: Close releases them (and the
-	// memories they pool).
-	mu     sync.Mutex
-	images []*dataImage
+	mu      sync.Mutex
+	closed  bool
+	modules map[*Module]struct{}
 }
 
-// track records a memory image for Close.
-func (rt *Runtime) track(img *dataImage) {
-	if img == nil {
-		return
-	}
-	rt.mu.Lock()
-	rt.images = append(rt.images, img)
-	rt.mu.Unlock()
-}
-
-// New creates a Runtime with the durohost ABI and the deterministic WASI installed.
+// New creates a Runtime.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MemoryLimitPages == 0 {
 		cfg.MemoryLimitPages = DefaultMemoryLimitPages
@@ -91,8 +112,21 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MemoryLimitPages > 65536 {
 		return nil, fmt.Errorf("memory limit of %d pages is more than 65536", cfg.MemoryLimitPages)
 	}
-	if cfg.TurnTimeout <= 0 {
-		cfg.TurnTimeout = DefaultTurnTimeout
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.TurnTimeout, DefaultTurnTimeout)
+	def(&cfg.TurnWallTimeout, max(3*cfg.TurnTimeout, 30*time.Second))
+	def(&cfg.ReplayTimeout, DefaultReplayTimeout)
+	def(&cfg.InstantiateTimeout, DefaultInstantiateTimeout)
+	def(&cfg.CompileTimeout, DefaultCompileTimeout)
+	if cfg.CompileConcurrency <= 0 {
+		cfg.CompileConcurrency = 1
+	}
+	if cfg.GuestMemory <= 0 {
+		cfg.GuestMemory = DefaultGuestMemory
 	}
 	if cfg.MaxPayload <= 0 {
 		cfg.MaxPayload = replay.DefaultMaxPayload
@@ -103,49 +137,34 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MaxModuleSize <= 0 {
 		cfg.MaxModuleSize = DefaultMaxModuleSize
 	}
-	var cache wazero.CompilationCache
-	var err error
-	if cfg.CacheDir != "" {
-		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
-			return nil, fmt.Errorf("compilation cache: %w", err)
-		}
-	} else {
-		cache = wazero.NewCompilationCache()
+	if cfg.MaxRegistrations <= 0 {
+		cfg.MaxRegistrations = DefaultMaxRegistrations
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCompilationCache(cache).
-		WithDebugInfoEnabled(false).
-		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(cfg.MemoryLimitPages)
-	rt := &Runtime{cfg: cfg, r: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt.r); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("install WASI: %w", err)
-	}
-	if err := rt.installABI(ctx); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("install ABI: %w", err)
-	}
-	return rt, nil
+	return &Runtime{
+		cfg:       cfg,
+		compiling: make(chan struct{}, cfg.CompileConcurrency),
+		mem:       newMemoryBudget(cfg.GuestMemory),
+		modules:   map[*Module]struct{}{},
+	}, nil
 }
 
-// Close releases the runtime and every module and instance it holds.
+// Close releases every module still open and the instances they run.
 func (rt *Runtime) Close(ctx context.Context) error {
-	err := rt.r.Close(ctx)
-	if rt.cache != nil {
-		rt.cache.Close(ctx)
-	}
 	rt.mu.Lock()
-	images := rt.images
-	rt.images = nil
-	rt.mu.Unlock()
-	for _, img := range images {
-		img.close()
+	rt.closed = true
+	mods := make([]*Module, 0, len(rt.modules))
+	for m := range rt.modules {
+		mods = append(mods, m)
 	}
-	return err
+	rt.mu.Unlock()
+	var errs []error
+	for _, m := range mods {
+		errs = append(errs, m.Close(ctx))
+	}
+	return errors.Join(errs...)
 }
 
-// Module is a validated, compiled orchestration module.
+// Module is a validated, compiled orchestration module, with the wazero runtime it runs in.
 type Module struct {
 	// Hash is the hex sha256 of the module's bytes.
 	Hash string
@@ -156,7 +175,12 @@ type Module struct {
 	// Orchestrations are the orchestrations the module registers.
 	Orchestrations []abi.Registration
 
+	rt       *Runtime
+	r        wazero.Runtime
+	cache    wazero.CompilationCache // nil when compiled without a cache directory
 	compiled wazero.CompiledModule
+	// codeSize is the size of the code section, for Cost.
+	codeSize int
 	// image, when set, is the initial memory of a module compiled without its data segments
 	// (see dataImage); every instance's memory must start from it.
 	image *dataImage
@@ -167,11 +191,50 @@ type Module struct {
 	// globals are the names under which the compiled module exports its mutable globals
 	// (wasmopt.ExportGlobals), nil when it does not.
 	globals []string
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Close releases the compiled code and the memory image.
+// Close releases the compiled code, the module's runtime and the memory image. Instances of
+// the module must be closed first (the module manager counts them).
 func (m *Module) Close(ctx context.Context) error {
-	return errors.Join(m.compiled.Close(ctx), m.image.close())
+	m.closeOnce.Do(func() {
+		m.rt.mu.Lock()
+		delete(m.rt.modules, m)
+		m.rt.mu.Unlock()
+		errs := []error{m.r.Close(ctx)}
+		if m.cache != nil {
+			errs = append(errs, m.cache.Close(ctx))
+		}
+		errs = append(errs, m.image.close())
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+// Cost estimates the memory the module holds while it is loaded, in bytes: its compiled code
+// (about codeFactor bytes of machine code per byte of WebAssembly code, measured on Go guests),
+// the resident bytes of its memory image and a fixed overhead for its runtime.
+func (m *Module) Cost() int64 {
+	return int64(m.codeSize)*codeFactor + m.image.resident() + moduleOverhead
+}
+
+const (
+	codeFactor     = 4
+	moduleOverhead = 256 << 10
+)
+
+// MemoryEstimate is the linear memory a new instance of the module starts with, in bytes
+// (what admitting a turn that instantiates it must find room for).
+func (m *Module) MemoryEstimate() int64 {
+	if m.snap != nil {
+		return int64(m.snap.pages) * 65536
+	}
+	if m.image != nil {
+		return int64(m.image.size)
+	}
+	return 1 << 20
 }
 
 // minImage is the smallest data image worth a mapping: below it, copying the data segments
@@ -188,9 +251,23 @@ func (m *Module) Has(name, version string) bool {
 	return false
 }
 
-// Load validates and compiles a module and asks it which orchestrations it registers.
-// Errors wrap ErrInvalidModule and name what is wrong.
+// Load compiles a module as Compile does, with its code cached in Config.CacheDir/<hash>
+// when the runtime has a cache directory.
 func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
+	dir := ""
+	if rt.cfg.CacheDir != "" {
+		sum := sha256.Sum256(wasm)
+		dir = filepath.Join(rt.cfg.CacheDir, hex.EncodeToString(sum[:]))
+	}
+	return rt.Compile(ctx, wasm, dir)
+}
+
+// Compile validates and compiles a module in a runtime of its own and asks it which
+// orchestrations it registers. cacheDir, when set, is the directory where its compiled code is
+// kept across restarts (a directory per module). Errors for unacceptable bytes wrap
+// ErrInvalidModule and name what is wrong; a compilation that outlasts the compile budget is
+// ErrCompileTimeout; an interruption (ctx) is the context's error.
+func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*Module, error) {
 	if len(wasm) > rt.cfg.MaxModuleSize {
 		return nil, fmt.Errorf("%w: %d bytes is more than the limit of %d", ErrInvalidModule, len(wasm), rt.cfg.MaxModuleSize)
 	}
@@ -230,20 +307,23 @@ func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 		}
 	}
-	cm, err := rt.r.CompileModule(ctx, opt)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("compile module: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), rt: rt, globals: globals, codeSize: len(opt)}
+	if err := rt.compile(ctx, m, opt, cacheDir); err != nil {
+		return nil, err
 	}
-	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), compiled: cm, globals: globals}
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		m.Close(ctx)
+		return nil, ErrClosed
+	}
+	rt.modules[m] = struct{}{}
+	rt.mu.Unlock()
 	if image != nil {
 		if m.image, err = newDataImage(image); err != nil {
-			cm.Close(ctx)
+			m.Close(ctx)
 			return nil, err
 		}
-		rt.track(m.image)
 	}
 	if err := m.validate(); err != nil {
 		m.Close(ctx)
@@ -253,13 +333,150 @@ func (rt *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	if err != nil {
 		m.Close(ctx)
 		if ctx.Err() != nil {
-			// Interrupted (the host is stopping): the module is not to blame.
+			// Interrupted (the host is stopping, the client went away): the module is not
+			// to blame.
 			return nil, fmt.Errorf("describe module: %w", ctx.Err())
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
+	if err := rt.checkRegistrations(regs); err != nil {
+		m.Close(ctx)
+		return nil, err
+	}
 	m.Orchestrations = regs
 	return m, nil
+}
+
+// compile compiles opt, the transformed module, into m's own runtime, within the compile
+// budget and the runtime's compile concurrency. The compilation runs on its own goroutine:
+// when the budget ends first, Compile returns at once, and the compilation keeps its slot
+// until it stops (wazero checks for cancellation between functions, and function bodies
+// were bounded before), so abandoned compilations never add up beyond CompileConcurrency.
+func (rt *Runtime) compile(ctx context.Context, m *Module, opt []byte, cacheDir string) error {
+	select {
+	case rt.compiling <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("compile module: waiting for a compile slot: %w", ctx.Err())
+	}
+	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CompileTimeout)
+	// Two workers: wazero checks for cancellation only when it compiles with several.
+	cctx = experimental.WithCompilationWorkers(cctx, 2)
+	type result struct {
+		r     wazero.Runtime
+		cache wazero.CompilationCache
+		cm    wazero.CompiledModule
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-rt.compiling }()
+		defer cancel()
+		var res result
+		res.r, res.cache, res.err = rt.newEngine(cacheDir)
+		if res.err == nil {
+			res.cm, res.err = res.r.CompileModule(cctx, opt)
+		}
+		if res.err != nil && res.r != nil {
+			res.r.Close(context.Background())
+			if res.cache != nil {
+				res.cache.Close(context.Background())
+			}
+		}
+		select {
+		case done <- res:
+		case <-cctx.Done():
+			// Abandoned: whoever asked has gone; release what was made.
+			if res.err == nil {
+				res.r.Close(context.Background())
+				if res.cache != nil {
+					res.cache.Close(context.Background())
+				}
+			}
+		}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return fmt.Errorf("compile module: %w", ctx.Err())
+			case cctx.Err() != nil:
+				return fmt.Errorf("%w: %s", ErrCompileTimeout, rt.cfg.CompileTimeout)
+			}
+			return fmt.Errorf("%w: %v", ErrInvalidModule, res.err)
+		}
+		m.r, m.cache, m.compiled = res.r, res.cache, res.cm
+		return nil
+	case <-cctx.Done():
+		if ctx.Err() != nil {
+			return fmt.Errorf("compile module: %w", ctx.Err())
+		}
+		return fmt.Errorf("%w: %s", ErrCompileTimeout, rt.cfg.CompileTimeout)
+	}
+}
+
+// newEngine creates a module's wazero runtime with the durohost ABI and the deterministic
+// WASI installed, its compiled code cached in cacheDir when set.
+func (rt *Runtime) newEngine(cacheDir string) (wazero.Runtime, wazero.CompilationCache, error) {
+	ctx := context.Background()
+	rc := wazero.NewRuntimeConfig().
+		WithDebugInfoEnabled(false).
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(rt.cfg.MemoryLimitPages)
+	var cache wazero.CompilationCache
+	if cacheDir != "" {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(cacheDir); err != nil {
+			return nil, nil, fmt.Errorf("compilation cache: %w", err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	fail := func(what string, err error) (wazero.Runtime, wazero.CompilationCache, error) {
+		r.Close(ctx)
+		if cache != nil {
+			cache.Close(ctx)
+		}
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		return fail("install WASI", err)
+	}
+	if err := installABI(ctx, r); err != nil {
+		return fail("install ABI", err)
+	}
+	return r, cache, nil
+}
+
+// checkRegistrations refuses a description with too many registrations or names a client
+// could not use.
+func (rt *Runtime) checkRegistrations(regs []abi.Registration) error {
+	if len(regs) > rt.cfg.MaxRegistrations {
+		return fmt.Errorf("%w: the module registers %d orchestrations, more than the limit of %d", ErrInvalidModule, len(regs), rt.cfg.MaxRegistrations)
+	}
+	seen := make(map[abi.Registration]bool, len(regs))
+	for _, r := range regs {
+		if err := abi.CheckName(r.Name); err != nil {
+			return fmt.Errorf("%w: registers an orchestration whose name %q %v", ErrInvalidModule, truncate(r.Name, 64), err)
+		}
+		if r.Version != "" {
+			if err := abi.CheckName(r.Version); err != nil {
+				return fmt.Errorf("%w: orchestration %q has a version that %v", ErrInvalidModule, r.Name, err)
+			}
+		}
+		if seen[r] {
+			return fmt.Errorf("%w: registers orchestration %q version %q twice", ErrInvalidModule, r.Name, r.Version)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // validate checks imports and exports against the ABI.
