@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/sandbox"
 	"github.com/durohost/durohost/internal/testguest"
 	"github.com/durohost/durohost/store"
@@ -47,13 +48,13 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 	}
 
 	for _, cached := range []bool{false, true} {
-		r := New(st, sb, Config{RetryBase: time.Millisecond})
+		r := newRuntime(t, st, sb, Config{RetryBase: time.Millisecond})
 		if cached {
-			m, err := sb.Load(ctx, wasm)
+			ref, err := r.mods.Acquire(ctx, wasm, modules.Keep)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.AddModule(m)
+			ref.Release()
 		}
 		id := map[bool]string{false: "load", true: "instantiate"}[cached]
 		if err := st.Enqueue(ctx, store.Message{InstanceID: id, Event: history.Event{
@@ -88,6 +89,17 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 	}
 }
 
+// newRuntime returns a runtime over st and sb with a module manager fetching from st.
+func newRuntime(t *testing.T, st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
+	t.Helper()
+	mods, err := modules.New(modules.Config{Sandbox: sb, Budget: 512 << 20, Fetch: st.Module})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mods.Close(context.Background()) })
+	return New(st, sb, mods, cfg)
+}
+
 // TestOmittedHistory: a turn whose history the store omitted (the live cache reported it)
 // resumes the live instance; if the live instance is gone by the time the turn runs (evicted),
 // the turn is given back at once without counting the attempt, and the next fetch reads the
@@ -110,7 +122,7 @@ func TestOmittedHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash := put.Hash
-	r := New(st, sb, Config{LiveCacheBytes: 1 << 30})
+	r := newRuntime(t, st, sb, Config{LiveCacheBytes: 1 << 30})
 	defer r.live.clear()
 
 	send := func(ev history.Event) {
@@ -198,7 +210,7 @@ func TestOmittedHistory(t *testing.T) {
 
 // TestWatchWithdrawn: a withdrawn watch is forgotten; a pending one is closed by notify.
 func TestWatchWithdrawn(t *testing.T) {
-	r := New(nil, nil, Config{})
+	r := New(nil, nil, nil, Config{})
 	c1, stop1 := r.Watch("i")
 	c2, _ := r.Watch("i")
 	stop1()
