@@ -79,7 +79,7 @@ func errorOf(err error) *Error {
 		return errorf(http.StatusBadRequest, CodeInvalidName, "%v", err)
 	case errors.Is(err, host.ErrInstanceExists):
 		return errorf(http.StatusConflict, CodeInstanceExists, "%v", err)
-	case errors.Is(err, host.ErrQuota):
+	case errors.Is(err, host.ErrQuota), errors.Is(err, store.ErrQuota):
 		return errorf(http.StatusTooManyRequests, CodeQuotaExceeded, "%v", err)
 	case errors.Is(err, store.ErrRunning):
 		return errorf(http.StatusConflict, CodeInstanceRunning, "%v (cancel it first, or delete with force=true)", err)

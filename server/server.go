@@ -403,11 +403,6 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// pinger is a store that answers a cheap liveness query.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // probe asks the store whether it answers, or returns the answer of less than readyInterval
 // ago. Concurrent callers wait for one probe. The client's cancellation does not end the
 // probe, so it is never the answer the next callers get.
@@ -421,7 +416,7 @@ func (s *Server) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	var err error
-	if p, ok := s.st.(pinger); ok {
+	if p, ok := s.st.(store.Pinger); ok {
 		err = p.Ping(ctx)
 	} else if _, err = s.st.Instance(ctx, readyProbeID); errors.Is(err, store.ErrNotFound) {
 		err = nil
