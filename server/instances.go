@@ -54,7 +54,7 @@ type startRequest struct {
 // startInstance: POST /v1/instances.
 func (s *Server) startInstance(w http.ResponseWriter, r *http.Request, ns string) error {
 	var req startRequest
-	if err := decodeBody(w, r, s.cfg.maxBody, &req); err != nil {
+	if err := decodeBody(r, s.cfg.maxBody, &req); err != nil {
 		return err
 	}
 	if req.Name == "" {
@@ -62,6 +62,9 @@ func (s *Server) startInstance(w http.ResponseWriter, r *http.Request, ns string
 	}
 	input, err := payloadOf("input", req.Input, req.InputBase64)
 	if err != nil {
+		return err
+	}
+	if err := s.checkPayload("the input", input); err != nil {
 		return err
 	}
 	if req.ID == "" {
@@ -309,24 +312,25 @@ func (s *Server) getCustomStatus(w http.ResponseWriter, r *http.Request, ns stri
 
 // raiseEvent: POST /v1/instances/{id}/events/{event}; the body is the event's data.
 func (s *Server) raiseEvent(w http.ResponseWriter, r *http.Request, ns string) error {
-	return s.signal(w, r, ns, func(ctx context.Context, full string, data []byte) error {
+	return s.signal(w, r, ns, "the event data", func(ctx context.Context, full string, data []byte) error {
 		return s.c.RaiseEvent(ctx, full, r.PathValue("event"), data)
 	})
 }
 
 // enqueue: POST /v1/instances/{id}/queues/{queue}; the body is the message.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, ns string) error {
-	return s.signal(w, r, ns, func(ctx context.Context, full string, data []byte) error {
+	return s.signal(w, r, ns, "the queue message", func(ctx context.Context, full string, data []byte) error {
 		return s.c.Enqueue(ctx, full, r.PathValue("queue"), data)
 	})
 }
 
-func (s *Server) signal(w http.ResponseWriter, r *http.Request, ns string, send func(context.Context, string, []byte) error) error {
+// signal reads a payload body (what names it in errors) and sends it to an instance.
+func (s *Server) signal(w http.ResponseWriter, r *http.Request, ns, what string, send func(context.Context, string, []byte) error) error {
 	id := r.PathValue("id")
 	if _, err := s.lookup(r.Context(), ns, id); err != nil {
 		return err
 	}
-	data, err := readPayload(w, r, s.cfg.maxBody)
+	data, err := s.payloadBody(r, what)
 	if err != nil {
 		return err
 	}
@@ -342,7 +346,7 @@ func (s *Server) cancelInstance(w http.ResponseWriter, r *http.Request, ns strin
 	var req struct {
 		Reason string `json:"reason"`
 	}
-	if err := decodeBody(w, r, s.cfg.maxBody, &req); err != nil {
+	if err := decodeBody(r, s.cfg.maxBody, &req); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -389,7 +393,7 @@ func (s *Server) pruneInstance(w http.ResponseWriter, r *http.Request, ns string
 		Before   *time.Time `json:"before"`
 		KeepLast int        `json:"keep_last"`
 	}
-	if err := decodeBody(w, r, s.cfg.maxBody, &req); err != nil {
+	if err := decodeBody(r, s.cfg.maxBody, &req); err != nil {
 		return err
 	}
 	if req.KeepLast < 0 {

@@ -111,7 +111,7 @@ func instanceOf(ns string, in *store.Instance) instanceJSON {
 
 // decodeBody reads a JSON request body of at most limit bytes into v, strictly: unknown
 // fields and trailing data are errors. An empty body leaves v unchanged.
-func decodeBody(_ http.ResponseWriter, r *http.Request, limit int64, v any) error {
+func decodeBody(r *http.Request, limit int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -134,15 +134,6 @@ func decodeBody(_ http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return errorf(http.StatusBadRequest, CodeBadRequest, "malformed JSON body: data after the JSON value")
 	}
 	return nil
-}
-
-// readPayload reads a raw body of at most limit bytes (event data, a queue message).
-func readPayload(_ http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	data, err := readRequestBody(r, "the body", limit)
-	if err != nil || len(data) == 0 {
-		return nil, err
-	}
-	return data, nil
 }
 
 // payloadBody reads a raw body that is a payload (what: "event data", "the queue message"):

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"slices"
@@ -92,24 +91,23 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 		return errorf(http.StatusNotImplemented, CodeNotImplemented, "check=replay is not available in this build")
 	}
 	// A declared length over the limit is refused before anything is read; an undeclared one
-	// (chunked) is cut at the limit by MaxBytesReader. Either way the connection is closed
-	// rather than drained.
+	// (chunked) is cut at the limit. Either way the connection is closed rather than drained
+	// (writeError). The body is read into a buffer that grows with what arrives, never with
+	// what is declared (RATIONALE.md, "Why are request bodies read as they arrive?").
 	if r.ContentLength > s.cfg.maxModule {
-		w.Header().Set("Connection", "close")
 		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "module of %d bytes is larger than the limit of %d bytes", r.ContentLength, s.cfg.maxModule)
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+	wasm, err := readRequestBody(r, "the module", s.cfg.maxModule)
+	if err != nil {
+		return err
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.maxModule)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "module is larger than the limit of %d bytes", s.cfg.maxModule)
-		}
-		return errorf(http.StatusBadRequest, CodeBadRequest, "read module: %v", err)
+	// The upload's deadlines ran from its start: the module's compilation, and the replays of
+	// a check, get their own time to be answered in.
+	work := s.h.Limits().CompileTime
+	if check == "replay" {
+		work += time.Duration(s.cfg.replaySample) * s.h.Limits().ReplayTime
 	}
-	wasm := buf.Bytes()
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(work + s.cfg.timeouts.Write))
 	if len(wasm) == 0 {
 		return errorf(http.StatusBadRequest, CodeInvalidModule, "empty body: send the module's bytes")
 	}
