@@ -359,7 +359,7 @@ func TestChildIDsStayInTheNamespace(t *testing.T) {
 }
 
 // TestScheduleScopesChildIDs: the scoped ID is what history records and where the child
-// starts. An instance ID holding '/' without a configured
+// starts; the start carries the namespace. An instance ID holding '/' without a configured
 // namespace scopes nothing.
 func TestScheduleScopesChildIDs(t *testing.T) {
 	tests := []struct {
@@ -379,11 +379,14 @@ func TestScheduleScopesChildIDs(t *testing.T) {
 					t.Fatal(err)
 				}
 				c := eng.Commit()
-				if len(c.Messages) != 1 || c.Messages[0].InstanceID != tc.want {
-					t.Fatalf("%s: start messages %+v, want one to %s", cmd.Kind, c.Messages, tc.want)
+				if len(c.Messages) != 1 || c.Messages[0].InstanceID != tc.want || c.Messages[0].Namespace != tc.ns {
+					t.Fatalf("%s: start messages %+v, want one to %s in namespace %q", cmd.Kind, c.Messages, tc.want, tc.ns)
 				}
 				if got := eng.History()[2].InstanceID; got != tc.want {
 					t.Errorf("%s: history records instance %q, want %q", cmd.Kind, got, tc.want)
+				}
+				if c.State.Namespace != tc.ns {
+					t.Errorf("%s: state namespace %q, want %q", cmd.Kind, c.State.Namespace, tc.ns)
 				}
 			}
 		})

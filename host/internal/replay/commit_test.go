@@ -269,8 +269,11 @@ func TestContinueAsNewVersion(t *testing.T) {
 			if !c.ContinueAsNew || next.Version != tc.wantVersion || next.ModuleHash != tc.wantHash || next.Name != "orch" || next.Execution != 2 {
 				t.Errorf("next start %+v, want version %q hash %q", next, tc.wantVersion, tc.wantHash)
 			}
-			if m := c.Messages[0]; m.InstanceID != self {
-				t.Errorf("next start sent to %q, want %q", m.InstanceID, self)
+			if m := c.Messages[0]; m.InstanceID != self || m.Namespace != "ns" {
+				t.Errorf("next start sent to %q in namespace %q, want %q in ns", m.InstanceID, m.Namespace, self)
+			}
+			if c.State.Namespace != "ns" {
+				t.Errorf("state namespace %q, want ns", c.State.Namespace)
 			}
 			if c.State.Version != "1" || c.State.ModuleHash != "hash1" {
 				t.Errorf("the ending execution's state %+v changed version or hash", c.State)

@@ -28,9 +28,10 @@ import (
 type Config struct {
 	InstanceID string
 	Execution  uint32
-	// Namespace is the namespace the instance belongs to ("": none). The explicit instance
-	// IDs the orchestration chooses for children and detached orchestrations are scoped to it
-	// (see scoped); the instance ID itself is never parsed for a namespace.
+	// Namespace is the namespace the instance belongs to ("": the default one). The explicit
+	// instance IDs the orchestration chooses for children and detached orchestrations are
+	// scoped to it (see scoped), and the commit's state and start messages carry it; the
+	// instance ID itself is never parsed for a namespace.
 	Namespace string
 	// MaxPayload bounds one payload crossing the ABI (0: DefaultMaxPayload). Negative is an
 	// error.
@@ -738,15 +739,13 @@ func (e *Engine) retrack() {
 
 // scoped keeps an instance ID an orchestration chooses for a child or detached orchestration
 // inside the orchestration's namespace ns: an ID that already starts with "<ns>/" is taken as
-// the key it is, any other becomes "<ns>/<id>"; in the default namespace "" IDs are used as
-// given. It is the rule of the store's instance keys (store.Key), written out here because the
-// engine records the scoped ID in history and must not change what it records if that function
-// ever does. Guests of one namespace (a tenant of a server) can then never address another
-// namespace's instances. Derived IDs start with the orchestration's own key and are scoped
-// already.
+// the key it is, any other becomes store.Key(ns, id) ("<ns>/<id>"; in the default namespace ""
+// IDs are used as given). Guests of one namespace (a tenant of a server) can then never
+// address another namespace's instances. Derived IDs start with the orchestration's own key
+// and are scoped already.
 func scoped(ns, id string) string {
 	if id == "" || ns == "" || strings.HasPrefix(id, ns+"/") {
 		return id
 	}
-	return ns + "/" + id
+	return store.Key(ns, id)
 }

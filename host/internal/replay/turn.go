@@ -340,7 +340,7 @@ func (e *Engine) Commit() *store.Commit {
 		return c
 	}
 	c.State = store.InstanceState{
-		Name: st.Name, Version: st.Version, ModuleHash: st.ModuleHash, ParentID: st.ParentID,
+		Namespace: e.cfg.Namespace, Name: st.Name, Version: st.Version, ModuleHash: st.ModuleHash, ParentID: st.ParentID,
 		Status: store.StatusRunning, CustomStatus: st.CustomStatus,
 	}
 	if e.lastStatus >= 0 {
@@ -373,7 +373,7 @@ func (e *Engine) Commit() *store.Commit {
 			if ev.Kind == history.KindSubOrchestrationScheduled {
 				start.ParentID, start.ParentExecution, start.ParentRef = self, e.cfg.Execution, ev.ID
 			}
-			c.Messages = append(c.Messages, store.Message{InstanceID: ev.InstanceID, Event: start})
+			c.Messages = append(c.Messages, store.Message{InstanceID: ev.InstanceID, Namespace: e.cfg.Namespace, Event: start})
 		case history.KindFutureCancelled:
 			e.withdraw(c, e.hist[ev.Ref-1], "dropped by the orchestration")
 		case history.KindExecutionCompleted, history.KindExecutionFailed, history.KindExecutionCancelled, history.KindExecutionContinuedAsNew:
@@ -425,7 +425,7 @@ func (e *Engine) end(c *store.Commit, st *history.Event, ev history.Event) {
 		for _, it := range e.carried() {
 			next.Carried = append(next.Carried, history.Item{Name: it.name, Data: it.data, Time: it.time})
 		}
-		c.Messages = append(c.Messages, store.Message{InstanceID: e.cfg.InstanceID, Event: next})
+		c.Messages = append(c.Messages, store.Message{InstanceID: e.cfg.InstanceID, Namespace: e.cfg.Namespace, Event: next})
 	}
 	if toParent != nil && st.ParentID != "" {
 		toParent.Ref, toParent.Execution, toParent.Time = st.ParentRef, st.ParentExecution, ev.Time
