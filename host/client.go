@@ -112,6 +112,8 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	switch {
 	case errors.Is(err2, store.ErrExists):
 		return key, fmt.Errorf("start %q: %w", key, ErrInstanceExists)
+	case errors.Is(err2, store.ErrQuota):
+		return "", fmt.Errorf("start %q: %w: %v", key, ErrQuota, err2)
 	case err2 != nil:
 		return "", fmt.Errorf("start: %w", err2)
 	}

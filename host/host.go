@@ -121,7 +121,7 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 		LockTimeout: cfg.lockTimeout, MaxAttempts: cfg.maxAttempts, RetryBase: cfg.retryBase,
 		PollMin: cfg.pollMin, PollMax: cfg.pollMax, ActivityRenew: cfg.activityRenew,
 		LiveCacheBytes: cfg.liveCache, MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents,
-		Logger: cfg.logger, Observe: cfg.observe,
+		Policy: runtimePolicy(cfg.policy), Logger: cfg.logger, Observe: cfg.observe,
 		SharedRegistry: cfg.sharedRegistry,
 	})
 	h := &Host{st: st, sb: sb, mods: mods, rt: rt, cfg: cfg}

@@ -2,7 +2,8 @@ package host
 
 import (
 	"context"
-	"slices"
+
+	"github.com/durohost/durohost/host/internal/runtime"
 )
 
 // NamespacePolicy is what the host lets the instances of one namespace use. The zero value
@@ -27,11 +28,6 @@ type NamespacePolicy struct {
 	MaxConcurrentTurns int
 }
 
-// allows reports whether the policy lets the namespace call the activity.
-func (p NamespacePolicy) allows(activity string) bool {
-	return p.Activities == nil || slices.Contains(p.Activities, activity)
-}
-
 // WithNamespacePolicy sets the policy of each namespace (policy is called with the namespace;
 // "" is the default namespace of the embedder and the CLI). Without it, every namespace may
 // use every activity and has no quota.
@@ -39,26 +35,26 @@ func WithNamespacePolicy(policy func(namespace string) NamespacePolicy) Option {
 	return func(c *config) { c.policy = policy }
 }
 
-type activityKey struct{}
-
 // ActivityInfo describes the activity a context belongs to (see ActivityNamespace).
-type ActivityInfo struct {
-	// Namespace is the namespace of the instance that scheduled the activity.
-	Namespace string
-	// InstanceID is that instance's ID (its store key).
-	InstanceID string
-	// Name is the activity's name.
-	Name string
-	// Attempt is the delivery attempt, from 1.
-	Attempt int
-	// HTTPHosts is the namespace policy's HTTPHosts (nil: the activity's own configuration).
-	HTTPHosts []string
-}
+type ActivityInfo = runtime.ActivityInfo
 
-// ActivityNamespace returns what the host knows of the activity whose context ctx is (ok false
-// for a context that is not an activity's). An activity that serves several tenants uses it to
+// ActivityNamespace returns what the host knows of the activity whose context ctx is: the
+// namespace and instance that scheduled it, its name, the delivery attempt (from 1) and the
+// HTTPHosts of the namespace's policy (nil: the activity's own configuration). ok is false for
+// a context that is not an activity's. An activity that serves several tenants uses it to
 // apply their policies.
 func ActivityNamespace(ctx context.Context) (ActivityInfo, bool) {
-	info, ok := ctx.Value(activityKey{}).(ActivityInfo)
-	return info, ok
+	return runtime.ActivityInfoFrom(ctx)
+}
+
+// runtimePolicy turns the host's namespace policy into the runtime's.
+func runtimePolicy(policy func(string) NamespacePolicy) func(string) runtime.Policy {
+	if policy == nil {
+		return nil
+	}
+	return func(ns string) runtime.Policy {
+		p := policy(ns)
+		return runtime.Policy{Activities: p.Activities, HTTPHosts: p.HTTPHosts,
+			MaxConcurrentTurns: p.MaxConcurrentTurns, MaxInstances: p.MaxInstances}
+	}
 }

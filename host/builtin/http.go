@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/durohost/durohost/host"
 )
 
 // httpInput is the input of the http activity.
@@ -36,6 +39,8 @@ type httpActivity struct {
 	cfg    Config
 	allow  allowList
 	client *http.Client
+	// lists caches the parsed http hosts of namespace policies, by their patterns.
+	lists sync.Map
 }
 
 // errHTTPTimeout is the cause of the context of a request whose "timeout_ms" passed.
@@ -50,7 +55,7 @@ func newHTTPActivity(cfg Config, allow allowList) *httpActivity {
 	}
 	next := client.CheckRedirect
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := h.check(req.URL, "redirect to "); err != nil {
+		if err := h.check(req.Context(), req.URL, "redirect to "); err != nil {
 			return err
 		}
 		if next != nil {
@@ -65,9 +70,10 @@ func newHTTPActivity(cfg Config, allow allowList) *httpActivity {
 	return h
 }
 
-// check returns an *Error unless u is an http(s) URL whose host is allowed. what prefixes
-// the message ("redirect to ").
-func (h *httpActivity) check(u *url.URL, what string) error {
+// check returns an *Error unless u is an http(s) URL whose host is allowed: by the
+// HTTPHosts of the calling namespace's policy when the host gives one (host.ActivityNamespace),
+// by Config.AllowHTTP otherwise. what prefixes the message ("redirect to ").
+func (h *httpActivity) check(ctx context.Context, u *url.URL, what string) error {
 	switch strings.ToLower(u.Scheme) {
 	case "http", "https":
 	default:
@@ -76,23 +82,45 @@ func (h *httpActivity) check(u *url.URL, what string) error {
 	if u.Hostname() == "" {
 		return newError("http", ErrInvalidInput, "%s%q has no host", what, u.Redacted())
 	}
-	if !h.allow.allows(u) {
+	allow, patterns, how := h.allow, h.cfg.AllowHTTP, "start durohost with --allow-http"
+	if info, ok := host.ActivityNamespace(ctx); ok && info.HTTPHosts != nil {
+		var err error
+		if allow, err = h.namespaceList(info.HTTPHosts); err != nil {
+			return newError("http", ErrHostNotAllowed, "the http hosts of namespace %q are malformed: %v", info.Namespace, err)
+		}
+		patterns, how = info.HTTPHosts, fmt.Sprintf("add it to the http hosts of namespace %q:", info.Namespace)
+	}
+	if !allow.allows(u) {
 		host := u.Hostname()
 		if strings.Contains(host, ":") {
 			host = "[" + host + "]"
 		}
-		return newError("http", ErrHostNotAllowed, "%shost %q is not allowed; start durohost with --allow-http %s (allowed: %s)",
-			what, u.Host, host, h.allowed())
+		return newError("http", ErrHostNotAllowed, "%shost %q is not allowed; %s %s (allowed: %s)",
+			what, u.Host, how, host, allowed(patterns))
 	}
 	return nil
 }
 
-// allowed lists the allow-list for error messages.
-func (h *httpActivity) allowed() string {
-	if len(h.cfg.AllowHTTP) == 0 {
+// namespaceList returns the parsed allow-list of a namespace's http hosts (parsed once).
+func (h *httpActivity) namespaceList(patterns []string) (allowList, error) {
+	key := strings.Join(patterns, "\n")
+	if l, ok := h.lists.Load(key); ok {
+		return l.(allowList), nil
+	}
+	l, err := parseAllowList(patterns)
+	if err != nil {
+		return nil, err
+	}
+	h.lists.Store(key, l)
+	return l, nil
+}
+
+// allowed lists an allow-list for error messages.
+func allowed(patterns []string) string {
+	if len(patterns) == 0 {
 		return "none"
 	}
-	return strings.Join(h.cfg.AllowHTTP, ", ")
+	return strings.Join(patterns, ", ")
 }
 
 // parse decodes and validates the input of http.
@@ -158,7 +186,7 @@ func (h *httpActivity) run(ctx context.Context, input []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.check(u, ""); err != nil {
+	if err := h.check(ctx, u, ""); err != nil {
 		return nil, err
 	}
 	timeout := time.Duration(*in.TimeoutMS) * time.Millisecond

@@ -23,7 +23,7 @@ func (r *Runtime) activityLoop(ctx, drain context.Context) {
 // context is cancelled when the lock is lost (the orchestration withdrew the item, the
 // instance was deleted) or the host stops without time to drain.
 func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
-	fn := r.activity(wi.Name)
+	fn := r.activityFor(wi.Namespace, wi.Name)
 	result := history.Event{Ref: wi.EventID, Execution: wi.Execution}
 	if fn == nil {
 		if wi.Attempts < r.cfg.MaxAttempts {
@@ -33,9 +33,12 @@ func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 			return
 		}
 		result.Kind, result.Failure = history.KindActivityFailed,
-			infra(abi.CodeUnregistered, "no host registers activity %q (after %d attempts)", wi.Name, wi.Attempts)
+			infra(abi.CodeUnregistered, "no host registers activity %q%s (after %d attempts)", wi.Name, inNamespace(wi.Namespace), wi.Attempts)
 	} else {
-		actx, cancel := context.WithCancel(ctx)
+		actx, cancel := context.WithCancel(context.WithValue(ctx, activityKey{}, ActivityInfo{
+			Namespace: wi.Namespace, InstanceID: wi.InstanceID, Name: wi.Name, Attempt: wi.Attempts,
+			HTTPHosts: r.policy(wi.Namespace).HTTPHosts,
+		}))
 		stop := r.renewActivity(actx, cancel, wi.Token)
 		r.observe(Event{InstanceID: wi.InstanceID, Activity: wi.Name})
 		out, err := call(actx, fn, wi.Input)
@@ -57,15 +60,31 @@ func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 		switch {
 		case err != nil:
 			result.Kind, result.Failure = history.KindActivityFailed, toFailure(err)
-		case len(out) > replay.DefaultMaxPayload:
+		case len(out) > r.maxPayload():
 			result.Kind, result.Failure = history.KindActivityFailed, infra(abi.CodePayloadTooLarge,
-				"activity %q returned %d bytes, more than the limit of %d", wi.Name, len(out), replay.DefaultMaxPayload)
+				"activity %q returned %d bytes, more than the limit of %d", wi.Name, len(out), r.maxPayload())
 		default:
 			result.Kind, result.Result = history.KindActivityCompleted, out
 		}
 	}
 	result.Time = time.Now().UnixNano()
 	r.complete(ctx, wi, store.Message{InstanceID: wi.InstanceID, Event: result})
+}
+
+// maxPayload is the payload limit of the host's engines.
+func (r *Runtime) maxPayload() int {
+	if r.cfg.MaxPayload > 0 {
+		return r.cfg.MaxPayload
+	}
+	return replay.DefaultMaxPayload
+}
+
+// inNamespace names a namespace in a message (nothing for the default one).
+func inNamespace(ns string) string {
+	if ns == "" {
+		return ""
+	}
+	return fmt.Sprintf(" for namespace %q", ns)
 }
 
 // call runs an activity, turning a panic into a failure.

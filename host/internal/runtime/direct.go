@@ -35,7 +35,7 @@ func (r *Runtime) claim(c *store.Commit) int {
 	n := 0
 	for i := range c.Activities {
 		a := &c.Activities[i]
-		if !a.VisibleAt.IsZero() || r.activity(a.Name) == nil {
+		if !a.VisibleAt.IsZero() || r.activityFor(a.Namespace, a.Name) == nil {
 			continue
 		}
 		select {
@@ -134,6 +134,11 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	if wi.Attempts != 1 {
 		return false
 	}
+	limit := r.policy(wi.Namespace).MaxConcurrentTurns
+	if !r.nsTurns.enter(wi.Namespace, limit) {
+		return false
+	}
+	defer r.nsTurns.leave(wi.Namespace, limit)
 	e := r.live.takeSettled(wi.InstanceID, wi.Execution)
 	if e == nil {
 		return false
@@ -204,7 +209,8 @@ func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
 // store.ErrExists when the instance exists.
 func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
 	return r.submit(ctx, msg, func(lockFor time.Duration) (*store.Turn, error) {
-		return r.st.StartInstance(ctx, msg, store.StartOptions{LockFor: lockFor, Known: r.live.known})
+		return r.st.StartInstance(ctx, msg, store.StartOptions{LockFor: lockFor, Known: r.live.known,
+			MaxInstances: r.policy(msg.Namespace).MaxInstances})
 	})
 }
 

@@ -45,6 +45,8 @@ type Config struct {
 	// same for every turn, live or cold, as for Host.Replay.
 	MaxPayload, MaxEvents int
 	Logger                *slog.Logger
+	// Policy, when set, returns the policy of a namespace (activity allow-list, quotas).
+	Policy func(namespace string) Policy
 	// Observe, when set, receives progress events (for the CLI).
 	Observe func(Event)
 	// SharedRegistry lets an instance of a namespace resolve an orchestration its namespace
@@ -77,6 +79,8 @@ type Runtime struct {
 
 	wakeTurn chan struct{}
 	wakeAct  chan struct{}
+	timers   timerWake
+	nsTurns  turnGate
 	watchers watchers
 
 	// turnSlots and actSlots bound the turns and activities that run at once, whether

@@ -35,6 +35,15 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 			r.log.Warn("abandon turn", "instance", t.InstanceID, "err", err)
 		}
 	}
+	// A namespace at its MaxConcurrentTurns waits: its turn goes back to the queue for a
+	// moment, uncounted, and the host's workers serve other namespaces meanwhile.
+	ns := turnNamespace(t)
+	if limit := r.policy(ns).MaxConcurrentTurns; !r.nsTurns.enter(ns, limit) {
+		abandon(namespaceWait, true, fmt.Sprintf("namespace %q runs %d turns, its limit", ns, limit))
+		return
+	} else {
+		defer r.nsTurns.leave(ns, limit)
+	}
 	consumed := make([]int64, len(t.Messages))
 	inputs := make([]history.Event, len(t.Messages))
 	for k, m := range t.Messages {
@@ -69,16 +78,15 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	// An ended instance takes no more input: consume and drop.
 	if t.Instance != nil && t.Instance.Status.Finished() {
 		closeLive()
-		r.commitDrop(ctx, t, consumed, "the instance has ended")
+		r.commitDrop(ctx, t, consumed, "the instance has ended", refuseStarts(t, hist))
 		return
 	}
 	start := startEvent(hist, inputs, execution)
 	if start == nil {
 		closeLive()
-		r.commitDrop(ctx, t, consumed, "the instance has not started")
+		r.commitDrop(ctx, t, consumed, "the instance has not started", nil)
 		return
 	}
-	ns := turnNamespace(t)
 	if start.ModuleHash == "" {
 		info, err := r.resolve(tctx, ns, start.Name, start.Version)
 		if err == nil {
@@ -225,6 +233,10 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	r.afterCommit(ctx, t.InstanceID, c, claimed)
 }
 
+// namespaceWait is how long the turn of a namespace at its MaxConcurrentTurns waits in the
+// queue before it is tried again.
+const namespaceWait = 20 * time.Millisecond
+
 // turnHeadroom is the guest memory a turn is admitted with beyond what its guest holds: room
 // to grow (see sandbox.Runtime.Admit).
 const turnHeadroom = 8 << 20
@@ -283,15 +295,49 @@ func startEvent(hist, inputs []history.Event, execution uint32) *history.Event {
 	return nil
 }
 
-// commitDrop consumes messages that no execution can take.
-func (r *Runtime) commitDrop(ctx context.Context, t *store.Turn, consumed []int64, why string) {
-	c := &store.Commit{Consumed: consumed}
+// refuseStarts answers the starts among the messages to a finished instance that parents sent
+// for a child of their own (its ID taken): each parent is told DH-CHILD-002, as the engine
+// tells them for a running instance (replay.ChildStartRefused). A duplicate of the instance's
+// own start (same parent decision) is only dropped.
+func refuseStarts(t *store.Turn, hist []history.Event) []store.Message {
+	var own *history.Event
+	if len(hist) > 1 && hist[1].Kind == history.KindExecutionStarted {
+		own = &hist[1]
+	}
+	var out []store.Message
+	for _, m := range t.Messages {
+		ev := m.Event
+		if ev.Kind != history.KindExecutionStarted {
+			continue
+		}
+		if own != nil && ev.ParentID == own.ParentID && ev.ParentExecution == own.ParentExecution && ev.ParentRef == own.ParentRef {
+			continue
+		}
+		if own == nil && t.Instance != nil && ev.ParentID == t.Instance.ParentID {
+			continue // without the history, a start from the instance's own parent may be its own
+		}
+		if msg := replay.ChildStartRefused(ev, t.InstanceID); msg != nil {
+			out = append(out, *msg)
+		}
+	}
+	return out
+}
+
+// commitDrop consumes messages that no execution can take, sending msgs with the commit.
+func (r *Runtime) commitDrop(ctx context.Context, t *store.Turn, consumed []int64, why string, msgs []store.Message) {
+	c := &store.Commit{Consumed: consumed, Messages: msgs}
 	if t.Instance != nil {
 		c.Execution, c.State = t.Instance.Execution, t.Instance.InstanceState
 	}
 	r.log.Debug("messages dropped", "instance", t.InstanceID, "count", len(consumed), "why", why)
-	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil && !errors.Is(err, store.ErrLockLost) {
-		r.log.Warn("drop messages", "instance", t.InstanceID, "err", err)
+	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil {
+		if !errors.Is(err, store.ErrLockLost) {
+			r.log.Warn("drop messages", "instance", t.InstanceID, "err", err)
+		}
+		return
+	}
+	if len(msgs) > 0 {
+		signal(r.wakeTurn)
 	}
 }
 
@@ -360,13 +406,3 @@ func (r *Runtime) resolve(ctx context.Context, ns, name, version string) (*store
 	return info, err
 }
 
-// wakeForTimers wakes an idle dispatcher when a delayed message (a timer) of this host comes
-// due, instead of waiting for the next poll.
-func (r *Runtime) wakeForTimers(msgs []store.Message) {
-	now := time.Now()
-	for _, m := range msgs {
-		if d := m.VisibleAt.Sub(now); d > 0 {
-			time.AfterFunc(d+time.Millisecond, func() { signal(r.wakeTurn) })
-		}
-	}
-}

@@ -237,3 +237,28 @@ func TestWatchWithdrawn(t *testing.T) {
 		t.Fatalf("watchers left: %v", r.watchers.m)
 	}
 }
+
+// TestTurnGate: a namespace's turns beyond its limit are refused until one leaves; other
+// namespaces and unlimited ones are not affected.
+func TestTurnGate(t *testing.T) {
+	var g turnGate
+	if !g.enter("a", 2) || !g.enter("a", 2) {
+		t.Fatal("within the limit: refused")
+	}
+	if g.enter("a", 2) {
+		t.Fatal("beyond the limit: admitted")
+	}
+	if !g.enter("b", 2) || !g.enter("c", 0) || !g.enter("c", 0) || !g.enter("c", 0) {
+		t.Fatal("another namespace was refused")
+	}
+	g.leave("a", 2)
+	if !g.enter("a", 2) {
+		t.Fatal("after a turn left: refused")
+	}
+	g.leave("a", 2)
+	g.leave("a", 2)
+	g.leave("b", 2)
+	if len(g.running) != 0 {
+		t.Fatalf("counts left behind: %v", g.running)
+	}
+}
