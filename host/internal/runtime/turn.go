@@ -405,4 +405,3 @@ func (r *Runtime) resolve(ctx context.Context, ns, name, version string) (*store
 	}
 	return info, err
 }
-
