@@ -99,7 +99,13 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 	if err != nil {
 		return "", fmt.Errorf("start: %w", err)
 	}
-	ev := history.Event{Kind: history.KindExecutionStarted, Name: name, Version: o.version,
+	version := o.version
+	if version == "" && o.hash == "" && !strings.HasPrefix(mod.Version, "sha256:") {
+		// The version the registry chose is the one that runs: recorded, status and lists
+		// say it (a version the registry made up from the hash is not the guest's).
+		version = mod.Version
+	}
+	ev := history.Event{Kind: history.KindExecutionStarted, Name: name, Version: version,
 		Input: input, ModuleHash: mod.Hash, Time: time.Now().UnixNano()}
 	key := store.Key(o.ns, o.id)
 	msg := store.Message{InstanceID: key, Namespace: o.ns, Event: ev}

@@ -25,8 +25,8 @@ func register(t *testing.T, e *env, ns string) {
 	_, err := e.st.PutModule(context.Background(), store.ModulePut{Namespace: ns,
 		Wasm: testguest.Build(t, featuresGuest, ""),
 		Registrations: []store.Registration{
-			{Kind: store.RegistrationOrchestration, Name: "hello", Version: "v"},
-			{Kind: store.RegistrationOrchestration, Name: "event", Version: "v"},
+			{Kind: store.RegistrationOrchestration, Name: "hello", Version: "sha256:0123456789abcdef"},
+			{Kind: store.RegistrationOrchestration, Name: "event", Version: "sha256:0123456789abcdef"},
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -180,5 +180,26 @@ func TestNamespaceConcurrentTurns(t *testing.T) {
 		if in := waitDone(t, e, key); in.Status != store.StatusCompleted {
 			t.Fatalf("%s: %v %+v", key, in.Status, in.Failure)
 		}
+	}
+}
+
+// TestStartRecordsVersion: an instance started without a version runs the version the
+// registry resolved, and its status says which.
+func TestStartRecordsVersion(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key, err := e.c.Start(ctx, "versioned", []byte(`null`))
+	must(t, err)
+	in := waitDone(t, e, key)
+	info, err := e.st.ResolveModule(ctx, "", store.RegistrationOrchestration, "versioned", "")
+	must(t, err)
+	if in.Version == "" || in.Version != info.Version {
+		t.Fatalf("instance runs version %q, the registry resolved %q", in.Version, info.Version)
+	}
+	// An orchestration registered without a version has none to record.
+	key, err = e.c.Start(ctx, "hello", []byte(`"x"`))
+	must(t, err)
+	if in := waitDone(t, e, key); in.Version != "" {
+		t.Fatalf("hello runs version %q, want none", in.Version)
 	}
 }

@@ -91,6 +91,9 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		info, err := r.resolve(tctx, ns, start.Name, start.Version)
 		if err == nil {
 			start.ModuleHash = info.Hash
+			if start.Version == "" && !strings.HasPrefix(info.Version, "sha256:") {
+				start.Version = info.Version // the version that runs is recorded
+			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			closeLive()
 			abandon(r.cfg.RetryBase, true, err.Error())
