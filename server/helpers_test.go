@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,7 +92,16 @@ func newEnvWith(t *testing.T, ec envConfig, opts ...Option) *env {
 	for _, name := range []string{"block", "step_a", "step_b"} {
 		must(t, h.RegisterActivity(name, e.block))
 	}
-	opts = append([]Option{WithTokens(NewToken("a", tokA), NewToken("b", tokB))}, opts...)
+	// 5xx answers say nothing of their cause: the server's log does, shown if the test fails
+	// (a test's own WithLogger replaces it).
+	log := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", log.String())
+		}
+	})
+	opts = append([]Option{WithTokens(NewToken("a", tokA), NewToken("b", tokB)),
+		WithLogger(slog.New(slog.NewTextHandler(log, nil)))}, opts...)
 	e.srv, err = New(h, st, opts...)
 	must(t, err)
 	if !ec.stopped {
