@@ -123,7 +123,7 @@ func (p *parser) body(c *Code, start, end int) {
 	p.p = start
 	p.end = end
 	// Locals: a vector of (count, type).
-	n := p.count("local declaration", 2)
+	n := p.count("local declarations", 2)
 	for range n {
 		at := p.p
 		k := p.u32("local count")
@@ -149,19 +149,23 @@ func (p *parser) body(c *Code, start, end int) {
 			if q >= end {
 				p.fail(at, "block type: unexpected end of body")
 			}
-			if bt := b[q]; bt == 0x40 || valueType(bt) {
-				q++
-			} else {
-				var t int64
-				if t, q, err = readS33(b, q); err != nil {
-					p.fail(at+1, "block type: %v", err)
+			// A block type is an s33: negative for the empty type (-64, 0x40) or a value type
+			// (its byte), a type index otherwise. wazero reads it as an s33 in any encoding.
+			var t int64
+			if bt := b[q]; bt < 0x80 {
+				t, q = int64(bt), q+1
+				if bt&0x40 != 0 {
+					t -= 0x80
 				}
-				if t < 0 {
-					p.fail(at+1, "unknown block type 0x%02x", bt)
+			} else if t, q, err = readS33(b, q); err != nil {
+				p.fail(at+1, "block type: %v", err)
+			}
+			if t < 0 {
+				if t < -64 || (t != -64 && !valueType(byte(t+0x80))) {
+					p.fail(at+1, "unknown block type %d", t)
 				}
-				if t >= int64(len(p.m.Types)) {
-					p.fail(at+1, "block type index %d out of range (%d types)", t, len(p.m.Types))
-				}
+			} else if t >= int64(len(p.m.Types)) {
+				p.fail(at+1, "block type index %d out of range (%d types)", t, len(p.m.Types))
 			}
 			open = append(open, op)
 			maxDepth = max(maxDepth, len(open))
@@ -341,17 +345,17 @@ func (p *parser) zero(b []byte, q, at int) int {
 	return q + 1
 }
 
-// subOpcode reads the u32 opcode after a prefix byte. Only its shortest encoding is accepted:
-// wazero reads it as one byte (opcodes up to 0x7f) or two (0x80 to 0xff, the second byte
-// 0x01, which it then takes for a nop), so a longer encoding would make it decode another
-// instruction stream than this decoder.
+// subOpcode reads the u32 opcode after a prefix byte. For the SIMD prefix (0xfd) only the
+// shortest encoding is accepted: wazero reads that opcode as one byte (opcodes up to 0x7f),
+// or as a byte followed by 0x01, which it takes for a nop (0x80 to 0xff), so that a longer
+// encoding would make it decode another instruction stream than this decoder does.
 func (p *parser) subOpcode(b []byte, q, at int) (uint32, int) {
 	v, r, err := readU32(b, q)
 	if err != nil {
 		p.fail(at, "opcode after prefix 0x%02x: %v", b[at], err)
 	}
-	if r-q != len(appendU32(nil, v)) {
-		p.fail(at, "opcode 0x%02x %d is encoded in %d bytes, more than its shortest form", b[at], v, r-q)
+	if b[at] == 0xfd && r-q != len(appendU32(nil, v)) {
+		p.fail(at, "opcode 0xfd %d is encoded in %d bytes, more than its shortest form", v, r-q)
 	}
 	return v, r
 }
@@ -359,7 +363,7 @@ func (p *parser) subOpcode(b []byte, q, at int) (uint32, int) {
 // code reads the code section: every body, decoded.
 func (p *parser) code() {
 	m := p.m
-	n := p.count("function body", 2)
+	n := p.count("function bodies", 2)
 	if n != len(m.Functions) {
 		p.fail(p.p, "%d function bodies, but the function section declares %d functions", n, len(m.Functions))
 	}

@@ -1,8 +1,10 @@
 package wasmopt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -162,5 +164,56 @@ func TestSnapshottable(t *testing.T) {
 	}
 	if _, err := wasmopt.Snapshottable(mod(sec(0, []byte{9, 'a'}))); !errors.Is(err, wasmopt.ErrMalformed) {
 		t.Fatalf("custom section name past its end: %v, want ErrMalformed", err)
+	}
+}
+
+// TestWithGlobalsExported checks that the layout WithGlobalsExported returns is the one Parse
+// reads from its bytes, for modules with sections before and after the export section.
+func TestWithGlobalsExported(t *testing.T) {
+	i32 := []byte{0x41, 5}
+	tests := []struct {
+		name string
+		wasm func(t *testing.T) []byte
+	}{
+		{"Go guest", func(t *testing.T) []byte { return testguest.Build(t, goGuests[0], "") }},
+		{"small", func(*testing.T) []byte {
+			return mod(sec(0, name("a")), memory(1), globals(globalOf(0x7f, true, i32...)), exportSection(exportGlobal("g", 0)),
+				sec(0, name("b"), []byte("bb")), dataCount(2), data(active(0, "x"), passive("yz")), sec(0, name("c")))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := wasmopt.Parse(tt.wasm(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, names := m.WithGlobalsExported()
+			if n == m || len(names) == 0 {
+				t.Fatalf("nothing exported")
+			}
+			again, err := wasmopt.Parse(n.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(n, again) {
+				t.Errorf("layout differs from the one Parse reads")
+			}
+			for _, d := range n.Data {
+				if len(d.Init) > 0 && &d.Init[0] == &m.Data[0].Init[0] {
+					t.Errorf("a data segment still refers to the original module")
+				}
+			}
+			out, names2, err := m.ExportGlobals()
+			if err != nil || !bytes.Equal(out, n.Bytes()) || !slices.Equal(names, names2) {
+				t.Errorf("ExportGlobals differs from WithGlobalsExported (%v)", err)
+			}
+		})
+	}
+	m, err := wasmopt.Parse(mod(memory(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, names := m.WithGlobalsExported(); n != m || names != nil {
+		t.Errorf("a module without globals was changed")
 	}
 }

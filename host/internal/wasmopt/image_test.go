@@ -3,8 +3,11 @@ package wasmopt_test
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -161,3 +164,181 @@ func TestDataImageRealModules(t *testing.T) {
 		})
 	}
 }
+
+// recorder is an io.WriterAt that records each write.
+type recorder struct {
+	writes []write
+}
+
+type write struct {
+	off  int64
+	data []byte
+}
+
+func (r *recorder) WriteAt(p []byte, off int64) (int, error) {
+	r.writes = append(r.writes, write{off, bytes.Clone(p)})
+	return len(p), nil
+}
+
+// paint returns memory of size bytes with the writes applied.
+func (r *recorder) paint(size int) []byte {
+	mem := make([]byte, size)
+	for _, w := range r.writes {
+		copy(mem[w.off:], w.data)
+	}
+	return mem
+}
+
+// TestImageSparse: the image of a module with a segment at 200 MiB costs a few allocations
+// of a few bytes, and writing it writes the segments only.
+func TestImageSparse(t *testing.T) {
+	const high = 200 << 20
+	wasm := mod(memory(high/65536+1), data(active(0, "a"), active(high, "hello")))
+	m, err := wasmopt.Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wasmopt.Check(m, wasmopt.Limits{MaxMemoryPages: high/65536 + 1}); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stripped, img, err := m.DataImage()
+	runtime.ReadMemStats(&after)
+	if err != nil || img == nil {
+		t.Fatalf("DataImage = %v, %v; want an image", img, err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Errorf("DataImage allocated %d bytes", n)
+	}
+	if allocs := testing.AllocsPerRun(10, func() { m.DataImage() }); allocs > 5 {
+		t.Errorf("DataImage made %.0f allocations", allocs)
+	}
+	if img.Size != high+5 || img.DataBytes() != 6 || len(img.Segments) != 2 || img.Segments[1].Offset != high || string(img.Segments[1].Data) != "hello" {
+		t.Errorf("image %+v", img)
+	}
+	if n, err := wasmopt.DataSegments(stripped); err != nil || n != 0 {
+		t.Errorf("stripped module has %d data segments (%v)", n, err)
+	}
+	var r recorder
+	if err := img.WriteAt(&r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.writes) != 2 || r.writes[0].off != 0 || string(r.writes[0].data) != "a" || r.writes[1].off != high || string(r.writes[1].data) != "hello" {
+		t.Errorf("writes %+v, want the two segments", r.writes)
+	}
+}
+
+// TestDataImageFlatBound: the function DataImage, whose image is flat, leaves alone a module
+// whose image would pass MaxImage; the sparse one splits it.
+func TestDataImageFlatBound(t *testing.T) {
+	const high = wasmopt.MaxImage + 1<<20
+	wasm := mod(memory(high/65536+1), data(active(high, "x")))
+	stripped, image, err := wasmopt.DataImage(wasm)
+	if err != nil || image != nil || &stripped[0] != &wasm[0] {
+		t.Fatalf("DataImage = %d bytes, image of %d, %v; want the module as is", len(stripped), len(image), err)
+	}
+	m, err := wasmopt.Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, img, err := m.DataImage(); err != nil || img == nil || img.Size != high+1 {
+		t.Fatalf("(*Module).DataImage = %+v, %v", img, err)
+	}
+}
+
+// TestImageOverlaps compares the images of random modules, whose segments overlap in every
+// way, with the memory that writing the segments in order gives.
+func TestImageOverlaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 500 {
+		n := 1 + rng.IntN(30)
+		var segs [][]byte
+		ref := make([]byte, 65536)
+		for j := range n {
+			off, size := rng.IntN(4000), rng.IntN(300)
+			if rng.IntN(3) == 0 {
+				off += 30000 // far from the others: a separate write
+			}
+			s := bytes.Repeat([]byte{byte(j + 1)}, size)
+			segs = append(segs, active(int32(off), string(s)))
+			copy(ref[off:], s)
+		}
+		m, err := wasmopt.Parse(mod(memory(1), data(segs...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, img, err := m.DataImage()
+		if err != nil || img == nil {
+			t.Fatalf("module %d: %v, %v", i, img, err)
+		}
+		var end uint64
+		for k, s := range img.Segments {
+			if len(s.Data) == 0 || (k > 0 && s.Offset < end) {
+				t.Fatalf("module %d: segment %d at %d (%d bytes) is empty or overlaps the previous one, ending at %d", i, k, s.Offset, len(s.Data), end)
+			}
+			end = s.Offset + uint64(len(s.Data))
+		}
+		if end > img.Size {
+			t.Fatalf("module %d: segments end at %d, past the size %d", i, end, img.Size)
+		}
+		var r recorder
+		if err := img.WriteAt(&r); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.paint(len(ref)); !bytes.Equal(got, ref) {
+			t.Fatalf("module %d: image differs from byte %d", i, firstDiff(got, ref))
+		}
+		flat := make([]byte, len(ref))
+		for _, s := range img.Segments {
+			copy(flat[s.Offset:], s.Data)
+		}
+		if !bytes.Equal(flat, ref) {
+			t.Fatalf("module %d: segments differ from byte %d", i, firstDiff(flat, ref))
+		}
+	}
+}
+
+// TestImageWriteAtRuns: segments less than 4 KiB apart are written together, others apart,
+// and no write is larger than 1 MiB unless a segment is.
+func TestImageWriteAtRuns(t *testing.T) {
+	seg := func(off uint64, n int) wasmopt.Segment {
+		return wasmopt.Segment{Offset: off, Data: bytes.Repeat([]byte{1}, n)}
+	}
+	tests := []struct {
+		name string
+		segs []wasmopt.Segment
+		want [][2]int64 // offset, length of each write
+	}{
+		{"joined", []wasmopt.Segment{seg(0, 10), seg(4095, 1), seg(8191, 1)}, [][2]int64{{0, 8192}}},
+		{"a page apart", []wasmopt.Segment{seg(0, 10), seg(4106, 1)}, [][2]int64{{0, 10}, {4106, 1}}},
+		{"run limit", []wasmopt.Segment{seg(0, 1<<20-10), seg(1<<20-5, 5), seg(1<<20, 1)}, [][2]int64{{0, 1 << 20}, {1 << 20, 1}}},
+		{"large segment", []wasmopt.Segment{seg(0, 3<<20)}, [][2]int64{{0, 3 << 20}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := &wasmopt.Image{Segments: tt.segs}
+			var r recorder
+			if err := img.WriteAt(&r); err != nil {
+				t.Fatal(err)
+			}
+			var got [][2]int64
+			for _, w := range r.writes {
+				got = append(got, [2]int64{w.off, int64(len(w.data))})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("writes %v, want %v", got, tt.want)
+			}
+		})
+	}
+	failing := &wasmopt.Image{Segments: []wasmopt.Segment{seg(8, 1)}}
+	if err := failing.WriteAt(errWriter{}); !errors.Is(err, errWrite) || !strings.Contains(err.Error(), "at 8") {
+		t.Errorf("WriteAt = %v, want the writer's error at 8", err)
+	}
+}
+
+var errWrite = errors.New("disk full")
+
+type errWriter struct{}
+
+func (errWriter) WriteAt([]byte, int64) (int, error) { return 0, errWrite }

@@ -29,6 +29,11 @@ type Limits struct {
 	// MaxGlobals bounds the globals, imported and defined (each costs memory at every
 	// instantiation).
 	MaxGlobals int
+	// MaxTypes, MaxTables, MaxElementSegments, MaxElements and MaxCustomSections bound the
+	// function types, the tables (imported and defined), the element segments and their
+	// entries, and the custom sections: wazero's decoder (and Parse) allocate tens of bytes
+	// for each entry a module declares, a few bytes each.
+	MaxTypes, MaxTables, MaxElementSegments, MaxElements, MaxCustomSections int
 	// MaxImports and MaxExports bound the entries of the import and export sections.
 	MaxImports, MaxExports int
 	// MaxMemoryPages bounds the minimum size of every memory, imported or defined, in 64 KiB
@@ -45,19 +50,24 @@ type Limits struct {
 // would keep the compiler busy for more than about a second: MaxDepth 1000 blocks, where the
 // Go guests nest at most 112.
 var DefaultLimits = Limits{
-	MaxFunctions:    100_000,
-	MaxBodySize:     1 << 20,
-	MaxLocals:       50_000,
-	MaxDepth:        3000,
-	MaxLoopCost:     100_000_000,
-	MaxInstructions: 500_000,
-	MaxCodeSize:     32 << 20,
-	MaxDataSegments: 1_000_000,
-	MaxGlobals:      100_000,
-	MaxImports:      1000,
-	MaxExports:      10_000,
-	MaxMemoryPages:  65536,
-	MaxTableSize:    1 << 20,
+	MaxFunctions:       100_000,
+	MaxBodySize:        1 << 20,
+	MaxLocals:          50_000,
+	MaxDepth:           3000,
+	MaxLoopCost:        100_000_000,
+	MaxInstructions:    500_000,
+	MaxCodeSize:        32 << 20,
+	MaxDataSegments:    1_000_000,
+	MaxGlobals:         100_000,
+	MaxTypes:           100_000,
+	MaxTables:          100,
+	MaxElementSegments: 100_000,
+	MaxElements:        1 << 20,
+	MaxCustomSections:  1000,
+	MaxImports:         1000,
+	MaxExports:         10_000,
+	MaxMemoryPages:     65536,
+	MaxTableSize:       1 << 20,
 }
 
 // normalized returns l with its zero fields set from DefaultLimits.
@@ -76,6 +86,11 @@ func (l Limits) normalized() Limits {
 	set(&l.MaxCodeSize, d.MaxCodeSize)
 	set(&l.MaxDataSegments, d.MaxDataSegments)
 	set(&l.MaxGlobals, d.MaxGlobals)
+	set(&l.MaxTypes, d.MaxTypes)
+	set(&l.MaxTables, d.MaxTables)
+	set(&l.MaxElementSegments, d.MaxElementSegments)
+	set(&l.MaxElements, d.MaxElements)
+	set(&l.MaxCustomSections, d.MaxCustomSections)
 	if l.MaxLoopCost == 0 {
 		l.MaxLoopCost = d.MaxLoopCost
 	}
@@ -90,6 +105,31 @@ func (l Limits) normalized() Limits {
 	return l
 }
 
+// overCount returns an error wrapping ErrLimit when n things are more than max.
+func overCount(n, max int, what string) error {
+	if n > max {
+		return fmt.Errorf("%w: %d %s, more than the limit of %d", ErrLimit, n, what, max)
+	}
+	return nil
+}
+
+// ParseChecked is Parse followed by Check, except that a vector longer than its limit (types,
+// imports, functions, tables, globals, exports, element segments and their elements, data
+// segments, custom sections) is refused as soon as its length is read, before anything is
+// allocated for it: Parse alone allocates up to about 40 bytes for each entry of a module,
+// whose entries can take 2 bytes each. The error wraps ErrMalformed or ErrLimit.
+func ParseChecked(wasm []byte, l Limits) (*Module, error) {
+	l = l.normalized()
+	m, err := parse(wasm, &l)
+	if err != nil {
+		return nil, err
+	}
+	if err := Check(m, l); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Check reports whether m stays within l (zero fields: DefaultLimits), before anything is
 // compiled. The error wraps ErrLimit and names the limit, the value and where: for a
 // function, its index and the name it is exported under. It reads only what Parse measured,
@@ -99,20 +139,25 @@ func Check(m *Module, l Limits) error {
 	over := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, args...))
 	}
-	if n := m.NumFuncs(); n > l.MaxFunctions {
-		return over("%d functions, more than the limit of %d", n, l.MaxFunctions)
+	counts := []struct {
+		n, max int
+		what   string
+	}{
+		{m.NumFuncs(), l.MaxFunctions, "functions"},
+		{len(m.Imports), l.MaxImports, "imports"},
+		{len(m.Exports), l.MaxExports, "exports"},
+		{len(m.Data), l.MaxDataSegments, "data segments"},
+		{m.importedGlobals + len(m.Globals), l.MaxGlobals, "globals"},
+		{len(m.Types), l.MaxTypes, "types"},
+		{m.importedTables + len(m.Tables), l.MaxTables, "tables"},
+		{m.ElementSegments, l.MaxElementSegments, "element segments"},
+		{m.Elements, l.MaxElements, "elements in element segments"},
+		{len(m.Custom), l.MaxCustomSections, "custom sections"},
 	}
-	if len(m.Imports) > l.MaxImports {
-		return over("%d imports, more than the limit of %d", len(m.Imports), l.MaxImports)
-	}
-	if len(m.Exports) > l.MaxExports {
-		return over("%d exports, more than the limit of %d", len(m.Exports), l.MaxExports)
-	}
-	if len(m.Data) > l.MaxDataSegments {
-		return over("%d data segments, more than the limit of %d", len(m.Data), l.MaxDataSegments)
-	}
-	if n := m.importedGlobals + len(m.Globals); n > l.MaxGlobals {
-		return over("%d globals, more than the limit of %d", n, l.MaxGlobals)
+	for _, c := range counts {
+		if err := overCount(c.n, c.max, c.what); err != nil {
+			return err
+		}
 	}
 	if m.CodeSize > l.MaxCodeSize {
 		return over("a code section of %d bytes, more than the limit of %d", m.CodeSize, l.MaxCodeSize)

@@ -278,8 +278,9 @@ type Module struct {
 	// Start is the start function's index when HasStart.
 	Start    uint32
 	HasStart bool
-	// ElementSegments is the number of element segments.
-	ElementSegments int
+	// ElementSegments is the number of element segments, Elements the number of their
+	// entries.
+	ElementSegments, Elements int
 	// DataCount is the data count section's value when HasDataCount.
 	DataCount    uint32
 	HasDataCount bool

@@ -14,14 +14,22 @@ var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // while the Module is in use.
 //
 // Parse checks what the binary format requires and what its accessors rely on: the header,
-// section order and sizes, LEB128 integers, UTF-8 names, vector counts, type and function
-// indices it follows, that every body ends with end at its declared size with its blocks
-// balanced, and that every opcode is one wazero compiles with its default features
-// (WebAssembly 2.0: sign extension, non-trapping float-to-int, multi-value, bulk memory,
-// reference types, SIMD). Typing is left to the compiler. Errors wrap ErrMalformed and say
-// where (offset, section, function) and what.
-func Parse(wasm []byte) (m *Module, err error) {
-	p := &parser{b: wasm, end: len(wasm), fn: -1, index: -1, m: &Module{wasm: wasm, exportSec: -1, dataSec: -1, dataCountSec: -1}}
+// section order and sizes, LEB128 integers, UTF-8 names, that every vector's declared length
+// fits in the bytes that must hold it, the type, function and export indices it follows, and
+// that every body ends with end at its declared size with its blocks balanced and holds only
+// opcodes that wazero compiles with its default features (WebAssembly 2.0: sign extension,
+// non-trapping float-to-int, multi-value, bulk memory, reference types, SIMD). It also reads
+// the "name" custom section, which wazero decodes with every module, and refuses one that is
+// not well formed or names functions or locals that do not exist (the specification lets a
+// runtime ignore such a section; wazero allocates its maps by their declared sizes). Typing
+// is left to the compiler. Errors wrap ErrMalformed and say where (offset, section, entry or
+// function) and what.
+func Parse(wasm []byte) (*Module, error) { return parse(wasm, nil) }
+
+// parse is Parse, refusing vectors longer than lim's limits as it reads their lengths when lim
+// is not nil.
+func parse(wasm []byte, lim *Limits) (m *Module, err error) {
+	p := &parser{b: wasm, end: len(wasm), fn: -1, index: -1, lim: lim, m: &Module{wasm: wasm, exportSec: -1, dataSec: -1, dataCountSec: -1}}
 	defer func() {
 		if r := recover(); r != nil {
 			e, ok := r.(parseError)
@@ -52,6 +60,18 @@ type parser struct {
 	fn    int // index of the function whose body is being read, -1 outside bodies
 	// open is the stack of open blocks of the body being read, kept for the next body.
 	open []byte
+	// lim, when not nil, bounds vectors as their lengths are read (ParseChecked).
+	lim *Limits
+}
+
+// limit stops the parse when n things are more than max, if the parse is limited (max is
+// then a field of p.lim).
+func (p *parser) limit(n int, max func(*Limits) int, what string) {
+	if p.lim != nil {
+		if err := overCount(n, max(p.lim), what); err != nil {
+			panic(parseError{err})
+		}
+	}
 }
 
 // at sets the entry being read, for errors.
@@ -65,8 +85,10 @@ func (p *parser) fail(off int, format string, args ...any) {
 	}
 	if p.fn >= 0 {
 		where += p.m.funcName(p.fn) + ": "
-	} else if p.item != "" {
+	} else if p.item != "" && p.index >= 0 {
 		where += fmt.Sprintf("%s %d: ", p.item, p.index)
+	} else if p.item != "" {
+		where += p.item + ": "
 	}
 	panic(parseError{malformed(off, "%s%s", where, fmt.Sprintf(format, args...))})
 }
@@ -90,18 +112,18 @@ func (p *parser) byte1(what string) byte {
 	return p.b[p.p-1]
 }
 
-// count reads the length of a vector of what, checking that that many entries of at least
+// count reads the length of a vector of what (a plural noun), checking that that many entries of at least
 // min bytes each can fit in what is left of the section (so that nothing is allocated for
 // entries that are not there).
 func (p *parser) count(what string, min int) int {
 	at := p.p
 	n, q, err := readU32(p.b[:p.end], p.p)
 	if err != nil {
-		p.fail(at, "number of %ss: %v", what, err)
+		p.fail(at, "number of %s: %v", what, err)
 	}
 	p.p = q
 	if uint64(n)*uint64(min) > uint64(p.end-p.p) {
-		p.fail(at, "%d %ss cannot fit in the %d bytes left", n, what, p.end-p.p)
+		p.fail(at, "%d %s cannot fit in the %d bytes left", n, what, p.end-p.p)
 	}
 	return int(n)
 }
@@ -290,6 +312,7 @@ func (p *parser) module() {
 		p.sec, p.inSec, p.end = id, true, end
 		switch id {
 		case SectionCustom:
+			p.limit(len(m.Custom)+1, func(l *Limits) int { return l.MaxCustomSections }, "custom sections")
 			name := p.name("custom section name")
 			m.Custom = append(m.Custom, CustomSection{Name: name, Section: idx, Body: p.p, End: end})
 			p.p = end
@@ -298,25 +321,31 @@ func (p *parser) module() {
 		case SectionImport:
 			p.imports()
 		case SectionFunction:
-			m.Functions = make([]uint32, p.count("function", 1))
+			n := p.count("functions", 1)
+			p.limit(m.importedFuncs+n, func(l *Limits) int { return l.MaxFunctions }, "functions")
+			m.Functions = make([]uint32, n)
 			for i := range m.Functions {
 				p.at("function", m.importedFuncs+i)
 				m.Functions[i] = p.typeIndex()
 			}
 		case SectionTable:
-			m.Tables = make([]Table, p.count("table", 3))
+			n := p.count("tables", 3)
+			p.limit(m.importedTables+n, func(l *Limits) int { return l.MaxTables }, "tables")
+			m.Tables = make([]Table, n)
 			for i := range m.Tables {
 				p.at("table", m.importedTables+i)
 				m.Tables[i] = p.table()
 			}
 		case SectionMemory:
-			m.Memories = make([]Memory, p.count("memory", 2))
+			m.Memories = make([]Memory, p.count("memories", 2))
 			for i := range m.Memories {
 				p.at("memory", m.importedMemories+i)
 				m.Memories[i] = p.memory()
 			}
 		case SectionGlobal:
-			m.Globals = make([]Global, p.count("global", 3))
+			n := p.count("globals", 3)
+			p.limit(m.importedGlobals+n, func(l *Limits) int { return l.MaxGlobals }, "globals")
+			m.Globals = make([]Global, n)
 			for i := range m.Globals {
 				p.at("global", m.importedGlobals+i)
 				g := &m.Globals[i]
@@ -355,6 +384,13 @@ func (p *parser) module() {
 	if len(m.Functions) != len(m.Code) {
 		p.fail(len(b), "the function section declares %d functions, the code section has %d bodies", len(m.Functions), len(m.Code))
 	}
+	for _, c := range m.Custom {
+		if c.Name == "name" {
+			p.sec, p.inSec = SectionCustom, true
+			p.names(c.Body, c.End)
+			p.inSec = false
+		}
+	}
 	if m.HasDataCount && int64(m.DataCount) != int64(len(m.Data)) {
 		p.fail(m.Sections[m.dataCountSec].Body, "data count %d, but the data section has %d segments", m.DataCount, len(m.Data))
 	}
@@ -362,7 +398,9 @@ func (p *parser) module() {
 
 func (p *parser) types() {
 	m := p.m
-	m.Types = make([]FuncType, p.count("type", 3))
+	n := p.count("types", 3)
+	p.limit(n, func(l *Limits) int { return l.MaxTypes }, "types")
+	m.Types = make([]FuncType, n)
 	for i := range m.Types {
 		p.at("type", i)
 		at := p.p
@@ -370,7 +408,7 @@ func (p *parser) types() {
 			p.fail(at, "form 0x%02x, only function types (0x60) are supported", form)
 		}
 		for _, list := range []*[]ValueType{&m.Types[i].Params, &m.Types[i].Results} {
-			k := p.count("value type", 1)
+			k := p.count("value types", 1)
 			if k == 0 {
 				continue
 			}
@@ -385,7 +423,9 @@ func (p *parser) types() {
 
 func (p *parser) imports() {
 	m := p.m
-	m.Imports = make([]Import, p.count("import", 4))
+	n := p.count("imports", 4)
+	p.limit(n, func(l *Limits) int { return l.MaxImports }, "imports")
+	m.Imports = make([]Import, n)
 	for i := range m.Imports {
 		p.at("import", i)
 		im := &m.Imports[i]
@@ -407,14 +447,16 @@ func (p *parser) imports() {
 			im.Global = p.globalType()
 			m.importedGlobals++
 		default:
-			p.fail(at, "%s.%s: unknown kind 0x%02x", im.Module, im.Name, byte(im.Kind))
+			p.fail(at, "%q.%q: unknown kind 0x%02x", im.Module, im.Name, byte(im.Kind))
 		}
 	}
 }
 
 func (p *parser) exports() {
 	m := p.m
-	m.Exports = make([]Export, p.count("export", 3))
+	n := p.count("exports", 3)
+	p.limit(n, func(l *Limits) int { return l.MaxExports }, "exports")
+	m.Exports = make([]Export, n)
 	seen := make(map[string]bool, len(m.Exports))
 	for i := range m.Exports {
 		p.at("export", i)
@@ -443,14 +485,15 @@ func (p *parser) exports() {
 			p.fail(kat, "%q: unknown kind 0x%02x", e.Name, byte(e.Kind))
 		}
 		if int64(e.Index) >= int64(space) {
-			p.fail(iat, "%q: %s %d out of range (%d %ss)", e.Name, e.Kind, e.Index, space, e.Kind)
+			p.fail(iat, "%q: index %d out of range (%d of kind %s)", e.Name, e.Index, space, e.Kind)
 		}
 	}
 }
 
 // elements reads the element section (specification §5.5.12): the eight forms of segment.
 func (p *parser) elements() {
-	n := p.count("element segment", 2)
+	n := p.count("element segments", 2)
+	p.limit(n, func(l *Limits) int { return l.MaxElementSegments }, "element segments")
 	p.m.ElementSegments = n
 	for i := range n {
 		p.at("element segment", i)
@@ -475,7 +518,9 @@ func (p *parser) elements() {
 				p.refType("reference type")
 			}
 		}
-		k := p.count("element", 1)
+		k := p.count("elements", 1)
+		p.m.Elements += k
+		p.limit(p.m.Elements, func(l *Limits) int { return l.MaxElements }, "elements in element segments")
 		for range k {
 			if flags&4 == 0 {
 				p.u32("function index")
@@ -488,7 +533,9 @@ func (p *parser) elements() {
 
 func (p *parser) data() {
 	m := p.m
-	m.Data = make([]DataSegment, p.count("data segment", 2))
+	n := p.count("data segments", 2)
+	p.limit(n, func(l *Limits) int { return l.MaxDataSegments }, "data segments")
+	m.Data = make([]DataSegment, n)
 	for i := range m.Data {
 		p.at("data segment", i)
 		s := &m.Data[i]
@@ -517,4 +564,74 @@ func (p *parser) data() {
 		s.Init, s.at = p.b[p.p:p.p+int(size):p.p+int(size)], p.p
 		p.p += int(size)
 	}
+}
+
+// names reads the contents of a "name" custom section at b[start:end] (specification
+// appendix 7.4). Custom sections are otherwise opaque, but wazero decodes this one whenever it
+// compiles a module, allocating its name maps by their declared sizes before reading them: a
+// map of more entries than the subsection's bytes can hold, or names for functions or locals
+// that do not exist, would make a small module allocate gigabytes. Such a section is refused,
+// as are sections wazero would refuse (a subsection not ending at its declared size).
+func (p *parser) names(start, end int) {
+	m := p.m
+	p.p, p.end = start, end
+	for p.p < end {
+		p.at("name subsection", -1)
+		id := p.byte1("name subsection ID")
+		at := p.p
+		size := p.u32("name subsection size")
+		if uint64(size) > uint64(end-p.p) {
+			p.fail(at, "name subsection %d of %d bytes runs past the end of the section", id, size)
+		}
+		p.at("name subsection", int(id))
+		subEnd := p.p + int(size)
+		p.end = subEnd
+		switch id {
+		case 0: // module name
+			p.name("module name")
+		case 1: // function names
+			n := p.names1("function names", uint64(m.NumFuncs()))
+			for range n {
+				p.u32("function index")
+				p.name("function name")
+			}
+		case 2: // local names
+			n := p.names1("functions", uint64(m.NumFuncs()))
+			for range n {
+				at := p.p
+				idx := p.u32("function index")
+				if uint64(idx) >= uint64(m.NumFuncs()) {
+					p.fail(at, "local names of function %d, out of range (%d functions)", idx, m.NumFuncs())
+				}
+				t, _ := m.FuncTypeOf(idx)
+				locals := uint64(len(t.Params))
+				if int(idx) >= m.importedFuncs {
+					locals += m.Code[int(idx)-m.importedFuncs].Locals
+				}
+				k := p.names1("local names", locals)
+				for range k {
+					p.u32("local index")
+					p.name("local name")
+				}
+			}
+		default: // other subsections: opaque
+			p.p = subEnd
+		}
+		if p.p != subEnd {
+			p.fail(p.p, "%d bytes after the last entry of name subsection %d", subEnd-p.p, id)
+		}
+		p.end = end
+	}
+	p.at("", -1)
+}
+
+// names1 reads the length of a name map: at most max entries, and no more than the bytes
+// left can hold (2 bytes each at least).
+func (p *parser) names1(what string, max uint64) int {
+	at := p.p
+	n := p.count(what, 2)
+	if uint64(n) > max {
+		p.fail(at, "%d %s, more than the %d there are", n, what, max)
+	}
+	return n
 }
