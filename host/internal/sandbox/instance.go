@@ -98,10 +98,11 @@ func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	return rt.instantiate(ctx, m, eng, instanceID, execution, false)
 }
 
-// instantiate creates a guest; with snapshot set (and a module that has none yet), the state
-// the instance has once initialised becomes the module's snapshot, taken before the instance
-// runs anything else.
-func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32, snapshot bool) (*Instance, error) {
+// instantiate creates a guest. The describing instance (describing set, the first of a module)
+// finds the Go runtime's generator in the initialised memory (gorand.go) and, unless the
+// runtime has NoSnapshot, makes its state the module's snapshot, before it runs anything else.
+// Every other instance gets its own generator seed.
+func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32, describing bool) (*Instance, error) {
 	i := &Instance{
 		rt: rt, module: m, eng: eng, id: instanceID, exec: execution,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
@@ -122,6 +123,7 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		}
 		return eng.Now()
 	}
+	rnd := &phasedRandom{inst: i, init: randomSource("", 0), own: randomSource(instanceID, execution)}
 	start := []string{abi.ExportInitialize}
 	if m.snap != nil {
 		start = nil // restored from the snapshot below
@@ -142,7 +144,7 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 			}
 		}).
 		WithOsyield(func() {}).
-		WithRandSource(&phasedRandom{inst: i, init: randomSource("", 0), own: randomSource(instanceID, execution)}).
+		WithRandSource(rnd).
 		WithStdout(i.stdout).
 		WithStderr(i.stderr)
 	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.InstantiateTimeout)
@@ -168,16 +170,23 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	i.dog.inst = i
 	i.dog.mu.Unlock()
 	i.initializing = false
-	if snapshot {
-		if err := m.takeSnapshot(i); err != nil {
-			mod.Close(ctx)
-			return nil, err
+	switch {
+	case describing:
+		m.findGoRand(mod, rnd.first)
+		if !rt.cfg.NoSnapshot {
+			if err := m.takeSnapshot(i); err != nil {
+				mod.Close(ctx)
+				return nil, err
+			}
 		}
-	} else if m.snap != nil {
+	case m.snap != nil:
 		if err := m.snap.restore(mod); err != nil {
 			mod.Close(ctx)
 			return nil, fmt.Errorf("instantiate: %w", err)
 		}
+	}
+	if !describing && m.goRand && eng != nil {
+		m.reseedGoRand(mod, instanceID, execution)
 	}
 	ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ictx)
 	if err != nil {

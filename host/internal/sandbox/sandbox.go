@@ -191,6 +191,10 @@ type Module struct {
 	// globals are the names under which the compiled module exports its mutable globals
 	// (wasmopt.ExportGlobals), nil when it does not.
 	globals []string
+	// goRand: the Go runtime's generator was found at goRandAt in an initialised instance's
+	// memory; every instance gets its own seed there (gorand.go).
+	goRand   bool
+	goRandAt uint32
 
 	closeOnce sync.Once
 	closeErr  error
@@ -563,7 +567,7 @@ func abiSig(s abi.Signature) string {
 func (rt *Runtime) describe(ctx context.Context, m *Module) ([]abi.Registration, error) {
 	// The describing instance is the one whose initialised state becomes the snapshot (taken
 	// by instantiate before the instance runs anything else, see snapshot.go).
-	inst, err := rt.instantiate(ctx, m, nil, "", 0, !rt.cfg.NoSnapshot)
+	inst, err := rt.instantiate(ctx, m, nil, "", 0, true)
 	if err != nil {
 		return nil, err
 	}

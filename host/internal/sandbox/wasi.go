@@ -46,11 +46,19 @@ func randomSource(instanceID string, execution uint32) *rand.ChaCha8 {
 type phasedRandom struct {
 	inst      *Instance
 	init, own *rand.ChaCha8
+	// first holds the first read of initialisation when it was 32 bytes (the seed of the Go
+	// runtime's generators, see gorand.go).
+	first []byte
+	reads int
 }
 
 func (r *phasedRandom) Read(p []byte) (int, error) {
 	if r.inst.initializing {
-		return r.init.Read(p)
+		n, err := r.init.Read(p)
+		if r.reads++; r.reads == 1 && len(p) == 32 {
+			r.first = append([]byte(nil), p...)
+		}
+		return n, err
 	}
 	return r.own.Read(p)
 }
