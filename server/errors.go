@@ -98,8 +98,8 @@ func errorOf(err error) *Error {
 }
 
 // writeError writes {"error": {"code": ..., "message": ...}}. A 5xx answer gets the request
-// ID (set by ServeHTTP) in its body. When the request declared a body, the connection is
-// closed after the answer: the handler may not have read the body (an authentication error
+// ID (set by ServeHTTP) in its body. When an HTTP/1 request declared a body, the connection
+// is closed after the answer: the handler may not have read the body (an authentication error
 // answers before reading it), and draining a body a client is slow to send, or does not send,
 // would hold the answer back until the read timeout.
 func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
@@ -112,7 +112,8 @@ func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 		c.Message += " (request ID " + id + ")"
 		e = &c
 	}
-	if r != nil && r.ContentLength != 0 {
+	if r != nil && r.ContentLength != 0 && r.ProtoMajor == 1 {
+		// (HTTP/2 resets an unread stream; its "Connection: close" would end every stream.)
 		w.Header().Set("Connection", "close")
 	}
 	writeJSON(w, e.Status, map[string]*Error{"error": e})
