@@ -13,13 +13,18 @@ import (
 )
 
 // TestChildrenNeverResolveInAnotherNamespace: a guest of namespace a that starts a child by a
-// name only b registers, or by b's old prefixed form "b/<name>", does not run b's module: the
-// child fails as unregistered, and nothing in the failure names b's orchestrations or module.
+// name only b registers, or by b's old prefixed form "b/<name>", does not run b's module, nor
+// the default namespace's registration of the name (the host does not share its registry):
+// the child fails as unregistered, and nothing in the failure names b's orchestrations or
+// module.
 func TestChildrenNeverResolveInAnotherNamespace(t *testing.T) {
 	// Few, quick attempts: an unregistered child fails in milliseconds.
 	e := newEnvWith(t, envConfig{hostOpts: []host.Option{host.WithMaxAttempts(3), host.WithRetryBase(5 * time.Millisecond)}})
 	e.upload(tokA, "parent", "1", goGuest(t))
 	hello := e.upload(tokB, "greeter", "1", wat(t, "hello.wasm"))
+	if _, err := e.h.LoadModule(t.Context(), wat(t, "hello.wasm")); err != nil {
+		t.Fatal(err)
+	}
 	for i, name := range []string{"wat_hello", "b/wat_hello"} {
 		id := fmt.Sprintf("p%d", i)
 		e.start(tokA, "sc_child", id, map[string]any{"name": name})
