@@ -53,9 +53,9 @@ type turn struct {
 	start, inputsEnd, end int
 	// endedByHost: the turn holds an input after which the host ended the execution itself.
 	endedByHost bool
-	// activityEnd: the turn holds an activity's infrastructure failure (see hostEnd); while
-	// a recorded history is indexed, whether the host ended the turn depends on its decisions.
-	activityEnd bool
+	// activityEnd and droppedChildEnd: the turn holds an input of that hostEndKind; when a
+	// recorded history is indexed, whether the host ended the turn depends on its decisions.
+	activityEnd, droppedChildEnd bool
 }
 
 // hostEndKind says whether an input ends the execution without running the guest.
@@ -71,7 +71,15 @@ const (
 	// The host ends the execution on it; in histories recorded before that rule the guest
 	// may have gone on, which index recognises by the turn's decisions.
 	endActivity
+	// endDroppedChild: the infrastructure failure of a child whose future the orchestration
+	// cancelled. The guest runs on it (the failure is ignored like any late completion); in
+	// histories recorded before that rule the host ended the execution with DH-CHILD-001,
+	// which index recognises by the turn's decisions.
+	endDroppedChild
 )
+
+// now reports whether the host ends the execution when an input of kind k arrives.
+func (k hostEndKind) now() bool { return k == endAlways || k == endActivity }
 
 type futureState uint8
 
@@ -185,6 +193,8 @@ func (e *Engine) index() error {
 				t.endedByHost = true
 			case endActivity:
 				t.activityEnd = true
+			case endDroppedChild:
+				t.droppedChildEnd = true
 			}
 		case ev.Kind.IsDecision():
 			if ev.Kind.IsTerminal() {
@@ -204,13 +214,19 @@ func (e *Engine) index() error {
 			return fmt.Errorf("%w: first turn does not start the execution", ErrCorruptHistory)
 		}
 	}
-	// An activity's infrastructure failure ended the turn when the turn's only decision is
-	// the end, which is what the host records. Before the host ended executions on it, the
-	// guest received the failure and may have gone on: such a turn replays as it ran.
+	// Turns recorded under earlier rules replay as they ran. An activity's infrastructure
+	// failure ended the turn when the turn's only decision is the end, which is what the
+	// host records; before, the guest received the failure and may have gone on. A dropped
+	// child's infrastructure failure ended it when the only decision is the host's
+	// DH-CHILD-001 (a code no guest may report); now the guest goes on.
 	for k := range e.turns {
-		if t := &e.turns[k]; t.activityEnd && !t.endedByHost {
-			t.endedByHost = t.end == t.inputsEnd+1 && e.hist[t.inputsEnd].Kind.IsTerminal()
+		t := &e.turns[k]
+		if t.endedByHost || t.end != t.inputsEnd+1 {
+			continue
 		}
+		last := &e.hist[t.inputsEnd]
+		t.endedByHost = t.activityEnd && last.Kind.IsTerminal() ||
+			t.droppedChildEnd && last.Kind == history.KindExecutionFailed && last.Failure != nil && last.Failure.Code == abi.CodeChildFailed
 	}
 	return nil
 }
@@ -222,13 +238,16 @@ func (e *Engine) index() error {
 // depends on the decisions of earlier turns only, so it gives the same answer before and after
 // the input is tracked.
 func (e *Engine) hostEnd(ev *history.Event) hostEndKind {
-	infra := ev.Failure != nil && ev.Failure.Kind == abi.FailureInfrastructure && !e.dropped[ev.Ref]
+	infra := ev.Failure != nil && ev.Failure.Kind == abi.FailureInfrastructure
+	dropped := e.dropped[ev.Ref]
 	switch {
 	case ev.Kind == history.KindCancelRequested:
 		return endAlways
+	case ev.Kind == history.KindSubOrchestrationFailed && infra && dropped:
+		return endDroppedChild
 	case ev.Kind == history.KindSubOrchestrationFailed && infra:
 		return endAlways
-	case ev.Kind == history.KindActivityFailed && infra:
+	case ev.Kind == history.KindActivityFailed && infra && !dropped:
 		return endActivity
 	}
 	return endNone

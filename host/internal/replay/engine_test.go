@@ -520,6 +520,40 @@ func TestReplayOfActivityInfrastructureFailureCaught(t *testing.T) {
 	}
 }
 
+// TestReplayOfDroppedChildFailure: hosts before the current rule ended an execution with
+// DH-CHILD-001 when a child whose future it had cancelled failed with an infrastructure
+// failure; such a history replays as ended by the host. Now the guest goes on.
+func TestReplayOfDroppedChildFailure(t *testing.T) {
+	script := func(g *G) {
+		c := g.Schedule(child("c", "kid", ""))         // 3
+		g.Get(g.Schedule(timer(time.Minute)))          // 4
+		g.Cancel(c)                                    // 7
+		g.Complete(g.Get(g.Schedule(waitEvent("go")))) // 8
+	}
+	x := newInst(t, false, script)
+	x.must(Suspended, started("orch", ""))
+	x.must(Suspended, fired(4))
+	r := x.must(Suspended, childFailed(3, abi.FailureInfrastructure, abi.CodeTrap))
+	if got := kinds(r.Commit.History); got != "turn_started sub_orchestration_failed" {
+		t.Fatalf("the dropped child's failure recorded %q, want it recorded and ignored", got)
+	}
+	old := slices.Clone(x.hist)
+	old = append(old, history.Event{ID: int64(len(old) + 1), Kind: history.KindExecutionFailed, Time: t0,
+		Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "sub-orchestration of event 3 failed"}})
+	eng, err := replay.New(x.cfg, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := spawn(eng, script)
+	defer p.discard()
+	if o := p.wait(); o.State != Ended {
+		t.Fatalf("replay of the old history stopped %v (%v), want ended", o.State, o.Err)
+	}
+}
+
 // TestColdAndLiveAgree runs the same turns in both modes and compares the histories event
 // for event, times included.
 func TestColdAndLiveAgree(t *testing.T) {

@@ -109,7 +109,7 @@ func (e *Engine) BeginTurn(now int64, inputs []history.Event) (TurnStart, error)
 	tr := turn{start: len(e.hist) - 1}
 	for _, in := range accepted {
 		in.Execution = 0
-		if e.hostEnd(&in) != endNone {
+		if e.hostEnd(&in).now() {
 			tr.endedByHost = true
 		}
 		e.appendEvent(in)
@@ -236,7 +236,7 @@ func (e *Engine) checkCompletion(in history.Event) error {
 func (e *Engine) endByHost(tr turn) {
 	for j := tr.start + 1; j < tr.inputsEnd; j++ {
 		in := e.hist[j]
-		if e.hostEnd(&in) == endNone {
+		if !e.hostEnd(&in).now() {
 			continue
 		}
 		switch in.Kind {
