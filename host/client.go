@@ -25,10 +25,22 @@ import (
 type Client struct {
 	st store.Store
 	rt *runtime.Runtime
+	// maxPayload bounds an input, event data or queue message (the host's Limits.MaxPayload;
+	// the default for a client made by NewClient).
+	maxPayload int
 }
 
 // NewClient returns a client working directly on a store.
-func NewClient(st store.Store) *Client { return &Client{st: st} }
+func NewClient(st store.Store) *Client { return &Client{st: st, maxPayload: DefaultLimits.MaxPayload} }
+
+// checkPayload refuses a payload the instance's engine would refuse (ErrTooLarge), so that it
+// fails the caller rather than the instance.
+func (c *Client) checkPayload(what string, b []byte) error {
+	if len(b) > c.maxPayload {
+		return fmt.Errorf("%w: %s of %d bytes is more than the limit of %d", ErrTooLarge, what, len(b), c.maxPayload)
+	}
+	return nil
+}
 
 // StartOption configures Client.Start.
 type StartOption func(*startOptions)
@@ -65,6 +77,9 @@ func (c *Client) Start(ctx context.Context, name string, input []byte, opts ...S
 		opt(&o)
 	}
 	if err := checkName("orchestration name", name); err != nil {
+		return "", err
+	}
+	if err := c.checkPayload("input", input); err != nil {
 		return "", err
 	}
 	if o.ns != "" {
@@ -227,6 +242,9 @@ func (c *Client) send(ctx context.Context, id, what string, ev history.Event) er
 		if err := checkName(what, ev.Name); err != nil {
 			return err
 		}
+	}
+	if err := c.checkPayload("data", ev.Input); err != nil {
+		return err
 	}
 	ev.Time = time.Now().UnixNano()
 	return c.submit(ctx, store.Message{InstanceID: id, Event: ev})

@@ -19,6 +19,9 @@ var (
 	// ErrQuota is returned when a namespace's quota (NamespacePolicy) refuses a start or an
 	// upload.
 	ErrQuota = errors.New("namespace quota exceeded")
+	// ErrTooLarge is returned by Client.Start, RaiseEvent and Enqueue for a payload larger
+	// than the host's Limits.MaxPayload.
+	ErrTooLarge = errors.New("payload too large")
 	// ErrStarted is returned by Start on a running host, ErrStopped by calls after Stop.
 	ErrStarted = errors.New("host already started")
 	// ErrStopped is returned after Stop.
@@ -27,4 +30,8 @@ var (
 	// acceptable orchestration module; the message names every problem (forbidden imports,
 	// missing exports, ABI version, size).
 	ErrInvalidModule = sandbox.ErrInvalidModule
+	// ErrCompileTimeout is wrapped by LoadModule, InspectModule and CompileModule when compiling
+	// a module outlasts Limits.CompileTime: too large a module for the host (or too busy a
+	// host); it does not say the bytes are invalid.
+	ErrCompileTimeout = sandbox.ErrCompileTimeout
 )

@@ -125,7 +125,7 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 		SharedRegistry: cfg.sharedRegistry,
 	})
 	h := &Host{st: st, sb: sb, mods: mods, rt: rt, cfg: cfg}
-	h.client = &Client{st: st, rt: rt}
+	h.client = &Client{st: st, rt: rt, maxPayload: limits.MaxPayload}
 	return h, nil
 }
 

@@ -47,6 +47,15 @@ func ActivityNamespace(ctx context.Context) (ActivityInfo, bool) {
 	return runtime.ActivityInfoFrom(ctx)
 }
 
+// NamespacePolicy returns the policy of a namespace (the zero policy without
+// WithNamespacePolicy): what a caller that registers modules for it (the server) enforces.
+func (h *Host) NamespacePolicy(ns string) NamespacePolicy {
+	if h.cfg.policy == nil {
+		return NamespacePolicy{}
+	}
+	return h.cfg.policy(ns)
+}
+
 // runtimePolicy turns the host's namespace policy into the runtime's.
 func runtimePolicy(policy func(string) NamespacePolicy) func(string) runtime.Policy {
 	if policy == nil {

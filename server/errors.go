@@ -75,6 +75,10 @@ func errorOf(err error) *Error {
 		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is larger than the limit of %d bytes", tooBig.Limit)
 	case errors.Is(err, host.ErrInvalidModule):
 		return errorf(http.StatusBadRequest, CodeInvalidModule, "%v", err)
+	case errors.Is(err, host.ErrCompileTimeout):
+		return errorf(http.StatusBadRequest, CodeInvalidModule, "%v: the module is too large to compile on this server", err)
+	case errors.Is(err, host.ErrTooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "%v", err)
 	case errors.Is(err, host.ErrInvalidName):
 		return errorf(http.StatusBadRequest, CodeInvalidName, "%v", err)
 	case errors.Is(err, host.ErrInstanceExists):

@@ -55,9 +55,15 @@ func NewDivergenceJSON(d *host.Divergence) *DivergenceJSON {
 // checkReplay replays the current execution of the namespace's running instances of every
 // orchestration the module registers (at most the replay sample) against it. It changes
 // nothing.
-func (s *Server) checkReplay(r *http.Request, ns string, m *host.Module, wasm []byte) (*checkJSON, error) {
+func (s *Server) checkReplay(w http.ResponseWriter, r *http.Request, ns string, m *host.Module, wasm []byte) (*checkJSON, error) {
 	ctx := r.Context()
 	out := &checkJSON{Compatible: true, Instances: []instanceCheck{}}
+	// One compilation for every replay of the check, released at its end.
+	rp, err := s.h.Replayer(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	defer rp.Close()
 	var names []string
 	for _, reg := range m.Orchestrations {
 		if !slices.Contains(names, reg.Name) {
@@ -81,13 +87,16 @@ func (s *Server) checkReplay(r *http.Request, ns string, m *host.Module, wasm []
 				events, err := s.c.History(ctx, in.ID, in.Execution)
 				var d *host.Divergence
 				if err == nil {
-					d, err = s.h.Replay(ctx, wasm, in.ID, in.Execution, events)
+					d, err = rp.Replay(ctx, in.ID, in.Execution, events)
 				}
 				switch {
 				case ctx.Err() != nil:
 					return nil, ctx.Err()
 				case err != nil:
-					c.Compatible, c.Error = false, err.Error()
+					// The cause is the host's to read (its log, under the request's ID).
+					id := w.Header().Get(RequestIDHeader)
+					s.cfg.logger.Error("replay check failed", "request_id", id, "instance", in.ID, "err", err)
+					c.Compatible, c.Error = false, "the instance could not be checked (see the server's log under request ID "+id+")"
 				case d != nil:
 					c.Compatible, c.Divergence = false, NewDivergenceJSON(d)
 				}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -111,9 +112,24 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	if len(wasm) == 0 {
 		return errorf(http.StatusBadRequest, CodeInvalidModule, "empty body: send the module's bytes")
 	}
-	m, err := s.h.InspectModule(r.Context(), wasm)
+	// An upload that is only checked keeps nothing compiled; one that is to be registered
+	// keeps its compiled module for the instances to come, and forgets it if it is refused.
+	var m *host.Module
+	if check == "replay" {
+		m, err = s.h.InspectModule(r.Context(), wasm)
+	} else {
+		m, err = s.h.CompileModule(r.Context(), wasm)
+	}
 	if err != nil {
 		return err
+	}
+	stored := false
+	if check != "replay" {
+		defer func() {
+			if !stored {
+				s.forget(m.Hash)
+			}
+		}()
 	}
 	s.remember(m)
 	if version == "" {
@@ -132,7 +148,7 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	out := moduleJSON{Name: name, Version: version, Hash: m.Hash, Size: int64(m.Size), Imports: m.Imports,
 		Orchestrations: registrations(m.Orchestrations)}
 	if check == "replay" {
-		c, err := s.checkReplay(r, ns, m, wasm)
+		c, err := s.checkReplay(w, r, ns, m, wasm)
 		if err != nil {
 			return err
 		}
@@ -156,7 +172,8 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 		}
 	}
 	regs = append(regs, store.Registration{Kind: store.RegistrationModule, Name: name, Version: version})
-	res, err := s.st.PutModule(ctx, store.ModulePut{Namespace: ns, Wasm: wasm, Registrations: regs})
+	res, err := s.st.PutModule(ctx, store.ModulePut{Namespace: ns, Wasm: wasm, Registrations: regs,
+		MaxNamespaceBytes: s.h.NamespacePolicy(ns).MaxModuleBytes})
 	if errors.Is(err, store.ErrExists) {
 		// Another upload of this name and version won the race.
 		old, rerr := s.st.ResolveModule(ctx, ns, store.RegistrationModule, name, version)
@@ -168,6 +185,7 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	if err != nil {
 		return err
 	}
+	stored = true
 	for _, k := range res.Kept {
 		out.Kept = append(out.Kept, registrationJSON{Name: k.Name, Version: guestVersion(k.Version), Hash: k.Hash})
 	}
@@ -202,6 +220,14 @@ func guestVersion(v string) string {
 		return ""
 	}
 	return v
+}
+
+// forget drops the compiled module of a refused upload from the host's caches, unless some
+// namespace has it registered (its instances would compile it again).
+func (s *Server) forget(hash string) {
+	if mods, err := s.st.ListModules(context.Background(), store.ModuleFilter{Hash: hash}); err == nil && len(mods) == 0 {
+		s.h.ForgetModule(hash)
+	}
 }
 
 // remember caches a module's description by hash.

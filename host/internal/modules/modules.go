@@ -204,9 +204,10 @@ func (m *Manager) load(ctx context.Context, e *entry, mode Mode, load func(conte
 	close(e.ready)
 	m.mu.Unlock()
 	if m.disk != nil && dir != "" {
-		if err != nil {
+		switch {
+		case errors.Is(err, sandbox.ErrInvalidModule):
 			m.disk.remove(e.hash) // nothing is cached for a module that was refused
-		} else {
+		case err == nil:
 			m.disk.used(e.hash)
 		}
 	}

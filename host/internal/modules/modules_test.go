@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -265,4 +267,58 @@ func TestDiskBudget(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, hashOf(b))); err != nil {
 		t.Fatalf("the most recent module was trimmed: %v", err)
 	}
+}
+
+// rss returns the resident memory of the process, in bytes (0 where /proc is not there).
+func rss(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	fmt.Sscan(string(b), &size, &res)
+	return res * int64(os.Getpagesize())
+}
+
+// TestHighDataModulesStaySmall: 50 small modules, each with 64 KiB of data at 200 MiB, cost
+// the host about their data, not their memory's reach: the memory image of a module is sparse
+// and kept once (not also on the heap), and past the budget, the modules nobody holds are
+// evicted; one comes back when it is used again.
+func TestHighDataModulesStaySmall(t *testing.T) {
+	if _, err := os.Stat("/proc/self/statm"); err != nil {
+		t.Skip("no /proc to read the resident memory from")
+	}
+	m := newManager(t, Config{Budget: 4 << 20})
+	const n = 50
+	mods := make([][]byte, n)
+	for i := range mods {
+		mods[i] = testguest.HighData(t, 3300, 200<<20, 64<<10, i)
+	}
+	runtime.GC()
+	before := rss(t)
+	for i, wasm := range mods {
+		r, err := m.Acquire(context.Background(), wasm, Keep)
+		if err != nil {
+			t.Fatalf("module %d: %v", i, err)
+		}
+		if !r.Module().Has("wat_hello", "") {
+			t.Fatalf("module %d does not register wat_hello", i)
+		}
+		r.Release()
+	}
+	runtime.GC()
+	grown := rss(t) - before
+	s := m.Stats()
+	t.Logf("50 modules of 64 KiB at 200 MiB: resident memory +%d MiB, %d kept (%d KiB estimated)", grown>>20, s.Loaded, s.Bytes>>10)
+	if grown > 200<<20 {
+		t.Fatalf("resident memory grew by %d MiB for 50 modules of 64 KiB of data each", grown>>20)
+	}
+	if s.Bytes > 4<<20 || s.Loaded >= n {
+		t.Fatalf("the modules past the budget were not evicted: %+v", s)
+	}
+	r, err := m.Acquire(context.Background(), mods[0], Keep)
+	if err != nil {
+		t.Fatalf("an evicted module does not come back: %v", err)
+	}
+	r.Release()
 }

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -9,23 +11,29 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/durohost/durohost/host/internal/wasmopt"
 )
 
 // imageSupported: linear memories can start from a module's data image (see dataImage).
 const imageSupported = true
 
-// dataImage is a module's initial memory (wasmopt.DataImage) in an unlinked temporary file.
-// A guest's memory maps it copy-on-write over the start of its reservation: instantiation
-// then copies no data segment, the pages a guest only reads stay shared with every other
-// instance of the module (the page cache), and only the pages it writes are copied, when it
-// writes them. The file is deleted from its directory at once; it lives as long as the
-// descriptor and the mappings.
+// dataImage is a module's initial memory (wasmopt.Image, or a snapshot's memory) in an
+// anonymous memory file. A guest's memory maps the image's runs (the pages that hold data)
+// copy-on-write over the start of its reservation; the rest of the image's size is fresh
+// anonymous memory, zero until written. Instantiation then copies no data, the pages a guest
+// only reads stay shared with every other instance of the module (the page cache), and only
+// the pages it writes are copied, when it writes them. The file is sparse: the holes between
+// runs (a module's data at a high address, the untouched pages of a snapshot) cost nothing,
+// and no guest's read can fill them, since they are never mapped. The image is kept nowhere
+// else: a pooled memory is restored by copying its runs from a read-only view of the file.
 type dataImage struct {
 	f    *os.File
-	size int // page-rounded length of the file
-	// bytes is the image (owned: the caller must not change it), for restoring a pooled memory
-	// by copying.
-	bytes []byte
+	size int // page-rounded size of the memory the image covers
+	// runs are the page-rounded spans of the file that hold data (the rest are holes).
+	runs []span
+	// view is the file mapped read-only and shared (no copy of its pages).
+	view []byte
 
 	// pool holds freed memories of this module for reuse, with the bytes they had committed.
 	mu     sync.Mutex
@@ -33,15 +41,62 @@ type dataImage struct {
 	closed bool
 }
 
+// span is [start, end) in bytes.
+type span struct{ start, end int }
+
 type pooledMemory struct {
 	buf       []byte
 	committed int
 }
 
-// newDataImage keeps image (which the caller must not change afterwards) and writes it to an
-// anonymous memory file (memfd: faults on its mappings never wait for a disk), or, where the
-// kernel has none, to an unlinked temporary file.
-func newDataImage(image []byte) (*dataImage, error) {
+// runGap joins runs closer than this: mapping a short hole with them costs less than another
+// mapping (a guest's reads may fill it, at most runGap per run).
+const runGap = 64 << 10
+
+// newDataImage writes a module's data image to a memory file.
+func newDataImage(img *wasmopt.Image) (*dataImage, error) {
+	var runs []span
+	for _, seg := range img.Segments {
+		s := span{int(seg.Offset) &^ (pageSize - 1), int(roundPage(seg.Offset + uint64(len(seg.Data))))}
+		runs = appendRun(runs, s)
+	}
+	return writeImage(int(roundPage(img.Size)), runs, img.WriteAt)
+}
+
+// newSnapshotImage writes mem, an initialised instance's memory, to a memory file, leaving
+// its zero pages as holes. mem is only read.
+func newSnapshotImage(mem []byte) (*dataImage, error) {
+	var runs []span
+	zero := make([]byte, pageSize)
+	for p := 0; p < len(mem); p += pageSize {
+		end := min(p+pageSize, len(mem))
+		if !bytes.Equal(mem[p:end], zero[:end-p]) {
+			runs = appendRun(runs, span{p, int(roundPage(uint64(end)))})
+		}
+	}
+	return writeImage(int(roundPage(uint64(len(mem)))), runs, func(w io.WriterAt) error {
+		for _, r := range runs {
+			if _, err := w.WriteAt(mem[r.start:min(r.end, len(mem))], int64(r.start)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// appendRun adds s to runs, joining it to the last run when they are close.
+func appendRun(runs []span, s span) []span {
+	if n := len(runs); n > 0 && s.start-runs[n-1].end < runGap {
+		runs[n-1].end = max(runs[n-1].end, s.end)
+		return runs
+	}
+	return append(runs, s)
+}
+
+// writeImage creates the memory file of an image of size bytes (page-rounded) whose runs write
+// fills (an anonymous memory file, memfd: faults on its mappings never wait for a disk; where
+// the kernel has none, an unlinked temporary file).
+func writeImage(size int, runs []span, write func(io.WriterAt) error) (*dataImage, error) {
 	var f *os.File
 	if fd, err := unix.MemfdCreate("durohost-image", unix.MFD_CLOEXEC); err == nil {
 		f = os.NewFile(uintptr(fd), "durohost-image")
@@ -51,16 +106,25 @@ func newDataImage(image []byte) (*dataImage, error) {
 		}
 		os.Remove(f.Name())
 	}
-	size := int(roundPage(uint64(len(image))))
-	if _, err := f.Write(image); err != nil {
+	fail := func(err error) (*dataImage, error) {
 		f.Close()
 		return nil, fmt.Errorf("memory image: %w", err)
 	}
 	if err := f.Truncate(int64(size)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("memory image: %w", err)
+		return fail(err)
 	}
-	return &dataImage{f: f, size: size, bytes: image}, nil
+	if err := write(f); err != nil {
+		return fail(err)
+	}
+	d := &dataImage{f: f, size: size, runs: runs}
+	if size > 0 {
+		view, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+		if err != nil {
+			return fail(err)
+		}
+		d.view = view
+	}
+	return d, nil
 }
 
 // close releases the descriptor and the pooled memories; mappings made from it stay valid,
@@ -81,25 +145,40 @@ func (d *dataImage) close() error {
 		imagePoolBytes.Add(-int64(p.committed))
 		syscall.Munmap(p.buf)
 	}
+	if d.view != nil {
+		syscall.Munmap(d.view)
+	}
 	return d.f.Close()
 }
 
-// resident returns the bytes the image keeps in memory (its descriptor's pages and the copy
-// restores read), for the module cache's accounting.
+// resident returns the bytes the image keeps in memory (the pages of its runs), for the module
+// cache's accounting.
 func (d *dataImage) resident() int64 {
 	if d == nil {
 		return 0
 	}
-	return 2 * int64(len(d.bytes))
+	var n int64
+	for _, r := range d.runs {
+		n += int64(r.end - r.start)
+	}
+	return n
 }
 
-// mapOver maps the image copy-on-write, readable and writable, over the start of buf (a
-// reservation of at least d.size bytes).
+// mapOver makes the image's size of buf (a reservation of at least d.size bytes) readable and
+// writable, zero, and maps the image's runs copy-on-write over it.
 func (d *dataImage) mapOver(buf []byte) error {
-	_, _, errno := syscall.Syscall6(syscall.SYS_MMAP, uintptr(unsafe.Pointer(&buf[0])), uintptr(d.size),
-		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED, d.f.Fd(), 0)
-	if errno != 0 {
-		return fmt.Errorf("map memory image: %w", errno)
+	if d.size == 0 {
+		return nil
+	}
+	if err := syscall.Mprotect(buf[:d.size], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
+		return fmt.Errorf("map memory image: %w", err)
+	}
+	for _, r := range d.runs {
+		_, _, errno := syscall.Syscall6(syscall.SYS_MMAP, uintptr(unsafe.Pointer(&buf[r.start])), uintptr(r.end-r.start),
+			syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED, d.f.Fd(), uintptr(r.start))
+		if errno != 0 {
+			return fmt.Errorf("map memory image: %w", errno)
+		}
 	}
 	return nil
 }
@@ -142,8 +221,13 @@ func (d *dataImage) reuse(m *reservedMemory, size int) bool {
 	d.pool = d.pool[:n-1]
 	d.mu.Unlock()
 	imagePoolBytes.Add(-int64(p.committed))
-	copied := copy(p.buf, d.bytes)
-	clear(p.buf[copied:p.committed])
-	m.buf, m.committed = p.buf, p.committed
+	at := 0
+	for _, r := range d.runs {
+		clear(p.buf[at:r.start])
+		copy(p.buf[r.start:r.end], d.view[r.start:r.end])
+		at = r.end
+	}
+	clear(p.buf[at:p.committed])
+	m.buf, m.committed = p.buf, max(p.committed, d.size)
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/wasmopt"
 	"github.com/durohost/durohost/host/internal/replay"
 )
 
@@ -14,7 +15,7 @@ import (
 // pooled any more.
 func TestImageMemory(t *testing.T) {
 	image := bytes.Repeat([]byte("durohost"), 3000) // 24,000 bytes: not a page multiple
-	img, err := newDataImage(bytes.Clone(image))
+	img, err := newDataImage(&wasmopt.Image{Size: uint64(len(image)), Segments: []wasmopt.Segment{{Offset: 0, Data: bytes.Clone(image)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

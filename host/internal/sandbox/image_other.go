@@ -2,14 +2,20 @@
 
 package sandbox
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/durohost/durohost/host/internal/wasmopt"
+)
 
 // imageSupported: memories start from wazero's copy of the data segments (see image_linux.go).
 const imageSupported = false
 
 type dataImage struct{ size int }
 
-func newDataImage([]byte) (*dataImage, error) { return nil, errors.New("memory images need Linux") }
+func newDataImage(*wasmopt.Image) (*dataImage, error) { return nil, errors.New("memory images need Linux") }
+
+func newSnapshotImage([]byte) (*dataImage, error) { return nil, errors.New("memory images need Linux") }
 
 func (d *dataImage) close() error { return nil }
 

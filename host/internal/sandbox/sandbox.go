@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
@@ -279,39 +279,47 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 		return nil, fmt.Errorf("%w: not a WebAssembly binary (no \\0asm header)", ErrInvalidModule)
 	}
 	sum := sha256.Sum256(wasm)
+	// The module is read once, checked against the limits that keep compiling it cheap
+	// (wasmopt.Check), and its imports and exports validated, all before anything compiles.
+	layout, err := wasmopt.ParseChecked(wasm, wasmopt.Limits{MaxMemoryPages: rt.cfg.MemoryLimitPages})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	}
+	imports, err := validate(layout)
+	if err != nil {
+		return nil, err
+	}
 	// Instances are pinned to the hash of the original bytes; what is compiled is the same
 	// module without its data segments, whose initial memory is mapped from an image at each
 	// instantiation (see dataImage), or, where that is not available or not worth it, the
 	// module with its data segments merged (about twice as cheap to instantiate as Go's
 	// tens of thousands of segments).
-	opt, image, globals, err := []byte(nil), []byte(nil), []string(nil), error(nil)
+	var (
+		opt     []byte
+		image   *wasmopt.Image
+		globals []string
+	)
 	if imageSupported {
 		// With its mutable globals exported, an initialised instance's state can be
 		// snapshotted (see snapshot.go), when its memory and globals are all its state.
-		snapshottable, err := wasmopt.Snapshottable(wasm)
-		if err != nil {
+		exported := layout
+		if layout.Snapshottable() {
+			exported, globals = layout.WithGlobalsExported()
+		}
+		if opt, image, err = exported.DataImage(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 		}
-		exported, names := wasm, []string(nil)
-		if snapshottable {
-			if exported, names, err = wasmopt.ExportGlobals(wasm); err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
-			}
-		}
-		if opt, image, err = wasmopt.DataImage(exported); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
-		}
-		globals = names
-		if len(image) < minImage {
-			opt, image, globals = wasm, nil, nil
+		if image == nil || image.DataBytes() < minImage {
+			// An image only where the data justifies a mapping.
+			opt, image, globals = nil, nil, nil
 		}
 	}
 	if image == nil {
-		if opt, err = wasmopt.MergeDataSegments(wasm); err != nil {
+		if opt, err = layout.MergeDataSegments(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 		}
 	}
-	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), rt: rt, globals: globals, codeSize: len(opt)}
+	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), Imports: imports, rt: rt, globals: globals, codeSize: layout.CodeSize}
 	if err := rt.compile(ctx, m, opt, cacheDir); err != nil {
 		return nil, err
 	}
@@ -328,10 +336,6 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 			m.Close(ctx)
 			return nil, err
 		}
-	}
-	if err := m.validate(); err != nil {
-		m.Close(ctx)
-		return nil, err
 	}
 	regs, err := rt.describe(ctx, m)
 	if err != nil {
@@ -363,28 +367,18 @@ func (rt *Runtime) compile(ctx context.Context, m *Module, opt []byte, cacheDir 
 		return fmt.Errorf("compile module: waiting for a compile slot: %w", ctx.Err())
 	}
 	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CompileTimeout)
+	defer cancel()
 	// Two workers: wazero checks for cancellation only when it compiles with several.
 	cctx = experimental.WithCompilationWorkers(cctx, 2)
-	type result struct {
-		r     wazero.Runtime
-		cache wazero.CompilationCache
-		cm    wazero.CompiledModule
-		err   error
-	}
-	done := make(chan result, 1)
+	done := make(chan compiled) // a result is handed over only to a caller still waiting
 	go func() {
 		defer func() { <-rt.compiling }()
-		defer cancel()
-		var res result
-		res.r, res.cache, res.err = rt.newEngine(cacheDir)
-		if res.err == nil {
-			res.cm, res.err = res.r.CompileModule(cctx, opt)
-		}
-		if res.err != nil && res.r != nil {
-			res.r.Close(context.Background())
-			if res.cache != nil {
-				res.cache.Close(context.Background())
-			}
+		res := compileIn(cctx, rt, opt, cacheDir)
+		var pathErr *fs.PathError
+		if cacheDir != "" && (errors.As(res.err, &pathErr) || res.r == nil) && cctx.Err() == nil {
+			// The compilation cache could not be written or opened (a full disk, a
+			// directory removed under it): compile without it rather than refuse the module.
+			res = compileIn(cctx, rt, opt, "")
 		}
 		select {
 		case done <- res:
@@ -417,6 +411,31 @@ func (rt *Runtime) compile(ctx context.Context, m *Module, opt []byte, cacheDir 
 		}
 		return fmt.Errorf("%w: %s", ErrCompileTimeout, rt.cfg.CompileTimeout)
 	}
+}
+
+// compiled is the outcome of compileIn.
+type compiled struct {
+	r     wazero.Runtime
+	cache wazero.CompilationCache
+	cm    wazero.CompiledModule
+	err   error
+}
+
+// compileIn compiles opt in a new runtime (cached in cacheDir when set); on failure nothing is
+// left open.
+func compileIn(ctx context.Context, rt *Runtime, opt []byte, cacheDir string) compiled {
+	var res compiled
+	res.r, res.cache, res.err = rt.newEngine(cacheDir)
+	if res.err == nil {
+		res.cm, res.err = res.r.CompileModule(ctx, opt)
+	}
+	if res.err != nil && res.r != nil {
+		res.r.Close(context.Background())
+		if res.cache != nil {
+			res.cache.Close(context.Background())
+		}
+	}
+	return res
 }
 
 // newEngine creates a module's wazero runtime with the durohost ABI and the deterministic
@@ -483,24 +502,26 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// validate checks imports and exports against the ABI.
-func (m *Module) validate() error {
+// validate checks a module's imports and exports against the ABI, from its layout (before it
+// is compiled), and returns its imports as "module.name". The error names every problem.
+func validate(l *wasmopt.Module) ([]string, error) {
 	var problems []string
+	var imports []string
 	abiFuncs := map[string]abi.Signature{}
 	for _, s := range abi.HostFunctions {
 		abiFuncs[s.Name] = s
 	}
-	for _, f := range m.compiled.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		m.Imports = append(m.Imports, mod+"."+name)
+	for _, f := range l.ImportedFuncs() {
+		mod, name := f.Module, f.Name
+		imports = append(imports, mod+"."+name)
 		switch mod {
 		case abi.ImportModule:
 			s, ok := abiFuncs[name]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("imports unknown ABI function %s.%s", mod, name))
-			} else if !sameTypes(f.ParamTypes(), s.Params) || !sameTypes(f.ResultTypes(), s.Results) {
+			} else if !sameTypes(f.Type.Params, s.Params) || !sameTypes(f.Type.Results, s.Results) {
 				problems = append(problems, fmt.Sprintf("imports %s.%s with signature %s, ABI v%d defines %s",
-					mod, name, sig(f.ParamTypes(), f.ResultTypes()), abi.Version, abiSig(s)))
+					mod, name, sig(f.Type), abi.Version, abiSig(s)))
 			}
 		case abi.WASIModule:
 			if !wasiFunctions[name] {
@@ -510,45 +531,51 @@ func (m *Module) validate() error {
 			problems = append(problems, fmt.Sprintf("imports forbidden function %s.%s (only %s and %s are allowed)", mod, name, abi.ImportModule, abi.WASIModule))
 		}
 	}
-	for _, mem := range m.compiled.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		problems = append(problems, fmt.Sprintf("imports memory %s.%s (a module must define its own)", mod, name))
+	for _, mem := range l.ImportedMemories() {
+		problems = append(problems, fmt.Sprintf("imports memory %s.%s (a module must define its own)", mem.Module, mem.Name))
 	}
-	exports := m.compiled.ExportedFunctions()
+	exports := map[string]wasmopt.FuncType{}
+	for _, f := range l.ExportedFuncs() {
+		exports[f.Name] = f.Type
+	}
 	for _, want := range abi.Exports {
-		f, ok := exports[want.Name]
+		t, ok := exports[want.Name]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("does not export function %s", want.Name))
-		} else if !sameTypes(f.ParamTypes(), want.Params) || !sameTypes(f.ResultTypes(), want.Results) {
+		} else if !sameTypes(t.Params, want.Params) || !sameTypes(t.Results, want.Results) {
 			problems = append(problems, fmt.Sprintf("exports %s with signature %s, ABI v%d requires %s",
-				want.Name, sig(f.ParamTypes(), f.ResultTypes()), abi.Version, abiSig(want)))
+				want.Name, sig(t), abi.Version, abiSig(want)))
 		}
 	}
-	if f, ok := exports[abi.ExportInitialize]; ok && (len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0) {
-		problems = append(problems, fmt.Sprintf("exports %s with signature %s, must be () -> ()", abi.ExportInitialize, sig(f.ParamTypes(), f.ResultTypes())))
+	if t, ok := exports[abi.ExportInitialize]; ok && (len(t.Params) != 0 || len(t.Results) != 0) {
+		problems = append(problems, fmt.Sprintf("exports %s with signature %s, must be () -> ()", abi.ExportInitialize, sig(t)))
 	}
-	if _, ok := m.compiled.ExportedMemories()[abi.ExportMemory]; !ok {
+	hasMemory := false
+	for _, e := range l.ExportedMemories() {
+		hasMemory = hasMemory || e.Name == abi.ExportMemory
+	}
+	if !hasMemory {
 		problems = append(problems, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: module %s", ErrInvalidModule, strings.Join(problems, "; "))
+		return nil, fmt.Errorf("%w: module %s", ErrInvalidModule, strings.Join(problems, "; "))
 	}
-	return nil
+	return imports, nil
 }
 
-func sameTypes(got []api.ValueType, want []abi.ValueType) bool {
-	return slices.EqualFunc(got, want, func(g api.ValueType, w abi.ValueType) bool { return byte(g) == byte(w) })
+func sameTypes(got []wasmopt.ValueType, want []abi.ValueType) bool {
+	return slices.EqualFunc(got, want, func(g wasmopt.ValueType, w abi.ValueType) bool { return byte(g) == byte(w) })
 }
 
-func sig(params, results []api.ValueType) string {
-	names := func(ts []api.ValueType) string {
+func sig(t wasmopt.FuncType) string {
+	names := func(ts []wasmopt.ValueType) string {
 		s := make([]string, len(ts))
-		for i, t := range ts {
-			s[i] = api.ValueTypeName(t)
+		for i, v := range ts {
+			s[i] = v.String()
 		}
 		return strings.Join(s, " ")
 	}
-	return "(" + names(params) + ") -> (" + names(results) + ")"
+	return "(" + names(t.Params) + ") -> (" + names(t.Results) + ")"
 }
 
 func abiSig(s abi.Signature) string {

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
@@ -44,7 +43,6 @@ func (m *Module) takeSnapshot(inst *Instance) error {
 	if !ok {
 		return fmt.Errorf("snapshot: cannot read %d bytes of memory", size)
 	}
-	b := bytes.Clone(view) // the instance goes on running on its memory (describe)
 	s := &snapshot{pages: size / 65536}
 	for _, name := range m.globals {
 		g := inst.mod.ExportedGlobal(name)
@@ -53,7 +51,9 @@ func (m *Module) takeSnapshot(inst *Instance) error {
 		}
 		s.globals = append(s.globals, savedGlobal{name, g.Get()})
 	}
-	img, err := newDataImage(b)
+	// The instance does not run while its memory is written to the image (describe runs it
+	// afterwards), so the memory is read in place, not copied.
+	img, err := newSnapshotImage(view)
 	if err != nil {
 		return err
 	}
