@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/durohost/durohost/history"
-	"github.com/durohost/durohost/host/internal/wasmopt"
 	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/host/internal/wasmopt"
 )
 
 // TestImageMemory: a memory starts from its image (zeros beyond it); a recycled one is

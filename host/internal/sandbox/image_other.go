@@ -13,7 +13,9 @@ const imageSupported = false
 
 type dataImage struct{ size int }
 
-func newDataImage(*wasmopt.Image) (*dataImage, error) { return nil, errors.New("memory images need Linux") }
+func newDataImage(*wasmopt.Image) (*dataImage, error) {
+	return nil, errors.New("memory images need Linux")
+}
 
 func newSnapshotImage([]byte) (*dataImage, error) { return nil, errors.New("memory images need Linux") }
 
