@@ -203,3 +203,32 @@ func TestStartRecordsVersion(t *testing.T) {
 		t.Fatalf("hello runs version %q, want none", in.Version)
 	}
 }
+
+// TestReplayInNamespace: a namespaced instance whose code names a child replays against its
+// history only in its namespace, where the child's ID was scoped when it ran.
+func TestReplayInNamespace(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	wasm := testguest.Build(t, featuresGuest, "")
+	_, err := e.st.PutModule(ctx, store.ModulePut{Namespace: "t", Wasm: wasm, Registrations: []store.Registration{
+		{Kind: store.RegistrationOrchestration, Name: "child_named", Version: "sha256:0123456789abcdef"},
+		{Kind: store.RegistrationOrchestration, Name: "hello", Version: "sha256:0123456789abcdef"},
+	}})
+	must(t, err)
+	key, err := e.c.Start(ctx, "child_named", []byte(`"kid"`), host.WithNamespace("t"), host.WithInstanceID("p"))
+	must(t, err)
+	if in := waitDone(t, e, key); in.Status != store.StatusCompleted {
+		t.Fatalf("%v %+v", in.Status, in.Failure)
+	}
+	if _, err := e.c.Status(ctx, store.Key("t", "kid")); err != nil {
+		t.Fatalf("the child is not t/kid: %v", err)
+	}
+	events, err := e.c.History(ctx, key, 1)
+	must(t, err)
+	if d, err := e.h.Replay(ctx, wasm, key, 1, events, host.InNamespace("t")); err != nil || d != nil {
+		t.Fatalf("replay in its namespace: %v %v", d, err)
+	}
+	if d, err := e.h.Replay(ctx, wasm, key, 1, events); err != nil || d == nil || d.Code != abi.CodeCommandMismatch {
+		t.Fatalf("replay in the default namespace: %v %v, want the child's ID to differ", d, err)
+	}
+}

@@ -40,14 +40,24 @@ func (d *Divergence) Error() string { return "[" + d.Code + "] " + d.Message }
 //
 // It is what `durohost replay` and the golden histories of the conformance suite use to tell
 // whether a new build of a module (or of the host) can continue existing instances.
-func (h *Host) Replay(ctx context.Context, wasm []byte, instanceID string, execution uint32, events []history.Event) (*Divergence, error) {
+func (h *Host) Replay(ctx context.Context, wasm []byte, instanceID string, execution uint32, events []history.Event, opts ...ReplayOption) (*Divergence, error) {
 	r, err := h.Replayer(ctx, wasm)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return r.Replay(ctx, instanceID, execution, events)
+	return r.Replay(ctx, instanceID, execution, events, opts...)
 }
+
+// ReplayOption configures a replay.
+type ReplayOption func(*replayOptions)
+
+type replayOptions struct{ ns string }
+
+// InNamespace replays an instance of namespace ns (instanceID is then its key, store.Key): the
+// explicit IDs its code gives children are scoped to ns, as when it ran. Without it, the
+// instance is of the default namespace.
+func InNamespace(ns string) ReplayOption { return func(o *replayOptions) { o.ns = ns } }
 
 // Replayer holds a compiled module for replaying many histories against it (Host.Replay
 // compiles it for each call unless the host holds it already). Close it when done.
@@ -71,7 +81,11 @@ func (h *Host) Replayer(ctx context.Context, wasm []byte) (*Replayer, error) {
 func (r *Replayer) Close() { r.ref.Release() }
 
 // Replay is Host.Replay with the Replayer's module.
-func (r *Replayer) Replay(ctx context.Context, instanceID string, execution uint32, events []history.Event) (*Divergence, error) {
+func (r *Replayer) Replay(ctx context.Context, instanceID string, execution uint32, events []history.Event, opts ...ReplayOption) (*Divergence, error) {
+	var o replayOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := checkName("instance ID", instanceID); err != nil {
 		return nil, err
 	}
@@ -79,21 +93,21 @@ func (r *Replayer) Replay(ctx context.Context, instanceID string, execution uint
 		return nil, fmt.Errorf("replay: execution must be at least 1")
 	}
 	m := r.ref.Module()
-	d, err := r.h.replay(ctx, m, instanceID, execution, events)
+	d, err := r.h.replay(ctx, m, o.ns, instanceID, execution, events)
 	if err != nil || d == nil {
 		return d, err
 	}
 	if cut := hostFailureTurn(events); cut >= 0 {
-		return r.h.replay(ctx, m, instanceID, execution, events[:cut])
+		return r.h.replay(ctx, m, o.ns, instanceID, execution, events[:cut])
 	}
 	return d, nil
 }
 
-func (h *Host) replay(ctx context.Context, m *sandbox.Module, id string, execution uint32, events []history.Event) (*Divergence, error) {
+func (h *Host) replay(ctx context.Context, m *sandbox.Module, ns, id string, execution uint32, events []history.Event) (*Divergence, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
-	eng, err := replay.New(replay.Config{InstanceID: id, Execution: execution,
+	eng, err := replay.New(replay.Config{InstanceID: id, Namespace: ns, Execution: execution,
 		MaxPayload: h.cfg.limits.MaxPayload, MaxEvents: h.cfg.limits.MaxEvents}, events)
 	if err != nil {
 		return nil, fmt.Errorf("replay %s execution %d: %w", id, execution, err)

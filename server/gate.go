@@ -87,7 +87,7 @@ func (s *Server) checkReplay(w http.ResponseWriter, r *http.Request, ns string, 
 				events, err := s.c.History(ctx, in.ID, in.Execution)
 				var d *host.Divergence
 				if err == nil {
-					d, err = rp.Replay(ctx, in.ID, in.Execution, events)
+					d, err = rp.Replay(ctx, in.ID, in.Execution, events, host.InNamespace(ns))
 				}
 				switch {
 				case ctx.Err() != nil:

@@ -196,6 +196,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, ns strin
 // the history as history.MarshalHistory writes it.
 type historyJSON struct {
 	ID         string          `json:"id"`
+	Namespace  string          `json:"namespace,omitempty"`
 	InstanceID string          `json:"instance_id"`
 	Execution  uint32          `json:"execution"`
 	Module     string          `json:"module_hash,omitempty"`
@@ -234,7 +235,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request, ns string) e
 	if exec == 0 {
 		exec = uint64(max(in.Execution, 1))
 	}
-	out := historyJSON{ID: id, InstanceID: in.ID, Execution: uint32(exec), History: doc}
+	out := historyJSON{ID: id, Namespace: ns, InstanceID: in.ID, Execution: uint32(exec), History: doc}
 	for _, e := range events {
 		if e.Kind == history.KindExecutionStarted {
 			out.Module = e.ModuleHash

@@ -25,6 +25,7 @@ import (
 // {"events": [...]} as history.MarshalHistory writes it.
 type historyDoc struct {
 	ID         string
+	Namespace  string
 	InstanceID string
 	Execution  uint32
 	Events     []history.Event
@@ -39,7 +40,7 @@ func parseHistoryDoc(data []byte) (*historyDoc, error) {
 	events := data
 	if h, ok := top["history"]; ok {
 		events = h
-		for k, p := range map[string]*string{"id": &doc.ID, "instance_id": &doc.InstanceID} {
+		for k, p := range map[string]*string{"id": &doc.ID, "namespace": &doc.Namespace, "instance_id": &doc.InstanceID} {
 			if raw, ok := top[k]; ok {
 				if err := json.Unmarshal(raw, p); err != nil {
 					return nil, fmt.Errorf("history document: %q: %v", k, err)
@@ -246,7 +247,7 @@ func replayHistory(ctx context.Context, cache string, wasm []byte, doc *historyD
 		return nil, err
 	}
 	defer h.Stop(context.Background())
-	d, err := h.Replay(ctx, wasm, doc.InstanceID, doc.Execution, doc.Events)
+	d, err := h.Replay(ctx, wasm, doc.InstanceID, doc.Execution, doc.Events, host.InNamespace(doc.Namespace))
 	if errors.Is(err, host.ErrInvalidModule) {
 		return nil, err
 	}

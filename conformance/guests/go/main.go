@@ -33,6 +33,7 @@ func init() {
 	durable.RegisterFunc("queue", queue)
 	durable.RegisterFunc("child", child)
 	durable.RegisterFunc("child_explicit", childExplicit)
+	durable.RegisterFunc("child_named", childNamed)
 	durable.RegisterFunc("detached", detached)
 	durable.RegisterFunc("continue", continueAsNew)
 	durable.RegisterFunc("status", status)
@@ -135,6 +136,12 @@ func child(ctx *durable.Context, s string) (json.RawMessage, error) {
 func childExplicit(ctx *durable.Context, s string) (json.RawMessage, error) {
 	return durable.CallSubOrchestration[json.RawMessage](ctx, "hello", s,
 		durable.WithInstanceID(ctx.InstanceID()+"-child")).Get()
+}
+
+// child_named: sub-orchestration "hello"("x") under the instance ID given as input (which the
+// host scopes to the parent's namespace).
+func childNamed(ctx *durable.Context, id string) (json.RawMessage, error) {
+	return durable.CallSubOrchestration[json.RawMessage](ctx, "hello", "x", durable.WithInstanceID(id)).Get()
 }
 
 // detached: starts "hello"(s) on its own and returns its instance ID.
