@@ -201,7 +201,7 @@ type run struct {
 func runMode(t *testing.T, cfg *config, guest []byte, st store.Store, sc *Scenario, m Mode) *result {
 	r := &run{
 		t: t, sc: sc, mode: m, cfg: cfg, guest: guest,
-		st:      &wrapStore{Store: st, poison: sc.PoisonActivity, swap: map[string][]byte{}},
+		st:      &wrapStore{Store: st, poison: sc.PoisonActivity, repin: map[string]string{}, extra: map[string][]byte{}},
 		commits: make(chan struct{}, 1),
 		gates:   map[string]chan struct{}{},
 	}
@@ -527,7 +527,8 @@ func (r *run) do(a Action, deadline time.Time) {
 		_, err = r.h.LoadModule(ctx, r.cfg.variant)
 	case ActSwapVariant:
 		r.st.mu.Lock()
-		r.st.swap[r.guestHash] = r.cfg.variant
+		r.st.repin[r.guestHash] = hashOf(r.cfg.variant)
+		r.st.extra[hashOf(r.cfg.variant)] = r.cfg.variant
 		r.st.mu.Unlock()
 		r.restart()
 	case ActAwaitDrained:
@@ -707,7 +708,10 @@ type wrapStore struct {
 	store.Store
 	poison string
 	mu     sync.Mutex
-	swap   map[string][]byte
+	// repin makes the histories of turns say that instances pinned to a hash run another
+	// (ActSwapVariant); extra serves the bytes of hashes the store does not hold.
+	repin map[string]string
+	extra map[string][]byte
 }
 
 var errInjected = errors.New("injected commit failure")
@@ -725,10 +729,50 @@ func (w *wrapStore) CommitTurn(ctx context.Context, token string, c *store.Commi
 
 func (w *wrapStore) Module(ctx context.Context, hash string) ([]byte, error) {
 	w.mu.Lock()
-	b, ok := w.swap[hash]
+	b, ok := w.extra[hash]
 	w.mu.Unlock()
 	if ok {
 		return b, nil
 	}
 	return w.Store.Module(ctx, hash)
+}
+
+// repinned rewrites the module hash of a turn's execution_started (in its history, or among
+// its messages on the first turn) as repin says: the host then runs the execution on other
+// code, as after a careless redeploy that replaced a module's bytes (the host checks bytes
+// against their hash, so the bytes of a hash cannot be swapped).
+func (w *wrapStore) repinned(t *store.Turn, err error) (*store.Turn, error) {
+	if t == nil {
+		return t, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fix := func(ev *history.Event) {
+		if to, ok := w.repin[ev.ModuleHash]; ok && ev.Kind == history.KindExecutionStarted {
+			ev.ModuleHash = to
+		}
+	}
+	for i := range t.History {
+		fix(&t.History[i])
+	}
+	for i := range t.Messages {
+		fix(&t.Messages[i].Event)
+	}
+	return t, err
+}
+
+func (w *wrapStore) FetchTurn(ctx context.Context, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	return w.repinned(w.Store.FetchTurn(ctx, lockFor, known))
+}
+
+func (w *wrapStore) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	return w.repinned(w.Store.EnqueueAndFetch(ctx, msg, lockFor, known))
+}
+
+func (w *wrapStore) CompleteActivityAndFetch(ctx context.Context, token string, result store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	return w.repinned(w.Store.CompleteActivityAndFetch(ctx, token, result, lockFor, known))
+}
+
+func (w *wrapStore) StartInstance(ctx context.Context, msg store.Message, opts store.StartOptions) (*store.Turn, error) {
+	return w.repinned(w.Store.StartInstance(ctx, msg, opts))
 }

@@ -135,9 +135,10 @@ const (
 	ActRestart
 	// ActLoadVariant loads the variant module on the host (new starts may use it).
 	ActLoadVariant
-	// ActSwapVariant replaces, behind the host's back, the bytes of the guest module with
-	// those of the variant under the guest's hash, and restarts the host: the running
-	// instance continues with changed code, as after a careless redeploy.
+	// ActSwapVariant makes, behind the host's back, the store's turns say that instances
+	// pinned to the guest module run the variant, and restarts the host: the running
+	// instance continues with changed code, as after a careless redeploy (the host checks a
+	// module's bytes against its hash, so the bytes themselves cannot be swapped).
 	ActSwapVariant
 	// ActAwaitDrained waits until no message is waiting in the store (a message to an
 	// instance that does not exist was dropped).
