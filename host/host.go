@@ -358,3 +358,20 @@ func atoi(s string) (int, bool) {
 }
 
 func isInvalid(err error) bool { return errors.Is(err, store.ErrInvalid) }
+
+// ModuleStats describes the host's compiled modules (see Limits.ModuleCache).
+type ModuleStats struct {
+	// Loaded counts the modules compiled in memory, Held those that instances, turns or
+	// callers hold now; the others may be evicted.
+	Loaded, Held int
+	// Bytes is the estimated memory of the loaded modules.
+	Bytes int64
+	// Compiles counts the compilations started since the host was made.
+	Compiles int64
+}
+
+// ModuleStats returns the state of the host's compiled modules.
+func (h *Host) ModuleStats() ModuleStats {
+	s := h.mods.Stats()
+	return ModuleStats{Loaded: s.Loaded, Held: s.Held, Bytes: s.Bytes, Compiles: s.Compiles}
+}
