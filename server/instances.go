@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/store"
@@ -24,6 +25,9 @@ const maxIDLen = 900
 func checkID(id string) error {
 	if id == "" || len(id) > maxIDLen {
 		return errorf(http.StatusBadRequest, CodeInvalidName, "instance ID %q: want 1 to %d bytes", id, maxIDLen)
+	}
+	if err := abi.CheckName(id); err != nil {
+		return errorf(http.StatusBadRequest, CodeInvalidName, "instance ID %q %v (IDs are printable: no control or invisible formatting characters)", id, err)
 	}
 	return nil
 }

@@ -464,3 +464,16 @@ func TestSharedRegistryCrossesNamespaces(t *testing.T) {
 		t.Fatalf("parent = %v", out)
 	}
 }
+
+// TestIDsArePrintable: an instance ID with a control or invisible formatting character is
+// refused with 400 invalid_name, whatever the endpoint.
+func TestIDsArePrintable(t *testing.T) {
+	for _, id := range []string{"a\x00b", "line\nbreak", "esc\x1b[31m", "rtl\u202etxt.exe"} {
+		if err := checkID(id); err == nil {
+			t.Errorf("checkID(%q) accepted it", id)
+		}
+	}
+	if err := checkID("order-42 ☕"); err != nil {
+		t.Errorf("a printable ID was refused: %v", err)
+	}
+}
