@@ -10,14 +10,21 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/internal/testguest"
 	"github.com/durohost/durohost/store"
@@ -385,5 +392,291 @@ func BenchmarkCompileSlowModule(b *testing.B) {
 	}
 	if cpu, ok2 := processCPU(); ok && ok2 {
 		b.ReportMetric(float64(cpu-cpu0)/float64(b.N)/float64(time.Millisecond), "cpu-ms/op")
+	}
+}
+
+// residentBytes returns the resident memory of the process, from /proc/self/statm.
+func residentBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/statm")
+	must(t, err)
+	var size, res int64
+	if _, err := fmt.Sscan(string(b), &size, &res); err != nil {
+		t.Fatalf("/proc/self/statm %q: %v", b, err)
+	}
+	return res * int64(os.Getpagesize())
+}
+
+// TestUploadsMemory: 50 uploads of distinct small modules whose 64 KiB of data sit at
+// 200 MiB in their memory, made while 40 other uploads that declare 64 MiB each stall after
+// their first byte, grow the resident memory and the heap of the process by a few MiB, not by
+// their memories' reach nor by what the stalled ones declare: memory images are sparse,
+// modules past the module cache are evicted, and request bodies grow with what arrives. The
+// first module, evicted, comes back when an instance of it starts.
+func TestUploadsMemory(t *testing.T) {
+	if _, err := os.Stat("/proc/self/statm"); err != nil {
+		t.Skip("no /proc to read the resident memory from")
+	}
+	const (
+		modules  = 50
+		stalled  = 40
+		declared = 64 << 20
+		cache    = 4 << 20 // Limits.ModuleCache
+		// bound on the growth of the resident memory: the 50 modules' data is 3.2 MiB, the
+		// stalled uploads' first chunks 640 KiB; one memory image written densely is 200 MiB,
+		// the stalled uploads' declared lengths 2.5 GiB.
+		bound = 48 << 20
+		// heapBound bounds the growth of the heap: memory allocated for what a stalled upload
+		// declares is not resident until written, but it is heap.
+		heapBound = 24 << 20
+	)
+	e := newEnvWith(t, envConfig{hostOpts: []host.Option{host.WithLimits(host.Limits{ModuleCache: cache})}},
+		WithTimeouts(Timeouts{Upload: failsafe}))
+	mods := make([][]byte, modules)
+	for i := range mods {
+		mods[i] = testguest.HighData(t, 3300, 200<<20, 64<<10, i)
+	}
+	var arrived atomic.Int64
+	setBodyHook(t, func() { arrived.Add(1) })
+	// Memory the earlier tests freed goes back to the system first, so that it cannot make
+	// room for what this test takes.
+	debug.FreeOSMemory()
+	before := residentBytes(t)
+	var heap0 runtime.MemStats
+	runtime.ReadMemStats(&heap0)
+
+	conns := make([]net.Conn, stalled)
+	for i := range conns {
+		conns[i] = e.rawRequest(fmt.Sprintf("PUT /v1/modules/stalled%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d", i, tokA, declared), []byte{0})
+	}
+	eventually(t, "the stalled uploads' first bytes read", func() bool { return arrived.Load() >= stalled })
+	var first string
+	for i, wasm := range mods {
+		m := e.upload(tokA, fmt.Sprintf("m%d", i), "1", wasm)
+		if i == 0 {
+			first = m["hash"].(string)
+		}
+	}
+	debug.FreeOSMemory()
+	grown := residentBytes(t) - before
+	var heap runtime.MemStats
+	runtime.ReadMemStats(&heap)
+	heapGrown := int64(heap.HeapAlloc) - int64(heap0.HeapAlloc)
+	s := e.h.ModuleStats()
+	t.Logf("%d uploads of 64 KiB at 200 MiB with %d stalled uploads of %d MiB: resident memory %+.1f MiB, heap %+.1f MiB; %d modules kept (%d KiB estimated)",
+		modules, stalled, declared>>20, float64(grown)/(1<<20), float64(heapGrown)/(1<<20), s.Loaded, s.Bytes>>10)
+	if grown > bound {
+		t.Errorf("resident memory grew by %d MiB, more than %d MiB", grown>>20, bound>>20)
+	}
+	if heapGrown > heapBound {
+		t.Errorf("the heap grew by %d MiB, more than %d MiB", heapGrown>>20, heapBound>>20)
+	}
+	if s.Loaded >= modules || s.Bytes > cache {
+		t.Errorf("the modules past the module cache of %d bytes were not evicted: %+v", cache, s)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+
+	// An instance of the first module, evicted: it is compiled again and runs.
+	e.expect(tokA, "POST", "/v1/instances", map[string]any{"name": "wat_hello", "version": hashVersion(first), "id": "first"}, http.StatusCreated, "")
+	out := e.wait(tokA, "first")
+	if out["status"] != "completed" || out["output"] != "Hello, wat!" || out["module_hash"] != first {
+		t.Fatalf("instance of the first module = %v", out)
+	}
+	if n := e.h.ModuleStats().Compiles - s.Compiles; n != 1 {
+		t.Fatalf("the first module's instance: %d compilations, want 1 (it was evicted)", n)
+	}
+}
+
+// historyEvents returns the events of an instance's current execution, as JSON.
+func (e *env) historyEvents(token, id string) []json.RawMessage {
+	e.t.Helper()
+	r := e.expect(token, "GET", "/v1/instances/"+url.PathEscape(id)+"/history", nil, http.StatusOK, "")
+	var h struct {
+		History struct {
+			Events []json.RawMessage `json:"events"`
+		} `json:"history"`
+	}
+	must(e.t, json.Unmarshal(r.body, &h))
+	return h.History.Events
+}
+
+// sameEvents reports whether two histories hold the same events.
+func sameEvents(a, b []json.RawMessage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestChildNamesWithSeparators: a guest of namespace a that names a child orchestration with
+// '@' or '/' in the forms a registry might use for another namespace's or a version's
+// registration does not run b's module nor the default namespace's: the child is unregistered
+// in a, and its failure names nothing of b.
+func TestChildNamesWithSeparators(t *testing.T) {
+	// Few, quick attempts: an unregistered child fails in milliseconds.
+	e := newEnvWith(t, envConfig{hostOpts: []host.Option{host.WithMaxAttempts(3), host.WithRetryBase(5 * time.Millisecond)}})
+	e.upload(tokA, "parent", "1", goGuest(t))
+	hello := e.upload(tokB, "greeter", "1", wat(t, "hello.wasm"))
+	if _, err := e.h.LoadModule(t.Context(), wat(t, "hello.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	bHash := hello["hash"].(string)
+	version := hashVersion(bHash)
+	for i, name := range []string{"wat_hello@" + version, "b@wat_hello", "wat_hello@b", "@b/wat_hello",
+		"b/wat_hello@" + version, "a/wat_hello", "/wat_hello"} {
+		id := fmt.Sprintf("p%d", i)
+		e.start(tokA, "sc_child", id, map[string]any{"name": name})
+		out := e.wait(tokA, id)
+		parentFailure := fmt.Sprint(out["failure"])
+		if out["status"] != "failed" || !strings.Contains(parentFailure, abi.CodeUnregistered) {
+			t.Fatalf("child %q of a: parent = %v, want it failed by the child's %s failure", name, out, abi.CodeUnregistered)
+		}
+		tree := e.expect(tokA, "GET", "/v1/instances/"+id+"/tree", nil, http.StatusOK, "").obj(t)
+		kids, _ := tree["children"].([]any)
+		if len(kids) != 1 {
+			t.Fatalf("tree of %s = %v", id, tree)
+		}
+		child := kids[0].(map[string]any)
+		if child["status"] != "failed" || child["module_hash"] == bHash {
+			t.Fatalf("child %q of a = %v, want failed and not on b's module", name, child)
+		}
+		failure := fmt.Sprint(child["failure"])
+		for _, leak := range []string{bHash, "greeter", "namespace b"} {
+			if strings.Contains(failure, leak) || strings.Contains(parentFailure, leak) {
+				t.Fatalf("child %q of a: the failure mentions %q of namespace b: %s / %s", name, leak, failure, parentFailure)
+			}
+		}
+	}
+	if l := e.expect(tokB, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 0 {
+		t.Fatalf("b lists %v", l)
+	}
+}
+
+// TestChildIDsStayInNamespace: a guest of namespace a that starts children under explicit
+// IDs holding '/' or '@', or equal to an instance ID of namespace b, or to b's instance's key
+// ("b/x"), starts them in a: they run there, a reads them under those IDs, b cannot, and b's
+// instance is untouched (same status, same history) and still ends with b's event.
+func TestChildIDsStayInNamespace(t *testing.T) {
+	e := newEnv(t)
+	guest := goGuest(t)
+	e.upload(tokA, "guest", "1", guest)
+	e.upload(tokB, "guest", "1", guest)
+	e.start(tokB, "event", "x", nil)
+	e.waitFor(tokB, "x", "running", func(m map[string]any) bool { return m["status"] == "running" })
+	bHistory := e.historyEvents(tokB, "x")
+
+	ids := []string{"x", "b/x", "x@b", "@b/x", "b@x", "b/x/y", "/b/x"}
+	for i, id := range ids {
+		parent := fmt.Sprintf("p%d", i)
+		e.start(tokA, "child_named", parent, id)
+		if out := e.wait(tokA, parent); out["status"] != "completed" || out["output"] != "Hello, x!" {
+			t.Fatalf("parent of child %q = %v", id, out)
+		}
+		child := e.expect(tokA, "GET", "/v1/instances/"+url.PathEscape(id), nil, http.StatusOK, "").obj(t)
+		if child["id"] != id || child["name"] != "hello" || child["status"] != "completed" || child["parent_id"] != parent {
+			t.Fatalf("a's child %q = %v", id, child)
+		}
+		in, err := e.st.Instance(t.Context(), store.Key("a", id))
+		if err != nil || in.Namespace != "a" {
+			t.Fatalf("a's child %q in the store: %+v, %v", id, in, err)
+		}
+		if id != "x" {
+			e.expect(tokB, "GET", "/v1/instances/"+url.PathEscape(id), nil, http.StatusNotFound, CodeInstanceNotFound)
+		}
+	}
+	st := e.expect(tokB, "GET", "/v1/instances/x", nil, http.StatusOK, "").obj(t)
+	if st["status"] != "running" || st["name"] != "event" || st["parent_id"] != nil {
+		t.Fatalf("b's instance after a's children = %v", st)
+	}
+	if h := e.historyEvents(tokB, "x"); !sameEvents(h, bHistory) {
+		t.Fatalf("b's history changed:\nbefore %s\nafter  %s", bHistory, h)
+	}
+	if l := e.expect(tokB, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 1 {
+		t.Fatalf("b lists %v", l)
+	}
+	if l := e.expect(tokA, "GET", "/v1/instances", nil, http.StatusOK, "").obj(t)["instances"].([]any); len(l) != 2*len(ids) {
+		t.Fatalf("a lists %d instances, want %d parents and children", len(l), 2*len(ids))
+	}
+	e.expect(tokB, "POST", "/v1/instances/x/events/approve", `"b's"`, http.StatusAccepted, "")
+	if out := e.wait(tokB, "x"); out["status"] != "completed" || out["output"] != "b's" {
+		t.Fatalf("b's instance = %v", out)
+	}
+}
+
+// TestChildStartOfExistingInstance: a parent that starts a child under the ID of an instance
+// of its namespace that it did not start has its call failed with DH-CHILD-002, and leaves
+// that instance untouched (same status, same history); cancelling the parent, after the
+// refusal or while its start may still be on its way, does not cancel that instance, which
+// still ends with its own event and no trace of the parents in its history.
+func TestChildStartOfExistingInstance(t *testing.T) {
+	e := newEnv(t)
+	e.upload(tokA, "guest", "1", goGuest(t))
+	e.start(tokA, "event", "existing", nil)
+	e.waitFor(tokA, "existing", "running", func(m map[string]any) bool { return m["status"] == "running" })
+	before := e.historyEvents(tokA, "existing")
+	untouched := func(when string) {
+		t.Helper()
+		st := e.expect(tokA, "GET", "/v1/instances/existing", nil, http.StatusOK, "").obj(t)
+		if st["status"] != "running" || st["name"] != "event" || st["parent_id"] != nil {
+			t.Fatalf("%s: the existing instance = %v", when, st)
+		}
+		if h := e.historyEvents(tokA, "existing"); !sameEvents(h, before) {
+			t.Fatalf("%s: the existing instance's history changed:\nbefore %s\nafter  %s", when, before, h)
+		}
+	}
+
+	// child_named calls "hello" under the ID it is given: the call fails, and the parent.
+	e.start(tokA, "child_named", "p1", "existing")
+	out := e.wait(tokA, "p1")
+	failure, _ := out["failure"].(map[string]any)
+	if out["status"] != "failed" || failure == nil || failure["code"] != abi.CodeInstanceExists {
+		t.Fatalf("parent starting a child under an existing ID = %v, want failed with %s", out, abi.CodeInstanceExists)
+	}
+	untouched("after the refused start")
+	e.call(tokA, "POST", "/v1/instances/p1/cancel", `{}`)
+
+	// A parent that goes on waiting after the refusal, cancelled then.
+	join := map[string]any{"futures": []map[string]any{
+		{"kind": "child", "name": "hello", "id": "existing", "input": "x"},
+		{"kind": "event", "name": "go"},
+	}}
+	e.start(tokA, "sc_join", "p2", join)
+	e.waitFor(tokA, "p2", "the refusal", func(map[string]any) bool {
+		return slices.Contains(e.historyKinds(tokA, "p2"), "sub_orchestration_failed")
+	})
+	e.expect(tokA, "POST", "/v1/instances/p2/cancel", `{}`, http.StatusAccepted, "")
+	if out := e.wait(tokA, "p2"); out["status"] != "cancelled" {
+		t.Fatalf("cancelled parent = %v", out)
+	}
+	// A parent cancelled at once, its start of the child perhaps still on its way.
+	e.start(tokA, "sc_join", "p3", join)
+	e.expect(tokA, "POST", "/v1/instances/p3/cancel", `{}`, http.StatusAccepted, "")
+	if out := e.wait(tokA, "p3"); out["status"] != "cancelled" {
+		t.Fatalf("parent cancelled at once = %v", out)
+	}
+	untouched("after the parents were cancelled")
+
+	// The instance still takes its own event, after whatever the parents sent it.
+	e.expect(tokA, "POST", "/v1/instances/existing/events/approve", `"mine"`, http.StatusAccepted, "")
+	if out := e.wait(tokA, "existing"); out["status"] != "completed" || out["output"] != "mine" {
+		t.Fatalf("the existing instance = %v", out)
+	}
+	after := e.historyEvents(tokA, "existing")
+	if len(after) < len(before) || !sameEvents(after[:len(before)], before) {
+		t.Fatalf("the existing instance's history was rewritten:\nbefore %s\nafter  %s", before, after)
+	}
+	for _, ev := range after[len(before):] {
+		var k struct{ Kind string }
+		must(t, json.Unmarshal(ev, &k))
+		if !slices.Contains([]string{"turn_started", "event_raised", "execution_completed"}, k.Kind) {
+			t.Fatalf("the existing instance recorded %s from the parents:\n%s", ev, after)
+		}
 	}
 }
