@@ -22,7 +22,7 @@ const (
 	immSelect     // a vector of value types
 	immRefNull    // a reference type
 	immMisc       // 0xfc prefix: a u32 opcode and its immediates
-	immVec        // 0xfd prefix: a u32 opcode and its immediates
+	immVec        // 0xfd prefix: an opcode byte and its immediates
 	immIndexZero  // memory.init: a data index and a reserved 0x00 byte
 	immMemargLane // SIMD load/store lane: memarg and a lane index byte
 	immLane       // SIMD lane index byte
@@ -285,10 +285,17 @@ func (p *parser) body(c *Code, start, end int) {
 				q = p.zero(b, q, at)
 			}
 		case immVec:
-			var sub uint32
-			sub, q = p.subOpcode(b, q, at)
-			if sub > 0xff || vecOps[sub] == immUnknown {
-				p.fail(at, "unknown opcode 0xfd %d", sub)
+			// wazero reads the opcode after 0xfd as one byte, not as the u32 of the binary
+			// format: an opcode from 0x80 on, encoded as that byte and 0x01, is for it that
+			// opcode and a nop. Reading it the same way keeps the instructions (and the
+			// blocks) this decoder finds those the compiler will find.
+			if q >= end {
+				p.fail(at, "opcode after prefix 0xfd: unexpected end of body")
+			}
+			sub := b[q]
+			q++
+			if vecOps[sub] == immUnknown {
+				p.fail(at, "unknown opcode 0xfd 0x%02x", sub)
 			}
 			switch vecOps[sub] {
 			case immMemarg:
@@ -345,17 +352,11 @@ func (p *parser) zero(b []byte, q, at int) int {
 	return q + 1
 }
 
-// subOpcode reads the u32 opcode after a prefix byte. For the SIMD prefix (0xfd) only the
-// shortest encoding is accepted: wazero reads that opcode as one byte (opcodes up to 0x7f),
-// or as a byte followed by 0x01, which it takes for a nop (0x80 to 0xff), so that a longer
-// encoding would make it decode another instruction stream than this decoder does.
+// subOpcode reads the u32 opcode after the prefix 0xfc.
 func (p *parser) subOpcode(b []byte, q, at int) (uint32, int) {
 	v, r, err := readU32(b, q)
 	if err != nil {
 		p.fail(at, "opcode after prefix 0x%02x: %v", b[at], err)
-	}
-	if b[at] == 0xfd && r-q != len(appendU32(nil, v)) {
-		p.fail(at, "opcode 0xfd %d is encoded in %d bytes, more than its shortest form", v, r-q)
 	}
 	return v, r
 }

@@ -209,7 +209,9 @@ type Code struct {
 	Depth int
 	// LoopDepth is the deepest nesting of loops in the body.
 	LoopDepth int
-	// Instructions is the number of instructions in the body, its final end included.
+	// Instructions is the number of instructions in the body, its final end included, as
+	// wazero decodes them: a SIMD instruction whose opcode is 0x80 or more counts twice
+	// (wazero reads the second byte of its opcode, 0x01, as a nop).
 	Instructions int
 }
 

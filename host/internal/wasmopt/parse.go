@@ -18,7 +18,9 @@ var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // fits in the bytes that must hold it, the type, function and export indices it follows, and
 // that every body ends with end at its declared size with its blocks balanced and holds only
 // opcodes that wazero compiles with its default features (WebAssembly 2.0: sign extension,
-// non-trapping float-to-int, multi-value, bulk memory, reference types, SIMD). It also reads
+// non-trapping float-to-int, multi-value, bulk memory, reference types, SIMD), read as wazero
+// reads them (the opcode after the SIMD prefix 0xfd is one byte for wazero, not the u32 of
+// the binary format: see Code.Instructions). It also reads
 // the "name" custom section, which wazero decodes with every module, and refuses one that is
 // not well formed or names functions or locals that do not exist (the specification lets a
 // runtime ignore such a section; wazero allocates its maps by their declared sizes). Typing
@@ -129,7 +131,10 @@ func (p *parser) count(what string, min int) int {
 }
 
 // name reads a name: a length and as many bytes of UTF-8.
-func (p *parser) name(what string) string {
+func (p *parser) name(what string) string { return string(p.nameBytes(what)) }
+
+// nameBytes reads a name and returns its bytes (a sub-slice of the module).
+func (p *parser) nameBytes(what string) []byte {
 	at := p.p
 	n, q, err := readU32(p.b[:p.end], p.p)
 	if err != nil {
@@ -144,7 +149,7 @@ func (p *parser) name(what string) string {
 		p.fail(p.p, "%s is not valid UTF-8", what)
 	}
 	p.p += int(n)
-	return string(s)
+	return s
 }
 
 // valType reads a value type.
@@ -246,8 +251,8 @@ func (p *parser) constExpr(what string) (i32 int32, ok bool) {
 		case 0xd0: // ref.null
 			p.refType(what)
 		case 0xfd: // v128.const
-			if sub := p.u32(what); sub != 0x0c {
-				p.fail(at, "%s: opcode 0xfd %d is not allowed in a constant expression", what, sub)
+			if sub := p.byte1(what); sub != 0x0c { // one byte, as wazero reads it
+				p.fail(at, "%s: opcode 0xfd 0x%02x is not allowed in a constant expression", what, sub)
 			}
 			if p.end-p.p < 16 {
 				p.fail(at, "%s: v128 constant cut short", what)
@@ -588,12 +593,12 @@ func (p *parser) names(start, end int) {
 		p.end = subEnd
 		switch id {
 		case 0: // module name
-			p.name("module name")
+			p.nameBytes("module name")
 		case 1: // function names
 			n := p.names1("function names", uint64(m.NumFuncs()))
 			for range n {
 				p.u32("function index")
-				p.name("function name")
+				p.nameBytes("function name")
 			}
 		case 2: // local names
 			n := p.names1("functions", uint64(m.NumFuncs()))
@@ -611,7 +616,7 @@ func (p *parser) names(start, end int) {
 				k := p.names1("local names", locals)
 				for range k {
 					p.u32("local index")
-					p.name("local name")
+					p.nameBytes("local name")
 				}
 			}
 		default: // other subsections: opaque
