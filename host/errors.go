@@ -34,4 +34,8 @@ var (
 	// a module outlasts Limits.CompileTime: too large a module for the host (or too busy a
 	// host); it does not say the bytes are invalid.
 	ErrCompileTimeout = sandbox.ErrCompileTimeout
+	// ErrBusy is wrapped by LoadModule, InspectModule, CompileModule and Replayer when no
+	// compile slot was free within Limits.CompileTime (the host is busy compiling other
+	// modules): try again later.
+	ErrBusy = sandbox.ErrBusy
 )

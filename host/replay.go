@@ -80,6 +80,12 @@ func (h *Host) Replayer(ctx context.Context, wasm []byte) (*Replayer, error) {
 // Close releases the module.
 func (r *Replayer) Close() { r.ref.Release() }
 
+// Module describes the Replayer's module (as InspectModule does).
+func (r *Replayer) Module() *Module {
+	m := r.ref.Module()
+	return &Module{Hash: m.Hash, Size: m.Size, Imports: m.Imports, Orchestrations: m.Orchestrations}
+}
+
 // Replay is Host.Replay with the Replayer's module.
 func (r *Replayer) Replay(ctx context.Context, instanceID string, execution uint32, events []history.Event, opts ...ReplayOption) (*Divergence, error) {
 	var o replayOptions

@@ -77,6 +77,8 @@ func errorOf(err error) *Error {
 		return errorf(http.StatusBadRequest, CodeInvalidModule, "%v", err)
 	case errors.Is(err, host.ErrCompileTimeout):
 		return errorf(http.StatusBadRequest, CodeInvalidModule, "%v: the module is too large to compile on this server", err)
+	case errors.Is(err, host.ErrBusy):
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "%v: retry later", err)
 	case errors.Is(err, host.ErrTooLarge):
 		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "%v", err)
 	case errors.Is(err, host.ErrInvalidName):
@@ -107,8 +109,11 @@ func errorOf(err error) *Error {
 // answers before reading it), and draining a body a client is slow to send, or does not send,
 // would hold the answer back until the read timeout.
 func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
-	if e.Status == http.StatusUnauthorized {
+	switch e.Status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="durohost"`)
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "1")
 	}
 	if id := w.Header().Get(RequestIDHeader); e.Status >= 500 && e.RequestID == "" && id != "" {
 		c := *e

@@ -55,15 +55,9 @@ func NewDivergenceJSON(d *host.Divergence) *DivergenceJSON {
 // checkReplay replays the current execution of the namespace's running instances of every
 // orchestration the module registers (at most the replay sample) against it. It changes
 // nothing.
-func (s *Server) checkReplay(w http.ResponseWriter, r *http.Request, ns string, m *host.Module, wasm []byte) (*checkJSON, error) {
+func (s *Server) checkReplay(w http.ResponseWriter, r *http.Request, ns string, m *host.Module, rp *host.Replayer) (*checkJSON, error) {
 	ctx := r.Context()
 	out := &checkJSON{Compatible: true, Instances: []instanceCheck{}}
-	// One compilation for every replay of the check, released at its end.
-	rp, err := s.h.Replayer(ctx, wasm)
-	if err != nil {
-		return nil, err
-	}
-	defer rp.Close()
 	var names []string
 	for _, reg := range m.Orchestrations {
 		if !slices.Contains(names, reg.Name) {

@@ -115,12 +115,15 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	// An upload that is only checked keeps nothing compiled; one that is to be registered
 	// keeps its compiled module for the instances to come, and forgets it if it is refused.
 	var m *host.Module
+	var rp *host.Replayer
 	if check == "replay" {
-		m, err = s.h.InspectModule(r.Context(), wasm)
-	} else {
-		m, err = s.h.CompileModule(r.Context(), wasm)
-	}
-	if err != nil {
+		// One compilation serves the description and every replay of the check.
+		if rp, err = s.h.Replayer(r.Context(), wasm); err != nil {
+			return err
+		}
+		defer rp.Close()
+		m = rp.Module()
+	} else if m, err = s.h.CompileModule(r.Context(), wasm); err != nil {
 		return err
 	}
 	stored := false
@@ -148,7 +151,7 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 	out := moduleJSON{Name: name, Version: version, Hash: m.Hash, Size: int64(m.Size), Imports: m.Imports,
 		Orchestrations: registrations(m.Orchestrations)}
 	if check == "replay" {
-		c, err := s.checkReplay(w, r, ns, m, wasm)
+		c, err := s.checkReplay(w, r, ns, m, rp)
 		if err != nil {
 			return err
 		}
@@ -186,6 +189,9 @@ func (s *Server) putModule(w http.ResponseWriter, r *http.Request, ns string) er
 		return err
 	}
 	stored = true
+	// The put says whether this upload created the module's version (of concurrent uploads of
+	// the same bytes, one did).
+	created = slices.Contains(res.Created, store.Registration{Kind: store.RegistrationModule, Name: name, Version: version})
 	for _, k := range res.Kept {
 		out.Kept = append(out.Kept, registrationJSON{Name: k.Name, Version: guestVersion(k.Version), Hash: k.Hash})
 	}

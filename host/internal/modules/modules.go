@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"github.com/durohost/durohost/host/internal/sandbox"
 )
@@ -63,8 +62,6 @@ type Manager struct {
 	lru     *list.List // kept entries nobody holds, most recently released first
 	used    int64      // Cost of every loaded entry
 	closed  bool
-
-	compiles atomic.Int64
 }
 
 type entry struct {
@@ -190,7 +187,6 @@ func (m *Manager) load(ctx context.Context, e *entry, mode Mode, load func(conte
 		if m.disk != nil && mode == Keep {
 			dir = m.disk.path(e.hash)
 		}
-		m.compiles.Add(1)
 		e.mod, err = m.cfg.Sandbox.Compile(ctx, wasm, dir)
 	}
 	m.mu.Lock()
@@ -293,7 +289,8 @@ type Stats struct {
 	Loaded, Held int
 	// Bytes is the estimated memory of the loaded modules.
 	Bytes int64
-	// Compiles counts the compilations started since New.
+	// Compiles counts the compilations the sandbox started (modules refused before compiling
+	// are not counted).
 	Compiles int64
 }
 
@@ -301,7 +298,7 @@ type Stats struct {
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Stats{Bytes: m.used, Compiles: m.compiles.Load()}
+	s := Stats{Bytes: m.used, Compiles: m.cfg.Sandbox.Compiles()}
 	for _, e := range m.entries {
 		select {
 		case <-e.ready:

@@ -10,6 +10,9 @@ var (
 	// budget (Config.CompileTimeout): the module is too large for the host, or the host too
 	// busy; it is not a verdict on the module's validity.
 	ErrCompileTimeout = errors.New("compilation took longer than its budget")
+	// ErrBusy is returned by Compile when no compile slot was free within the compile budget:
+	// the host is busy compiling other modules; try again later.
+	ErrBusy = errors.New("the host is busy compiling other modules")
 	// ErrReplayTimeout is Result.Err of a turn whose replay of recorded history outlasted
 	// Config.ReplayTimeout: the host's problem, never recorded as the instance's failure.
 	ErrReplayTimeout = errors.New("replay took longer than its budget")

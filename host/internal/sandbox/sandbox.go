@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -99,10 +100,17 @@ type Runtime struct {
 	compiling chan struct{}
 	mem       *memoryBudget
 
+	// compiles counts the compilations started (a slot taken).
+	compiles atomic.Int64
+
 	mu      sync.Mutex
 	closed  bool
 	modules map[*Module]struct{}
 }
+
+// Compiles returns how many compilations the runtime started (modules refused before
+// compiling are not counted).
+func (rt *Runtime) Compiles() int64 { return rt.compiles.Load() }
 
 // New creates a Runtime.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
@@ -361,13 +369,19 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 // until it stops (wazero checks for cancellation between functions, and function bodies
 // were bounded before), so abandoned compilations never add up beyond CompileConcurrency.
 func (rt *Runtime) compile(ctx context.Context, m *Module, opt []byte, cacheDir string) error {
-	select {
-	case rt.compiling <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("compile module: waiting for a compile slot: %w", ctx.Err())
-	}
+	// The budget covers the wait for a slot too: a caller queued behind other compilations
+	// hears that the host is busy within it, rather than waiting without end.
 	cctx, cancel := context.WithTimeout(ctx, rt.cfg.CompileTimeout)
 	defer cancel()
+	select {
+	case rt.compiling <- struct{}{}:
+	case <-cctx.Done():
+		if ctx.Err() != nil {
+			return fmt.Errorf("compile module: waiting for a compile slot: %w", ctx.Err())
+		}
+		return fmt.Errorf("%w: no compile slot was free within %s (%d compilations at once)", ErrBusy, rt.cfg.CompileTimeout, rt.cfg.CompileConcurrency)
+	}
+	rt.compiles.Add(1)
 	// Two workers: wazero checks for cancellation only when it compiles with several.
 	cctx = experimental.WithCompilationWorkers(cctx, 2)
 	done := make(chan compiled) // a result is handed over only to a caller still waiting
