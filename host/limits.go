@@ -25,8 +25,9 @@ type Limits struct {
 	// InstantiateTime bounds a module's initialisation (when the module is loaded, and when an
 	// instance cannot start from a snapshot).
 	InstantiateTime time.Duration
-	// CompileTime bounds the compilation of one module; CompileConcurrency how many modules
-	// compile at once (others wait their turn, within CompileTime).
+	// CompileTime bounds the compilation of one module, the wait for a compile slot included
+	// (ErrBusy when none was free, ErrCompileTimeout when the compilation itself outlasts it);
+	// CompileConcurrency is how many modules compile at once.
 	CompileTime        time.Duration
 	CompileConcurrency int
 	// MemoryPages bounds each guest's linear memory, in 64 KiB pages (at most 65536).
