@@ -34,3 +34,58 @@ var (
 	AppendU32 = appendU32
 	AppendS32 = appendS32
 )
+
+// MaxImage bounds the flat memory image DataImage builds (tests only).
+const MaxImage = 256 << 20
+
+// The transformations on bytes, as the tests compare them (the host reads a module once
+// with Parse and applies the methods).
+
+// Snapshottable parses wasm and reports (*Module).Snapshottable.
+func Snapshottable(wasm []byte) (bool, error) {
+	m, err := Parse(wasm)
+	if err != nil {
+		return false, err
+	}
+	return m.Snapshottable(), nil
+}
+
+// ExportGlobals parses wasm and applies (*Module).ExportGlobals.
+func ExportGlobals(wasm []byte) (out []byte, names []string, err error) {
+	m, err := Parse(wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.ExportGlobals()
+}
+
+// DataImage parses wasm and applies (*Module).DataImage, returning the image flat: image[a]
+// is the byte at address a, up to the end of the highest segment. Modules whose image would
+// be larger than MaxImage are returned unchanged with a nil image.
+func DataImage(wasm []byte) (stripped, image []byte, err error) {
+	m, err := Parse(wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	stripped, img, err := m.DataImage()
+	if err != nil || img == nil {
+		return stripped, nil, err
+	}
+	if img.Size > MaxImage {
+		return wasm, nil, nil
+	}
+	image = make([]byte, img.Size)
+	for _, s := range img.Segments {
+		copy(image[s.Offset:], s.Data)
+	}
+	return stripped, image, nil
+}
+
+// MergeDataSegments parses wasm and applies (*Module).MergeDataSegments.
+func MergeDataSegments(wasm []byte) ([]byte, error) {
+	m, err := Parse(wasm)
+	if err != nil {
+		return nil, err
+	}
+	return m.MergeDataSegments()
+}

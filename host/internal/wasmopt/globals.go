@@ -20,15 +20,6 @@ func (m *Module) Snapshottable() bool {
 	return !m.HasStart && m.HasCustom(goBuildID)
 }
 
-// Snapshottable parses wasm and reports (*Module).Snapshottable.
-func Snapshottable(wasm []byte) (bool, error) {
-	m, err := Parse(wasm)
-	if err != nil {
-		return false, err
-	}
-	return m.Snapshottable(), nil
-}
-
 // GlobalExportPrefix starts the names under which ExportGlobals exports globals: the prefix
 // and the global's index.
 const GlobalExportPrefix = "durohost.global."
@@ -105,13 +96,4 @@ func (m *Module) exportableGlobals() (mutable []uint32, ok bool) {
 		mutable = append(mutable, uint32(i))
 	}
 	return mutable, len(mutable) > 0
-}
-
-// ExportGlobals parses wasm and applies (*Module).ExportGlobals.
-func ExportGlobals(wasm []byte) (out []byte, names []string, err error) {
-	m, err := Parse(wasm)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m.ExportGlobals()
 }

@@ -11,11 +11,6 @@ import (
 // pageBytes is the size of a WebAssembly page.
 const pageBytes = 1 << 16
 
-// MaxImage bounds the flat memory image the function DataImage builds: the end of the
-// highest data segment. (*Module).DataImage, whose image is sparse, has no such bound: its
-// image lies within the memory's initial size, which Check bounds.
-const MaxImage = 256 << 20
-
 // Image is the initial contents of a module's memory as its active data segments write them:
 // zeros except where a segment lies. It refers to the module's bytes and allocates nothing
 // in proportion to the memory it describes.
@@ -147,28 +142,6 @@ func (m *Module) DataImage() (stripped []byte, img *Image, err error) {
 		}
 	}
 	return append(out, wasm[prev:]...), img, nil
-}
-
-// DataImage parses wasm and applies (*Module).DataImage, returning the image flat: image[a]
-// is the byte at address a, up to the end of the highest segment. Modules whose image would
-// be larger than MaxImage are returned unchanged with a nil image.
-func DataImage(wasm []byte) (stripped, image []byte, err error) {
-	m, err := Parse(wasm)
-	if err != nil {
-		return nil, nil, err
-	}
-	stripped, img, err := m.DataImage()
-	if err != nil || img == nil {
-		return stripped, nil, err
-	}
-	if img.Size > MaxImage {
-		return wasm, nil, nil
-	}
-	image = make([]byte, img.Size)
-	for _, s := range img.Segments {
-		copy(image[s.Offset:], s.Data)
-	}
-	return stripped, image, nil
 }
 
 // resolve returns what segments (active, constant) leave in memory, sorted by address: a

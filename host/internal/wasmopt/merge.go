@@ -86,15 +86,6 @@ func (m *Module) MergeDataSegments() ([]byte, error) {
 	return append(out, wasm[prev:]...), nil
 }
 
-// MergeDataSegments parses wasm and applies (*Module).MergeDataSegments.
-func MergeDataSegments(wasm []byte) ([]byte, error) {
-	m, err := Parse(wasm)
-	if err != nil {
-		return nil, err
-	}
-	return m.MergeDataSegments()
-}
-
 // dataSegmentsFoldable reports whether the module's data segments can be folded into the
 // initial contents of its memory: it has some, it imports no memory (gaps are zero only in a
 // memory the module defines, and a failed instantiation leaves the segments written before
