@@ -18,12 +18,14 @@ type Limits struct {
 	// A guest that reaches it before TurnTime was waiting for a busy host: the turn is
 	// abandoned and retried, never recorded as a failure of the instance.
 	TurnWallTime time.Duration
-	// ReplayTime bounds the wall time of a cold turn's instantiation and replay of the recorded
-	// history. An overrun is the host's problem (a busy or slow machine): the turn is retried
-	// later and reported in the host's log, never recorded as a failure of the instance.
+	// ReplayTime bounds the wall time of a cold turn's replay of the recorded history. An
+	// overrun is the host's problem (a busy or slow machine): the turn is retried later and
+	// reported in the host's log, never recorded as a failure of the instance.
 	ReplayTime time.Duration
-	// InstantiateTime bounds a module's initialisation (when the module is loaded, and when an
-	// instance cannot start from a snapshot).
+	// InstantiateTime bounds every instantiation (a module's initialisation, when an instance
+	// does not start from a snapshot) and a module's description at load time. Spending it
+	// in CPU time is the module's doing (it fails); reaching it, or TurnWallTime while
+	// describing, without using the CPU is the host's problem (retried).
 	InstantiateTime time.Duration
 	// CompileTime bounds the compilation of one module, the wait for a compile slot included
 	// (ErrBusy when none was free, ErrCompileTimeout when the compilation itself outlasts it);

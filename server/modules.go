@@ -365,6 +365,8 @@ func (s *Server) deleteModule(w http.ResponseWriter, r *http.Request, ns string)
 		if err != nil {
 			return err
 		}
+		// Bytes no namespace registers any more leave the host's caches too.
+		s.forget(info.Hash)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

@@ -46,9 +46,15 @@ func (d *diskCache) path(hash string) string { return filepath.Join(d.dir, hash)
 
 // used marks a module's code as used now, and trims the cache to its budget.
 func (d *diskCache) used(hash string) {
+	d.touch(hash)
+	d.trim()
+}
+
+// touch marks a module's code as used now (it was compiled or loaded, or leaves memory after
+// being used).
+func (d *diskCache) touch(hash string) {
 	now := time.Now()
 	os.Chtimes(d.path(hash), now, now)
-	d.trim()
 }
 
 // remove deletes a module's code.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/durohost/durohost/host/internal/sandbox"
 )
@@ -25,8 +26,8 @@ type Config struct {
 	// Sandbox compiles and runs the modules; the Manager does not close it.
 	Sandbox *sandbox.Runtime
 	// Budget bounds the estimated memory (sandbox.Module.Cost) of the modules kept while
-	// nothing holds them; held modules are never evicted, so the total may exceed it while
-	// they are in use.
+	// nothing holds them (least recently used first out); held modules are never evicted
+	// and not counted.
 	Budget int64
 	// DiskDir, when set, keeps the compiled code of the modules acquired with Keep across
 	// restarts (DiskDir/<hash>); DiskBudget bounds its bytes (least recently used first out).
@@ -61,8 +62,18 @@ type Manager struct {
 	entries map[string]*entry
 	lru     *list.List // kept entries nobody holds, most recently released first
 	used    int64      // Cost of every loaded entry
+	idle    int64      // Cost of the entries in lru (what Budget bounds)
 	closed  bool
+	// timedOut remembers, for a while, the modules whose compilation outlasted the budget:
+	// AcquireHash answers them at once instead of compiling them again (and again).
+	timedOut map[string]time.Time
 }
+
+// maxTimedOut bounds the modules remembered as timed out.
+const maxTimedOut = 1024
+
+// compileRetry is how long a compilation that outlasted its budget is not tried again.
+const compileRetry = time.Minute
 
 type entry struct {
 	hash  string
@@ -83,7 +94,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{cfg: cfg, entries: map[string]*entry{}, lru: list.New()}
+	m := &Manager{cfg: cfg, entries: map[string]*entry{}, lru: list.New(), timedOut: map[string]time.Time{}}
 	if cfg.DiskDir != "" {
 		d, err := openDiskCache(cfg.DiskDir, cfg.DiskBudget, cfg.Logger)
 		if err != nil {
@@ -110,8 +121,8 @@ func (r *Ref) Release() { r.once.Do(func() { r.m.release(r.e) }) }
 
 // Acquire returns a reference to the module of wasm, compiling it unless it is loaded or
 // being compiled (callers of the same bytes then wait for that compilation). Errors are the
-// sandbox's: sandbox.ErrInvalidModule for unacceptable bytes, sandbox.ErrCompileTimeout, the
-// context's.
+// sandbox's (sandbox.ErrInvalidModule for unacceptable bytes, sandbox.ErrCompileTimeout,
+// sandbox.ErrBusy, the transient ones of describing it), the context's, or ErrClosed.
 func (m *Manager) Acquire(ctx context.Context, wasm []byte, mode Mode) (*Ref, error) {
 	sum := sha256.Sum256(wasm)
 	return m.acquire(ctx, hex.EncodeToString(sum[:]), mode, func(context.Context) ([]byte, error) { return wasm, nil })
@@ -119,10 +130,21 @@ func (m *Manager) Acquire(ctx context.Context, wasm []byte, mode Mode) (*Ref, er
 
 // AcquireHash returns a reference to the module with the given hex sha256, fetching its bytes
 // (Config.Fetch) and compiling it unless it is loaded; it is kept (Keep). Bytes that do not
-// match the hash are refused (ErrCorrupt).
+// match the hash are refused (ErrCorrupt). A module whose compilation outlasted the budget is
+// answered sandbox.ErrCompileTimeout without compiling again for a minute.
 func (m *Manager) AcquireHash(ctx context.Context, hash string) (*Ref, error) {
 	if !validHash(hash) {
 		return nil, fmt.Errorf("module %q: not a hex sha256", hash)
+	}
+	m.mu.Lock()
+	at, failed := m.timedOut[hash]
+	if failed && time.Since(at) >= compileRetry {
+		delete(m.timedOut, hash)
+		failed = false
+	}
+	m.mu.Unlock()
+	if failed {
+		return nil, fmt.Errorf("module %s: %w (at %s; tried again after %s)", short(hash), sandbox.ErrCompileTimeout, at.Format(time.TimeOnly), compileRetry)
 	}
 	return m.acquire(ctx, hash, Keep, func(ctx context.Context) ([]byte, error) {
 		if m.cfg.Fetch == nil {
@@ -159,6 +181,7 @@ func (m *Manager) acquire(ctx context.Context, hash string, mode Mode, load func
 		}
 		if e.elem != nil {
 			m.lru.Remove(e.elem)
+			m.idle -= e.cost
 			e.elem = nil
 		}
 		m.mu.Unlock()
@@ -193,6 +216,9 @@ func (m *Manager) load(ctx context.Context, e *entry, mode Mode, load func(conte
 	if err != nil {
 		e.err = err
 		delete(m.entries, e.hash)
+		if errors.Is(err, sandbox.ErrCompileTimeout) && len(m.timedOut) < maxTimedOut {
+			m.timedOut[e.hash] = time.Now()
+		}
 	} else {
 		e.cost = e.mod.Cost()
 		m.used += e.cost
@@ -224,6 +250,7 @@ func (m *Manager) release(e *entry) {
 		case <-e.ready:
 			if e.keep && !m.closed {
 				e.elem = m.lru.PushFront(e)
+				m.idle += e.cost
 			} else {
 				closing = m.dropLocked(e)
 			}
@@ -241,6 +268,7 @@ func (m *Manager) release(e *entry) {
 func (m *Manager) dropLocked(e *entry) *sandbox.Module {
 	if e.elem != nil {
 		m.lru.Remove(e.elem)
+		m.idle -= e.cost
 		e.elem = nil
 	}
 	delete(m.entries, e.hash)
@@ -248,17 +276,21 @@ func (m *Manager) dropLocked(e *entry) *sandbox.Module {
 	return e.mod
 }
 
-// evict closes the least recently used modules nobody holds while the loaded ones cost more
-// than the budget.
+// evict closes the least recently used modules nobody holds while they cost more than the
+// budget (held modules are not counted: they cannot be evicted). An evicted module's compiled
+// code on disk is marked used now, so that the disk keeps longest what was used last.
 func (m *Manager) evict() {
 	var closing []*sandbox.Module
 	m.mu.Lock()
-	for m.used > m.cfg.Budget && m.lru.Len() > 0 {
+	for m.idle > m.cfg.Budget && m.lru.Len() > 0 {
 		e := m.lru.Back().Value.(*entry)
 		closing = append(closing, m.dropLocked(e))
 	}
 	m.mu.Unlock()
 	for _, mod := range closing {
+		if m.disk != nil {
+			m.disk.touch(mod.Hash)
+		}
 		mod.Close(context.Background())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Policy is what the runtime applies to the instances of one namespace (see
@@ -41,11 +42,20 @@ func (r *Runtime) activityFor(ns, name string) ActivityFunc {
 	return fn
 }
 
-// turnGate counts the running turns of each namespace that has a MaxConcurrentTurns.
+// turnGate counts the running turns of each namespace that has a MaxConcurrentTurns. A turn
+// refused at the limit goes back to the queue for a while (wait): the while doubles with each
+// refusal in a row of the namespace, from namespaceWait up to maxNamespaceWait, so that a
+// namespace with many waiting turns does not keep the store busy fetching and giving them back.
 type turnGate struct {
 	mu      sync.Mutex
 	running map[string]int
+	refused map[string]int // refusals in a row, by namespace
 }
+
+const (
+	namespaceWait    = 20 * time.Millisecond
+	maxNamespaceWait = time.Second
+)
 
 // enter takes a turn slot of namespace ns (limit: its MaxConcurrentTurns, 0 for none); false
 // when the namespace is at its limit. A true enter is followed by leave.
@@ -56,13 +66,30 @@ func (g *turnGate) enter(ns string, limit int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.running[ns] >= limit {
+		if g.refused == nil {
+			g.refused = map[string]int{}
+		}
+		g.refused[ns]++
 		return false
 	}
 	if g.running == nil {
 		g.running = map[string]int{}
 	}
 	g.running[ns]++
+	delete(g.refused, ns)
 	return true
+}
+
+// wait is how long a turn of ns refused by enter waits before it is tried again.
+func (g *turnGate) wait(ns string) time.Duration {
+	g.mu.Lock()
+	n := g.refused[ns]
+	g.mu.Unlock()
+	d := namespaceWait
+	for i := 1; i < n && d < maxNamespaceWait; i++ {
+		d *= 2
+	}
+	return min(d, maxNamespaceWait)
 }
 
 func (g *turnGate) leave(ns string, limit int) {

@@ -39,7 +39,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	// moment, uncounted, and the host's workers serve other namespaces meanwhile.
 	ns := turnNamespace(t)
 	if limit := r.policy(ns).MaxConcurrentTurns; !r.nsTurns.enter(ns, limit) {
-		abandon(namespaceWait, true, fmt.Sprintf("namespace %q runs %d turns, its limit", ns, limit))
+		abandon(r.nsTurns.wait(ns), true, fmt.Sprintf("namespace %q runs %d turns, its limit", ns, limit))
 		return
 	} else {
 		defer r.nsTurns.leave(ns, limit)
@@ -120,7 +120,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 			mod = ref.Module()
 		}
 		if modErr != nil && !permanentModuleError(modErr) {
-			abandon(r.cfg.RetryBase, true, modErr.Error())
+			r.retryLater(t.InstanceID, modErr, abandon)
 			return
 		}
 	}
@@ -236,10 +236,6 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	r.afterCommit(ctx, t.InstanceID, c, claimed)
 }
 
-// namespaceWait is how long the turn of a namespace at its MaxConcurrentTurns waits in the
-// queue before it is tried again.
-const namespaceWait = 20 * time.Millisecond
-
 // turnHeadroom is the guest memory a turn is admitted with beyond what its guest holds: room
 // to grow (see sandbox.Runtime.Admit).
 const turnHeadroom = 8 << 20
@@ -256,9 +252,15 @@ func permanentModuleError(err error) bool {
 // reported as errors: the host is too slow for its ReplayTime.
 func (r *Runtime) retryLater(id string, err error, abandon func(time.Duration, bool, string)) {
 	delay := r.cfg.RetryBase
-	if errors.Is(err, sandbox.ErrReplayTimeout) || errors.Is(err, sandbox.ErrHostBusy) {
+	switch {
+	case errors.Is(err, sandbox.ErrReplayTimeout), errors.Is(err, sandbox.ErrHostBusy):
 		delay = max(delay, time.Second)
 		r.log.Error("turn retried: the host could not run it within its budget (raise the replay or turn wall time, or give the host more CPU)", "instance", id, "err", err)
+	case errors.Is(err, sandbox.ErrCompileTimeout):
+		delay = max(delay, 10*time.Second)
+		r.log.Error("turn retried: its module does not compile within the compile budget (raise the compile time)", "instance", id, "err", err)
+	case errors.Is(err, sandbox.ErrBusy):
+		delay = max(delay, time.Second)
 	}
 	abandon(delay, true, err.Error())
 }

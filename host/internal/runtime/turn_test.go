@@ -251,9 +251,21 @@ func TestTurnGate(t *testing.T) {
 	if !g.enter("b", 2) || !g.enter("c", 0) || !g.enter("c", 0) || !g.enter("c", 0) {
 		t.Fatal("another namespace was refused")
 	}
+	if g.wait("a") != namespaceWait {
+		t.Fatalf("first wait %s", g.wait("a"))
+	}
+	for range 20 {
+		g.enter("a", 2)
+	}
+	if g.wait("a") != maxNamespaceWait {
+		t.Fatalf("wait after many refusals %s, want the maximum", g.wait("a"))
+	}
 	g.leave("a", 2)
 	if !g.enter("a", 2) {
 		t.Fatal("after a turn left: refused")
+	}
+	if g.wait("a") != namespaceWait {
+		t.Fatalf("wait after an admission %s, want it reset", g.wait("a"))
 	}
 	g.leave("a", 2)
 	g.leave("a", 2)

@@ -35,6 +35,16 @@ func (b *memoryBudget) tryAcquire(n int64) bool {
 	return true
 }
 
+// force takes n bytes even beyond the limit (a memory that must exist to be stopped).
+func (b *memoryBudget) force(n int64) {
+	if b == nil || n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used += n
+	b.mu.Unlock()
+}
+
 // release gives back n bytes.
 func (b *memoryBudget) release(n int64) {
 	if b == nil || n <= 0 {

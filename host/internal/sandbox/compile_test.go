@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
 	"github.com/durohost/durohost/internal/testguest"
 )
 
@@ -51,5 +53,44 @@ func TestCompileBudgetCoversTheQueue(t *testing.T) {
 		if !errors.Is(err, ErrBusy) || ctx.Err() != nil {
 			t.Fatalf("compile after the abandoned one: %v", err)
 		}
+	}
+}
+
+// TestGuestMemoryBudgetIsTransient: when the guests' memory budget cannot hold a new instance,
+// instantiating it (or describing a module at load) fails with the transient ErrMemoryBudget,
+// never a panic, and never a verdict on the module or the instance.
+func TestGuestMemoryBudgetIsTransient(t *testing.T) {
+	hello := readFixture(t, "hello.wasm") // one page of memory
+	rt := newRuntime(t, Config{GuestMemory: 100 << 10})
+	m, err := rt.Load(context.Background(), hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance := func(id string) (*Instance, error) {
+		eng, err := replay.New(replay.Config{InstanceID: id, Execution: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.BeginTurn(epoch, []history.Event{startEvent("wat_hello", "null")}); err != nil {
+			t.Fatal(err)
+		}
+		return rt.Instantiate(context.Background(), m, eng, id, 1)
+	}
+	held, err := instance("held") // takes the one page of the budget's 100 KiB
+	if err != nil {
+		t.Fatalf("first instance: %v", err)
+	}
+	defer held.Close()
+	if _, err := instance("second"); !errors.Is(err, ErrMemoryBudget) || !Transient(err) {
+		t.Fatalf("instantiate beyond the budget: %v, want the transient ErrMemoryBudget", err)
+	}
+	if used, _ := rt.GuestMemory(); used != 65536 {
+		t.Fatalf("%d bytes of guest memory counted after the refused instance, want its page given back", used)
+	}
+	// A module loaded while the budget is spent: its description fails transiently, not as
+	// an invalid module.
+	tiny := newRuntime(t, Config{GuestMemory: 1})
+	if _, err := tiny.Load(context.Background(), hello); !errors.Is(err, ErrMemoryBudget) || errors.Is(err, ErrInvalidModule) {
+		t.Fatalf("load beyond the budget: %v, want ErrMemoryBudget and not ErrInvalidModule", err)
 	}
 }

@@ -210,7 +210,7 @@ func (d *dataImage) recycle(buf []byte, committed int) bool {
 // into pages that are already the process's costs less than mapping the image again, after
 // which every page the next guest touches would fault again (a cold turn of the Go test guest
 // took 3.0 ms that way, 1.0 ms with the copy).
-func (d *dataImage) reuse(m *reservedMemory, size int) bool {
+func (d *dataImage) reuse(m *reservedMemory, size, need int) bool {
 	d.mu.Lock()
 	n := len(d.pool)
 	if n == 0 || len(d.pool[n-1].buf) < size {
@@ -221,13 +221,14 @@ func (d *dataImage) reuse(m *reservedMemory, size int) bool {
 	d.pool = d.pool[:n-1]
 	d.mu.Unlock()
 	imagePoolBytes.Add(-int64(p.committed))
+	committed := decommit(p.buf, p.committed, max(need, d.size))
 	at := 0
 	for _, r := range d.runs {
 		clear(p.buf[at:r.start])
 		copy(p.buf[r.start:r.end], d.view[r.start:r.end])
 		at = r.end
 	}
-	clear(p.buf[at:p.committed])
-	m.buf, m.committed = p.buf, max(p.committed, d.size)
+	clear(p.buf[at:committed])
+	m.buf, m.committed = p.buf, committed
 	return true
 }

@@ -25,6 +25,6 @@ func (d *dataImage) mapOver([]byte) error { return errors.New("memory images nee
 
 func (d *dataImage) recycle([]byte, int) bool { return false }
 
-func (d *dataImage) reuse(*reservedMemory, int) bool { return false }
+func (d *dataImage) reuse(*reservedMemory, int, int) bool { return false }
 
 func (d *dataImage) resident() int64 { return 0 }

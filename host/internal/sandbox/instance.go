@@ -152,16 +152,26 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		ictx = experimental.WithMemoryAllocator(ictx, a)
 	}
 	defer cancel()
-	mod, err := m.r.InstantiateModule(ictx, m.compiled, cfg)
-	if err != nil {
+	mod, cpu, err := instantiateModule(ictx, m, cfg)
+	if err == nil {
 		if v := i.dog.result(); v != nil {
+			// The guest memory budget refused the instance's memory: stop it before it runs.
+			mod.Close(ctx)
+			err = v
+		}
+	}
+	if err != nil {
+		switch v := i.dog.result(); {
+		case v != nil:
 			return nil, fmt.Errorf("instantiate: %w", v)
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("instantiate: interrupted: %w", ctx.Err())
-		}
-		if ictx.Err() != nil {
+		case ictx.Err() != nil && (!cpuTimeSupported || cpu >= rt.cfg.InstantiateTimeout/2):
+			// The initialisation used the CPU: the module's doing (an infinite loop).
 			return nil, fmt.Errorf("instantiate: initialisation ran longer than %s: %w", rt.cfg.InstantiateTimeout, err)
+		case ictx.Err() != nil:
+			// It waited for the CPU: the host's problem.
+			return nil, fmt.Errorf("instantiate: %w (initialisation: %s of CPU time within %s)", ErrHostBusy, cpu.Round(time.Millisecond), rt.cfg.InstantiateTimeout)
 		}
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
@@ -199,6 +209,25 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	}
 	i.run = mod.ExportedFunction(abi.ExportRun)
 	return i, nil
+}
+
+// instantiateModule instantiates m's compiled module on the calling goroutine's thread, and
+// returns the CPU time the thread spent (the module's initialisation, unless it starts from a
+// snapshot). A panic of the runtime is returned as an error.
+func instantiateModule(ctx context.Context, m *Module, cfg wazero.ModuleConfig) (mod api.Module, cpu time.Duration, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := currentThread()
+	before, _ := threadCPU(tid)
+	defer func() {
+		after, _ := threadCPU(tid)
+		cpu = after - before
+		if p := recover(); p != nil {
+			mod, err = nil, fmt.Errorf("instantiate: %v", p)
+		}
+	}()
+	mod, err = m.r.InstantiateModule(ctx, m.compiled, cfg)
+	return mod, cpu, err
 }
 
 // Run runs the guest (the first time) or resumes it (after the engine's BeginTurn) until it
@@ -338,22 +367,27 @@ func firstLine(err error) string {
 // Close discards the guest. A parked guest is unwound; a running one is stopped.
 func (i *Instance) Close() {
 	i.killOnce.Do(func() {
-		if i.release != nil {
-			defer i.release()
-		}
+		release := i.release
 		close(i.kill)
 		if !i.started || i.dead {
 			if i.mod != nil {
 				i.mod.Close(context.Background())
 			}
-			return
+		} else {
+			i.mod.CloseWithExitCode(context.Background(), exitKilled)
+			select {
+			case <-i.events:
+			case <-time.After(5 * time.Second):
+				// The guest has not stopped (blocked in a host function): its module must
+				// not be closed under it, so the reference is kept (leaked) rather than
+				// released.
+				release = nil
+			}
+			i.dead = true
 		}
-		i.mod.CloseWithExitCode(context.Background(), exitKilled)
-		select {
-		case <-i.events:
-		case <-time.After(5 * time.Second):
+		if release != nil {
+			release()
 		}
-		i.dead = true
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sys/unix"
 )
 
 // reservedMemory is a guest's linear memory backed by an anonymous mapping reserved at the
@@ -93,9 +94,10 @@ func (m *reservedMemory) reallocate(size uint64) (b []byte, refused bool) {
 		if m.img != nil {
 			reserve = max(reserve, uint64(m.img.size))
 		}
-		if m.img != nil && m.img.reuse(m, int(reserve)) {
+		need := int(roundPage(size))
+		if m.img != nil && m.img.reuse(m, int(reserve), need) {
 			// Restored from the image's pool.
-		} else if m.img != nil || !m.reuse(int(reserve)) {
+		} else if m.img != nil || !m.reuse(int(reserve), need) {
 			b, err := syscall.Mmap(-1, 0, int(reserve), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON|mapNoReserve)
 			if err != nil {
 				return nil, false
@@ -112,42 +114,53 @@ func (m *reservedMemory) reallocate(size uint64) (b []byte, refused bool) {
 			}
 			m.committed = m.img.size
 		}
-		if !m.account() {
-			m.recycle()
-			return nil, true
+		// The first allocation is never refused (wazero cannot take a memory that is not
+		// there): over the budget, it is charged all the same and reported refused, so that
+		// the instance is stopped before it runs (see instantiate).
+		if !m.budget.tryAcquire(int64(m.committed)) {
+			m.budget.force(int64(m.committed))
+			refused = true
 		}
+		m.accounted = int64(m.committed)
 	}
 	if size > uint64(len(m.buf)) {
-		return nil, false
+		return nil, refused
 	}
 	if want := int(roundPage(size)); want > m.committed {
 		if !m.budget.tryAcquire(int64(want - m.committed)) {
-			return nil, true
+			if refused {
+				// The first allocation: it must exist; the instance is stopped anyway.
+				m.budget.force(int64(want - m.committed))
+			} else {
+				return nil, true
+			}
+		}
+		if err := unix.Mprotect(m.buf[m.committed:want], unix.PROT_READ|unix.PROT_WRITE); err != nil {
+			m.budget.release(int64(want - m.committed))
+			return nil, refused
 		}
 		m.accounted += int64(want - m.committed)
-		if err := syscall.Mprotect(m.buf[m.committed:want], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
-			return nil, false
-		}
 		m.committed = want
 	}
-	return m.buf[:size:size], false
+	return m.buf[:size:size], refused
 }
 
-// account takes the bytes already committed (a reused or image mapping) from the budget.
-func (m *reservedMemory) account() bool {
-	n := int64(m.committed) - m.accounted
-	if n <= 0 {
-		return true
+// decommit makes the bytes of b beyond need inaccessible and gives their pages back to the
+// system, and returns how many bytes stay committed: a recycled mapping is charged (and
+// cleared) only for what its new guest starts with, whatever its last guest had grown to.
+func decommit(b []byte, committed, need int) int {
+	if committed <= need {
+		return committed
 	}
-	if !m.budget.tryAcquire(n) {
-		return false
-	}
-	m.accounted += n
-	return true
+	tail := b[need:committed]
+	unix.Madvise(tail, unix.MADV_DONTNEED)
+	unix.Mprotect(tail, unix.PROT_NONE)
+	return need
 }
 
-// reuse takes a pooled reservation of the given size and zeroes what its last guest could use.
-func (m *reservedMemory) reuse(size int) bool {
+// reuse takes a pooled reservation of the given size, keeps committed what the new guest
+// needs at first (need bytes) and zeroes it.
+func (m *reservedMemory) reuse(size, need int) bool {
 	poolMu.Lock()
 	free := pool[size]
 	if len(free) == 0 {
@@ -160,6 +173,7 @@ func (m *reservedMemory) reuse(size int) bool {
 	delete(poolCommitted, &b[0])
 	poolBytes -= committed
 	poolMu.Unlock()
+	committed = decommit(b, committed, need)
 	clear(b[:committed])
 	m.buf, m.committed = b, committed
 	return true

@@ -348,10 +348,15 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 	regs, err := rt.describe(ctx, m)
 	if err != nil {
 		m.Close(ctx)
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			// Interrupted (the host is stopping, the client went away): the module is not
 			// to blame.
 			return nil, fmt.Errorf("describe module: %w", ctx.Err())
+		case transient(err):
+			// A busy host (its wall-time backstop) or a spent guest memory budget: not the
+			// module's fault either.
+			return nil, fmt.Errorf("describe module: %w", err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}

@@ -13,8 +13,9 @@ import (
 
 // The watchdog bounds how long a guest runs. What it bounds depends on the phase of the run:
 //
-//   - describe: a module's description, at load time, within InstantiateTimeout (wall time);
-//     an overrun makes the module invalid.
+//   - describe: a module's description, at load time, within InstantiateTimeout of CPU time
+//     (an overrun makes the module invalid) and TurnWallTimeout of wall time (an overrun is
+//     the host's problem, ErrHostBusy), as a live turn.
 //   - replay: a cold turn replaying recorded history, within ReplayTimeout (wall time). The
 //     guest is doing again what it did before: an overrun says the host is slow or busy, so
 //     the turn is retried (ErrReplayTimeout), never recorded as the instance's failure.
@@ -69,7 +70,7 @@ func (w *watchdog) begin(p phase) {
 func (w *watchdog) budgetLocked() time.Duration {
 	switch w.phase {
 	case phaseDescribe:
-		return w.cfg.InstantiateTimeout
+		return min(w.cfg.InstantiateTimeout, w.cfg.TurnWallTimeout)
 	case phaseReplay:
 		return w.cfg.ReplayTimeout
 	case phaseLive:
@@ -95,7 +96,7 @@ func (w *watchdog) attach() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.tid = tid
-	if w.phase == phaseLive && !w.cpuOK {
+	if (w.phase == phaseLive || w.phase == phaseDescribe) && !w.cpuOK {
 		w.cpuBase, w.cpuOK = threadCPU(tid)
 	}
 }
@@ -150,20 +151,17 @@ func (w *watchdog) fire() {
 	elapsed := time.Since(w.since)
 	var verdict error
 	switch w.phase {
-	case phaseDescribe:
-		if elapsed >= w.cfg.InstantiateTimeout {
-			verdict = &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTurnTimeout,
-				Message: fmt.Sprintf("describing the module took longer than its budget of %s", w.cfg.InstantiateTimeout)}
-		} else {
-			w.armLocked(w.cfg.InstantiateTimeout - elapsed)
-		}
 	case phaseReplay:
 		if elapsed >= w.cfg.ReplayTimeout {
 			verdict = fmt.Errorf("%w (%s)", ErrReplayTimeout, w.cfg.ReplayTimeout)
 		} else {
 			w.armLocked(w.cfg.ReplayTimeout - elapsed)
 		}
-	case phaseLive:
+	case phaseLive, phaseDescribe:
+		budget, what := w.cfg.TurnTimeout, "turn"
+		if w.phase == phaseDescribe {
+			budget, what = w.cfg.InstantiateTimeout, "describing the module"
+		}
 		cpu := elapsed
 		if cpuTimeSupported {
 			cpu = 0
@@ -172,22 +170,45 @@ func (w *watchdog) fire() {
 			}
 		}
 		switch {
-		case cpu >= w.cfg.TurnTimeout:
-			what := "CPU time"
+		case cpu >= budget:
+			unit := "CPU time"
 			if !cpuTimeSupported {
-				what = "time"
+				unit = "time"
 			}
 			verdict = &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeTurnTimeout,
-				Message: fmt.Sprintf("turn used more %s than its budget of %s (an infinite loop?)", what, w.cfg.TurnTimeout)}
+				Message: fmt.Sprintf("%s used more %s than its budget of %s (an infinite loop?)", what, unit, budget)}
 		case elapsed >= w.cfg.TurnWallTimeout:
 			verdict = fmt.Errorf("%w (%s of wall time, %s of CPU time)", ErrHostBusy, w.cfg.TurnWallTimeout, cpu.Round(time.Millisecond))
 		default:
-			w.armLocked(max(min(w.cfg.TurnTimeout-cpu, w.cfg.TurnWallTimeout-elapsed), time.Millisecond))
+			w.armLocked(max(min(budget-cpu, w.cfg.TurnWallTimeout-elapsed), time.Millisecond))
 		}
 	}
-	w.mu.Unlock()
+	var inst *Instance
 	if verdict != nil {
-		w.stop(verdict)
+		// Decided and published under the lock a parking guest takes: it cannot park
+		// between the decision and the stop.
+		inst = w.setVerdictLocked(verdict)
+	}
+	w.mu.Unlock()
+	closeStopped(inst)
+}
+
+// setVerdictLocked records verdict (the first one stands) and returns the instance to close,
+// if any; w.mu is held.
+func (w *watchdog) setVerdictLocked(verdict error) *Instance {
+	if w.verdict != nil {
+		return nil
+	}
+	w.verdict = verdict
+	w.stopped.Store(true)
+	return w.inst
+}
+
+// closeStopped closes the module of a stopped guest (without the watchdog's lock: closing
+// takes the memory's).
+func closeStopped(inst *Instance) {
+	if inst != nil && inst.mod != nil {
+		inst.mod.CloseWithExitCode(context.Background(), exitStopped)
 	}
 }
 
@@ -195,17 +216,9 @@ func (w *watchdog) fire() {
 // not while holding a lock the module's closing takes (its memory's).
 func (w *watchdog) stop(verdict error) {
 	w.mu.Lock()
-	if w.verdict != nil {
-		w.mu.Unlock()
-		return
-	}
-	w.verdict = verdict
-	w.stopped.Store(true)
-	inst := w.inst
+	inst := w.setVerdictLocked(verdict)
 	w.mu.Unlock()
-	if inst != nil && inst.mod != nil {
-		inst.mod.CloseWithExitCode(context.Background(), exitStopped)
-	}
+	closeStopped(inst)
 }
 
 // result returns the verdict, if the watchdog stopped the guest.
