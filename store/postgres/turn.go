@@ -60,8 +60,10 @@ const (
 			ELSE ARRAY(SELECT h.data FROM history h WHERE h.instance_id = i.id AND h.execution = i.execution ORDER BY h.event_id) END
 	FROM instances i WHERE i.id = $1`
 
-	qRenewTurn   = `UPDATE turn_locks SET locked_until = durohost_now() + $3::bigint WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now()`
-	qAbandonTurn = `WITH l AS (
+	// qReleaseEmpty releases a lock that took no message.
+	qReleaseEmpty = `UPDATE turn_locks SET token = '', locked_until = 0 WHERE lock_id = $1 AND token = $2`
+	qRenewTurn    = `UPDATE turn_locks SET locked_until = durohost_now() + $3::bigint WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now()`
+	qAbandonTurn  = `WITH l AS (
 		UPDATE turn_locks SET token = '', locked_until = 0
 		WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now()
 		RETURNING instance_id),
@@ -136,26 +138,40 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 	if lockFor <= 0 {
 		return nil, fmt.Errorf("fetch turn: lock duration %v: %w", lockFor, store.ErrInvalid)
 	}
-	lt := lockedTurn{secret: newSecret()}
-	var found bool
-	err := s.write(ctx, s.fetch, func(ctx context.Context, conn *pgx.Conn) error {
-		lt = lockedTurn{secret: lt.secret}
-		rows, err := conn.Query(ctx, qFetchTurn, lt.secret, int64(lockFor), int64(MaxTurnMessages))
-		if err != nil {
+	for range maxAttempts {
+		lt := lockedTurn{secret: newSecret()}
+		var found bool
+		err := s.write(ctx, s.fetch, func(ctx context.Context, conn *pgx.Conn) error {
+			lt = lockedTurn{secret: lt.secret}
+			rows, err := conn.Query(ctx, qFetchTurn, lt.secret, int64(lockFor), int64(MaxTurnMessages))
+			if err != nil {
+				return err
+			}
+			found, err = scanLocked(rows, &lt)
 			return err
+		})
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("fetch turn: %w", err)
+		case !found:
+			return nil, store.ErrNoWork
+		case lt.scanErr != nil:
+			return nil, lt.scanErr
+		case len(lt.raw) == 0:
+			// The instance's last messages were consumed by a commit that released it while
+			// the fetch ran (the fetch saw the messages, then the lock released): give the
+			// lock back and look again.
+			if err := s.write(ctx, s.fetch, func(ctx context.Context, conn *pgx.Conn) error {
+				_, err := conn.Exec(ctx, qReleaseEmpty, lt.row, lt.secret)
+				return err
+			}); err != nil {
+				return nil, fmt.Errorf("fetch turn: %w", err)
+			}
+			continue
 		}
-		found, err = scanLocked(rows, &lt)
-		return err
-	})
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("fetch turn: %w", err)
-	case !found:
-		return nil, store.ErrNoWork
-	case lt.scanErr != nil:
-		return nil, lt.scanErr
+		return s.turnState(ctx, &lt, known)
 	}
-	return s.turnState(ctx, &lt, known)
+	return nil, store.ErrNoWork
 }
 
 // turnState builds the turn of a lock just taken, from its tagged messages, and reads its

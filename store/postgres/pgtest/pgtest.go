@@ -451,38 +451,51 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// The server of the test binary.
-var shared struct {
+// The servers of the test binary: the fast one, and the durable one (Durable) when a test
+// or benchmark asks for it.
+var shared [2]struct {
 	once sync.Once
 	srv  *Server
 	err  error
 }
 
-// Main runs the tests of m, then stops the test binary's server if one was started, and
+// Main runs the tests of m, then stops the test binary's servers that were started, and
 // exits with the tests' status. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	if shared.srv != nil {
-		if err := shared.srv.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: stop the server: %v\n", err)
+	for i := range shared {
+		if shared[i].srv != nil {
+			if err := shared[i].srv.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "pgtest: stop the server: %v\n", err)
+			}
 		}
 	}
 	os.Exit(code)
 }
 
 // Shared returns the test binary's server, starting it at the first call (see the package
-// documentation). Every later call returns the same server, or the same error.
-func Shared() (*Server, error) {
-	shared.once.Do(func() { shared.srv, shared.err = Start() })
-	return shared.srv, shared.err
+// documentation); with Durable, the binary's durable server (a second one). Every later call
+// returns the same server, or the same error. With DUROHOST_TEST_POSTGRES both are that
+// server.
+func Shared(opts ...Option) (*Server, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	i := 0
+	if cfg.durable && os.Getenv(EnvURL) == "" {
+		i = 1
+	}
+	shared[i].once.Do(func() { shared[i].srv, shared[i].err = Start(opts...) })
+	return shared[i].srv, shared[i].err
 }
 
-// NewDatabase returns the URL of an empty database of the test binary's server for test t:
-// no other test uses it until t and its cleanups end. When no server can be had, the test
-// fails with the reason.
-func NewDatabase(t testing.TB) string {
+// NewDatabase returns the URL of an empty database of the test binary's server (with Durable,
+// of its durable server) for test t: no other test uses it until t and its cleanups end.
+// When no server can be had, the test fails with the reason.
+func NewDatabase(t testing.TB, opts ...Option) string {
 	t.Helper()
-	s, err := Shared()
+	s, err := Shared(opts...)
 	if err != nil {
 		t.Fatalf("PostgreSQL is needed by this test and none could be had: %v", err)
 	}
