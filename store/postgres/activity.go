@@ -14,17 +14,11 @@ import (
 
 // Statements of messages and activity work items.
 const (
-	// qInsertMessages enqueues messages; a start ($4) keeps its namespace ($5).
-	qInsertMessages = `INSERT INTO messages (instance_id, data, visible_at, ready_at, namespace)
-		SELECT x.inst, x.data, x.vis, greatest(x.vis, durohost_now()), CASE WHEN x.start THEN x.ns END
-		FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::boolean[], $5::text[]) WITH ORDINALITY AS x(inst, data, vis, start, ns, o)
-		ORDER BY x.o`
-
 	// qFetchActivity locks the oldest visible work item with secret $1 for $2 nanoseconds,
 	// skipping the items other transactions are locking.
 	qFetchActivity = `UPDATE work_items SET attempts = attempts + 1, lock_token = $1,
 			locked_until = durohost_now() + $2::bigint, ready_at = durohost_now() + $2::bigint
-		WHERE id = (SELECT id FROM work_items WHERE ready_at <= durohost_now() ORDER BY ready_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		WHERE id = (SELECT id FROM work_items WHERE ready_at <= (SELECT durohost_now()) ORDER BY ready_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING id, instance_id, execution, event_id, namespace, name, input, visible_at, attempts, locked_until`
 	qRenewActivity = `UPDATE work_items SET locked_until = durohost_now() + $3::bigint, ready_at = durohost_now() + $3::bigint
 		WHERE id = $1 AND lock_token = $2 AND locked_until > durohost_now()`
@@ -50,6 +44,15 @@ var (
 		ELSE '' END`
 )
 
+// qInsertMessages enqueues messages (see withLocks; $6 their distinct instances); a start
+// ($4) keeps its namespace ($5).
+var qInsertMessages = withLocks("$6") + `
+	INSERT INTO messages (instance_id, data, visible_at, ready_at, namespace)
+		SELECT x.inst, x.data, x.vis, greatest(x.vis, durohost_now()), CASE WHEN x.start THEN x.ns END
+		FROM ok, unnest($1::text[], $2::bytea[], $3::bigint[], $4::boolean[], $5::text[]) WITH ORDINALITY AS x(inst, data, vis, start, ns, o)
+		WHERE ok.ok
+		ORDER BY x.o`
+
 // Enqueue adds messages to their instances' queues; see store.Store.
 func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 	if err := s.enter(); err != nil {
@@ -71,7 +74,6 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 	}
 	err := s.write(ctx, s.pool, func(ctx context.Context, conn *pgx.Conn) error {
 		b := &pgx.Batch{}
-		mb.queueLocks(b)
 		mb.queueInsert(b)
 		return conn.SendBatch(ctx, b).Close()
 	})
@@ -86,7 +88,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 
 // queueInsert queues the insert of mb's messages.
 func (mb *messageBatch) queueInsert(b *pgx.Batch) {
-	b.Queue(qInsertMessages, mb.inst, mb.data, mb.vis, mb.start, mb.ns)
+	b.Queue(qInsertMessages, mb.inst, mb.data, mb.vis, mb.start, mb.ns, mb.targets())
 }
 
 // FetchActivity locks the next visible work item; see store.Store.
@@ -234,7 +236,6 @@ func (s *Store) complete(ctx context.Context, op, tokenText string, result store
 	err := s.write(ctx, s.pool, func(ctx context.Context, conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue(qCompleteItem, tok.row, tok.secret)
-		mb.queueLocks(b)
 		mb.queueInsert(b)
 		lock.queue(b, result.InstanceID, nanos(result.VisibleAt))
 		return conn.SendBatch(ctx, b).Close()
@@ -346,7 +347,6 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 			b.Queue(qAdvisoryLock, int32(advisoryInstance), advisoryKey(s.cfg.schema, msg.InstanceID))
 			b.Queue(qStartCheck, msg.InstanceID, msg.Namespace, int32(opts.MaxInstances))
 		}
-		mb.queueLocks(b)
 		mb.queueInsert(b)
 		lock.lockFor = opts.LockFor
 		lock.queue(b, msg.InstanceID, nanos(msg.VisibleAt))

@@ -136,36 +136,44 @@ const (
 		ORDER BY x.o
 		RETURNING id, coalesce(lock_token, ''), locked_until`
 
-	// qInsertCommitMessages enqueues a commit's messages; a start message creates an instance
-	// of the committing instance's namespace, whose key must be of it.
-	qInsertCommitMessages = `INSERT INTO messages (instance_id, data, visible_at, ready_at, namespace)
-		SELECT x.inst, x.data, x.vis, greatest(x.vis, durohost_now()),
-			CASE WHEN x.start THEN (CASE WHEN n.ns = '' OR starts_with(x.inst, n.ns || '/') THEN n.ns
-				ELSE durohost_fail('DH003', format('start of %s: not a key of the committing instance''s namespace %s (store.Key)',
-					quote_literal(left(x.inst, 80)), quote_literal(n.ns))) END) END
-		FROM (SELECT coalesce((SELECT namespace FROM instances WHERE id = $1), '') AS ns) n,
-			unnest($2::text[], $3::bytea[], $4::bigint[], $5::boolean[]) WITH ORDINALITY AS x(inst, data, vis, start, o)
-		ORDER BY x.o`
-
 	qDeleteConsumed = `DELETE FROM messages WHERE instance_id = $1 AND id = ANY($2::bigint[]) AND lock_token = $3`
 	qCancelWork     = `DELETE FROM work_items w USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(inst, exec, ev)
 		WHERE w.instance_id = x.inst AND w.execution = x.exec AND w.event_id = x.ev`
 	// qMessagesLeft tells whether the committed instance has visible messages (which its lock
 	// kept from the other hosts until now).
-	qMessagesLeft = `SELECT EXISTS (SELECT 1 FROM messages WHERE instance_id = $1 AND ready_at <= durohost_now())`
+	qMessagesLeft = `SELECT EXISTS (SELECT 1 FROM messages WHERE instance_id = $1 AND ready_at <= (SELECT durohost_now()))`
 )
 
-// Statements that keep every message's instance a lock row (see migration 0001). qInsertLocks
-// creates the missing ones; qShareLocks then locks them all against deletion until the
-// transaction ends (FOR KEY SHARE does not conflict with locking a turn), and raises
-// codeRetry when one was deleted in between. $1 holds distinct keys in order (so that
-// concurrent transactions insert them in one order).
-const (
-	qInsertLocks = `INSERT INTO turn_locks (instance_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`
-	qShareLocks  = `WITH k AS (SELECT instance_id FROM turn_locks WHERE instance_id = ANY($1::text[]) FOR KEY SHARE)
-		SELECT CASE WHEN (SELECT count(*) FROM k) = cardinality($1::text[]) THEN ''
-			ELSE durohost_fail('DH009', 'an instance was deleted while a message was sent to it') END`
+var (
+	// qInsertCommitMessages enqueues a commit's messages (see withLocks; $6 their distinct
+	// instances); a start message creates an instance of the committing instance's namespace,
+	// whose key must be of it.
+	qInsertCommitMessages = withLocks("$6") + `
+	INSERT INTO messages (instance_id, data, visible_at, ready_at, namespace)
+		SELECT x.inst, x.data, x.vis, greatest(x.vis, durohost_now()),
+			CASE WHEN x.start THEN (CASE WHEN n.ns = '' OR starts_with(x.inst, n.ns || '/') THEN n.ns
+				ELSE durohost_fail('DH003', format('start of %s: not a key of the committing instance''s namespace %s (store.Key)',
+					quote_literal(left(x.inst, 80)), quote_literal(n.ns))) END) END
+		FROM ok, (SELECT coalesce((SELECT namespace FROM instances WHERE id = $1), '') AS ns) n,
+			unnest($2::text[], $3::bytea[], $4::bigint[], $5::boolean[]) WITH ORDINALITY AS x(inst, data, vis, start, o)
+		WHERE ok.ok
+		ORDER BY x.o`
 )
+
+// withLocks returns the CTEs that keep a lock row for every instance of the text array in
+// parameter p (distinct keys in order, so that concurrent statements insert them in one
+// order), which every statement that enqueues messages starts with (see migration 0001): a
+// creates the missing rows; k locks the others against deletion until the transaction ends
+// (FOR KEY SHARE, which does not conflict with locking a turn); ok raises codeRetry when a
+// row is neither, deleted since the statement's snapshot (or inserted by a transaction that
+// committed since: the retry sees it). The statement's insert reads ok, so that it runs
+// after the check.
+func withLocks(p string) string {
+	return `WITH a AS (INSERT INTO turn_locks (instance_id) SELECT unnest(` + p + `::text[]) ON CONFLICT DO NOTHING RETURNING instance_id),
+	k AS (SELECT instance_id FROM turn_locks WHERE instance_id = ANY(` + p + `::text[]) FOR KEY SHARE),
+	ok AS (SELECT CASE WHEN (SELECT count(*) FROM (SELECT instance_id FROM a UNION SELECT instance_id FROM k) u) = cardinality(` + p + `::text[])
+		THEN true ELSE durohost_fail('DH009', 'an instance was deleted while a message was sent to it')::boolean END AS ok)`
+}
 
 // Statements that find the slow path's facts, queued with its BEGIN.
 const (
@@ -341,13 +349,6 @@ func (mb *messageBatch) targets() []string {
 	return slices.Compact(t)
 }
 
-// queueLocks queues the statements that keep a lock row for every instance of mb.
-func (mb *messageBatch) queueLocks(b *pgx.Batch) {
-	t := mb.targets()
-	b.Queue(qInsertLocks, t)
-	b.Queue(qShareLocks, t)
-}
-
 // guard is the first statement of a commit's pipeline and its arguments.
 type guard struct {
 	sql  string
@@ -418,8 +419,7 @@ func sendCommit(ctx context.Context, q batchSender, g guard, id, secret string, 
 		})
 	}
 	if len(e.msgs.inst) > 0 {
-		e.msgs.queueLocks(b)
-		b.Queue(qInsertCommitMessages, id, e.msgs.inst, e.msgs.data, e.msgs.vis, e.msgs.start)
+		b.Queue(qInsertCommitMessages, id, e.msgs.inst, e.msgs.data, e.msgs.vis, e.msgs.start, e.msgs.targets())
 	}
 	if len(e.Consumed) > 0 {
 		b.Queue(qDeleteConsumed, id, e.Consumed, secret)

@@ -24,7 +24,7 @@ const (
 	// assumed; the commit runs again on the slow path, which finds out why.
 	codeSlow = "DH008"
 	// codeRetry: a message's instance was deleted while the message was sent to it; the
-	// call runs again (see qShareLocks).
+	// call runs again (see withLocks).
 	codeRetry = "DH009"
 )
 

@@ -20,7 +20,7 @@ const (
 	// $2 is the lock's duration, $3 the most messages a turn takes.
 	qFetchTurn = `WITH c AS (
 		SELECT t.instance_id FROM messages m JOIN turn_locks t ON t.instance_id = m.instance_id
-		WHERE m.ready_at <= durohost_now() AND t.locked_until <= durohost_now()
+		WHERE m.ready_at <= (SELECT durohost_now()) AND t.locked_until <= (SELECT durohost_now())
 		ORDER BY m.ready_at, m.id LIMIT 1
 		FOR NO KEY UPDATE OF t SKIP LOCKED),
 	l AS (
@@ -29,7 +29,7 @@ const (
 		RETURNING t.instance_id, t.lock_id, t.locked_until),
 	g AS (
 		UPDATE messages m SET lock_token = $1, attempts = m.attempts + 1
-		WHERE m.id IN (SELECT id FROM messages WHERE instance_id = (SELECT instance_id FROM l) AND ready_at <= durohost_now()
+		WHERE m.id IN (SELECT id FROM messages WHERE instance_id = (SELECT instance_id FROM l) AND ready_at <= (SELECT durohost_now())
 			ORDER BY id LIMIT $3)
 		RETURNING m.id, m.data, m.visible_at, m.attempts, m.namespace)
 	SELECT l.instance_id, l.lock_id, l.locked_until, g.id, g.data, g.visible_at, g.attempts, g.namespace
@@ -47,7 +47,7 @@ const (
 		RETURNING t.instance_id, t.lock_id, t.locked_until),
 	g AS (
 		UPDATE messages m SET lock_token = $2, attempts = m.attempts + 1
-		WHERE m.id IN (SELECT id FROM messages WHERE instance_id = $1 AND ready_at <= durohost_now() AND EXISTS (SELECT 1 FROM l)
+		WHERE m.id IN (SELECT id FROM messages WHERE instance_id = $1 AND ready_at <= (SELECT durohost_now()) AND EXISTS (SELECT 1 FROM l)
 			ORDER BY id LIMIT $5)
 		RETURNING m.id, m.data, m.visible_at, m.attempts, m.namespace)
 	SELECT l.instance_id, l.lock_id, l.locked_until, g.id, g.data, g.visible_at, g.attempts, g.namespace

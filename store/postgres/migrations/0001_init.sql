@@ -5,7 +5,8 @@
 -- compare byte-wise (COLLATE "C"): listings are ordered by ID as the store contract orders
 -- them. Events, messages and failures are deterministic CBOR (history.Event.Encode).
 
--- durohost_now is the time of the current transaction's start, in Unix nanoseconds.
+-- durohost_now is the time of the current transaction's start, in Unix nanoseconds. A
+-- statement that compares it with many rows reads it once, as (SELECT durohost_now()).
 CREATE FUNCTION durohost_now() RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT (extract(epoch FROM transaction_timestamp()) * 1000000000)::bigint $$;
 
