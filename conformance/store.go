@@ -1,8 +1,11 @@
 // Package conformance holds the test suites that every implementation of a durohost contract
-// passes. RunStore checks a store.Store against the contract written in the doc comments of
-// package store: instance peek-locks and lock tokens, message tagging, delayed visibility,
-// atomic commits, activity work items, poison attempt counts, executions, deletion,
-// management queries, the module registry and namespaces.
+// passes. RunStore checks a store against the contract written in the doc comments of
+// package store: first its core (store.Store: instance peek-locks and lock tokens, message
+// tagging, delayed visibility, atomic commits, activity work items, poison attempt counts,
+// executions, deletion, management queries, the module registry and namespaces), then each
+// capability the store implements (store.HistorySkipper, store.DirectDispatcher, store.Waker,
+// store.Pinger). CoreOnly hides the capabilities of a store, to check what a store with the
+// core alone does.
 package conformance
 
 import (
@@ -10,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,43 +42,136 @@ type storeCase struct {
 	run  func(t *testing.T, s store.Store)
 }
 
-// RunStore runs the store conformance suite. Every case runs as a subtest, grouped by
-// feature, on a fresh store returned by open. open must return an empty store and register
-// its cleanup with t.Cleanup; because some cases close the store themselves, that cleanup
-// must accept store.ErrClosed from a second Close.
-func RunStore(t *testing.T, open func(t *testing.T) store.Store) {
-	groups := []struct {
-		name  string
-		cases func() []storeCase
-	}{
-		{"Atomicity", atomicityCases},
-		{"Locking", lockingCases},
-		{"LockExpiry", expiryCases},
-		{"Queue", queueCases},
-		{"KnownHistory", knownCases},
-		{"Poison", poisonCases},
-		{"Commit", commitCases},
-		{"MultiExecution", executionCases},
-		{"Activities", activityCases},
-		{"DirectDispatch", directCases},
-		{"Cancellation", cancellationCases},
-		{"Delete", deleteCases},
-		{"Prune", pruneCases},
-		{"BulkDelete", bulkDeleteCases},
-		{"Queries", queryCases},
-		{"Modules", moduleCases},
-		{"Namespaces", namespaceCases},
-		{"BadInput", badInputCases},
-		{"Closed", closedCases},
-		{"Hammer", hammerCases},
+// capability is a set of the optional interfaces of package store, as bits.
+type capability uint8
+
+// The capabilities a store may have besides the core.
+const (
+	capKnown  capability = 1 << iota // store.HistorySkipper, reporting true
+	capDirect                        // store.DirectDispatcher
+	capWaker                         // store.Waker
+	capPinger                        // store.Pinger
+)
+
+// capNames names each capability by its group and its interface.
+var capNames = []struct {
+	c            capability
+	group, iface string
+}{
+	{capKnown, "KnownHistory", "store.HistorySkipper"},
+	{capDirect, "DirectDispatch", "store.DirectDispatcher"},
+	{capWaker, "Wakeups", "store.Waker"},
+	{capPinger, "Ping", "store.Pinger"},
+}
+
+// capabilitiesOf returns the capabilities of s.
+func capabilitiesOf(s store.Store) capability {
+	var c capability
+	if h, ok := s.(store.HistorySkipper); ok && h.SkipsKnownHistory() {
+		c |= capKnown
 	}
-	for _, g := range groups {
+	if _, ok := s.(store.DirectDispatcher); ok {
+		c |= capDirect
+	}
+	if _, ok := s.(store.Waker); ok {
+		c |= capWaker
+	}
+	if _, ok := s.(store.Pinger); ok {
+		c |= capPinger
+	}
+	return c
+}
+
+// String lists the interfaces of c ("none" for none).
+func (c capability) String() string {
+	var names []string
+	for _, n := range capNames {
+		if c&n.c != 0 {
+			names = append(names, n.iface)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// storeGroup is a group of cases that run on every store that has the capabilities needs and
+// none of lacks.
+type storeGroup struct {
+	name         string
+	needs, lacks capability
+	cases        func() []storeCase
+}
+
+// storeGroups are the groups of RunStore, core ones first.
+var storeGroups = []storeGroup{
+	{name: "Core/Atomicity", cases: atomicityCases},
+	{name: "Core/Locking", cases: lockingCases},
+	{name: "Core/LockExpiry", cases: expiryCases},
+	{name: "Core/Queue", cases: queueCases},
+	{name: "Core/Poison", cases: poisonCases},
+	{name: "Core/Commit", cases: commitCases},
+	{name: "Core/Start", cases: startCases},
+	{name: "Core/MultiExecution", cases: executionCases},
+	{name: "Core/Activities", cases: activityCases},
+	{name: "Core/Cancellation", cases: cancellationCases},
+	{name: "Core/Delete", cases: deleteCases},
+	{name: "Core/Prune", cases: pruneCases},
+	{name: "Core/BulkDelete", cases: bulkDeleteCases},
+	{name: "Core/Queries", cases: queryCases},
+	{name: "Core/Modules", cases: moduleCases},
+	{name: "Core/Namespaces", cases: namespaceCases},
+	{name: "Core/BadInput", cases: badInputCases},
+	{name: "Core/Closed", cases: closedCases},
+	{name: "Core/Hammer", cases: hammerCases},
+	// What a store without a capability does with the parts of the core's signatures that
+	// belong to it.
+	{name: "Core/WithoutKnownHistory", lacks: capKnown, cases: withoutKnownCases},
+	{name: "Core/WithoutDirectDispatch", lacks: capDirect, cases: withoutDirectCases},
+	// The capabilities.
+	{name: "KnownHistory", needs: capKnown, cases: knownCases},
+	{name: "DirectDispatch", needs: capDirect, cases: directCases},
+	{name: "DirectDispatch/KnownHistory", needs: capDirect | capKnown, cases: directKnownCases},
+	{name: "Wakeups", needs: capWaker, cases: wakeCases},
+	{name: "Ping", needs: capPinger, cases: pingCases},
+}
+
+// RunStore runs the store conformance suite. Every case runs as a subtest, grouped by
+// feature, on a fresh store returned by open: the core groups ("Core/...") on every store,
+// and each capability's group ("KnownHistory", "DirectDispatch", "Wakeups", "Ping") only on
+// a store that implements it (the others are skipped, saying why). open must return an empty
+// store and register its cleanup with t.Cleanup; because some cases close the store
+// themselves, that cleanup must accept store.ErrClosed from a second Close. Every store open
+// returns must have the capabilities of the first, which the subtest "Capabilities" reports.
+func RunStore(t *testing.T, open func(t *testing.T) store.Store) {
+	var caps capability
+	if !t.Run("Capabilities", func(t *testing.T) {
+		s := open(t)
+		if s == nil {
+			t.Fatal("open returned a nil store")
+		}
+		caps = capabilitiesOf(s)
+		t.Logf("the store implements the core and: %s", caps)
+	}) {
+		return
+	}
+	for _, g := range storeGroups {
 		t.Run(g.name, func(t *testing.T) {
+			if missing := g.needs &^ caps; missing != 0 {
+				t.Skipf("the store does not implement %s", missing)
+			}
+			if present := g.lacks & caps; present != 0 {
+				t.Skipf("the store implements %s", present)
+			}
 			for _, c := range g.cases() {
 				t.Run(c.name, func(t *testing.T) {
 					s := open(t)
 					if s == nil {
 						t.Fatal("open returned a nil store")
+					}
+					if got := capabilitiesOf(s); got != caps {
+						t.Fatalf("open returned a store implementing %s, the first one %s", got, caps)
 					}
 					c.run(t, s)
 				})

@@ -504,5 +504,22 @@ func commitCases() []storeCase {
 			wantErr(t, "first CommitTurn to execution 2", s.CommitTurn(t.Context(), turn.Token, c), store.ErrInvalid)
 			notCreated(t, s, "a", "after the rejected commit")
 		}},
+		{"the first commit reports the row's creation time", func(t *testing.T, s store.Store) {
+			enqueue(t, s, startMsg("a"))
+			turn := fetchTurnOf(t, s, "a")
+			c := turnCommit(turn)
+			commitTurn(t, s, turn.Token, c)
+			in := instance(t, s, "a")
+			if c.Created.IsZero() || !c.Created.Equal(in.CreatedAt) {
+				t.Fatalf("Created = %v, want the row's CreatedAt %v", c.Created, in.CreatedAt)
+			}
+			enqueue(t, s, eventMsg("a", "x"))
+			turn = fetchTurnOf(t, s, "a")
+			c = turnCommit(turn)
+			commitTurn(t, s, turn.Token, c)
+			if !c.Created.IsZero() {
+				t.Fatalf("Created = %v on a commit that created no row, want zero", c.Created)
+			}
+		}},
 	}
 }

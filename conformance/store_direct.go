@@ -9,10 +9,16 @@ import (
 	"github.com/durohost/durohost/store"
 )
 
-// Direct dispatch: a host that commits a turn claims the activities it will run itself
-// (Commit.Activities[i].Claim), and a host that completes an activity takes the turn that
-// consumes its result in the same transaction (CompleteActivityAndFetch). Both skip a
-// fetch; neither may weaken a lock.
+// Direct dispatch (store.DirectDispatcher): a host that commits a turn claims the activities
+// it will run itself (Commit.Activities[i].Claim), a host that completes an activity takes
+// the turn that consumes its result in the same transaction (CompleteActivityAndFetch) or
+// commits it with the completion (CompleteActivityWithTurn), and a host that starts or
+// signals an instance locks the turn it makes ready (StartInstance with LockFor,
+// EnqueueAndFetch). All skip a fetch; none may weaken a lock.
+
+// dispatcher returns s as a store.DirectDispatcher: the cases of the DirectDispatch groups
+// run only on stores that are.
+func dispatcher(s store.Store) store.DirectDispatcher { return s.(store.DirectDispatcher) }
 
 // claimIn starts instance id with a first turn that schedules one activity per name, claiming
 // those whose claim is true, and returns the commit's work items (claimed ones carry their
@@ -37,7 +43,7 @@ func claimIn(t *testing.T, s store.Store, id string, claimFor time.Duration, nam
 // completeAndFetch calls CompleteActivityAndFetch and fails the case on an error.
 func completeAndFetch(t *testing.T, s store.Store, token string, result store.Message, known store.KnownHistory) *store.Turn {
 	t.Helper()
-	turn, err := s.CompleteActivityAndFetch(t.Context(), token, result, longLock, known)
+	turn, err := dispatcher(s).CompleteActivityAndFetch(t.Context(), token, result, longLock, known)
 	must(t, "CompleteActivityAndFetch", err)
 	if turn != nil {
 		checkTurnHistory(t, turn)
@@ -54,9 +60,8 @@ func withTurn(t *testing.T, s store.Store, id string, result store.Message, deci
 	evs := append([]history.Event{{Kind: history.KindTurnStarted, Time: baseTime}, result.Event}, decisions...)
 	return &store.Commit{State: in.InstanceState, Execution: in.Execution, History: numbered(n, evs...)}
 }
-
 func directCases() []storeCase {
-	return []storeCase{
+	cases := []storeCase{
 		{"claimed activity is locked for the committer", func(t *testing.T, s store.Store) {
 			before := time.Now()
 			items := claimIn(t, s, "a", 10*time.Minute, []string{"x"}, []bool{true})
@@ -149,23 +154,6 @@ func directCases() []storeCase {
 			}
 			commitTurn(t, s, cur.Token, turnCommit(cur))
 		}},
-		{"the first commit reports the row's creation time", func(t *testing.T, s store.Store) {
-			enqueue(t, s, startMsg("a"))
-			turn := fetchTurnOf(t, s, "a")
-			c := turnCommit(turn)
-			commitTurn(t, s, turn.Token, c)
-			in := instance(t, s, "a")
-			if c.Created.IsZero() || !c.Created.Equal(in.CreatedAt) {
-				t.Fatalf("Created = %v, want the row's CreatedAt %v", c.Created, in.CreatedAt)
-			}
-			enqueue(t, s, eventMsg("a", "x"))
-			turn = fetchTurnOf(t, s, "a")
-			c = turnCommit(turn)
-			commitTurn(t, s, turn.Token, c)
-			if !c.Created.IsZero() {
-				t.Fatalf("Created = %v on a commit that created no row, want zero", c.Created)
-			}
-		}},
 		{"complete and fetch returns the instance's turn locked", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
 			enqueue(t, s, eventMsg("a", "before"))
@@ -187,15 +175,6 @@ func directCases() []storeCase {
 			noTurn(t, s, "the instance is locked by the returned turn")
 			commitTurn(t, s, turn.Token, turnCommit(turn))
 			noTurn(t, s, "the turn consumed every message")
-		}},
-		{"complete and fetch skips the history the caller holds", func(t *testing.T, s store.Store) {
-			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
-			events := len(historyOf(t, s, "a", 0))
-			known := func(id string) (uint32, int, bool) { return 1, events, id == "a" }
-			turn := completeAndFetch(t, s, w.Token, completion("a", 1, w.EventID, "r"), known)
-			if turn == nil || !turn.HistoryOmitted || turn.Events != events {
-				t.Fatalf("turn = %s, want the history omitted (%d events)", describeTurn(turn), events)
-			}
 		}},
 		{"complete and fetch of a locked instance only completes", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
@@ -230,7 +209,7 @@ func directCases() []storeCase {
 		{"complete and fetch with a lost token changes nothing", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
 			must(t, "CompleteActivity", s.CompleteActivity(t.Context(), w.Token, completion("a", 1, w.EventID, "r")))
-			turn, err := s.CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "again"), longLock, nil)
+			turn, err := dispatcher(s).CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "again"), longLock, nil)
 			wantErr(t, "CompleteActivityAndFetch with a used token", err, store.ErrLockLost)
 			if turn != nil {
 				t.Fatalf("got turn %s with the error", describeTurn(turn))
@@ -238,20 +217,20 @@ func directCases() []storeCase {
 			if turn := fetchTurnOf(t, s, "a"); len(turn.Messages) != 1 {
 				t.Fatalf("turn: %s, want only the first result, the instance unlocked", describeTurn(turn))
 			}
-			_, err = s.CompleteActivityAndFetch(t.Context(), "nonsense", completion("a", 1, w.EventID, "r"), longLock, nil)
+			_, err = dispatcher(s).CompleteActivityAndFetch(t.Context(), "nonsense", completion("a", 1, w.EventID, "r"), longLock, nil)
 			wantErr(t, "CompleteActivityAndFetch with a token of nothing", err, store.ErrLockLost)
 		}},
 		{"complete and fetch rejects bad input", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
-			_, err := s.CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "r"), 0, nil)
+			_, err := dispatcher(s).CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "r"), 0, nil)
 			wantErr(t, "CompleteActivityAndFetch with lockFor 0", err, store.ErrInvalid)
-			_, err = s.CompleteActivityAndFetch(t.Context(), w.Token, completion("", 1, w.EventID, "r"), longLock, nil)
+			_, err = dispatcher(s).CompleteActivityAndFetch(t.Context(), w.Token, completion("", 1, w.EventID, "r"), longLock, nil)
 			wantErr(t, "CompleteActivityAndFetch without an instance", err, store.ErrInvalid)
 			must(t, "RenewActivity after the rejected calls", s.RenewActivity(t.Context(), w.Token, longLock))
 		}},
 		{"a turn from complete and fetch expires like a fetched one", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
-			turn, err := s.CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "r"), shortLock, nil)
+			turn, err := dispatcher(s).CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, "r"), shortLock, nil)
 			must(t, "CompleteActivityAndFetch", err)
 			if turn == nil {
 				t.Fatal("no turn")
@@ -268,7 +247,7 @@ func directCases() []storeCase {
 			errs := make(chan error, len(items))
 			for _, w := range items {
 				go func() {
-					turn, err := s.CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, w.Name), longLock, nil)
+					turn, err := dispatcher(s).CompleteActivityAndFetch(t.Context(), w.Token, completion("a", 1, w.EventID, w.Name), longLock, nil)
 					errs <- err
 					turns <- turn
 				}()
@@ -294,7 +273,7 @@ func directCases() []storeCase {
 			next.Claim = true
 			c.Activities, c.ClaimFor = []store.WorkItem{next}, longLock
 			c.State.CustomStatus = []byte("step 2")
-			must(t, "CompleteActivityWithTurn", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c))
+			must(t, "CompleteActivityWithTurn", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c))
 			if c.Activities[0].Token == "" {
 				t.Fatal("the claimed activity has no token")
 			}
@@ -315,10 +294,10 @@ func directCases() []storeCase {
 			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
 			enqueue(t, s, eventMsg("a", "ev"))
 			held := fetchTurnOf(t, s, "a")
-			wantErr(t, "CompleteActivityWithTurn on a locked instance", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
+			wantErr(t, "CompleteActivityWithTurn on a locked instance", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
 			must(t, "RenewActivity: the item is still held", s.RenewActivity(t.Context(), w.Token, longLock))
 			commitTurn(t, s, held.Token, turnCommit(held))
-			wantErr(t, "CompleteActivityWithTurn after another turn", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
+			wantErr(t, "CompleteActivityWithTurn after another turn", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
 			must(t, "CompleteActivity after the conflicts", s.CompleteActivity(t.Context(), w.Token, completion("a", 1, w.EventID, "r")))
 			if turn := fetchTurnOf(t, s, "a"); len(turn.Messages) != 1 {
 				t.Fatalf("turn: %s, want the queued result only", describeTurn(turn))
@@ -328,11 +307,11 @@ func directCases() []storeCase {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
 			in := instance(t, s, "a")
 			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
-			wantErr(t, "CompleteActivityWithTurn with another creation time", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt.Add(-time.Second), c), store.ErrConflict)
+			wantErr(t, "CompleteActivityWithTurn with another creation time", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt.Add(-time.Second), c), store.ErrConflict)
 			c.Execution = 2
-			wantErr(t, "CompleteActivityWithTurn to another execution", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
+			wantErr(t, "CompleteActivityWithTurn to another execution", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrConflict)
 			c.Execution = 1
-			must(t, "CompleteActivityWithTurn", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c))
+			must(t, "CompleteActivityWithTurn", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c))
 		}},
 		{"complete with turn after the item was lost writes nothing", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
@@ -340,8 +319,8 @@ func directCases() []storeCase {
 			before := len(historyOf(t, s, "a", 0))
 			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
 			cancelIn(t, s, "a", w.ActivityRef)
-			wantErr(t, "CompleteActivityWithTurn of a cancelled item", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrLockLost)
-			wantErr(t, "CompleteActivityWithTurn with a token of nothing", s.CompleteActivityWithTurn(t.Context(), "nonsense", in.CreatedAt, c), store.ErrLockLost)
+			wantErr(t, "CompleteActivityWithTurn of a cancelled item", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrLockLost)
+			wantErr(t, "CompleteActivityWithTurn with a token of nothing", dispatcher(s).CompleteActivityWithTurn(t.Context(), "nonsense", in.CreatedAt, c), store.ErrLockLost)
 			if n := len(historyOf(t, s, "a", 0)); n <= before {
 				t.Fatalf("history has %d events, want the cancelling turn's only", n)
 			}
@@ -352,7 +331,7 @@ func directCases() []storeCase {
 			in := instance(t, s, "a")
 			c := withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
 			must(t, "DeleteInstance", s.DeleteInstance(t.Context(), "a", true))
-			wantErr(t, "CompleteActivityWithTurn of a deleted instance", s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrLockLost)
+			wantErr(t, "CompleteActivityWithTurn of a deleted instance", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrLockLost)
 			gone(t, s, "a")
 		}},
 		{"complete with turn rejects a malformed turn", func(t *testing.T, s store.Store) {
@@ -369,13 +348,13 @@ func directCases() []storeCase {
 					c = withTurn(t, s, "a", completion("a", 1, w.EventID, "r"))
 					edit(c)
 				}
-				wantErr(t, "CompleteActivityWithTurn with "+name, s.CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrInvalid)
+				wantErr(t, "CompleteActivityWithTurn with "+name, dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, in.CreatedAt, c), store.ErrInvalid)
 			}
 			must(t, "RenewActivity after the rejected calls", s.RenewActivity(t.Context(), w.Token, longLock))
 		}},
 		{"enqueue and fetch locks a new instance's first turn", func(t *testing.T, s store.Store) {
 			enqueue(t, s, eventMsg("a", "early"))
-			turn, err := s.EnqueueAndFetch(t.Context(), startMsg("a"), longLock, nil)
+			turn, err := dispatcher(s).EnqueueAndFetch(t.Context(), startMsg("a"), longLock, nil)
 			must(t, "EnqueueAndFetch", err)
 			if turn == nil || turn.InstanceID != "a" || turn.Instance != nil || turn.Token == "" {
 				t.Fatalf("turn = %s, want the first turn of a, without a row", describeTurn(turn))
@@ -388,20 +367,10 @@ func directCases() []storeCase {
 				t.Fatalf("status %s, want running", in.Status)
 			}
 		}},
-		{"enqueue and fetch of an existing instance omits the known history", func(t *testing.T, s store.Store) {
-			create(t, s, "a", store.InstanceState{})
-			events := len(historyOf(t, s, "a", 0))
-			known := func(id string) (uint32, int, bool) { return 1, events, id == "a" }
-			turn, err := s.EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, known)
-			must(t, "EnqueueAndFetch", err)
-			if turn == nil || !turn.HistoryOmitted || turn.Instance == nil || len(turn.Messages) != 1 {
-				t.Fatalf("turn = %s, want the event with the history omitted", describeTurn(turn))
-			}
-		}},
 		{"enqueue and fetch of a locked instance only enqueues", func(t *testing.T, s store.Store) {
 			enqueue(t, s, startMsg("a"))
 			held := fetchTurnOf(t, s, "a")
-			turn, err := s.EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, nil)
+			turn, err := dispatcher(s).EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, nil)
 			must(t, "EnqueueAndFetch", err)
 			if turn != nil {
 				t.Fatalf("got turn %s while another turn holds the instance", describeTurn(turn))
@@ -412,7 +381,7 @@ func directCases() []storeCase {
 			}
 		}},
 		{"enqueue and fetch of a delayed message only enqueues", func(t *testing.T, s store.Store) {
-			turn, err := s.EnqueueAndFetch(t.Context(), timerMsg("a", 1, time.Now().Add(time.Hour)), longLock, nil)
+			turn, err := dispatcher(s).EnqueueAndFetch(t.Context(), timerMsg("a", 1, time.Now().Add(time.Hour)), longLock, nil)
 			must(t, "EnqueueAndFetch", err)
 			if turn != nil {
 				t.Fatalf("got turn %s for a message visible in an hour", describeTurn(turn))
@@ -423,30 +392,11 @@ func directCases() []storeCase {
 			}
 		}},
 		{"enqueue and fetch rejects bad input", func(t *testing.T, s store.Store) {
-			_, err := s.EnqueueAndFetch(t.Context(), startMsg("a"), 0, nil)
+			_, err := dispatcher(s).EnqueueAndFetch(t.Context(), startMsg("a"), 0, nil)
 			wantErr(t, "EnqueueAndFetch with lockFor 0", err, store.ErrInvalid)
-			_, err = s.EnqueueAndFetch(t.Context(), store.Message{Event: started("orch")}, longLock, nil)
+			_, err = dispatcher(s).EnqueueAndFetch(t.Context(), store.Message{Event: started("orch")}, longLock, nil)
 			wantErr(t, "EnqueueAndFetch without an instance", err, store.ErrInvalid)
 			noTurn(t, s, "nothing was enqueued")
-		}},
-		{"start instance refuses an instance that exists", func(t *testing.T, s store.Store) {
-			turn, err := s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{})
-			must(t, "StartInstance", err)
-			if turn != nil {
-				t.Fatalf("StartInstance with lockFor 0 returned turn %s", describeTurn(turn))
-			}
-			if in, err := s.Instance(t.Context(), "a"); err != nil || in.Status != store.StatusPending {
-				t.Fatalf("Instance after the start: %v, %v; want pending", in, err)
-			}
-			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{})
-			wantErr(t, "second StartInstance while pending", err, store.ErrExists)
-			runTurn(t, s, "a", nil)
-			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: longLock})
-			wantErr(t, "StartInstance of a running instance", err, store.ErrExists)
-			noTurn(t, s, "the refused starts enqueued nothing")
-			must(t, "DeleteInstance", s.DeleteInstance(t.Context(), "a", true))
-			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{})
-			must(t, "StartInstance after the delete", err)
 		}},
 		{"start instance ignores other queued messages", func(t *testing.T, s store.Store) {
 			enqueue(t, s, eventMsg("a", "early"))
@@ -455,39 +405,6 @@ func directCases() []storeCase {
 			if turn == nil || len(turn.Messages) != 2 {
 				t.Fatalf("turn = %s, want the first turn with the early event and the start", describeTurn(turn))
 			}
-		}},
-		{"concurrent starts of one instance: exactly one succeeds", func(t *testing.T, s store.Store) {
-			const n = 8
-			errs := make(chan error, n)
-			for range n {
-				go func() {
-					_, err := s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: longLock})
-					errs <- err
-				}()
-			}
-			ok := 0
-			for range n {
-				switch err := <-errs; {
-				case err == nil:
-					ok++
-				case !errors.Is(err, store.ErrExists):
-					t.Fatalf("StartInstance: %v, want nil or ErrExists", err)
-				}
-			}
-			if ok != 1 {
-				t.Fatalf("%d starts succeeded, want 1", ok)
-			}
-		}},
-		{"start instance rejects bad input", func(t *testing.T, s store.Store) {
-			_, err := s.StartInstance(t.Context(), eventMsg("a", "x"), store.StartOptions{})
-			wantErr(t, "StartInstance of an event", err, store.ErrInvalid)
-			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: -time.Second})
-			wantErr(t, "StartInstance with a negative lock duration", err, store.ErrInvalid)
-			_, err = s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{MaxInstances: -1})
-			wantErr(t, "StartInstance with a negative quota", err, store.ErrInvalid)
-			_, err = s.StartInstance(t.Context(), store.Message{Event: started("orch")}, store.StartOptions{})
-			wantErr(t, "StartInstance without an instance", err, store.ErrInvalid)
-			noTurn(t, s, "nothing was enqueued")
 		}},
 		{"direct dispatch keeps the history exact", func(t *testing.T, s store.Store) {
 			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
@@ -527,6 +444,124 @@ func directCases() []storeCase {
 			if _, err := s.FetchTurn(t.Context(), longLock, nil); !errors.Is(err, store.ErrNoWork) {
 				t.Fatalf("FetchTurn: %v, want ErrNoWork", err)
 			}
+		}},
+		{"claimed work items carry the namespace of their instance", func(t *testing.T, s store.Store) {
+			_, err := s.StartInstance(t.Context(), nsStart("ns", "x"), store.StartOptions{})
+			must(t, "StartInstance", err)
+			var commit *store.Commit
+			runTurn(t, s, "ns/x", func(_ *store.Turn, c *store.Commit) {
+				c.State.Namespace = "ns"
+				addDecisions(c, scheduled("queued"))
+				q := activity("ns/x", 1, c.History[len(c.History)-1].ID, "queued")
+				q.Namespace = "forged" // the store records the instance's namespace
+				addDecisions(c, scheduled("claimed"))
+				w := activity("ns/x", 1, c.History[len(c.History)-1].ID, "claimed")
+				w.Claim = true
+				c.Activities, c.ClaimFor = []store.WorkItem{q, w}, longLock
+				commit = c
+			})
+			if claimed := commit.Activities[1]; claimed.Namespace != "ns" || claimed.Token == "" {
+				t.Fatalf("claimed item = %+v, want namespace ns and a lock", claimed)
+			}
+			w := fetchActivity(t, s, longLock)
+			if w.Name != "queued" || w.Namespace != "ns" {
+				t.Fatalf("FetchActivity = %s of namespace %q, want queued of namespace ns", w.Name, w.Namespace)
+			}
+		}},
+		{"work items of a turn committed with an activity's result carry the namespace", func(t *testing.T, s store.Store) {
+			createIn(t, s, "ns", "x", store.InstanceState{})
+			enqueue(t, s, eventMsg("ns/x", "go"))
+			runTurn(t, s, "ns/x", func(_ *store.Turn, c *store.Commit) {
+				addDecisions(c, scheduled("first"))
+				c.Activities = []store.WorkItem{activity("ns/x", 1, c.History[len(c.History)-1].ID, "first")}
+			})
+			w := fetchActivity(t, s, longLock)
+			if w.Namespace != "ns" {
+				t.Fatalf("first item of namespace %q, want ns", w.Namespace)
+			}
+			result := completion("ns/x", 1, w.EventID, "r")
+			c := withTurn(t, s, "ns/x", result, scheduled("second"))
+			c.Activities = []store.WorkItem{activity("ns/x", 1, c.History[len(c.History)-1].ID, "second")}
+			must(t, "CompleteActivityWithTurn", dispatcher(s).CompleteActivityWithTurn(t.Context(), w.Token, instance(t, s, "ns/x").CreatedAt, c))
+			w = fetchActivity(t, s, longLock)
+			if w.Name != "second" || w.Namespace != "ns" {
+				t.Fatalf("FetchActivity = %s of namespace %q, want second of namespace ns", w.Name, w.Namespace)
+			}
+		}},
+	}
+	return append(cases, closedCasesOf(directClosedCalls)...)
+}
+
+// directKnownCases check that the fetches of a DirectDispatcher that is also a
+// HistorySkipper honour their known argument as FetchTurn does.
+func directKnownCases() []storeCase {
+	return []storeCase{
+		{"complete and fetch skips the history the caller holds", func(t *testing.T, s store.Store) {
+			w := claimIn(t, s, "a", longLock, []string{"x"}, []bool{true})[0]
+			events := len(historyOf(t, s, "a", 0))
+			known := func(id string) (uint32, int, bool) { return 1, events, id == "a" }
+			turn := completeAndFetch(t, s, w.Token, completion("a", 1, w.EventID, "r"), known)
+			if turn == nil || !turn.HistoryOmitted || turn.Events != events {
+				t.Fatalf("turn = %s, want the history omitted (%d events)", describeTurn(turn), events)
+			}
+		}},
+		{"enqueue and fetch of an existing instance omits the known history", func(t *testing.T, s store.Store) {
+			create(t, s, "a", store.InstanceState{})
+			events := len(historyOf(t, s, "a", 0))
+			known := func(id string) (uint32, int, bool) { return 1, events, id == "a" }
+			turn, err := dispatcher(s).EnqueueAndFetch(t.Context(), eventMsg("a", "x"), longLock, known)
+			must(t, "EnqueueAndFetch", err)
+			if turn == nil || !turn.HistoryOmitted || turn.Instance == nil || len(turn.Messages) != 1 {
+				t.Fatalf("turn = %s, want the event with the history omitted", describeTurn(turn))
+			}
+		}},
+	}
+}
+
+// withoutDirectCases check a store that is not a DirectDispatcher: it refuses claims and
+// ignores StartOptions.LockFor and Known.
+func withoutDirectCases() []storeCase {
+	return []storeCase{
+		{"a commit with a claimed work item is ErrInvalid and changes nothing", func(t *testing.T, s store.Store) {
+			enqueue(t, s, startMsg("a"))
+			turn := fetchTurnOf(t, s, "a")
+			c := turnCommit(turn, scheduled("x"), scheduled("y"))
+			x := activity("a", 1, c.History[len(c.History)-2].ID, "x")
+			y := activity("a", 1, c.History[len(c.History)-1].ID, "y")
+			y.Claim = true
+			c.Activities, c.ClaimFor = []store.WorkItem{x, y}, longLock
+			wantErr(t, "CommitTurn with a claimed item", s.CommitTurn(t.Context(), turn.Token, c), store.ErrInvalid)
+			notCreated(t, s, "a", "after the refused commit")
+			noActivity(t, s, "the refused commit enqueued nothing")
+			must(t, "RenewTurn (lock kept)", s.RenewTurn(t.Context(), turn.Token, longLock))
+			c.Activities[1].Claim, c.ClaimFor = false, 0
+			commitTurn(t, s, turn.Token, c)
+			var got []string
+			for range 2 {
+				w := fetchActivity(t, s, longLock)
+				if w.Attempts != 1 {
+					t.Fatalf("work item %s: Attempts %d, want 1", w.Name, w.Attempts)
+				}
+				got = append(got, w.Name)
+			}
+			sameStrings(t, "fetched", got, []string{"x", "y"})
+		}},
+		{"StartInstance ignores LockFor: no turn, the start waits in the queue", func(t *testing.T, s store.Store) {
+			k := holds(1, 0)
+			turn, err := s.StartInstance(t.Context(), startMsg("a"), store.StartOptions{LockFor: longLock, Known: k.known})
+			must(t, "StartInstance with LockFor", err)
+			if turn != nil {
+				t.Fatalf("StartInstance returned turn %s, want none", describeTurn(turn))
+			}
+			if in := instance(t, s, "a"); in.Status != store.StatusPending {
+				t.Fatalf("status %s after the start, want pending", in.Status)
+			}
+			turn = fetchTurnOf(t, s, "a")
+			if turn.Instance != nil || len(turn.Messages) != 1 || turn.Messages[0].Attempts != 1 {
+				t.Fatalf("fetched %s, want the start on its first attempt", describeTurn(turn))
+			}
+			_, err = s.StartInstance(t.Context(), startMsg("b"), store.StartOptions{LockFor: -time.Second})
+			wantErr(t, "StartInstance with a negative LockFor", err, store.ErrInvalid)
 		}},
 	}
 }

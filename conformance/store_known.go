@@ -182,3 +182,28 @@ func runTurnOn(t *testing.T, s store.Store, turn *store.Turn) {
 	t.Helper()
 	commitTurn(t, s, turn.Token, turnCommit(turn))
 }
+
+// withoutKnownCases check a store that is not a HistorySkipper: FetchTurn ignores known and
+// reads every history in full.
+func withoutKnownCases() []storeCase {
+	return []storeCase{
+		{"FetchTurn reads the full history whatever known reports", func(t *testing.T, s store.Store) {
+			create(t, s, "a", store.InstanceState{})
+			n := len(historyOf(t, s, "a", 0))
+			for _, k := range []*knownProbe{holds(1, n), holds(1, n+1), {execution: 1, events: n}} {
+				enqueue(t, s, eventMsg("a", "x"))
+				turn := fetchTurnKnown(t, s, longLock, k.known)
+				if turn.HistoryOmitted {
+					t.Fatalf("known (%d, %d, %v): the history was omitted; a store that honours known implements store.HistorySkipper",
+						k.execution, k.events, k.ok)
+				}
+				wantFull(t, s, fmt.Sprintf("known (%d, %d, %v)", k.execution, k.events, k.ok), turn)
+				if turn.Execution != 1 || turn.Events != n {
+					t.Fatalf("Execution=%d Events=%d, want 1, %d", turn.Execution, turn.Events, n)
+				}
+				runTurnOn(t, s, turn)
+				n = len(historyOf(t, s, "a", 0))
+			}
+		}},
+	}
+}

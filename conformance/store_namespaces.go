@@ -101,47 +101,19 @@ func namespaceCases() []storeCase {
 			wantErr(t, "CommitTurn in namespace a/b", s.CommitTurn(t.Context(), turn.Token, c), store.ErrInvalid)
 			notCreated(t, s, "x", "after the refused commits")
 		}},
-		{"work items carry the namespace of their instance, fetched or claimed", func(t *testing.T, s store.Store) {
+		{"work items carry the namespace of their instance", func(t *testing.T, s store.Store) {
 			_, err := s.StartInstance(t.Context(), nsStart("ns", "x"), store.StartOptions{})
 			must(t, "StartInstance", err)
-			var commit *store.Commit
 			runTurn(t, s, "ns/x", func(_ *store.Turn, c *store.Commit) {
 				c.State.Namespace = "ns"
 				addDecisions(c, scheduled("queued"))
 				q := activity("ns/x", 1, c.History[len(c.History)-1].ID, "queued")
 				q.Namespace = "forged" // the store records the instance's namespace
-				addDecisions(c, scheduled("claimed"))
-				w := activity("ns/x", 1, c.History[len(c.History)-1].ID, "claimed")
-				w.Claim = true
-				c.Activities, c.ClaimFor = []store.WorkItem{q, w}, longLock
-				commit = c
+				c.Activities = []store.WorkItem{q}
 			})
-			if claimed := commit.Activities[1]; claimed.Namespace != "ns" || claimed.Token == "" {
-				t.Fatalf("claimed item = %+v, want namespace ns and a lock", claimed)
-			}
 			w := fetchActivity(t, s, longLock)
 			if w.Name != "queued" || w.Namespace != "ns" {
 				t.Fatalf("FetchActivity = %s of namespace %q, want queued of namespace ns", w.Name, w.Namespace)
-			}
-		}},
-		{"work items of a turn committed with an activity's result carry the namespace", func(t *testing.T, s store.Store) {
-			createIn(t, s, "ns", "x", store.InstanceState{})
-			enqueue(t, s, eventMsg("ns/x", "go"))
-			runTurn(t, s, "ns/x", func(_ *store.Turn, c *store.Commit) {
-				addDecisions(c, scheduled("first"))
-				c.Activities = []store.WorkItem{activity("ns/x", 1, c.History[len(c.History)-1].ID, "first")}
-			})
-			w := fetchActivity(t, s, longLock)
-			if w.Namespace != "ns" {
-				t.Fatalf("first item of namespace %q, want ns", w.Namespace)
-			}
-			result := completion("ns/x", 1, w.EventID, "r")
-			c := withTurn(t, s, "ns/x", result, scheduled("second"))
-			c.Activities = []store.WorkItem{activity("ns/x", 1, c.History[len(c.History)-1].ID, "second")}
-			must(t, "CompleteActivityWithTurn", s.CompleteActivityWithTurn(t.Context(), w.Token, instance(t, s, "ns/x").CreatedAt, c))
-			w = fetchActivity(t, s, longLock)
-			if w.Name != "second" || w.Namespace != "ns" {
-				t.Fatalf("FetchActivity = %s of namespace %q, want second of namespace ns", w.Name, w.Namespace)
 			}
 		}},
 		{"instances a commit starts are of the committing instance's namespace", func(t *testing.T, s store.Store) {
@@ -183,8 +155,10 @@ func namespaceCases() []storeCase {
 				_, err := s.StartInstance(t.Context(), m, store.StartOptions{})
 				wantErr(t, "StartInstance: "+what, err, store.ErrInvalid)
 				wantErr(t, "Enqueue: "+what, s.Enqueue(t.Context(), m), store.ErrInvalid)
-				_, err = s.EnqueueAndFetch(t.Context(), m, longLock, nil)
-				wantErr(t, "EnqueueAndFetch: "+what, err, store.ErrInvalid)
+				if d, ok := s.(store.DirectDispatcher); ok {
+					_, err = d.EnqueueAndFetch(t.Context(), m, longLock, nil)
+					wantErr(t, "EnqueueAndFetch: "+what, err, store.ErrInvalid)
+				}
 			}
 			noTurn(t, s, "nothing was enqueued")
 		}},
@@ -314,13 +288,6 @@ func namespaceCases() []storeCase {
 			if got := listAll(t, s, store.Filter{Namespaces: []string{"ns"}}); len(got) != quota {
 				t.Fatalf("namespace ns lists %d instances, want %d", len(got), quota)
 			}
-		}},
-		{"Ping answers", func(t *testing.T, s store.Store) {
-			p, ok := s.(store.Pinger)
-			if !ok {
-				t.Skip("the store does not implement store.Pinger")
-			}
-			must(t, "Ping", p.Ping(t.Context()))
 		}},
 	}
 }

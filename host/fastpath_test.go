@@ -16,9 +16,10 @@ import (
 )
 
 // countingStore records how long each FetchTurn or CompleteActivityAndFetch that returned a
-// turn took, and which turns came without their history.
+// turn took, and which turns came without their history. It embeds the SQLite store itself,
+// so that it has its capabilities (store.DirectDispatcher, store.HistorySkipper).
 type countingStore struct {
-	store.Store
+	*sqlite.Store
 	mu       sync.Mutex
 	fetches  []time.Duration
 	omitted  []bool

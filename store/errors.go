@@ -18,7 +18,8 @@ var (
 	// the execution's history or is not the next ID; the commit changes nothing.
 	ErrDuplicateEvent = errors.New("duplicate or out-of-order history event")
 	// ErrInvalid is returned for arguments that can never succeed (an empty instance ID, an
-	// execution ID of zero where one is required, a negative duration).
+	// execution ID of zero where one is required, a negative duration, a claimed work item
+	// in a commit to a store that is not a DirectDispatcher).
 	ErrInvalid = errors.New("invalid argument")
 	// ErrCorrupt is returned when a stored row cannot be decoded; the message names the row.
 	ErrCorrupt = errors.New("corrupt store data")

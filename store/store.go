@@ -1,26 +1,57 @@
 // Package store defines the durable state of durohost: instances, executions, histories,
 // orchestration messages, activity work items and the module registry.
 //
-// The Store interface is the contract every implementation (store/sqlite, store/postgres)
-// fulfils; conformance.RunStore checks it. A store knows nothing of WebAssembly: it keeps
-// history events (package history) and payloads as opaque data.
+// A store knows nothing of WebAssembly: it keeps history events (package history) and
+// payloads as opaque data. store/sqlite (embedded, the default) and store/postgres (several
+// hosts on one database) implement it; conformance.RunStore checks an implementation.
 //
-// Concurrency model (see DESIGN.md §7): an orchestration instance is processed by one turn at a
-// time under an instance-level peek-lock (FetchTurn → CommitTurn or AbandonTurn). A turn sees
-// the messages that were visible when it was fetched; messages that arrive later stay for the
-// next turn. An activity work item is processed under its own peek-lock (FetchActivity →
-// CompleteActivity or AbandonActivity). Locks carry a unique token and an expiry; an expired
-// lock can be taken by another caller, after which the first holder's token fails with
-// ErrLockLost.
+// # Writing a store
 //
-// Namespaces (see RATIONALE.md, "Why are namespaces data?"): every instance and every
-// registration of the module registry belongs to one namespace, kept by the store as data.
-// The default namespace "" is the embedder's and the CLI's; a server gives each tenant its
-// own. An instance is still addressed by one string, its key: Key(namespace, id). The store
-// records an instance's namespace when the instance is started (Message.Namespace of its
-// start) and created (InstanceState.Namespace of its first commit), reports it (Instance,
-// WorkItem), filters by it (Filter.Namespaces, ModuleFilter.Namespaces) and never derives it
-// from a key. Registry lookups (ResolveModule) never cross namespaces.
+// Start with the core, the Store interface: what a host needs to run orchestrations turn by
+// turn. Each method's comment is its contract, down to the sentinel error (errors.go) it
+// returns. A store that implements the core alone is a correct store: the host runs every
+// orchestration on it, and conformance.RunStore runs the core groups ("Core/...") on it.
+// Three things in the core's signatures belong to capabilities, and a core store treats them
+// simply: it ignores FetchTurn's known argument (it always reads the history), ignores
+// StartOptions.LockFor and StartOptions.Known (StartInstance returns a nil turn), and refuses
+// a commit with a claimed work item (WorkItem.Claim) with ErrInvalid.
+//
+// Then, one at a time, the capabilities: optional interfaces in this package that the host
+// type-asserts once and uses when a store has them, falling back on the core when it does not
+// (each says what the host does with and without it, and conformance.RunStore runs its group
+// only on a store that has it):
+//
+//   - HistorySkipper: FetchTurn does not read a history the host already holds
+//     (group "KnownHistory"). Without it every turn reads its history.
+//   - DirectDispatcher: the host hands work to itself in the transaction that makes it ready
+//     (claimed activities, a turn locked with the start, the message or the result that makes
+//     it ready, a turn committed with an activity's result); group "DirectDispatch". Without
+//     it all work goes through the queues and the host's fetches.
+//   - Waker: the store tells idle hosts that another one made work ready (group "Wakeups").
+//     Without it idle hosts find such work by polling.
+//   - Pinger: a cheap liveness check for readiness probes (group "Ping").
+//
+// See RATIONALE.md, "Why a core store contract and capabilities?".
+//
+// # Concurrency model
+//
+// An orchestration instance is processed by one turn at a time under an instance-level
+// peek-lock (FetchTurn → CommitTurn or AbandonTurn). A turn sees the messages that were
+// visible when it was fetched; messages that arrive later stay for the next turn. An activity
+// work item is processed under its own peek-lock (FetchActivity → CompleteActivity or
+// AbandonActivity). Locks carry a unique token and an expiry; an expired lock can be taken by
+// another caller, after which the first holder's token fails with ErrLockLost.
+//
+// # Namespaces
+//
+// Every instance and every registration of the module registry belongs to one namespace,
+// kept by the store as data (see RATIONALE.md, "Why are namespaces data?"). The default
+// namespace "" is the embedder's and the CLI's; a server gives each tenant its own. An
+// instance is still addressed by one string, its key: Key(namespace, id). The store records
+// an instance's namespace when the instance is started (Message.Namespace of its start) and
+// created (InstanceState.Namespace of its first commit), reports it (Instance, WorkItem),
+// filters by it (Filter.Namespaces, ModuleFilter.Namespaces) and never derives it from a key.
+// Registry lookups (ResolveModule) never cross namespaces.
 package store
 
 import (
@@ -33,8 +64,10 @@ import (
 	"github.com/durohost/durohost/history"
 )
 
-// Store is the persistence contract of the host. All methods are safe for concurrent use.
-// After Close every method returns ErrClosed.
+// Store is the core of the persistence contract: what every store implements, and all that
+// a host needs to run orchestrations turn by turn. The optional capabilities
+// (DirectDispatcher, HistorySkipper, Waker, Pinger) add to it. All methods are safe for
+// concurrent use. After Close every method returns ErrClosed.
 type Store interface {
 	// Enqueue adds messages to their instances' queues (in order: within one instance, messages
 	// are delivered in the order they were enqueued). A message with a VisibleAt in the future
@@ -49,36 +82,30 @@ type Store interface {
 	// positive, a namespace that already has that many unfinished instances (pending ones
 	// included) refuses the start with ErrQuota (nothing enqueued). The checks and the
 	// enqueue are one transaction, so of concurrent starts of one ID exactly one succeeds, and
-	// concurrent starts never take a namespace past its quota. With opts.LockFor positive it
-	// also locks the instance's first turn and returns it, as EnqueueAndFetch does (nil when
-	// not locked; opts.Known as EnqueueAndFetch's known); with LockFor 0 the turn is nil.
-	// ErrInvalid for a message that is not a start, has no instance ID or is not a key of its
-	// namespace (see Key), or a negative LockFor or MaxInstances.
+	// concurrent starts never take a namespace past its quota. ErrInvalid for a message that
+	// is not a start, has no instance ID or is not a key of its namespace (see Key), or a
+	// negative LockFor or MaxInstances.
+	//
+	// opts.LockFor and opts.Known belong to DirectDispatcher: a store that implements it
+	// also locks the instance's first turn when LockFor is positive and returns it, as
+	// EnqueueAndFetch does (nil when not locked; opts.Known as EnqueueAndFetch's known). Any
+	// other store ignores them and returns a nil turn, as every store does with LockFor 0.
 	StartInstance(ctx context.Context, msg Message, opts StartOptions) (*Turn, error)
-
-	// EnqueueAndFetch enqueues one message and, in the same transaction, fetches the turn of
-	// its instance: when the instance (with or without a row) has no live lock and the message
-	// is visible at once, it is locked for lockFor and its turn is returned as FetchTurn returns
-	// it (all its visible messages, the new one among them; known as in FetchTurn). Otherwise
-	// the turn is nil and the message waits in the queue. It lets a host that starts an
-	// instance (or signals one it does not run) run the turn at once without a separate
-	// fetch. Errors as Enqueue (an error means nothing was enqueued; a turn that was locked but
-	// could not be read is not returned and goes back to the dispatchers); ErrInvalid when
-	// lockFor is not positive.
-	EnqueueAndFetch(ctx context.Context, msg Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
 
 	// FetchTurn locks the next instance that has at least one visible message and no live lock,
 	// and returns it with all its visible messages (oldest first, each with its Attempts count
 	// incremented; an implementation may cap their number per turn, keeping the oldest, and
 	// documents its cap) and the history of its current execution. The lock expires after lockFor.
 	//
-	// known (nil: the caller holds no history) lets the caller skip the history it already
-	// holds: when known(InstanceID) reports ok and the instance's current execution and
-	// history length, as they are under the new lock, equal the reported execution and events,
-	// the history is not read: Turn.HistoryOmitted is set and Turn.History is nil. In every
-	// other case (no instance row, another execution, another length, ok false) the history is
-	// read in full, as without known. known is called at most once per call, after the
-	// instance is locked and outside any write transaction of the store (it may wait
+	// known belongs to HistorySkipper: a store that does not implement it ignores known and
+	// always reads the history (Turn.HistoryOmitted false). A store that implements it
+	// honours known (nil: the caller holds no history), which lets the caller skip the history
+	// it already holds: when known(InstanceID) reports ok and the instance's current execution
+	// and history length, as they are under the new lock, equal the reported execution and
+	// events, the history is not read: Turn.HistoryOmitted is set and Turn.History is nil. In
+	// every other case (no instance row, another execution, another length, ok false) the
+	// history is read in full, as without known. known is called at most once per call, after
+	// the instance is locked and outside any write transaction of the store (it may wait
 	// briefly, see RATIONALE.md "Why does FetchTurn skip the histories the host holds?");
 	// it must not call the store.
 	//
@@ -95,8 +122,13 @@ type Store interface {
 	// ContinueAsNew is set, and releases the lock. A commit with Execution 0 is consume-only
 	// (see Commit.Execution). The work items and start messages a commit enqueues belong to
 	// the committing instance's namespace, whatever their Namespace fields say (see
-	// Commit.Activities and Commit.Messages). On any error nothing is changed and the lock is
-	// kept.
+	// Commit.Activities and Commit.Messages). The commit that creates the instance row sets
+	// c.Created. On any error nothing is changed and the lock is kept.
+	//
+	// Claimed work items (WorkItem.Claim) belong to DirectDispatcher: a store that implements
+	// it locks them for the committer (see Commit.Activities); any other store refuses a
+	// commit with a claimed item with ErrInvalid.
+	//
 	// ErrLockLost if the token is not the live lock; ErrDuplicateEvent if an appended event's
 	// ID is not the next ID of the execution's history; ErrInvalid for a malformed commit.
 	CommitTurn(ctx context.Context, token string, c *Commit) error
@@ -119,29 +151,6 @@ type Store interface {
 	// CompleteActivity deletes the work item and enqueues its result message in one
 	// transaction. ErrLockLost (and nothing enqueued) if the item was deleted or re-locked.
 	CompleteActivity(ctx context.Context, token string, result Message) error
-
-	// CompleteActivityAndFetch is CompleteActivity followed, in the same transaction, by the
-	// FetchTurn of the result's instance: when the instance has a row, no live lock and the
-	// result is visible at once, it is locked for lockFor and its turn is returned as
-	// FetchTurn returns it (all its visible messages, the result among them; known as in
-	// FetchTurn). Otherwise the turn is nil and the result waits in the queue like
-	// CompleteActivity's. It lets a host that runs an instance's activity run the turn that
-	// consumes its result without a separate fetch. Errors as CompleteActivity; ErrInvalid
-	// when lockFor is not positive.
-	CompleteActivityAndFetch(ctx context.Context, token string, result Message, lockFor time.Duration, known KnownHistory) (*Turn, error)
-
-	// CompleteActivityWithTurn deletes the work item of token and commits c, a turn of the
-	// result's instance computed on the result, in one transaction and without a turn lock.
-	// A host that holds an instance's current history (a live instance) runs the turn that
-	// consumes an activity's result before anything is written, and so saves the transaction
-	// that queues the result and the one that locks the instance. The commit applies only
-	// if the instance has a row created at created, no live turn lock, and its current
-	// execution is c.Execution with exactly c.History[0].ID-1 events; otherwise it is
-	// ErrConflict and nothing is written (the caller then completes the activity as usual).
-	// c must append History to an existing execution and consume no message. ErrLockLost
-	// (nothing written) if token is not the work item's live lock; ErrInvalid for a malformed
-	// commit. Claimed activities of c are claimed as in CommitTurn.
-	CompleteActivityWithTurn(ctx context.Context, token string, created time.Time, c *Commit) error
 
 	// AbandonActivity releases a work item's lock; it becomes visible again after delay.
 	// ErrLockLost if the token is not live.
@@ -305,7 +314,8 @@ type Message struct {
 }
 
 // KnownHistory tells FetchTurn which history the caller already holds for an instance: the
-// execution and the number of its events (ok false: none). See Store.FetchTurn.
+// execution and the number of its events (ok false: none). Only a store that implements
+// HistorySkipper calls it; see Store.FetchTurn.
 type KnownHistory func(instanceID string) (execution uint32, events int, ok bool)
 
 // Turn is a locked instance with its pending messages and current history.
@@ -359,15 +369,20 @@ type Commit struct {
 	// Activities are work items to enqueue. They belong to the committing instance's
 	// namespace (its row's; for the commit that creates the row, State.Namespace; "" for a
 	// consume-only commit of an instance without a row): on success the store sets their
-	// Namespace to it, whatever it was. Those with Claim set are locked for the committer in
-	// the same transaction, for ClaimFor: on success CommitTurn also sets their ID, Token,
-	// LockedUntil and Attempts (1), and the committer runs them as if FetchActivity had
-	// returned them. A claimed item must be visible at once.
+	// Namespace to it, whatever it was.
+	//
+	// Claims belong to DirectDispatcher. In a store that implements it, those with Claim set
+	// are locked for the committer in the same transaction, for ClaimFor: on success
+	// CommitTurn also sets their ID, Token, LockedUntil and Attempts (1), and the committer
+	// runs them as if FetchActivity had returned them. A claimed item must be visible at
+	// once. Any other store refuses a commit with a claimed item with ErrInvalid.
 	Activities []WorkItem
 	// ClaimFor is how long claimed Activities are locked; it must be positive when any is.
 	ClaimFor time.Duration
 	// Created is set by a successful CommitTurn that created the instance row (the first
-	// commit of an instance) to the row's CreatedAt; it is left alone otherwise.
+	// commit of an instance) to the row's CreatedAt; it is left alone otherwise. (The host
+	// keeps it with a live instance: it tells a deleted and recreated instance of the same ID
+	// from the one it holds.)
 	Created time.Time
 	// Messages are enqueued for this or other instances (timers carry a VisibleAt). A start
 	// message (a sub-orchestration, a detached orchestration, the next execution) creates an
@@ -438,7 +453,8 @@ type WorkItem struct {
 	Input     []byte
 	// VisibleAt delays the item (zero: at once).
 	VisibleAt time.Time
-	// Claim, in Commit.Activities, locks the item for the committer (see Commit).
+	// Claim, in Commit.Activities, locks the item for the committer (see Commit.Activities:
+	// only a DirectDispatcher accepts it).
 	Claim bool
 	// Set by FetchActivity (and by CommitTurn for a claimed item):
 	Attempts    int
@@ -588,20 +604,16 @@ type Usage struct {
 
 // StartOptions tune Store.StartInstance.
 type StartOptions struct {
-	// LockFor, when positive, also locks the new instance's first turn for that long and
-	// returns it.
+	// LockFor, when positive, asks a store that implements DirectDispatcher to also lock the
+	// new instance's first turn for that long and return it. Other stores ignore it (a
+	// negative LockFor is ErrInvalid in every store).
 	LockFor time.Duration
-	// Known is as EnqueueAndFetch's known (nil: the caller holds no history).
+	// Known is as EnqueueAndFetch's known (nil: the caller holds no history), used with
+	// LockFor only.
 	Known KnownHistory
 	// MaxInstances, when positive, bounds the unfinished instances (pending ones included) of
 	// the message's namespace: a start beyond it is ErrQuota.
 	MaxInstances int
-}
-
-// Pinger is implemented by stores that offer a cheap liveness check (a readiness probe
-// calls it often). Ping returns nil when the store answers; ErrClosed after Close.
-type Pinger interface {
-	Ping(ctx context.Context) error
 }
 
 // Key returns the key under which the store keeps instance id of namespace ns: id itself in

@@ -288,7 +288,7 @@ func (r *run) newHost() *host.Host {
 	if r.mode.Cold {
 		opts = append(opts, host.WithLiveCache(0))
 	}
-	h, err := host.New(r.st, opts...)
+	h, err := host.New(r.st.withCapabilities(), opts...)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -703,7 +703,8 @@ func hashOf(b []byte) string {
 }
 
 // wrapStore is the run's view of the store: it can fail the commits that schedule a poisoned
-// activity and serve other bytes for a module hash (ActSwapVariant).
+// activity and serve other bytes for a module hash (ActSwapVariant). It has the capabilities
+// of the store it wraps (withCapabilities), so that the host runs as it would on that store.
 type wrapStore struct {
 	store.Store
 	poison string
@@ -765,14 +766,47 @@ func (w *wrapStore) FetchTurn(ctx context.Context, lockFor time.Duration, known 
 	return w.repinned(w.Store.FetchTurn(ctx, lockFor, known))
 }
 
-func (w *wrapStore) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
-	return w.repinned(w.Store.EnqueueAndFetch(ctx, msg, lockFor, known))
-}
-
-func (w *wrapStore) CompleteActivityAndFetch(ctx context.Context, token string, result store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
-	return w.repinned(w.Store.CompleteActivityAndFetch(ctx, token, result, lockFor, known))
-}
-
 func (w *wrapStore) StartInstance(ctx context.Context, msg store.Message, opts store.StartOptions) (*store.Turn, error) {
 	return w.repinned(w.Store.StartInstance(ctx, msg, opts))
+}
+
+// SkipsKnownHistory forwards the wrapped store's store.HistorySkipper.
+func (w *wrapStore) SkipsKnownHistory() bool {
+	h, ok := w.Store.(store.HistorySkipper)
+	return ok && h.SkipsKnownHistory()
+}
+
+// Wakeups forwards the wrapped store's store.Waker (errors.ErrUnsupported without one).
+func (w *wrapStore) Wakeups(ctx context.Context) (<-chan store.Wake, error) {
+	if k, ok := w.Store.(store.Waker); ok {
+		return k.Wakeups(ctx)
+	}
+	return nil, fmt.Errorf("scenario store: %w", errors.ErrUnsupported)
+}
+
+// withCapabilities returns w as the host sees it: a store.DirectDispatcher when the wrapped
+// store is one.
+func (w *wrapStore) withCapabilities() store.Store {
+	if d, ok := w.Store.(store.DirectDispatcher); ok {
+		return wrapDirect{w, d}
+	}
+	return w
+}
+
+// wrapDirect is a wrapStore of a store.DirectDispatcher, which it forwards.
+type wrapDirect struct {
+	*wrapStore
+	d store.DirectDispatcher
+}
+
+func (w wrapDirect) EnqueueAndFetch(ctx context.Context, msg store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	return w.repinned(w.d.EnqueueAndFetch(ctx, msg, lockFor, known))
+}
+
+func (w wrapDirect) CompleteActivityAndFetch(ctx context.Context, token string, result store.Message, lockFor time.Duration, known store.KnownHistory) (*store.Turn, error) {
+	return w.repinned(w.d.CompleteActivityAndFetch(ctx, token, result, lockFor, known))
+}
+
+func (w wrapDirect) CompleteActivityWithTurn(ctx context.Context, token string, created time.Time, c *store.Commit) error {
+	return w.d.CompleteActivityWithTurn(ctx, token, created, c)
 }

@@ -52,10 +52,18 @@ type Store struct {
 	closed bool
 }
 
+// The store implements the core and every capability but store.Waker (several processes on
+// one database find each other's work by polling).
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Pinger = (*Store)(nil)
+	_ store.Store            = (*Store)(nil)
+	_ store.DirectDispatcher = (*Store)(nil)
+	_ store.HistorySkipper   = (*Store)(nil)
+	_ store.Pinger           = (*Store)(nil)
 )
+
+// SkipsKnownHistory reports true: FetchTurn, EnqueueAndFetch, CompleteActivityAndFetch and
+// StartInstance honour their known arguments (store.HistorySkipper).
+func (s *Store) SkipsKnownHistory() bool { return true }
 
 var memoryDBs atomic.Int64
 

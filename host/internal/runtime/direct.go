@@ -10,26 +10,31 @@ import (
 	"github.com/durohost/durohost/store"
 )
 
-// Direct dispatch. A sequential step of an orchestration (a turn schedules an activity, the
+// Direct dispatch, with a store that implements store.DirectDispatcher (r.dispatch). A
+// sequential step of an orchestration (a turn schedules an activity, the
 // activity runs, the next turn consumes its result) takes four store transactions when every
 // piece of work goes through the queues: commit the turn, fetch the activity, complete it,
 // fetch the next turn. When this host can run the activity, the turn's commit claims it
 // (store.WorkItem.Claim: locked for this host in the same transaction) and a worker runs it at
 // once. When the activity is done, its result is committed together with the next turn, run
 // on the live instance before anything is written (turnOnResult,
-// store.Store.CompleteActivityWithTurn): one transaction per step, and no polling. Without a
-// live instance, the completion locks the instance and returns the next turn in the same
-// transaction (store.Store.CompleteActivityAndFetch); while the instance awaits other
+// store.DirectDispatcher.CompleteActivityWithTurn): one transaction per step, and no polling.
+// Without a live instance, the completion locks the instance and returns the next turn in the
+// same transaction (store.DirectDispatcher.CompleteActivityAndFetch); while the instance awaits other
 // activities too, the result waits in the queue so that one turn takes many (fanIn). Starts
 // and signals from this process lock the turn they make ready the same way (Submit, Start).
 // Locks, attempt counts and the queues stay as they were: a claimed activity or a directly
 // fetched turn that this host does not finish is taken over by any host once its lock
 // expires. See RATIONALE.md, "Why dispatch directly?".
+//
+// With a store that has only the core, none of this happens: commits claim nothing, results
+// are completed with CompleteActivity, starts and signals only enqueue, and the dispatchers
+// fetch every turn and work item (they are woken at once by this host's own work).
 
 // claim marks for claiming the activities of c that this host can run now, taking a worker
 // slot for each, and returns how many it marked.
 func (r *Runtime) claim(c *store.Commit) int {
-	if r.stopping.Load() {
+	if r.dispatch == nil || r.stopping.Load() {
 		return 0
 	}
 	n := 0
@@ -83,7 +88,7 @@ func (r *Runtime) runClaimed(ctx context.Context, acts []store.WorkItem, n int) 
 // queue for a dispatcher.
 func (r *Runtime) complete(ctx context.Context, wi *store.WorkItem, msg store.Message) {
 	cctx := context.WithoutCancel(ctx)
-	if !r.stopping.Load() && ctx.Err() == nil {
+	if r.dispatch != nil && !r.stopping.Load() && ctx.Err() == nil {
 		select {
 		case r.turnSlots <- struct{}{}:
 			if r.live.fanIn(wi.InstanceID) {
@@ -95,7 +100,7 @@ func (r *Runtime) complete(ctx context.Context, wi *store.WorkItem, msg store.Me
 				<-r.turnSlots
 				return
 			}
-			turn, err := r.st.CompleteActivityAndFetch(cctx, wi.Token, msg, r.cfg.LockTimeout, r.live.known)
+			turn, err := r.dispatch.CompleteActivityAndFetch(cctx, wi.Token, msg, r.cfg.LockTimeout, r.known)
 			if turn != nil {
 				r.processTurn(ctx, turn)
 			}
@@ -121,7 +126,8 @@ func (r *Runtime) completed(wi *store.WorkItem, err error) {
 
 // turnOnResult runs the turn that consumes an activity's result on the live instance of its
 // orchestration, before anything is written, and commits that turn with the completion in one
-// transaction (store.Store.CompleteActivityWithTurn): the step costs one transaction. It needs
+// transaction (store.DirectDispatcher.CompleteActivityWithTurn): the step costs one
+// transaction. It needs
 // no turn lock: the store commits only if no lock is held and the history is still the one the
 // live instance holds (ErrConflict otherwise, and nothing is written). It reports whether the
 // completion is settled (committed, or the work item is gone); false: nothing was written,
@@ -170,7 +176,7 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 		committed = r.live.commit(wi.InstanceID)
 	}
 	claimed := r.claim(c)
-	if err := r.st.CompleteActivityWithTurn(context.WithoutCancel(ctx), wi.Token, e.created, c); err != nil {
+	if err := r.dispatch.CompleteActivityWithTurn(context.WithoutCancel(ctx), wi.Token, e.created, c); err != nil {
 		r.unclaim(claimed)
 		if inst != nil {
 			inst.Close()
@@ -193,30 +199,34 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	return true
 }
 
-// Submit enqueues msg. While the runtime runs and a turn slot is free, the same transaction
-// locks the instance's turn (store.Store.EnqueueAndFetch), which then runs in the background:
-// a signal does not wait for a dispatcher to notice and fetch it.
+// Submit enqueues msg. With a store.DirectDispatcher, while the runtime runs and a turn slot
+// is free, the same transaction locks the instance's turn (EnqueueAndFetch), which then runs
+// in the background: a signal does not wait for a dispatcher to notice and fetch it.
 func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
-	return r.submit(ctx, msg, func(lockFor time.Duration) (*store.Turn, error) {
+	return r.submit(ctx, func(lockFor time.Duration) (*store.Turn, error) {
 		if lockFor == 0 {
 			return nil, r.st.Enqueue(ctx, msg)
 		}
-		return r.st.EnqueueAndFetch(ctx, msg, lockFor, r.live.known)
+		return r.dispatch.EnqueueAndFetch(ctx, msg, lockFor, r.known)
 	})
 }
 
-// Start is Submit for the start message of a new instance (store.Store.StartInstance):
-// store.ErrExists when the instance exists.
+// Start is Submit for the start message of a new instance (store.Store.StartInstance, with
+// StartOptions.LockFor when the turn may run here): store.ErrExists when the instance exists.
 func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
-	return r.submit(ctx, msg, func(lockFor time.Duration) (*store.Turn, error) {
-		return r.st.StartInstance(ctx, msg, store.StartOptions{LockFor: lockFor, Known: r.live.known,
-			MaxInstances: r.policy(msg.Namespace).MaxInstances})
+	return r.submit(ctx, func(lockFor time.Duration) (*store.Turn, error) {
+		opts := store.StartOptions{MaxInstances: r.policy(msg.Namespace).MaxInstances}
+		if lockFor > 0 {
+			opts.LockFor, opts.Known = lockFor, r.known
+		}
+		return r.st.StartInstance(ctx, msg, opts)
 	})
 }
 
-// submit runs put, which enqueues a message and, with a positive lock duration, may return the
-// turn it made ready, locked; the turn then runs in the background.
-func (r *Runtime) submit(ctx context.Context, msg store.Message, put func(lockFor time.Duration) (*store.Turn, error)) error {
+// submit runs put, which enqueues a message and, with a positive lock duration (only with a
+// store.DirectDispatcher), may return the turn it made ready, locked; the turn then runs in
+// the background.
+func (r *Runtime) submit(ctx context.Context, put func(lockFor time.Duration) (*store.Turn, error)) error {
 	queue := func() error { // enqueue only, for the dispatchers
 		if _, err := put(0); err != nil {
 			return err
@@ -225,7 +235,7 @@ func (r *Runtime) submit(ctx context.Context, msg store.Message, put func(lockFo
 		return nil
 	}
 	drain := r.drain.Load()
-	if drain == nil || !r.enterDirect() {
+	if drain == nil || r.dispatch == nil || !r.enterDirect() {
 		return queue()
 	}
 	select {

@@ -2,6 +2,12 @@
 // dispatchers (fetch a locked instance, run a turn through the replay engine and the sandbox,
 // commit), the activity workers, lock renewal, poison detection, backoff for unregistered
 // handlers, and the cache of live instances (the fast path).
+//
+// The runtime needs only the core of the store contract (store.Store). It type-asserts the
+// store's capabilities once, in New, and uses those it finds: store.DirectDispatcher (claims
+// and direct turns, direct.go), store.HistorySkipper (the live cache's histories are not read
+// again) and store.Waker (idle dispatchers wait for the store's wake-ups). Without one, it
+// falls back on the core: see RATIONALE.md, "Why a core store contract and capabilities?".
 package runtime
 
 import (
@@ -35,6 +41,10 @@ type Config struct {
 	RetryBase time.Duration
 	// PollMin and PollMax bound the idle polling of the store.
 	PollMin, PollMax time.Duration
+	// WakePollMax replaces PollMax while the store delivers wake-ups (store.Waker): idle
+	// dispatchers then mostly wait for those, and poll for the work nobody announces (timers
+	// coming due, expired locks). 0: one second, and never less than PollMax.
+	WakePollMax time.Duration
 	// ActivityRenew is how often a running activity renews its lock (and so how soon it
 	// learns that it was cancelled).
 	ActivityRenew time.Duration
@@ -67,8 +77,17 @@ type Event struct {
 
 // Runtime runs the dispatchers. Create with New, then Run.
 type Runtime struct {
-	cfg  Config
-	st   store.Store
+	cfg Config
+	st  store.Store
+	// The store's capabilities, asserted once by New: dispatch, known and waker are nil when
+	// the store lacks them (known is the live cache's KnownHistory for a
+	// store.HistorySkipper).
+	dispatch store.DirectDispatcher
+	known    store.KnownHistory
+	waker    store.Waker
+	// wakeups is set while the store's wake-ups arrive (the idle poll is WakePollMax).
+	wakeups atomic.Bool
+
 	sb   *sandbox.Runtime
 	mods *modules.Manager
 	log  *slog.Logger
@@ -122,13 +141,17 @@ func New(st store.Store, sb *sandbox.Runtime, mods *modules.Manager, cfg Config)
 	if cfg.PollMax <= 0 {
 		cfg.PollMax = 100 * time.Millisecond
 	}
+	if cfg.WakePollMax <= 0 {
+		cfg.WakePollMax = time.Second
+	}
+	cfg.WakePollMax = max(cfg.WakePollMax, cfg.PollMax)
 	if cfg.ActivityRenew <= 0 {
 		cfg.ActivityRenew = min(cfg.LockTimeout/3, time.Second)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{
+	r := &Runtime{
 		cfg: cfg, st: st, sb: sb, mods: mods, log: cfg.Logger,
 		live:      newLiveCache(cfg.LiveCacheBytes),
 		acts:      map[string]ActivityFunc{},
@@ -138,6 +161,12 @@ func New(st store.Store, sb *sandbox.Runtime, mods *modules.Manager, cfg Config)
 		turnSlots: make(chan struct{}, cfg.OrchestrationWorkers),
 		actSlots:  make(chan struct{}, cfg.ActivityWorkers),
 	}
+	r.dispatch, _ = st.(store.DirectDispatcher)
+	if h, ok := st.(store.HistorySkipper); ok && h.SkipsKnownHistory() {
+		r.known = r.live.known
+	}
+	r.waker, _ = st.(store.Waker)
+	return r
 }
 
 // RegisterActivity adds or replaces a native activity.
@@ -170,6 +199,9 @@ func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 	}
 	for range r.cfg.ActivityWorkers {
 		wg.Go(func() { r.activityLoop(ctx, drain) })
+	}
+	if r.waker != nil {
+		wg.Go(func() { r.listen(ctx) })
 	}
 	wg.Wait()
 	r.acceptMu.Lock()
@@ -212,7 +244,7 @@ func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, wha
 				r.log.Warn(what, "err", err)
 			}
 			idle(ctx, wake, wait)
-			wait = min(2*wait, r.cfg.PollMax)
+			wait = min(2*wait, r.pollMax())
 			continue
 		}
 		wait = r.cfg.PollMin
@@ -243,6 +275,71 @@ func keepLock(ctx context.Context, lost context.CancelFunc, interval time.Durati
 		}
 	}()
 	return func() { close(done) }
+}
+
+// pollMax is the longest wait of an idle dispatcher between fetches: WakePollMax while the
+// store's wake-ups arrive, PollMax otherwise.
+func (r *Runtime) pollMax() time.Duration {
+	if r.wakeups.Load() {
+		return r.cfg.WakePollMax
+	}
+	return r.cfg.PollMax
+}
+
+// listen passes the store's wake-ups (store.Waker) to the idle dispatchers until ctx ends. A
+// store that cannot deliver them after all (errors.ErrUnsupported) or is closed is left
+// alone; after another error it is asked again, with a delay that doubles up to a minute.
+// Meanwhile, and whenever no wake-ups arrive, the dispatchers poll up to PollMax apart.
+func (r *Runtime) listen(ctx context.Context) {
+	retry := time.Second
+	for ctx.Err() == nil {
+		ch, err := r.waker.Wakeups(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
+				return
+			}
+			if errors.Is(err, errors.ErrUnsupported) {
+				r.log.Debug("store wake-ups unsupported: polling", "err", err)
+				return
+			}
+			r.log.Warn("store wake-ups: polling meanwhile", "err", err, "retry", retry)
+			t := time.NewTimer(retry)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			retry = min(2*retry, time.Minute)
+			continue
+		}
+		retry = time.Second
+		r.wakeups.Store(true)
+		r.relay(ctx, ch)
+		r.wakeups.Store(false)
+		// The channel closed: ctx ended, or the store was closed (its calls now fail).
+		return
+	}
+}
+
+// relay wakes an idle dispatcher of each kind a wake-up announces, until ch closes or ctx
+// ends.
+func (r *Runtime) relay(ctx context.Context, ch <-chan store.Wake) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w, ok := <-ch:
+			if !ok {
+				return
+			}
+			if w&store.WakeTurns != 0 {
+				signal(r.wakeTurn)
+			}
+			if w&store.WakeActivities != 0 {
+				signal(r.wakeAct)
+			}
+		}
+	}
 }
 
 // idle waits for a wake-up, the backoff delay or the end of ctx.

@@ -17,7 +17,7 @@ import (
 
 func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
 	poll(ctx, r, r.turnSlots, r.wakeTurn, "fetch turn",
-		func() (*store.Turn, error) { return r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.live.known) },
+		func() (*store.Turn, error) { return r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.known) },
 		func(t *store.Turn) { r.processTurn(drain, t) })
 }
 
@@ -53,9 +53,9 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	if t.Instance == nil {
 		execution = 1
 	}
-	// The live instance is taken first: when the store omitted the history because the cache
-	// reported it (r.live.known), the engine's history is the store's, and it is the only
-	// one this turn has. If the entry is gone by now (evicted by another instance's turn) or
+	// The live instance is taken first: when the store (a store.HistorySkipper) omitted the
+	// history because the cache reported it (r.known), the engine's history is the store's,
+	// and it is the only one this turn has. If the entry is gone by now (evicted by another instance's turn) or
 	// does not match, the turn must not go on: a cold replay needs the history. It is given
 	// back at once without counting the attempt; the next fetch finds no entry, so the store
 	// reads the history. (Keeping entries reserved between fetch and take would avoid the

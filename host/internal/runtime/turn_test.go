@@ -90,7 +90,7 @@ func TestInterruptedTurnIsAbandoned(t *testing.T) {
 }
 
 // newRuntime returns a runtime over st and sb with a module manager fetching from st.
-func newRuntime(t *testing.T, st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
+func newRuntime(t testing.TB, st store.Store, sb *sandbox.Runtime, cfg Config) *Runtime {
 	t.Helper()
 	mods, err := modules.New(modules.Config{Sandbox: sb, Budget: 512 << 20, Fetch: st.Module})
 	if err != nil {
