@@ -81,7 +81,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	if mb.visible {
-		s.notes.wake(WakeTurns)
+		s.notes.wake(store.WakeTurns)
 	}
 	return nil
 }
@@ -169,7 +169,7 @@ func (s *Store) AbandonActivity(ctx context.Context, tokenText string, delay tim
 		s.owners.drop(s.owners.items, tok.row)
 	}
 	if delay == 0 {
-		s.notes.wake(WakeActivities)
+		s.notes.wake(store.WakeActivities)
 	}
 	return nil
 }
@@ -245,7 +245,7 @@ func (s *Store) complete(ctx context.Context, op, tokenText string, result store
 	}
 	s.owners.drop(s.owners.items, tok.row)
 	if !lock.found && mb.visible {
-		s.notes.wake(WakeTurns)
+		s.notes.wake(store.WakeTurns)
 	}
 	return s.lockedTurnOf(ctx, &lock, known), nil
 }
@@ -356,7 +356,7 @@ func (s *Store) enqueueFetch(ctx context.Context, msg store.Message, start bool,
 		return nil, fmt.Errorf("%s %s: %w", op, quote(msg.InstanceID), err)
 	}
 	if !lock.found && mb.visible {
-		s.notes.wake(WakeTurns)
+		s.notes.wake(store.WakeTurns)
 	}
 	return s.lockedTurnOf(ctx, &lock, opts.Known), nil
 }

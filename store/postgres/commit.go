@@ -456,13 +456,13 @@ func (s *Store) applyOut(id string, c *store.Commit, secrets []string, out commi
 	if out.created != 0 {
 		c.Created = fromNanos(out.created)
 	}
-	var wake Wake
+	var wake store.Wake
 	for i := range c.Activities {
 		a := &c.Activities[i]
 		a.Namespace = out.ns
 		if !a.Claim {
 			if !a.VisibleAt.After(time.Now()) {
-				wake |= WakeActivities
+				wake |= store.WakeActivities
 			}
 			continue
 		}
@@ -478,12 +478,12 @@ func (s *Store) applyOut(id string, c *store.Commit, secrets []string, out commi
 	}
 	for i := range c.Messages {
 		if !c.Messages[i].VisibleAt.After(time.Now()) {
-			wake |= WakeTurns
+			wake |= store.WakeTurns
 			break
 		}
 	}
 	if out.leftover {
-		wake |= WakeTurns
+		wake |= store.WakeTurns
 	}
 	s.notes.wake(wake)
 }

@@ -13,32 +13,18 @@ import (
 	"github.com/durohost/durohost/store"
 )
 
-// Wake is what a notification announces: the kinds of work that became visible, as bits.
-type Wake uint8
-
-// Kinds of work a notification announces.
-const (
-	// WakeTurns: a message became visible (an instance's turn may be ready: FetchTurn).
-	WakeTurns Wake = 1 << iota
-	// WakeActivities: a work item became visible (FetchActivity).
-	WakeActivities
-)
-
-// Notifications returns a channel that receives the kinds of work that became visible in the
-// store's database and schema since the previous value, whichever store (of any process)
-// made it visible: new visible messages and work items, results, abandoned turns and items,
-// turns that released an instance with messages waiting. Values are coalesced: a receiver
-// that is slow gets one value holding every kind announced meanwhile. A dispatcher that
-// found no work waits for a value (or a timer) before it fetches again, instead of polling
-// the database. Notifications are a hint: work that becomes visible by the passing of time
-// (timers, delays, expired locks) is not announced, and a notification may announce work that
-// another dispatcher has already taken; after the listening connection is lost and
-// re-established, every kind is announced once, since announcements may have been missed.
+// Wakeups returns a channel that receives the kinds of work that became visible at once in
+// the store's database and schema, whichever store value, of whichever process, made it
+// visible (see store.Waker for which calls announce what). Each store sends its
+// announcements with PostgreSQL's NOTIFY, from a goroutine of its own and at most once per
+// WithNotifyInterval (kinds announced meanwhile are sent together), so that no commit waits
+// for them; each store listens on one connection (LISTEN) for all its subscribers. After
+// that connection is lost and established again, every kind is announced once, since
+// announcements may have been missed meanwhile.
 //
-// The call returns once the store listens (any work made visible after it returns is
-// announced). The channel is closed when ctx ends or the store is closed. A store sends
-// notifications unless WithNotify(false); receiving needs no option.
-func (s *Store) Notifications(ctx context.Context) (<-chan Wake, error) {
+// The call returns once the store listens. The channel is closed when ctx ends or the store
+// is closed. store.ErrClosed after Close.
+func (s *Store) Wakeups(ctx context.Context) (<-chan store.Wake, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -46,12 +32,16 @@ func (s *Store) Notifications(ctx context.Context) (<-chan Wake, error) {
 	return s.notes.subscribe(ctx)
 }
 
+// SkipsKnownHistory reports that the store honours the known arguments of FetchTurn,
+// EnqueueAndFetch, CompleteActivityAndFetch and StartOptions.Known (store.HistorySkipper).
+func (s *Store) SkipsKnownHistory() bool { return true }
+
 // notifier sends the store's notifications (coalesced, at most one per interval, from its
 // own goroutine, so that no commit waits for them) and delivers the database's to the
 // subscribers, from one listening connection.
 type notifier struct {
 	s       *Store
-	pending atomic.Uint32 // kinds to announce
+	pending atomic.Uint32 // kinds to announce (store.Wake)
 	kick    chan struct{} // wakes the sender
 	quit    chan struct{}
 	done    sync.WaitGroup
@@ -62,9 +52,9 @@ type notifier struct {
 	ready     chan error // the listener's first LISTEN, once
 }
 
-// subscriber is one channel of Notifications.
+// subscriber is one channel of Wakeups.
 type subscriber struct {
-	c chan Wake
+	c chan store.Wake
 }
 
 func newNotifier(s *Store) *notifier {
@@ -77,7 +67,7 @@ func newNotifier(s *Store) *notifier {
 }
 
 // wake announces w (nothing when w is zero or the store sends no notifications).
-func (n *notifier) wake(w Wake) {
+func (n *notifier) wake(w store.Wake) {
 	if w == 0 || !n.s.cfg.notify {
 		return
 	}
@@ -121,7 +111,7 @@ func (n *notifier) send() {
 }
 
 // subscribe adds a subscriber until ctx ends, starting the listener at the first one.
-func (n *notifier) subscribe(ctx context.Context) (<-chan Wake, error) {
+func (n *notifier) subscribe(ctx context.Context) (<-chan store.Wake, error) {
 	n.mu.Lock()
 	select {
 	case <-n.quit:
@@ -149,7 +139,7 @@ func (n *notifier) subscribe(ctx context.Context) (<-chan Wake, error) {
 	case <-n.quit:
 		return nil, store.ErrClosed
 	}
-	sub := &subscriber{c: make(chan Wake, 1)}
+	sub := &subscriber{c: make(chan store.Wake, 1)}
 	n.mu.Lock()
 	select {
 	case <-n.quit:
@@ -171,7 +161,7 @@ func (n *notifier) subscribe(ctx context.Context) (<-chan Wake, error) {
 }
 
 // deliver hands w to every subscriber, merged with any value it has not received yet.
-func (n *notifier) deliver(w Wake) {
+func (n *notifier) deliver(w store.Wake) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for sub := range n.subs {
@@ -216,7 +206,7 @@ func (n *notifier) listen(ready chan error) {
 				return
 			}
 		} else if err == nil {
-			n.deliver(WakeTurns | WakeActivities)
+			n.deliver(store.WakeTurns | store.WakeActivities)
 		}
 		if err != nil {
 			select {
@@ -233,7 +223,7 @@ func (n *notifier) listen(ready chan error) {
 				break
 			}
 			if w, err := strconv.Atoi(note.Payload); err == nil && w > 0 && w < 256 {
-				n.deliver(Wake(w))
+				n.deliver(store.Wake(w))
 			}
 		}
 		conn.Close(context.Background())

@@ -96,7 +96,7 @@ func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n } }
 func WithFetchConns(n int) Option { return func(c *config) { c.fetchConns = n } }
 
 // WithNotify sets whether the store sends notifications when it makes work visible (default
-// true; see Store.Notifications). A store that no other store on the database listens to
+// true; see Store.Wakeups). A store that no other store on the database listens to
 // may save them.
 func WithNotify(send bool) Option { return func(c *config) { c.notify = send } }
 

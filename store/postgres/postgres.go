@@ -11,7 +11,10 @@
 // raises an error when a check fails, which rolls the whole transaction back. Locks and
 // renewals commit without waiting for the disk; everything else waits for it. Idle hosts need
 // not poll: a store notifies the others (LISTEN/NOTIFY) when it makes work visible, see
-// Store.Notifications.
+// Store.Wakeups.
+//
+// The store implements the core contract and every capability of package store
+// (DirectDispatcher, HistorySkipper, Waker, Pinger).
 //
 // The schema is created and migrated by Open from numbered migrations embedded in the
 // binary, in the schema DefaultSchema ("durohost") unless WithSchema names another. See
@@ -60,9 +63,13 @@ type Store struct {
 	closed bool
 }
 
+// The store has every capability.
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Pinger = (*Store)(nil)
+	_ store.Store            = (*Store)(nil)
+	_ store.DirectDispatcher = (*Store)(nil)
+	_ store.HistorySkipper   = (*Store)(nil)
+	_ store.Waker            = (*Store)(nil)
+	_ store.Pinger           = (*Store)(nil)
 )
 
 // Open connects to the database at url (a PostgreSQL URL or key=value connection string,

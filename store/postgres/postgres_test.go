@@ -358,3 +358,53 @@ func TestDeleteRacesMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestWakeupsAcrossStores checks that a store is woken by the work another store (another
+// host) makes visible, and that the wake-up names its kind.
+func TestWakeupsAcrossStores(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	a, b := open(t, url), open(t, url)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wakes, err := b.Wakeups(ctx)
+	if err != nil {
+		t.Fatalf("Wakeups: %v", err)
+	}
+	// expect waits for the kinds of want, received since the last expect.
+	var got store.Wake
+	expect := func(want store.Wake, after string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for got&want != want {
+			select {
+			case w, ok := <-wakes:
+				if !ok {
+					t.Fatalf("the channel closed waiting for %s after %s", want, after)
+				}
+				got |= w
+			case <-deadline:
+				t.Fatalf("store b was not woken for %s after %s by store a (got %s)", want&^got, after, got)
+			}
+		}
+		got &^= want
+	}
+	create(t, a, "x") // a's StartInstance locks the turn itself: it need not wake anyone
+	if err := a.Enqueue(ctx, eventMsg("x", "e")); err != nil {
+		t.Fatal(err)
+	}
+	expect(store.WakeTurns, "a's Enqueue")
+	turn, err := b.FetchTurn(ctx, time.Minute, nil)
+	if err != nil || turn.InstanceID != "x" {
+		t.Fatalf("b's FetchTurn after the wake-up: %v, %v; want x's turn", turn, err)
+	}
+	c := nextCommit(turn)
+	c.History = append(c.History, history.Event{ID: c.History[len(c.History)-1].ID + 1, Kind: history.KindActivityScheduled, Name: "act"})
+	c.Activities = []store.WorkItem{{ActivityRef: store.ActivityRef{InstanceID: "x", Execution: 1, EventID: c.History[len(c.History)-1].ID}, Name: "act"}}
+	if err := b.CommitTurn(ctx, turn.Token, c); err != nil {
+		t.Fatal(err)
+	}
+	expect(store.WakeActivities, "b's commit of a work item (b announces its own work too)")
+	cancel()
+	for range wakes { // closed once ctx ended
+	}
+}

@@ -319,7 +319,7 @@ func (s *Store) abandonTurn(ctx context.Context, tok token, opts store.AbandonOp
 	}
 	s.owners.drop(s.owners.turns, tok.row)
 	if msgs > 0 && opts.Delay == 0 {
-		s.notes.wake(WakeTurns)
+		s.notes.wake(store.WakeTurns)
 	}
 	return nil
 }
