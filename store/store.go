@@ -14,7 +14,9 @@
 // Three things in the core's signatures belong to capabilities, and a core store treats them
 // simply: it ignores FetchTurn's known argument (it always reads the history), ignores
 // StartOptions.LockFor and StartOptions.Known (StartInstance returns a nil turn), and refuses
-// a commit with a claimed work item (WorkItem.Claim) with ErrInvalid.
+// a commit with a claimed work item (WorkItem.Claim) with ErrInvalid. Assert at compile time
+// what a store implements: var _ store.Store = (*Store)(nil), and the same for each
+// capability it adds.
 //
 // Then, one at a time, the capabilities: optional interfaces in this package that the host
 // type-asserts once and uses when a store has them, falling back on the core when it does not
