@@ -14,19 +14,23 @@ import (
 )
 
 // A commit is one pipeline of statements (one round trip, one transaction): a guard, then
-// the history and the effects. The guard releases the turn's lock and writes the instance row
-// in one statement, and raises an error (durohost_fail) when the lock is not live or the
-// instance is not in the state the commit assumes; the error rolls back the transaction, so
-// the statements queued after it change nothing. Three guards:
+// the effects (work items, messages, cancelled work items). The guard releases the turn's
+// lock, writes the instance row and the execution rows, appends the history and deletes the
+// consumed messages, in one statement, and raises an error (durohost_fail) when the lock is
+// not live or the instance is not in the state the commit assumes; the error rolls back the
+// transaction, so the statements queued after it change nothing. Four guards:
 //
 //   - qCommitRow: a turn of an instance that has a row (the token's kind says it had one
 //     when it was locked), at its current execution and history length;
 //   - qCommitNew: the first turn, which creates the row;
-//   - qRelease: a consume-only commit (Commit.Execution 0).
+//   - qRelease: a consume-only commit (Commit.Execution 0);
+//   - qCompleteWithTurn: a turn committed with an activity's completion, without a lock.
 //
 // When the fast form's assumption is wrong (codeSlow), the commit runs on the slow path: a
 // transaction that reads the lock and the row first, answers the right error, or sends the
-// guard that fits.
+// guard that fits. A guard returns the committing instance's namespace, the creation time of
+// a row it created (0: none) and whether visible messages of the instance remain (which its
+// lock kept from the other hosts until now).
 
 // setInstance is the assignment of a commit's state to instance row i. $6-$17 are laid out
 // by stateArgs.
@@ -36,20 +40,30 @@ const setInstance = `name = $6, version = $7, module_hash = $8, parent_id = $9, 
 		updated_at = durohost_now(),
 		completed_at = CASE WHEN $17::boolean THEN (CASE WHEN i.completed_at = 0 THEN durohost_now() ELSE i.completed_at END) ELSE 0 END`
 
-// execRows writes the execution rows of a commit to an instance that has a row, after u
-// (the instance's update) succeeded: the ended execution's row ($18-$21, when $20), and the
-// next execution's on continue-as-new ($15).
-const execRows = `x AS (
+// afterUpdate writes, once u (the instance's update) succeeded, the ended execution's row
+// ($18-$21, when $20), the next execution's on continue-as-new ($15), and the history: the
+// events $23 numbered from $22, in execution $4.
+const afterUpdate = `x AS (
 		UPDATE executions e SET status = $18, events = $19,
 			completed_at = CASE WHEN $21::boolean THEN (CASE WHEN e.completed_at = 0 THEN durohost_now() ELSE e.completed_at END) ELSE 0 END
 		FROM u WHERE $20::boolean AND e.instance_id = $3 AND e.id = $4),
 	n AS (
 		INSERT INTO executions (instance_id, id, status, events, created_at, completed_at)
-		SELECT $3::text, $4::bigint + 1, 1::smallint, 0::bigint, durohost_now(), 0::bigint FROM u WHERE $15::boolean)`
+		SELECT $3::text, $4::bigint + 1, 1::smallint, 0::bigint, durohost_now(), 0::bigint FROM u WHERE $15::boolean),
+	h AS (
+		INSERT INTO history (instance_id, execution, event_id, data)
+		SELECT $3::text, $4::bigint, $22::bigint + x.o - 1, x.d FROM u, unnest($23::bytea[]) WITH ORDINALITY AS x(d, o))`
+
+// leftover tells whether instance $3 has visible messages besides the consumed ones (the
+// bigint array in parameter c).
+func leftover(c string) string {
+	return `EXISTS (SELECT 1 FROM messages WHERE instance_id = $3 AND ready_at <= (SELECT durohost_now()) AND NOT (id = ANY(` + c + `::bigint[])))`
+}
 
 // Guards of CommitTurn. $1 the lock's row, $2 its secret, $3 the instance, $4 the commit's
-// execution, $5 the history length the commit continues (-1: any).
-const (
+// execution, $5 the history length the commit continues (-1: any); $24 (qCommitRow) the
+// consumed messages.
+var (
 	qCommitRow = `WITH l AS (
 		UPDATE turn_locks SET token = '', locked_until = 0
 		WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now() AND instance_id = $3
@@ -58,14 +72,16 @@ const (
 		UPDATE instances i SET ` + setInstance + `
 		FROM l WHERE i.id = l.instance_id AND i.execution = $4 AND ($5::bigint < 0 OR i.events = $5)
 		RETURNING i.namespace),
-	` + execRows + `
+	` + afterUpdate + `,
+	c AS (DELETE FROM messages WHERE instance_id = $3 AND id = ANY($24::bigint[]) AND lock_token = $2 AND EXISTS (SELECT 1 FROM u))
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM l) THEN durohost_fail('DH001', 'the token is not the live lock of its instance')
 		WHEN NOT EXISTS (SELECT 1 FROM u) THEN durohost_fail('DH008', 'the instance is not at the execution and length of the commit')
-		ELSE (SELECT namespace FROM u) END, 0::bigint`
+		ELSE (SELECT namespace FROM u) END, 0::bigint, ` + leftover("$24")
 
 	// qCommitNew creates the instance row: $4 namespace, $5-$12 state, $13 the current
 	// execution, $14 the current history length, $15 finished, $16-$18 the first execution's
-	// status, events and end, $19 continue-as-new. It returns the row's creation time.
+	// status, events and end, $19 continue-as-new, $20 the events (from ID 1), $21 the
+	// consumed messages. It returns the row's creation time.
 	qCommitNew = `WITH l AS (
 		UPDATE turn_locks SET token = '', locked_until = 0
 		WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now() AND instance_id = $3
@@ -83,23 +99,29 @@ const (
 		INSERT INTO executions (instance_id, id, status, events, created_at, completed_at)
 		SELECT $3::text, 1::bigint, $16::smallint, $17::bigint, durohost_now(), CASE WHEN $18::boolean THEN durohost_now() ELSE 0 END FROM i
 		UNION ALL
-		SELECT $3::text, 2::bigint, 1::smallint, 0::bigint, durohost_now(), 0::bigint FROM i WHERE $19::boolean)
+		SELECT $3::text, 2::bigint, 1::smallint, 0::bigint, durohost_now(), 0::bigint FROM i WHERE $19::boolean),
+	h AS (
+		INSERT INTO history (instance_id, execution, event_id, data)
+		SELECT $3::text, 1::bigint, x.o, x.d FROM i, unnest($20::bytea[]) WITH ORDINALITY AS x(d, o)),
+	c AS (DELETE FROM messages WHERE instance_id = $3 AND id = ANY($21::bigint[]) AND lock_token = $2 AND EXISTS (SELECT 1 FROM i))
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM l) THEN durohost_fail('DH001', 'the token is not the live lock of its instance')
 		WHEN NOT EXISTS (SELECT 1 FROM i) THEN durohost_fail('DH008', 'the instance has a row')
-		ELSE $4::text END, coalesce((SELECT created_at FROM i), 0)`
+		ELSE $4::text END, coalesce((SELECT created_at FROM i), 0), ` + leftover("$21")
 
-	// qRelease releases the lock of a consume-only commit.
+	// qRelease releases the lock of a consume-only commit and deletes its consumed messages
+	// ($4).
 	qRelease = `WITH l AS (
 		UPDATE turn_locks SET token = '', locked_until = 0
 		WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now() AND instance_id = $3
-		RETURNING instance_id)
+		RETURNING instance_id),
+	c AS (DELETE FROM messages WHERE instance_id = $3 AND id = ANY($4::bigint[]) AND lock_token = $2 AND EXISTS (SELECT 1 FROM l))
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM l) THEN durohost_fail('DH001', 'the token is not the live lock of its instance')
-		ELSE coalesce((SELECT namespace FROM instances WHERE id = $3), '') END, 0::bigint`
+		ELSE coalesce((SELECT namespace FROM instances WHERE id = $3), '') END, 0::bigint, ` + leftover("$4")
 
 	// qCompleteWithTurn is the guard of CompleteActivityWithTurn: it deletes work item $1 if
 	// $2 is its live lock and $3 its instance, then writes the instance if it has no live turn
 	// lock (the lock row is locked for the transaction, so that no fetch takes the instance
-	// meanwhile), was created at $22 and is at execution $4 with $5 events.
+	// meanwhile), was created at $24 and is at execution $4 with $5 events.
 	qCompleteWithTurn = `WITH d AS (
 		DELETE FROM work_items WHERE id = $1 AND lock_token = $2 AND locked_until > durohost_now() AND instance_id = $3
 		RETURNING instance_id),
@@ -109,19 +131,16 @@ const (
 		FOR NO KEY UPDATE),
 	u AS (
 		UPDATE instances i SET ` + setInstance + `
-		FROM l WHERE i.id = l.instance_id AND i.created_at = $22 AND i.execution = $4 AND i.events = $5
+		FROM l WHERE i.id = l.instance_id AND i.created_at = $24 AND i.execution = $4 AND i.events = $5
 		RETURNING i.namespace),
-	` + execRows + `
+	` + afterUpdate + `
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM d) THEN durohost_fail('DH001', 'the token is not the live lock of its work item')
 		WHEN NOT EXISTS (SELECT 1 FROM u) THEN durohost_fail('DH002', 'the instance is locked, or not at the creation time, execution and length of the turn')
-		ELSE (SELECT namespace FROM u) END, 0::bigint`
+		ELSE (SELECT namespace FROM u) END, 0::bigint, false`
 )
 
-// Statements of a commit's history and effects. $1 is the committing instance.
+// Statements of a commit's effects. $1 is the committing instance.
 const (
-	qInsertHistory = `INSERT INTO history (instance_id, execution, event_id, data)
-		SELECT $1::text, $2::bigint, $3::bigint + x.o - 1, x.d FROM unnest($4::bytea[]) WITH ORDINALITY AS x(d, o)`
-
 	// qInsertWork enqueues work items of the committing instance's namespace; those with a
 	// secret ($9) are claimed, locked for $2 nanoseconds.
 	qInsertWork = `INSERT INTO work_items (instance_id, execution, event_id, namespace, name, input, visible_at, ready_at,
@@ -136,12 +155,8 @@ const (
 		ORDER BY x.o
 		RETURNING id, coalesce(lock_token, ''), locked_until`
 
-	qDeleteConsumed = `DELETE FROM messages WHERE instance_id = $1 AND id = ANY($2::bigint[]) AND lock_token = $3`
-	qCancelWork     = `DELETE FROM work_items w USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(inst, exec, ev)
+	qCancelWork = `DELETE FROM work_items w USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(inst, exec, ev)
 		WHERE w.instance_id = x.inst AND w.execution = x.exec AND w.event_id = x.ev`
-	// qMessagesLeft tells whether the committed instance has visible messages (which its lock
-	// kept from the other hosts until now).
-	qMessagesLeft = `SELECT EXISTS (SELECT 1 FROM messages WHERE instance_id = $1 AND ready_at <= (SELECT durohost_now()))`
 )
 
 var (
@@ -277,7 +292,7 @@ func (e *encodedCommit) expect() int64 {
 	return e.firstID - 1
 }
 
-// stateArgs returns the arguments $6-$21 of qCommitRow and qCompleteWithTurn; before is the
+// stateArgs returns the arguments $6-$23 of qCommitRow and qCompleteWithTurn; before is the
 // history length before the commit (used only when the commit ends the execution).
 func (e *encodedCommit) stateArgs(before int64) []any {
 	st := &e.State
@@ -287,10 +302,20 @@ func (e *encodedCommit) stateArgs(before int64) []any {
 	}
 	return []any{st.Name, st.Version, st.ModuleHash, st.ParentID, int16(e.status), st.Output, e.failure,
 		st.CustomStatus, int64(e.execution), e.ContinueAsNew, int64(len(e.events)), e.finished,
-		int16(execStatus), before + int64(len(e.events)), e.endsExec, e.finished || e.ContinueAsNew}
+		int16(execStatus), before + int64(len(e.events)), e.endsExec, e.finished || e.ContinueAsNew,
+		e.firstID, e.events}
 }
 
-// newArgs returns the arguments $4-$19 of qCommitNew.
+// consumed returns the IDs of the consumed messages, never nil (NULL would make leftover
+// NULL).
+func (e *encodedCommit) consumed() []int64 {
+	if e.Consumed == nil {
+		return []int64{}
+	}
+	return e.Consumed
+}
+
+// newArgs returns the arguments $4-$21 of qCommitNew.
 func (e *encodedCommit) newArgs() []any {
 	st := &e.State
 	events := int64(len(e.events))
@@ -299,7 +324,8 @@ func (e *encodedCommit) newArgs() []any {
 		current, execStatus, ended = 0, store.StatusContinuedAsNew, true
 	}
 	return []any{st.Namespace, st.Name, st.Version, st.ModuleHash, st.ParentID, int16(e.status), st.Output, e.failure,
-		st.CustomStatus, int64(e.execution), current, e.finished, int16(execStatus), events, ended, e.ContinueAsNew}
+		st.CustomStatus, int64(e.execution), current, e.finished, int16(execStatus), events, ended, e.ContinueAsNew,
+		e.events, e.consumed()}
 }
 
 // checkNew returns the error of a first commit of instance id that can never succeed.
@@ -376,18 +402,15 @@ type batchSender interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// sendCommit sends the pipeline of a commit of instance id: g, then the history, the work
-// items (secrets holds the claimed ones' secrets, "" for the others), the messages, the
-// consumed messages (tagged with secret) and the cancelled work items.
-func sendCommit(ctx context.Context, q batchSender, g guard, id, secret string, e *encodedCommit, secrets []string) (commitOut, error) {
+// sendCommit sends the pipeline of a commit of instance id: g, then the work items (secrets
+// holds the claimed ones' secrets, "" for the others), the messages and the cancelled work
+// items.
+func sendCommit(ctx context.Context, q batchSender, g guard, id string, e *encodedCommit, secrets []string) (commitOut, error) {
 	out := commitOut{claims: map[string]claimRow{}}
 	b := &pgx.Batch{}
 	b.Queue(g.sql, g.args...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&out.ns, &out.created)
+		return row.Scan(&out.ns, &out.created, &out.leftover)
 	})
-	if len(e.events) > 0 {
-		b.Queue(qInsertHistory, id, int64(e.Execution), e.firstID, e.events)
-	}
 	if n := len(e.Activities); n > 0 {
 		inst, exec, ev, name := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n)
 		input, vis := make([][]byte, n), make([]int64, n)
@@ -421,18 +444,12 @@ func sendCommit(ctx context.Context, q batchSender, g guard, id, secret string, 
 	if len(e.msgs.inst) > 0 {
 		b.Queue(qInsertCommitMessages, id, e.msgs.inst, e.msgs.data, e.msgs.vis, e.msgs.start, e.msgs.targets())
 	}
-	if len(e.Consumed) > 0 {
-		b.Queue(qDeleteConsumed, id, e.Consumed, secret)
-	}
 	if n := len(e.CancelledActivities); n > 0 {
 		inst, exec, ev := make([]string, n), make([]int64, n), make([]int64, n)
 		for i, r := range e.CancelledActivities {
 			inst[i], exec[i], ev[i] = r.InstanceID, int64(r.Execution), r.EventID
 		}
 		b.Queue(qCancelWork, inst, exec, ev)
-	}
-	if g.sql != qCompleteWithTurn {
-		b.Queue(qMessagesLeft, id).QueryRow(func(row pgx.Row) error { return row.Scan(&out.leftover) })
 	}
 	err := q.SendBatch(ctx, b).Close()
 	return out, err
@@ -512,9 +529,9 @@ func (s *Store) CommitTurn(ctx context.Context, tokenText string, c *store.Commi
 	var g *guard
 	switch expect := e.expect(); {
 	case e.Execution == 0:
-		g = &guard{qRelease, []any{tok.row, tok.secret, id}}
+		g = &guard{qRelease, []any{tok.row, tok.secret, id, e.consumed()}}
 	case tok.kind == kindTurnRow && (expect >= 0 || !e.endsExec):
-		g = &guard{qCommitRow, append([]any{tok.row, tok.secret, id, int64(e.Execution), expect}, e.stateArgs(expect)...)}
+		g = &guard{qCommitRow, append(append([]any{tok.row, tok.secret, id, int64(e.Execution), expect}, e.stateArgs(expect)...), e.consumed())}
 	case tok.kind == kindTurnPending && e.checkNew(id) == nil:
 		g = &guard{qCommitNew, append([]any{tok.row, tok.secret, id}, e.newArgs()...)}
 	}
@@ -522,7 +539,7 @@ func (s *Store) CommitTurn(ctx context.Context, tokenText string, c *store.Commi
 	if g != nil {
 		err = s.write(ctx, s.pool, func(ctx context.Context, conn *pgx.Conn) error {
 			var err error
-			out, err = sendCommit(ctx, conn, *g, id, tok.secret, e, secrets)
+			out, err = sendCommit(ctx, conn, *g, id, e, secrets)
 			return err
 		})
 	}
@@ -581,7 +598,7 @@ func (s *Store) commitSlow(ctx context.Context, tok token, id string, e *encoded
 			var g guard
 			switch {
 			case e.Execution == 0:
-				g = guard{qRelease, []any{tok.row, tok.secret, id}}
+				g = guard{qRelease, []any{tok.row, tok.secret, id, e.consumed()}}
 			case hasRow:
 				if uint32(execution) != e.Execution {
 					return fmt.Errorf("execution %d is not the current one (%d): %w", e.Execution, execution, store.ErrInvalid)
@@ -589,7 +606,7 @@ func (s *Store) commitSlow(ctx context.Context, tok token, id string, e *encoded
 				if expect := e.expect(); expect >= 0 && events != expect {
 					return fmt.Errorf("execution %d: event ID %d does not follow its %d events: %w", e.Execution, e.firstID, events, store.ErrDuplicateEvent)
 				}
-				g = guard{qCommitRow, append([]any{tok.row, tok.secret, id, int64(e.Execution), events}, e.stateArgs(events)...)}
+				g = guard{qCommitRow, append(append([]any{tok.row, tok.secret, id, int64(e.Execution), events}, e.stateArgs(events)...), e.consumed())}
 			default:
 				if err := e.checkNew(id); err != nil {
 					return err
@@ -597,7 +614,7 @@ func (s *Store) commitSlow(ctx context.Context, tok token, id string, e *encoded
 				g = guard{qCommitNew, append([]any{tok.row, tok.secret, id}, e.newArgs()...)}
 			}
 			var err error
-			out, err = sendCommit(ctx, tx, g, id, tok.secret, e, secrets)
+			out, err = sendCommit(ctx, tx, g, id, e, secrets)
 			if errors.Is(sqlError(err), errSlowPath) {
 				return fmt.Errorf("the instance changed under its lock: %w", store.ErrCorrupt)
 			}
@@ -668,7 +685,7 @@ func (s *Store) CompleteActivityWithTurn(ctx context.Context, tokenText string, 
 	var out commitOut
 	err = s.write(ctx, s.pool, func(ctx context.Context, conn *pgx.Conn) error {
 		var err error
-		out, err = sendCommit(ctx, conn, g, id, "", e, secrets)
+		out, err = sendCommit(ctx, conn, g, id, e, secrets)
 		return err
 	})
 	if err != nil {
