@@ -60,6 +60,9 @@ func withTurn(t *testing.T, s store.Store, id string, result store.Message, deci
 	evs := append([]history.Event{{Kind: history.KindTurnStarted, Time: baseTime}, result.Event}, decisions...)
 	return &store.Commit{State: in.InstanceState, Execution: in.Execution, History: numbered(n, evs...)}
 }
+
+// directCases check the methods of a DirectDispatcher, claims in CommitTurn and LockFor in
+// StartInstance.
 func directCases() []storeCase {
 	cases := []storeCase{
 		{"claimed activity is locked for the committer", func(t *testing.T, s store.Store) {

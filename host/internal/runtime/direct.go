@@ -11,18 +11,18 @@ import (
 )
 
 // Direct dispatch, with a store that implements store.DirectDispatcher (r.dispatch). A
-// sequential step of an orchestration (a turn schedules an activity, the
-// activity runs, the next turn consumes its result) takes four store transactions when every
-// piece of work goes through the queues: commit the turn, fetch the activity, complete it,
-// fetch the next turn. When this host can run the activity, the turn's commit claims it
-// (store.WorkItem.Claim: locked for this host in the same transaction) and a worker runs it at
-// once. When the activity is done, its result is committed together with the next turn, run
-// on the live instance before anything is written (turnOnResult,
-// store.DirectDispatcher.CompleteActivityWithTurn): one transaction per step, and no polling.
-// Without a live instance, the completion locks the instance and returns the next turn in the
-// same transaction (store.DirectDispatcher.CompleteActivityAndFetch); while the instance awaits other
-// activities too, the result waits in the queue so that one turn takes many (fanIn). Starts
-// and signals from this process lock the turn they make ready the same way (Submit, Start).
+// sequential step of an orchestration (a turn schedules an activity, the activity runs, the
+// next turn consumes its result) takes four store transactions when every piece of work goes
+// through the queues: commit the turn, fetch the activity, complete it, fetch the next turn.
+// When this host can run the activity, the turn's commit claims it (store.WorkItem.Claim:
+// locked for this host in the same transaction) and a worker runs it at once. When the
+// activity is done, its result is committed together with the next turn, run on the live
+// instance before anything is written (turnOnResult, CompleteActivityWithTurn): one
+// transaction per step, and no polling. Without a live instance, the completion locks the
+// instance and returns the next turn in the same transaction (CompleteActivityAndFetch);
+// while the instance awaits other activities too, the result waits in the queue so that one
+// turn takes many (fanIn). Starts and signals from this process lock the turn they make ready
+// the same way (Submit, Start).
 // Locks, attempt counts and the queues stay as they were: a claimed activity or a directly
 // fetched turn that this host does not finish is taken over by any host once its lock
 // expires. See RATIONALE.md, "Why dispatch directly?".
@@ -127,11 +127,10 @@ func (r *Runtime) completed(wi *store.WorkItem, err error) {
 // turnOnResult runs the turn that consumes an activity's result on the live instance of its
 // orchestration, before anything is written, and commits that turn with the completion in one
 // transaction (store.DirectDispatcher.CompleteActivityWithTurn): the step costs one
-// transaction. It needs
-// no turn lock: the store commits only if no lock is held and the history is still the one the
-// live instance holds (ErrConflict otherwise, and nothing is written). It reports whether the
-// completion is settled (committed, or the work item is gone); false: nothing was written,
-// the caller completes the activity the usual way.
+// transaction. It needs no turn lock: the store commits only if no lock is held and the
+// history is still the one the live instance holds (ErrConflict otherwise, and nothing is
+// written). It reports whether the completion is settled (committed, or the work item is
+// gone); false: nothing was written, the caller completes the activity the usual way.
 //
 // Only a first attempt takes this path: the result is not queued before the turn runs, so
 // a turn that crashed the process would leave no attempt count behind, and an activity whose
