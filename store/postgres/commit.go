@@ -193,7 +193,7 @@ func withLocks(p string) string {
 // Statements that find the slow path's facts, queued with its BEGIN.
 const (
 	qLockForCommit = `SELECT instance_id, token = $2 AND locked_until > durohost_now() FROM turn_locks WHERE lock_id = $1 FOR UPDATE`
-	qRowForCommit  = `SELECT execution, events, namespace FROM instances
+	qRowForCommit  = `SELECT execution, events FROM instances
 		WHERE id = (SELECT instance_id FROM turn_locks WHERE lock_id = $1) FOR UPDATE`
 	qTurnOwner = `SELECT instance_id FROM turn_locks WHERE lock_id = $1`
 	qItemOwner = `SELECT instance_id FROM work_items WHERE id = $1`
@@ -558,12 +558,10 @@ func (s *Store) CommitTurn(ctx context.Context, tokenText string, c *store.Commi
 // (locking both), so that it answers the error that fits, or sends the guard that fits.
 func (s *Store) commitSlow(ctx context.Context, tok token, id string, e *encodedCommit, secrets []string) (commitOut, error) {
 	var (
-		out                 commitOut
-		lockOwner           string
-		live, hasRow        bool
-		execution, events   int64
-		namespace           string
-		lockFound, rowFound bool
+		out               commitOut
+		lockOwner         string
+		live, hasRow      bool
+		execution, events int64
 	)
 	err := s.inTx(ctx,
 		func(b *pgx.Batch) {
@@ -571,28 +569,19 @@ func (s *Store) commitSlow(ctx context.Context, tok token, id string, e *encoded
 			b.Queue(qRowForCommit, tok.row)
 		},
 		func(br pgx.BatchResults) error {
-			lockOwner, live, lockFound, hasRow, rowFound = "", false, false, false, false
-			err := br.QueryRow().Scan(&lockOwner, &live)
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-			case err != nil:
+			lockOwner, live, hasRow = "", false, false
+			if err := br.QueryRow().Scan(&lockOwner, &live); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return err
-			default:
-				lockFound = true
 			}
-			err = br.QueryRow().Scan(&execution, &events, &namespace)
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-			case err != nil:
+			err := br.QueryRow().Scan(&execution, &events)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return err
-			default:
-				rowFound = true
 			}
-			hasRow = rowFound
+			hasRow = err == nil
 			return nil
 		},
 		func(ctx context.Context, tx pgx.Tx) error {
-			if !lockFound || !live || lockOwner != id {
+			if !live || lockOwner != id {
 				return store.ErrLockLost
 			}
 			var g guard
