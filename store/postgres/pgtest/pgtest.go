@@ -19,10 +19,11 @@
 // asks for one starts nothing): initdb into a temporary directory, then postgres listening on
 // a Unix socket in that directory only. When the tests run as root, both run as an
 // unprivileged user ("postgres" if the machine has one, else "nobody"), since initdb refuses
-// to run as root. The binaries are found on PATH (pg_ctl's directory) or in the newest
-// /usr/lib/postgresql/<version>/bin. Main stops the server and removes its directory. When no
-// server can be had, NewDatabase fails the test with the reason: tests that need PostgreSQL
-// never skip.
+// to run as root. The binaries are those of the directory DUROHOST_TEST_POSTGRES_BIN names,
+// else of the newest /usr/lib/postgresql/<version>/bin (Debian's layout), else those found on
+// PATH. The server does not wait for the disk (fsync off) unless Durable asks. Main stops the
+// server and removes its directory. When no server can be had, NewDatabase fails the test
+// with the reason: tests that need PostgreSQL never skip.
 package pgtest
 
 import (
