@@ -280,7 +280,7 @@ func startLocal(cfg config) (*Server, error) {
 	// listens on a free loopback port.
 	sock := filepath.Join(dir, ".s.PGSQL.5432")
 	args := []string{"-D", data, "-c", "max_connections=300", "-c", "shared_buffers=128MB",
-		"-c", "log_min_messages=warning", "-c", "log_statement=none"}
+		"-c", "log_min_messages=fatal", "-c", "log_min_error_statement=panic", "-c", "log_statement=none"}
 	host, port := dir, 5432
 	if len(sock) < 100 {
 		args = append(args, "-k", dir, "-c", "listen_addresses=")
