@@ -227,19 +227,23 @@ func signal(c chan struct{}) {
 // poll fetches work until ctx ends: it handles each item it gets, and waits between empty
 // fetches for a wake-up or a delay that doubles from PollMin to PollMax.
 //
-// A dispatcher holds one of slots while it fetches and handles an item, so that directly
-// dispatched work (direct.go) and fetched work together stay within the configured workers.
+// A dispatcher fetches only while one of slots is free and holds one while it handles an
+// item, so that directly dispatched work (direct.go) and fetched work together stay within the
+// configured workers.
 func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, what string, fetch func() (T, error), handle func(T)) {
 	wait := r.cfg.PollMin
 	for ctx.Err() == nil {
+		// Fetch only when a slot is free (a busy host leaves the work to other hosts), but do
+		// not hold it during the fetch: with a store across the network a fetch is a round
+		// trip, during which direct dispatch (claims) would find every slot taken.
 		select {
 		case slots <- struct{}{}:
+			<-slots
 		case <-ctx.Done():
 			return
 		}
 		item, err := fetch()
 		if err != nil {
-			<-slots
 			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
 				r.log.Warn(what, "err", err)
 			}
@@ -248,6 +252,14 @@ func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, wha
 			continue
 		}
 		wait = r.cfg.PollMin
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			// Stopping: the item is handled all the same (it is locked; its turn or activity
+			// drains or is abandoned with the others).
+			handle(item)
+			return
+		}
 		handle(item)
 		<-slots
 	}
