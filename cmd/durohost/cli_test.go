@@ -201,7 +201,7 @@ func TestResume(t *testing.T) {
 	if r.code != 2 {
 		t.Fatalf("want exit code 2, got %v", r)
 	}
-	hint := "durohost run " + example("approval") + " --resume slow --db " + db
+	hint := "durohost run " + example("approval") + " --resume slow --store " + db
 	if !strings.Contains(r.stderr, hint) {
 		t.Fatalf("stderr lacks the resume command %q:\n%s", hint, r.stderr)
 	}
@@ -306,7 +306,10 @@ func TestHelpAndVersion(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--help"}, []string{"run", "activities", "version", "durohost run wasm-examples/go/hello"}},
-		{[]string{"run", "--help"}, []string{"--resume", "--input", "--db", "--allow-http", "--enable-shell", "--timeout", "Exit codes"}},
+		{[]string{"run", "--help"}, []string{"--resume", "--input", "--store", "--db", "DUROHOST_STORE", "postgres://", "--allow-http", "--enable-shell", "--timeout", "Exit codes"}},
+		{[]string{"worker", "--help"}, []string{"--store", "--config", "--shared-registry", "same activity flags"}},
+		{[]string{"serve", "--help"}, []string{"--store", "postgres://"}},
+		{[]string{"replay", "--help"}, []string{"takes no --store"}},
 		{[]string{"help", "run"}, []string{"--resume"}},
 		{[]string{"activities", "--help"}, []string{"built-in activities"}},
 		{[]string{"version"}, []string{"durohost ", "ABI v1", "go1."}},
@@ -324,8 +327,8 @@ func TestHelpAndVersion(t *testing.T) {
 			}
 		}
 	}
-	if r := runCLI("--help"); strings.Contains(r.stdout, "worker") {
-		t.Errorf("the hidden worker command is listed:\n%s", r.stdout)
+	if r := runCLI("--help"); !strings.Contains(r.stdout, "worker") {
+		t.Errorf("the worker command is not listed:\n%s", r.stdout)
 	}
 }
 

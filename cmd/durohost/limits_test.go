@@ -24,7 +24,7 @@ func sessionLimits(t *testing.T, file map[string]string, args ...string) (host.L
 	app := &cli.App{
 		Name: "limits-test", Writer: io.Discard, ErrWriter: io.Discard, HideHelp: true,
 		ExitErrHandler: func(*cli.Context, error) {},
-		Flags:          append([]cli.Flag{dbFlag(), lockFlag()}, activityFlags()...),
+		Flags:          append([]cli.Flag{storeFlag(), lockFlag()}, activityFlags()...),
 		Action: func(c *cli.Context) error {
 			s, err := openSessionWith(c, io.Discard, sessionOptions{limits: file})
 			if err != nil {

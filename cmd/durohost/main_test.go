@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store/postgres/pgtest"
 )
 
 // testDir holds what the tests share: the cache of compiled guests and modules
@@ -26,9 +27,34 @@ func TestMain(m *testing.M) {
 	testDir = dir
 	os.Setenv(envCacheDir, filepath.Join(dir, "cache"))
 	os.Unsetenv(envDB)
+	os.Unsetenv(envStore)
 	code := m.Run()
+	if pg.srv != nil {
+		if err := pg.srv.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop the PostgreSQL server of the tests: %v\n", err)
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// pg is the PostgreSQL server of the tests that need one, started by the first (see
+// pgtest: a throw-away server, or the one of $DUROHOST_TEST_POSTGRES).
+var pg struct {
+	once sync.Once
+	srv  *pgtest.Server
+	err  error
+}
+
+// pgDatabase returns the URL of an empty PostgreSQL database for t; the test fails when no
+// server can be had (it never skips).
+func pgDatabase(t *testing.T) string {
+	t.Helper()
+	pg.once.Do(func() { pg.srv, pg.err = pgtest.Start() })
+	if pg.err != nil {
+		t.Fatalf("PostgreSQL is needed by this test and none could be had: %v", pg.err)
+	}
+	return pg.srv.NewDatabase(t)
 }
 
 // result is what one run of the CLI produced.

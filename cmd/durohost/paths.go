@@ -10,13 +10,13 @@ import (
 
 // Environment variables read by durohost.
 const (
-	// envDB is the default of --db.
+	// envDB is the older name of $DUROHOST_STORE (envStore), still read after it.
 	envDB = "DUROHOST_DB"
 	// envCacheDir overrides the cache directory (compiled Go guests, compiled modules).
 	envCacheDir = "DUROHOST_CACHE_DIR"
 )
 
-// defaultDBPath returns the database used when --db is not given: durohost.db in the user's
+// defaultDBPath returns the SQLite file used when no store is named: durohost.db in the user's
 // data directory.
 func defaultDBPath() (string, error) {
 	dir, err := dataDir()
@@ -46,7 +46,7 @@ func dataDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("no data directory for the database (%v): give --db", err)
+		return "", fmt.Errorf("no data directory for the database (%v): give --store", err)
 	}
 	return filepath.Join(home, ".local", "share", "durohost"), nil
 }
@@ -64,8 +64,7 @@ func cacheDir() (string, error) {
 	return filepath.Join(d, "durohost"), nil
 }
 
-// prepareDB returns the database path to open, from --db or the default, and creates its
-// directory.
+// prepareDB returns the SQLite file to open, flag or the default, and creates its directory.
 func prepareDB(flag string) (string, error) {
 	path := flag
 	if path == "" {
@@ -75,7 +74,7 @@ func prepareDB(flag string) (string, error) {
 		}
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return "", fmt.Errorf("database %s is a directory: give a file path to --db", path)
+		return "", fmt.Errorf("database %s is a directory: give a file path to --store", path)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("database %s: %v", path, err)
 	}

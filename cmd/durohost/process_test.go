@@ -327,7 +327,7 @@ func TestInterrupt(t *testing.T) {
 	if code := p.code(); code != exitInterrupted {
 		t.Fatalf("exit code %d, want %d: %v", code, exitInterrupted, p)
 	}
-	hint := "durohost run " + crashGuest + " --resume int --db " + db
+	hint := "durohost run " + crashGuest + " --resume int --store " + db
 	if !strings.Contains(p.stderr.String(), hint) {
 		t.Fatalf("stderr lacks %q: %v", hint, p)
 	}

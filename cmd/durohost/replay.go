@@ -17,7 +17,6 @@ import (
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/server"
-	"github.com/durohost/durohost/store/sqlite"
 )
 
 // historyDoc is an exported history: the document of `durohost history --json` (the
@@ -137,7 +136,12 @@ and prints "compatible" or the first divergence: the event index, what the histo
 and what the module did now. Exit code 0 when compatible, 1 on a divergence or an error.
 
 The history comes from a file (--history FILE: what 'durohost history --json ID' prints, or
-a bare {"events": [...]} document) or from a server (--instance ID with --server/--token).`,
+a bare {"events": [...]} document) or from a server (--instance ID with --server/--token).
+
+replay takes no --store: it never reads or writes a store of instances. It replays in a
+private throw-away store of its own, removed after, so that checking a build cannot touch
+live instances, and it reads histories through the server, whose tokens decide which
+namespace's instances a caller may read (a store holds every namespace's).`,
 		// The limit flags: give those of the host that recorded the history.
 		Flags: append(append(clientFlags(),
 			&cli.StringFlag{Name: "history", Usage: "history `FILE` (- for stdin)", TakesFile: true},
@@ -237,11 +241,11 @@ func replayHistory(ctx context.Context, cache string, wasm []byte, doc *historyD
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(filepath.Join(dir, "replay.db"))
+	st, closeStore, _, err := openStore(ctx, "sqlite:"+filepath.Join(dir, "replay.db"))
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	defer closeStore()
 	h, err := host.New(st, host.WithCompilationCache(filepath.Join(cache, "wazero")), host.WithLimits(limits))
 	if err != nil {
 		return nil, err

@@ -35,21 +35,24 @@ and the progress of the instance are printed on stderr.
 The module is a .wasm file, or the directory of a Go guest package, which is compiled
 with the local Go toolchain (GOOS=wasip1 GOARCH=wasm) and cached.
 
-The instance lives in the database: when durohost stops (Ctrl-C, --timeout, a crash),
+The instance lives in the store (--store: a SQLite file, by default durohost.db in your
+data directory, or a PostgreSQL URL): when durohost stops (Ctrl-C, --timeout, a crash),
 run it again with --resume <id> and it carries on where it stopped. Activities that
-were running may run again; no orchestration decision is ever recorded twice.
+were running may run again; no orchestration decision is ever recorded twice. Other
+hosts on the same store (durohost worker, durohost serve) may run its turns meanwhile.
 
 Exit codes: 0 completed, 1 error or the instance failed, 2 --timeout passed,
 130 interrupted (the last two leave the instance to --resume).
 
 Examples:
    durohost run wasm-examples/go/hello --input '"World"'
-   durohost run fanout.wasm --input '{"items": 100}' --db work.db --id batch-1
-   durohost run fanout.wasm --resume batch-1 --db work.db`,
+   durohost run fanout.wasm --input '{"items": 100}' --store work.db --id batch-1
+   durohost run fanout.wasm --resume batch-1 --store work.db
+   durohost run fanout.wasm --store postgres://durohost@db.internal/durohost`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "orchestration", Aliases: []string{"o"}, Usage: "the orchestration `NAME` to start, when the module registers several (default: its only one, or the one named like the module)"},
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "the orchestration's input, as `JSON` (default: null)"},
-			dbFlag(),
+			storeFlag(),
 			lockFlag(),
 			&cli.StringFlag{Name: "id", Usage: "the new instance's `ID` (default: a random one)"},
 			&cli.StringFlag{Name: "resume", Usage: "do not start an instance: run until the existing instance `ID` ends"},
@@ -138,7 +141,7 @@ func runAction(c *cli.Context) error {
 		}
 		if _, err := s.h.Client().Start(ctx, name, input, host.WithInstanceID(id)); err != nil {
 			if errors.Is(err, host.ErrInstanceExists) {
-				return exitWith(exitError, "run: instance %q already exists in %s: wait for it with --resume %s, or choose another --id", id, s.dbPath, id)
+				return exitWith(exitError, "run: instance %q already exists in %s: wait for it with --resume %s, or choose another --id", id, s.storeName, id)
 			}
 			return exitWith(exitError, "run: %s", oneLine(err.Error()))
 		}
@@ -156,7 +159,7 @@ func runAction(c *cli.Context) error {
 		}
 	}
 	fmt.Fprintf(stderr, "instance %s\n", id)
-	resumeHint := fmt.Sprintf("durohost run %s --resume %s --db %s", shellQuote(modArg), shellQuote(id), shellQuote(s.dbPath))
+	resumeHint := fmt.Sprintf("durohost run %s --resume %s --store %s", shellQuote(modArg), shellQuote(id), shellQuote(s.storeName))
 	waitCtx := ctx
 	if d := c.Duration("timeout"); d > 0 {
 		var cancel context.CancelFunc
@@ -271,7 +274,7 @@ func awaitInstance(ctx context.Context, st store.Store, id string) error {
 		}
 		if d.Messages == 0 && d.LockedInstances == 0 {
 			if _, err := st.Instance(ctx, id); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no instance %q in this database (and no pending start): check the ID and --db", id)
+				return fmt.Errorf("no instance %q in this store (and no pending start): check the ID and --store", id)
 			}
 			continue
 		}

@@ -37,7 +37,9 @@ const shutdownGrace = 10 * time.Second
 type serveConfig struct {
 	// Listen is the address to listen on (default 127.0.0.1:8233).
 	Listen string `json:"listen,omitempty"`
-	// DB is the SQLite database.
+	// Store names the store as --store does (a SQLite path or a postgres:// URL).
+	Store string `json:"store,omitempty"`
+	// DB is the older name of Store.
 	DB string `json:"db,omitempty"`
 	// Tokens are the bearer tokens, each bound to a namespace: give the secret in "token", or
 	// only its hex sha256 in "token_sha256" (so that the file holds no secret). "role" is
@@ -93,14 +95,21 @@ func readServeConfig(path string) (*serveConfig, error) {
 	if cfg.MaxModuleSize != nil {
 		return nil, fmt.Errorf("config %s: max_module_size is now in the limits: {\"limits\": {\"max_module_size\": %s}}", path, cfg.MaxModuleSize)
 	}
+	if cfg.Store != "" && cfg.DB != "" && cfg.Store != cfg.DB {
+		return nil, fmt.Errorf("config %s: \"store\" and \"db\" name different stores: keep \"store\" (\"db\" is its older name)", path)
+	}
+	if cfg.Store == "" {
+		cfg.Store = cfg.DB
+	}
 	return &cfg, nil
 }
 
 // policies returns the namespace policy of the config file for a host with the activities
 // registered: a namespace's "activities" list, or every registered activity but shell. It
 // refuses a namespace no token is bound to (a typo would leave the intended namespace
-// without its policy), an activity that is not registered, shell when it is not enabled,
-// malformed http hosts and negative quotas.
+// without its policy; not checked when there are no tokens, as for a worker that serves no
+// requests), an activity that is not registered, shell when it is not enabled, malformed
+// http hosts and negative quotas.
 func (cfg *serveConfig) policies(tokens []server.Token, registered []string, shellEnabled bool) (func(string) host.NamespacePolicy, error) {
 	bound := map[string]bool{}
 	for _, t := range tokens {
@@ -116,7 +125,7 @@ func (cfg *serveConfig) policies(tokens []server.Token, registered []string, she
 	byNS := map[string]host.NamespacePolicy{}
 	for ns, nc := range cfg.Namespaces {
 		at := fmt.Sprintf("config: namespaces.%s", ns)
-		if !bound[ns] {
+		if len(tokens) > 0 && !bound[ns] {
 			return nil, fmt.Errorf("%s: no token is bound to namespace %q", at, ns)
 		}
 		p := host.NamespacePolicy{Activities: withoutShell, HTTPHosts: nc.HTTPHosts,
@@ -206,7 +215,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the host and its HTTP API (module registry, instances) until interrupted",
-		Description: `Runs the orchestrations and activities of the database, and serves the HTTP/JSON API
+		Description: `Runs the orchestrations and activities of the store, and serves the HTTP/JSON API
 (described at /v1/openapi.json) on --listen: upload modules, start, observe, signal and
 manage instances. Every request but /healthz, /readyz and /v1/openapi.json needs a bearer
 token, bound to a namespace that sees only its own modules and instances. Tokens come from
@@ -238,13 +247,23 @@ namespace, in any module the namespace uploaded, and never in another namespace'
 all namespaces, so that a guest may start an orchestration only another namespace uploaded.
 Give it only for namespaces that trust each other.
 
+The store (--store, or "store" in the config file) is a SQLite file or a PostgreSQL URL.
+Several hosts may share a PostgreSQL store: more serve processes behind a load balancer,
+or durohost worker processes given the same --store and --config (see 'durohost worker
+--help'). They share the store's modules and instances; each needs the same activity
+flags, limits and namespace policies.
+
 SIGINT or SIGTERM stops accepting connections, lets requests and turns in flight finish
 (or abandons them after a grace period: the work is taken again at the next start), and
-closes the database.`,
+closes the store.
+
+Examples:
+   DUROHOST_TOKENS=team-a:s3cret durohost serve --store durohost.db
+   DUROHOST_TOKENS=team-a:s3cret durohost serve --store postgres://durohost@db.internal/durohost --listen :8233`,
 		Flags: append([]cli.Flag{
-			dbFlag(),
+			storeFlag(),
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` to listen on (host:port; port 0 picks one)"},
-			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, db, tls_cert, tls_key, limits, namespaces)", TakesFile: true},
+			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, store, tls_cert, tls_key, limits, namespaces)", TakesFile: true},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the certificate chain of PEM `FILE` (with --tls-key)", TakesFile: true},
 			&cli.StringFlag{Name: "tls-key", Usage: "the private key of --tls-cert, PEM `FILE`", TakesFile: true},
 			&cli.BoolFlag{Name: "shared-registry", Usage: "also register uploaded orchestrations by their plain names, shared by every namespace, so that a guest may start an orchestration another namespace uploaded (only for namespaces that trust each other; not needed for sub-orchestrations within a namespace)"},
@@ -274,41 +293,20 @@ func serveAction(c *cli.Context) error {
 		return exitWith(exitError, "serve: no tokens: give them in the --config file or in $%s (namespace:token[:role],...)", envTokens)
 	}
 	listen := firstOf(c.String("listen"), cfg.Listen, defaultListen)
-	if c.String("db") == "" && cfg.DB != "" {
-		c.Set("db", cfg.DB)
-	}
 	tlsConfig, err := loadTLS(firstOf(c.String("tls-cert"), cfg.TLSCert), firstOf(c.String("tls-key"), cfg.TLSKey))
 	if err != nil {
 		return exitWith(exitError, "serve: %v", err)
 	}
-	fileLimits, err := limitsOfConfig(cfg.Limits)
-	if err != nil {
-		return exitWith(exitError, "serve: config: %v", err)
-	}
-	acts, err := builtin.Activities(activityConfig(c))
-	if err != nil {
-		return exitWith(exitError, "serve: %v", err)
-	}
-	var registered []string
-	for name := range acts {
-		registered = append(registered, name)
-	}
-	sort.Strings(registered)
-	policy, err := cfg.policies(tokens, registered, c.Bool("enable-shell"))
+	so, err := cfg.sessionOptions(c, tokens, nil)
 	if err != nil {
 		return exitWith(exitError, "serve: %v", err)
 	}
 	opts := []server.Option{server.WithTokens(tokens...),
 		server.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
-	var hostOpts []host.Option
-	if c.Bool("shared-registry") || cfg.SharedRegistry {
-		hostOpts = append(hostOpts, host.WithSharedRegistry())
-	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := openSessionWith(c, stderr, sessionOptions{limits: fileLimits,
-		hostOpts: append(hostOpts, host.WithNamespacePolicy(policy))})
+	s, err := openSessionWith(c, stderr, so)
 	if err != nil {
 		return exitWith(exitError, "serve: %s", oneLine(err.Error()))
 	}
@@ -360,6 +358,46 @@ func serveAction(c *cli.Context) error {
 	s.close(context.Background())
 	fmt.Fprintln(stderr, "stopped")
 	return nil
+}
+
+// sessionOptions returns what serve and worker take alike from the config file and the
+// flags for their host: the limits of the file, the namespace policies (see policies;
+// override, when not nil, changes the policy of some namespaces), the shared registry and
+// the store of the file. Every host on one store must be given the same: a turn or activity
+// runs with the policies of whichever host takes it.
+func (cfg *serveConfig) sessionOptions(c *cli.Context, tokens []server.Token, override func(ns string) (host.NamespacePolicy, bool)) (sessionOptions, error) {
+	fileLimits, err := limitsOfConfig(cfg.Limits)
+	if err != nil {
+		return sessionOptions{}, fmt.Errorf("config: %v", err)
+	}
+	acts, err := builtin.Activities(activityConfig(c))
+	if err != nil {
+		return sessionOptions{}, err
+	}
+	var registered []string
+	for name := range acts {
+		registered = append(registered, name)
+	}
+	sort.Strings(registered)
+	policy, err := cfg.policies(tokens, registered, c.Bool("enable-shell"))
+	if err != nil {
+		return sessionOptions{}, err
+	}
+	if override != nil {
+		base := policy
+		policy = func(ns string) host.NamespacePolicy {
+			if p, ok := override(ns); ok {
+				return p
+			}
+			return base(ns)
+		}
+	}
+	hostOpts := []host.Option{host.WithNamespacePolicy(policy)}
+	if c.Bool("shared-registry") || cfg.SharedRegistry {
+		hostOpts = append(hostOpts, host.WithSharedRegistry())
+	}
+	return sessionOptions{limits: fileLimits, hostOpts: hostOpts,
+		store: cfg.Store, storeSource: "config " + c.String("config")}, nil
 }
 
 // timeoutsHelp describes the timeouts of serve's connections (server.DefaultTimeouts).

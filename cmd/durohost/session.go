@@ -12,29 +12,21 @@ import (
 
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/host/builtin"
-	"github.com/durohost/durohost/store/sqlite"
+	"github.com/durohost/durohost/store"
 )
 
 // stopGrace is how long a stopping host lets in-flight turns and activities finish before
 // abandoning them (abandoned work is taken again by the next host).
 const stopGrace = 5 * time.Second
 
-// session is a host over the SQLite database, with the built-in activities registered.
+// session is a host over the store of --store, with the built-in activities registered.
 type session struct {
-	dbPath string
-	st     *sqlite.Store
-	h      *host.Host
-	prog   *progress
-}
-
-// dbFlag is the --db flag of the commands that open the database.
-func dbFlag() cli.Flag {
-	return &cli.StringFlag{
-		Name:      "db",
-		Usage:     "SQLite database `PATH` holding the instances (default: durohost.db in the user's data directory, e.g. $XDG_DATA_HOME/durohost)",
-		EnvVars:   []string{envDB},
-		TakesFile: true,
-	}
+	// storeName names the store for people (a PostgreSQL URL without its password).
+	storeName  string
+	st         store.Store
+	closeStore func() error
+	h          *host.Host
+	prog       *progress
 }
 
 // defaultLockTimeout is the CLI's lock timeout: how long the work a crashed durohost was
@@ -98,9 +90,12 @@ type sessionOptions struct {
 	limits map[string]string
 	// hostOpts are more options of the host.
 	hostOpts []host.Option
+	// store and storeSource are the store of a config file and how to name it in errors
+	// ("" : none; --store and the environment override it).
+	store, storeSource string
 }
 
-// openSession opens the database at dbFlag (or the default), prints its path on stderr and
+// openSession opens the store of --store (see storeName), prints its name on stderr and
 // creates a host with the limits of the flags, the built-in activities and the progress
 // printer (nil: no progress). The host is not started.
 func openSession(c *cli.Context, stderr io.Writer, prog *progress, hostOpts ...host.Option) (*session, error) {
@@ -121,19 +116,19 @@ func openSessionWith(c *cli.Context, stderr io.Writer, so sessionOptions) (*sess
 	if err != nil {
 		return nil, err
 	}
-	path, err := prepareDB(c.String("db"))
-	if err != nil {
-		return nil, err
-	}
 	cache, err := cacheDir()
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(path)
+	name, source, err := storeName(c, so.store, so.storeSource)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %v", path, err)
+		return nil, err
 	}
-	fmt.Fprintf(stderr, "database %s\n", path)
+	st, closeStore, display, err := openStore(c.Context, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	fmt.Fprintf(stderr, "database %s\n", display)
 	opts := []host.Option{
 		host.WithCompilationCache(filepath.Join(cache, "wazero")),
 		host.WithLockTimeout(c.Duration("lock-timeout")),
@@ -141,7 +136,7 @@ func openSessionWith(c *cli.Context, stderr io.Writer, so sessionOptions) (*sess
 	}
 	workers, err := workerOptions(c)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	opts = append(opts, workers...)
@@ -151,24 +146,24 @@ func openSessionWith(c *cli.Context, stderr io.Writer, so sessionOptions) (*sess
 	opts = append(opts, so.hostOpts...)
 	h, err := host.New(st, opts...)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, sources.explain(err)
 	}
 	for name, fn := range acts {
 		if err := h.RegisterActivity(name, fn); err != nil {
 			h.Stop(context.Background())
-			st.Close()
+			closeStore()
 			return nil, err
 		}
 	}
-	return &session{dbPath: path, st: st, h: h, prog: prog}, nil
+	return &session{storeName: display, st: st, closeStore: closeStore, h: h, prog: prog}, nil
 }
 
 // close stops the host, letting in-flight work finish for at most stopGrace (or until ctx
-// ends), and closes the database.
+// ends), and closes the store.
 func (s *session) close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, stopGrace)
 	defer cancel()
 	s.h.Stop(ctx)
-	s.st.Close()
+	s.closeStore()
 }

@@ -8,20 +8,39 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/durohost/durohost/host"
 )
 
-// workerCommand runs a host on a database until it is signalled: another worker for the
-// instances that `durohost run` starts (used by the multi-host tests; a `serve` command will
-// replace it).
+// workerCommand runs a host on a store until it is signalled: another host for the instances
+// that `durohost serve` (or `durohost run`) starts in the same store.
 func workerCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "worker",
-		Usage:  "run a host on the database until interrupted (runs every instance's pending work)",
-		Hidden: true,
-		Description: `Runs orchestrations and activities of every instance in the database, with the
-modules the instances pin (stored in the database), until SIGINT or SIGTERM.`,
+		Name:  "worker",
+		Usage: "run a host on the store until interrupted, sharing its work with the other hosts",
+		Description: `Runs the orchestrations and activities of every instance in the store (--store), with
+the modules the instances pin (kept in the store: a worker needs no module file), until
+SIGINT or SIGTERM. Every host on one store shares its work: the hosts compete for the
+queued turns and activities, and each keeps running the instances it started or took.
+
+Scale out 'durohost serve' on PostgreSQL with workers on other machines (or more serve
+processes behind a load balancer):
+
+   durohost serve  --store postgres://durohost@db.internal/durohost --config serve.json
+   durohost worker --store postgres://durohost@db.internal/durohost --config serve.json
+
+A turn or activity runs with the configuration of the host that takes it: give every host
+the same activity flags (--allow-http, --enable-shell, ...), limits and namespace policies,
+here the serve config file (its limits, namespaces, shared_registry and store apply; its
+tokens, listen address and TLS files are not used). Instances of the default namespace
+(those of 'durohost run') may call every activity the worker registers, as under run.
+
+SQLite stores may be shared by hosts on one machine only, and gain nothing from it: one
+SQLite writer is faster than several.`,
 		Flags: append([]cli.Flag{
-			dbFlag(),
+			storeFlag(),
+			&cli.StringFlag{Name: "config", Usage: "serve's JSON configuration `FILE`: its limits, namespace policies, shared_registry and store apply", TakesFile: true},
+			&cli.BoolFlag{Name: "shared-registry", Usage: "as serve's --shared-registry: give it to every host of the store or to none"},
 			lockFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
 		}, activityFlags()...),
@@ -30,13 +49,30 @@ modules the instances pin (stored in the database), until SIGINT or SIGTERM.`,
 				return exitWith(exitError, "worker: unexpected argument %q", c.Args().First())
 			}
 			stderr := c.App.ErrWriter
+			cfg := &serveConfig{}
+			if path := c.String("config"); path != "" {
+				var err error
+				if cfg, err = readServeConfig(path); err != nil {
+					return exitWith(exitError, "worker: %v", err)
+				}
+			}
+			// The tokens only check that the namespaces of the file are bound to one.
+			tokens, err := cfg.tokens(os.Getenv(envTokens))
+			if err != nil {
+				return exitWith(exitError, "worker: %v", err)
+			}
+			so, err := cfg.sessionOptions(c, tokens, func(ns string) (host.NamespacePolicy, bool) {
+				return host.NamespacePolicy{}, ns == "" // run's instances: as under run
+			})
+			if err != nil {
+				return exitWith(exitError, "worker: %v", err)
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			var prog *progress
 			if !c.Bool("quiet") {
-				prog = newProgress(stderr)
+				so.prog = newProgress(stderr)
 			}
-			s, err := openSession(c, stderr, prog)
+			s, err := openSessionWith(c, stderr, so)
 			if err != nil {
 				return exitWith(exitError, "worker: %s", oneLine(err.Error()))
 			}
