@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -27,12 +28,13 @@ func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "measure the host end to end on this machine (run from a source checkout)",
-		Description: `Runs workloads on a fresh SQLite database and a fresh host each, and prints one line
-per workload with its figures and its configuration (--json: one JSON object per line):
+		Description: `Runs workloads on a fresh store and a fresh host each, and prints one line per
+workload with its figures and its configuration (--json: one JSON object per line):
 
-   FLOOR  the raw SQLite commit rate of a turn's statements (3 history inserts, 1 work
-          item, 1 message delete), one transaction per turn, on a fresh file in --dir,
-          measured first; each workload's turns_per_s is given as a fraction of it (of_floor)
+   FLOOR  the raw commit rate of a turn's statements (3 history inserts, 1 work item,
+          1 message delete), one transaction per turn, without store logic, on the
+          store's database, measured first; each workload's turns_per_s is given as a
+          fraction of it (of_floor)
    W1     200 instances x 10 sequential no-op activities (activities/s, instances/s)
    W2     one instance fanning out 500 no-op activities (activities/s)
    W3     start-to-result latency of a one-activity orchestration, 50 runs one after
@@ -42,7 +44,21 @@ per workload with its figures and its configuration (--json: one JSON object per
    W5     one instance with 1,000 sequential activities (wall time, time per step)
    W6     the cold path: W1 with the live cache disabled (every turn replays)
 
-Commits are durable (synchronous=FULL) unless --sync normal. The benchmark guest is the Go
+The stores are SQLite files in --dir by default, with durable commits (synchronous=FULL)
+unless --sync normal. With --store postgres://..., every workload runs on that PostgreSQL
+database instead, in a fresh schema of its own (durohost_bench_<pid>_<workload>, dropped
+after: the database's other schemas are not touched), and FLOOR is measured there; the
+server's settings decide durability (synchronous_commit and fsync are printed). bench never
+reads $DUROHOST_STORE: the database it loads must be named on its command line.
+
+--hosts 1,2,3 runs W1 once per count, with that many hosts in this process sharing its
+store, each over its own store and connections, the starts spread over them in turn, and
+prints one line per count.
+
+cpu_us_per_turn is this process's CPU time per turn (SQLite's work included);
+db_cpu_us_per_turn the PostgreSQL server's, when it runs on this machine.
+
+The benchmark guest is the Go
 package internal/bench/guest, compiled with the local Go toolchain (GOOS=wasip1
 GOARCH=wasm) and cached like the modules of 'durohost run': durohost bench must be run
 from a source checkout of durohost (the current directory or one above it, or --source).
@@ -51,10 +67,14 @@ are not comparable.
 
 Examples:
    durohost bench
-   durohost bench --workloads W1,W3 --sync normal --json`,
+   durohost bench --workloads W1,W3 --sync normal --json
+   durohost bench --store postgres://durohost@localhost/bench --workloads W1,W2,W3,W4,W5
+   durohost bench --store postgres://durohost@localhost/bench --workloads W1 --hosts 1,2,3`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "workloads", Aliases: []string{"w"}, Usage: "the workloads to run, as a comma-separated `LIST` (default: all: " + strings.Join(bench.Names(), ",") + ")"},
-			&cli.StringFlag{Name: "sync", Usage: "durability of commits, `MODE`: full (durable, each commit waits for the disk) or normal (relaxed: the last commits may be lost on a power loss)", Value: "full"},
+			&cli.StringFlag{Name: "store", Usage: "run on the PostgreSQL database of `URL` (postgres://...) instead of SQLite files in --dir"},
+			&cli.StringFlag{Name: "hosts", Usage: "run W1 once per count of the comma-separated `LIST` (1,2,3), with that many hosts sharing its store"},
+			&cli.StringFlag{Name: "sync", Usage: "durability of SQLite's commits, `MODE`: full (durable, each commit waits for the disk) or normal (relaxed: the last commits may be lost on a power loss)", Value: "full"},
 			&cli.StringFlag{Name: "dir", Usage: "`DIR` for the databases and the compiled module (default: a temporary directory, removed after)", TakesFile: true},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
 			&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N`", Value: 64},
@@ -80,6 +100,27 @@ func benchAction(c *cli.Context) error {
 		LiveCache:            c.Int64("live-cache"),
 		Scale:                c.Float64("scale"),
 		JSON:                 c.Bool("json"),
+	}
+	if arg := c.String("store"); arg != "" {
+		spec, err := parseStore(arg)
+		switch {
+		case err != nil:
+			return exitWith(exitError, "bench: --store: %v", err)
+		case spec.kind != kindPostgres:
+			return exitWith(exitError, "bench: --store takes a postgres:// URL: SQLite runs on fresh files in --dir without it")
+		case c.IsSet("sync"):
+			return exitWith(exitError, "bench: --sync applies to SQLite: on PostgreSQL the server's synchronous_commit and fsync decide")
+		}
+		cfg.Postgres = spec.url
+	}
+	if list := c.String("hosts"); list != "" {
+		for _, f := range strings.Split(list, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > 64 {
+				return exitWith(exitError, "bench: --hosts %q: want counts of hosts from 1 to 64, separated by commas (1,2,3)", list)
+			}
+			cfg.Hosts = append(cfg.Hosts, n)
+		}
 	}
 	switch strings.ToLower(c.String("sync")) {
 	case "full":
@@ -109,6 +150,9 @@ func benchAction(c *cli.Context) error {
 			if !slices.Contains(bench.Names(), name) {
 				return exitWith(exitError, "bench: unknown workload %q in --workloads (known: %s)", name, strings.Join(bench.Names(), ", "))
 			}
+		}
+		if cfg.Hosts != nil && !slices.Contains(cfg.Workloads, "W1") {
+			return exitWith(exitError, "bench: --hosts applies to W1, which --workloads leaves out")
 		}
 	}
 
@@ -168,6 +212,9 @@ func benchAction(c *cli.Context) error {
 	if err := bench.Run(ctx, cfg, stdout); err != nil {
 		if ctx.Err() != nil {
 			return exitWith(exitInterrupted, "interrupted")
+		}
+		if spec, perr := parseStore(c.String("store")); perr == nil {
+			err = spec.scrub(err)
 		}
 		return exitWith(exitError, "%s", oneLine(err.Error()))
 	}

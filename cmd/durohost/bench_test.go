@@ -56,6 +56,12 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--activity-workers", "0"}, "at least 1"},
 		{[]string{"--source", os.TempDir()}, "is not a source checkout"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"--store", "work.db"}, "--store takes a postgres:// URL"},
+		{[]string{"--store", "mysql://h/db"}, `unknown store scheme "mysql"`},
+		{[]string{"--store", "postgres://h/db", "--sync", "normal"}, "--sync applies to SQLite"},
+		{[]string{"--hosts", "1,0"}, "want counts of hosts from 1 to 64"},
+		{[]string{"--hosts", "two"}, "want counts of hosts"},
+		{[]string{"--hosts", "2", "--workloads", "W3"}, "--hosts applies to W1"},
 	}
 	for _, tt := range tests {
 		r := runCLI(append([]string{"bench"}, tt.args...)...)
@@ -76,5 +82,39 @@ func TestBenchOutsideCheckout(t *testing.T) {
 	}
 	if got := findCheckout(t.TempDir()); got != "" {
 		t.Errorf("findCheckout found %s outside a checkout", got)
+	}
+}
+
+// TestBenchPostgres runs W1 with one and two hosts and W3 on PostgreSQL, at a tiny scale.
+func TestBenchPostgres(t *testing.T) {
+	db := withPassword(t, pgDatabase(t))
+	r := runCLI("bench", "--store", db, "--workloads", "W1,W3", "--hosts", "1,2", "--json", "--scale", "0.04", "--dir", t.TempDir())
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	noPassword(t, "the output", r.stdout+r.stderr)
+	out := lines(r.stdout)
+	want := []struct {
+		workload string
+		hosts    float64
+	}{{"FLOOR", 0}, {"W1", 1}, {"W1", 2}, {"W3", 1}}
+	if len(out) != len(want) {
+		t.Fatalf("want %d lines, got:\n%s", len(want), r.stdout)
+	}
+	for i, w := range want {
+		var line struct {
+			Workload string
+			Rate     *float64 `json:"turns_per_s"`
+			Config   map[string]any
+		}
+		if err := json.Unmarshal([]byte(out[i]), &line); err != nil {
+			t.Fatalf("line %d is not JSON: %v\n%s", i, err, out[i])
+		}
+		if line.Workload != w.workload || line.Rate == nil || line.Config["store"] != "postgres" || line.Config["synchronous_commit"] == nil {
+			t.Errorf("line %d: %s", i, out[i])
+		}
+		if hosts, _ := line.Config["hosts"].(float64); w.hosts > 0 && hosts != w.hosts {
+			t.Errorf("line %d has %v hosts, want %v: %s", i, line.Config["hosts"], w.hosts, out[i])
+		}
 	}
 }

@@ -1,12 +1,13 @@
 // Package bench runs the workloads of `durohost bench`: end-to-end measurements of a host over
-// the SQLite store, each printed as one line with its figures and its configuration, next to
-// the raw commit rate of SQLite measured in the same run (the floor a store cannot beat with
-// one transaction per turn).
+// a store (SQLite, or PostgreSQL with Config.Postgres), each printed as one line with its
+// figures and its configuration, next to the raw commit rate of that store's database
+// measured in the same run (the floor a store cannot beat with one transaction per turn).
 //
-// Every workload runs on a fresh database file and a fresh host, with the benchmark guest
-// (internal/bench/guest) and a native activity "noop" that returns its input. Before the
-// timing starts, each host runs one instance of "bench_one" so that its connections, compiled
-// module and dispatchers are warm.
+// Every workload runs on a fresh store (a new SQLite file, or a new schema of the PostgreSQL
+// database, removed after) and a fresh host, with the benchmark guest (internal/bench/guest)
+// and a native activity "noop" that returns its input; W1 may run with several hosts sharing
+// its store (Config.Hosts). Before the timing starts, each host runs one instance of
+// "bench_one" so that its connections, compiled module and dispatchers are warm.
 package bench
 
 import (
@@ -35,13 +36,22 @@ import (
 type Config struct {
 	// Module is the compiled benchmark guest (internal/bench/guest).
 	Module []byte
-	// Dir holds the databases (one fresh file per workload, removed after it) and the
+	// Dir holds the SQLite databases (one fresh file per workload, removed after it) and the
 	// compilation cache of the module. It must exist.
 	Dir string
+	// Postgres, when not empty, is the URL of a PostgreSQL database where the workloads run
+	// instead of SQLite: each in a fresh schema, durohost_bench_<pid>_<workload>, created by
+	// the store and dropped after (the database's other schemas are not touched). Sync does
+	// not apply: the server's settings decide (synchronous_commit and fsync are printed).
+	Postgres string
+	// Hosts, when not empty, runs W1 once for each entry, with that many hosts in the process
+	// sharing its store, each over a store of its own (its own connections); starts are
+	// spread over the hosts in turn. Without it, W1 runs once with one host.
+	Hosts []int
 	// Workloads are the names of the workloads to run, in table order whatever their order
 	// here (nil: all). The floor is always measured first.
 	Workloads []string
-	// Sync is the durability of commits (default sqlite.SyncFull).
+	// Sync is the durability of SQLite's commits (default sqlite.SyncFull).
 	Sync sqlite.Synchronous
 	// OrchestrationWorkers and ActivityWorkers size the host's dispatchers (0: the host's
 	// defaults, 64 and 32).
@@ -125,21 +135,27 @@ type metric struct {
 	prec int
 }
 
-// env is what a workload runs with: a fresh host over a fresh database.
+// env is what a workload runs with: fresh hosts over a fresh store, each host over a store
+// of its own that shares the data.
 type env struct {
 	cfg   Config
 	sizes sizes
-	h     *host.Host
-	c     *host.Client
-	st    *sqlite.Store
-	tr    *tracker
-	path  string
+	be    backend
+	name  string // of the store
+	hosts []*host.Host
+	// h and c are the first host and its client.
+	h       *host.Host
+	c       *host.Client
+	clients []*host.Client
+	stores  []store.Store
+	tr      *tracker
 	// floor is the raw commit rate (turns/s, one per transaction) measured first.
 	floor float64
 	// seqStep is W1's time per step (ms), for W5's comparison (0: W1 did not run).
 	seqStep float64
-	// cpu0 is the process's CPU time when the workload started (after the warm-up).
-	cpu0 time.Duration
+	// cpu0 and srv0 are the CPU times of the process and of the database server (-1:
+	// unknown) when the workload started (after the warm-up).
+	cpu0, srv0 time.Duration
 }
 
 // Run measures the floor, then runs the configured workloads, writing one line per workload
@@ -175,6 +191,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 			return fmt.Errorf("bench: unknown workload %q (known: %s)", name, strings.Join(Names(), ", "))
 		}
 	}
+	for _, n := range cfg.Hosts {
+		if n < 1 {
+			return fmt.Errorf("bench: %d hosts: want at least 1", n)
+		}
+	}
 	for _, w := range workloads {
 		if cfg.Workloads == nil || slices.ContainsFunc(cfg.Workloads, func(n string) bool { return strings.EqualFold(w.name, n) }) {
 			selected = append(selected, w)
@@ -182,16 +203,28 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	sz := scaled(cfg.Scale)
 
+	var be backend = &sqliteBackend{dir: cfg.Dir, sync: cfg.Sync}
+	floorTitle := "raw SQLite commits of a turn's statements, no store logic"
+	if cfg.Postgres != "" {
+		pg, err := newPostgresBackend(ctx, cfg.Postgres)
+		if err != nil {
+			return fmt.Errorf("bench: PostgreSQL: %w", err)
+		}
+		defer pg.close()
+		be = pg
+		floorTitle = "raw PostgreSQL commits of a turn's statements, no store logic"
+	}
+
 	load := loadAverage()
-	floor, err := measureFloor(ctx, cfg.Dir, cfg.Sync, sz.floorTurns, 1)
+	floor, err := be.floor(ctx, sz.floorTurns, 1)
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
 	}
-	batched, err := measureFloor(ctx, cfg.Dir, cfg.Sync, sz.floorBatchedTurns, 100)
+	batched, err := be.floor(ctx, sz.floorBatchedTurns, 100)
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
 	}
-	err = writeLine(out, cfg, "FLOOR", "raw SQLite commits of a turn's statements, no store logic", -1, load, []metric{
+	err = writeLine(out, cfg, be, "FLOOR", floorTitle, -1, 0, load, []metric{
 		{"turns_per_s", floor, 0}, {"turns", float64(sz.floorTurns), 0},
 		{"batched_turns_per_s", batched, 0},
 	})
@@ -205,26 +238,39 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		if w.cold || live < 0 {
 			live = 0
 		}
-		load := loadAverage()
-		ms, err := runWorkload(ctx, cfg, sz, w, live, floor, seqStep)
-		if err != nil {
-			return fmt.Errorf("bench: %s: %w", w.name, err)
+		hostCounts := []int{1}
+		if w.name == "W1" && len(cfg.Hosts) > 0 {
+			hostCounts = cfg.Hosts
 		}
-		if w.name == "W1" {
-			seqStep = valueOf(ms, "step_ms")
-		}
-		if err := writeLine(out, cfg, w.name, w.title, live, load, ms); err != nil {
-			return err
+		for _, n := range hostCounts {
+			load := loadAverage()
+			ms, err := runWorkload(ctx, cfg, be, sz, w, n, live, floor, seqStep)
+			if err != nil {
+				if n > 1 {
+					return fmt.Errorf("bench: %s with %d hosts: %w", w.name, n, err)
+				}
+				return fmt.Errorf("bench: %s: %w", w.name, err)
+			}
+			if w.name == "W1" && n == 1 {
+				seqStep = valueOf(ms, "step_ms")
+			}
+			if err := writeLine(out, cfg, be, w.name, w.title, live, n, load, ms); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// runWorkload runs w on a fresh database and host, and removes the database after.
-func runWorkload(ctx context.Context, cfg Config, sz sizes, w workload, live int64, floor, seqStep float64) (ms []metric, err error) {
+// runWorkload runs w with n hosts on a fresh store, and removes the store after.
+func runWorkload(ctx context.Context, cfg Config, be backend, sz sizes, w workload, n int, live int64, floor, seqStep float64) (ms []metric, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	e, err := newEnv(ctx, cfg, strings.ToLower(w.name), live, filepath.Join(cfg.Dir, "wazero-cache"))
+	name := strings.ToLower(w.name)
+	if n > 1 {
+		name += "_h" + strconv.Itoa(n)
+	}
+	e, err := newEnv(ctx, cfg, be, name, n, live, filepath.Join(cfg.Dir, "wazero-cache"))
 	if err != nil {
 		return nil, err
 	}
@@ -237,98 +283,97 @@ func runWorkload(ctx context.Context, cfg Config, sz sizes, w workload, live int
 	if err := e.warmUp(ctx); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
-	e.cpu0 = cpuTime()
+	e.cpu0, e.srv0 = cpuTime(), be.serverCPU(ctx)
 	return w.run(ctx, e)
 }
 
-// newEnv opens a fresh database dir/name.db and starts a host over it with the module loaded,
-// compiled with the compilation cache in cacheDir.
-func newEnv(ctx context.Context, cfg Config, name string, live int64, cacheDir string) (*env, error) {
-	path := filepath.Join(cfg.Dir, name+".db")
-	removeDB(path)
-	st, err := sqlite.Open(path, sqlite.WithSynchronous(cfg.Sync))
-	if err != nil {
-		return nil, err
+// newEnv opens a fresh store called name and starts n hosts over it, each over a store of
+// its own, with the module loaded (compiled with the compilation cache in cacheDir).
+func newEnv(ctx context.Context, cfg Config, be backend, name string, n int, live int64, cacheDir string) (_ *env, err error) {
+	e := &env{cfg: cfg, be: be, name: name, tr: newTracker()}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	for i := range n {
+		st, err := be.open(ctx, name, i == 0)
+		if err != nil {
+			return nil, err
+		}
+		e.stores = append(e.stores, st)
+		h, err := host.New(st,
+			host.WithCompilationCache(cacheDir),
+			host.WithOrchestrationWorkers(cfg.OrchestrationWorkers),
+			host.WithActivityWorkers(cfg.ActivityWorkers),
+			host.WithLiveCache(live),
+			host.WithObserver(e.tr.observe))
+		if err != nil {
+			return nil, err
+		}
+		e.hosts = append(e.hosts, h)
+		e.clients = append(e.clients, h.Client())
+		if err := h.RegisterActivity("noop", noop); err != nil {
+			return nil, err
+		}
+		if _, err := h.LoadModule(ctx, cfg.Module); err != nil {
+			return nil, err
+		}
 	}
-	tr := newTracker()
-	h, err := host.New(st,
-		host.WithCompilationCache(cacheDir),
-		host.WithOrchestrationWorkers(cfg.OrchestrationWorkers),
-		host.WithActivityWorkers(cfg.ActivityWorkers),
-		host.WithLiveCache(live),
-		host.WithObserver(tr.observe))
-	if err != nil {
-		st.Close()
-		removeDB(path)
-		return nil, err
+	for _, h := range e.hosts {
+		if err := h.Start(); err != nil {
+			return nil, err
+		}
 	}
-	e := &env{cfg: cfg, h: h, c: h.Client(), st: st, tr: tr, path: path}
-	closeAll := func() {
-		h.Stop(context.Background())
-		st.Close()
-		removeDB(path)
-	}
-	if err := h.RegisterActivity("noop", noop); err != nil {
-		closeAll()
-		return nil, err
-	}
-	if _, err := h.LoadModule(ctx, cfg.Module); err != nil {
-		closeAll()
-		return nil, err
-	}
-	if err := h.Start(); err != nil {
-		closeAll()
-		return nil, err
-	}
+	e.h, e.c = e.hosts[0], e.clients[0]
 	return e, nil
 }
 
+// close stops the hosts, closes their stores and removes the store.
 func (e *env) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := e.h.Stop(ctx)
-	if cerr := e.st.Close(); err == nil {
-		err = cerr
+	var errs []error
+	for _, h := range e.hosts {
+		errs = append(errs, h.Stop(ctx))
 	}
-	removeDB(e.path)
-	return err
+	for _, st := range e.stores {
+		errs = append(errs, st.Close())
+	}
+	errs = append(errs, e.be.remove(ctx, e.name))
+	return errors.Join(errs...)
 }
 
 // noop is the activity of every workload.
 func noop(_ context.Context, in []byte) ([]byte, error) { return in, nil }
 
-// removeDB removes a database file and its WAL files.
-func removeDB(path string) {
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-		os.Remove(path + suffix)
-	}
-}
-
-// warmUp runs one instance of bench_one, then resets the counters.
+// warmUp runs one instance of bench_one on each host, then resets the counters.
 func (e *env) warmUp(ctx context.Context) error {
-	if err := e.startAll(ctx, "bench_one", "warmup", 1, nil); err != nil {
+	if err := e.startAll(ctx, "bench_one", "warmup", len(e.hosts), nil); err != nil {
 		return err
 	}
-	if err := e.tr.wait(ctx, 1); err != nil {
+	if err := e.tr.wait(ctx, len(e.hosts)); err != nil {
 		return err
 	}
 	e.tr.reset()
 	return nil
 }
 
-// startAll starts n instances of name concurrently, with IDs prefix-0, prefix-1, ..., and
-// records when each was started in the tracker. It returns once all are enqueued.
+// startAll starts n instances of name concurrently, with IDs prefix-0, prefix-1, ..., through
+// the hosts' clients in turn (instance i through host i mod hosts), and records when each was
+// started in the tracker. It returns once all are enqueued.
 func (e *env) startAll(ctx context.Context, name, prefix string, n int, input []byte) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 64)
 	for i := range n {
 		id := prefix + "-" + strconv.Itoa(i)
+		c := e.clients[i%len(e.clients)]
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			e.tr.started(id, time.Now())
-			if _, err := e.c.Start(ctx, name, input, host.WithInstanceID(id)); err != nil {
+			if _, err := c.Start(ctx, name, input, host.WithInstanceID(id)); err != nil {
 				errs <- err
 			}
 		})
@@ -349,15 +394,19 @@ func valueOf(ms []metric, key string) float64 {
 }
 
 // throughput returns the figures every workload reports about its turns: the turns committed,
-// turns/s, that rate as a fraction of the floor and the CPU time of the process per turn
-// (activities included) since the workload started.
+// turns/s, that rate as a fraction of the floor, the CPU time of the process per turn
+// (activities included; SQLite's work too, in the process) and, for a PostgreSQL server on
+// this machine, the server's CPU time per turn, since the workload started.
 func (e *env) throughput(wall time.Duration) []metric {
-	cpu := cpuTime()
+	cpu, srv := cpuTime(), e.be.serverCPU(context.Background())
 	turns := e.tr.turnCount()
 	rate := float64(turns) / wall.Seconds()
 	ms := []metric{{"turns", float64(turns), 0}, {"turns_per_s", rate, 0}, {"of_floor", rate / e.floor, 2}}
 	if cpu >= 0 && e.cpu0 >= 0 && turns > 0 {
 		ms = append(ms, metric{"cpu_us_per_turn", float64((cpu - e.cpu0).Microseconds()) / float64(turns), 0})
+	}
+	if srv >= 0 && e.srv0 >= 0 && turns > 0 {
+		ms = append(ms, metric{"db_cpu_us_per_turn", float64((srv - e.srv0).Microseconds()) / float64(turns), 0})
 	}
 	return ms
 }
@@ -391,15 +440,12 @@ func loadAverage() float64 {
 }
 
 // writeLine prints one result line: text (name, title, key=value figures, then the
-// configuration after "|") or one JSON object. live < 0 leaves the live cache out (FLOOR).
-func writeLine(out io.Writer, cfg Config, name, title string, live int64, load float64, ms []metric) error {
-	type kv struct {
-		key string
-		val any
-	}
-	conf := []kv{{"sync", strings.ToLower(cfg.Sync.String())}}
+// configuration after "|") or one JSON object. live < 0 leaves the host's configuration out
+// (FLOOR); hosts is the number of hosts of the workload.
+func writeLine(out io.Writer, cfg Config, be backend, name, title string, live int64, hosts int, load float64, ms []metric) error {
+	conf := slices.Clone(be.config())
 	if live >= 0 {
-		conf = append(conf, kv{"orchestration_workers", cfg.OrchestrationWorkers},
+		conf = append(conf, kv{"hosts", hosts}, kv{"orchestration_workers", cfg.OrchestrationWorkers},
 			kv{"activity_workers", cfg.ActivityWorkers}, kv{"live_cache", live})
 	}
 	conf = append(conf, kv{"gomaxprocs", goruntime.GOMAXPROCS(0)})

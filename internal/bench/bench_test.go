@@ -10,10 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/internal/testguest"
+	"github.com/durohost/durohost/store/postgres/pgtest"
 	"github.com/durohost/durohost/store/sqlite"
 )
+
+// TestMain stops the PostgreSQL server the tests started (pgtest).
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const guestPkg = "internal/bench/guest"
 
@@ -41,44 +47,102 @@ func TestRun(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
 			t.Logf("\n%s", out.String())
-			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-			want := append([]string{"FLOOR"}, Names()...)
-			if len(lines) != len(want) {
-				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out.String())
-			}
-			for i, line := range lines {
-				name, figs, conf := parseLine(t, line, asJSON)
-				if name != want[i] {
-					t.Errorf("line %d is %s, want %s", i, name, want[i])
-				}
-				for _, f := range fields[name] {
-					if _, ok := figs[f]; !ok {
-						t.Errorf("%s lacks %s: %s", name, f, line)
-					}
-				}
-				for _, c := range []string{"sync", "gomaxprocs", "scale"} {
-					if _, ok := conf[c]; !ok {
-						t.Errorf("%s lacks the configuration %s: %s", name, c, line)
-					}
-				}
-				if name == "FLOOR" {
-					continue
-				}
-				for _, c := range []string{"orchestration_workers", "activity_workers", "live_cache"} {
-					if _, ok := conf[c]; !ok {
-						t.Errorf("%s lacks the configuration %s: %s", name, c, line)
-					}
-				}
-				if live := conf["live_cache"]; (name == "W6") != (live == "0") {
-					t.Errorf("%s runs with live_cache=%s", name, live)
-				}
-			}
+			checkLines(t, out.String(), asJSON, append([]string{"FLOOR"}, Names()...), nil,
+				map[string]string{"store": "sqlite", "sync": "normal"})
 		})
 	}
 	// The databases are removed; the compilation cache stays.
 	left, _ := filepath.Glob(filepath.Join(dir, "*.db*"))
 	if len(left) > 0 {
 		t.Errorf("databases left behind: %v", left)
+	}
+}
+
+// TestRunPostgres runs every workload on PostgreSQL at a tiny scale, W1 with 1 and 2 hosts,
+// and checks the lines, and that the schemas of the workloads are dropped after.
+func TestRunPostgres(t *testing.T) {
+	wasm := testguest.Build(t, guestPkg, "")
+	db := pgtest.NewDatabase(t)
+	for _, asJSON := range []bool{false, true} {
+		t.Run("json="+strconv.FormatBool(asJSON), func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := Config{Module: wasm, Dir: t.TempDir(), Postgres: db, Hosts: []int{1, 2}, Scale: 0.02, JSON: asJSON, Timeout: time.Minute}
+			if err := Run(context.Background(), cfg, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			t.Logf("\n%s", out.String())
+			want := append([]string{"FLOOR", "W1"}, Names()...)
+			checkLines(t, out.String(), asJSON, want, []string{"", "1", "2", "1", "1", "1", "1", "1"},
+				map[string]string{"store": "postgres", "synchronous_commit": "", "fsync": "", "server": ""})
+			if !strings.Contains(out.String(), "db_cpu_us_per_turn") {
+				t.Errorf("no line has the server's CPU time (the test server runs on this machine)")
+			}
+		})
+	}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var left []string
+	rows, err := conn.Query(context.Background(), `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'durohost_bench%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		left = append(left, s)
+	}
+	if rows.Err() != nil || len(left) > 0 {
+		t.Errorf("schemas left behind: %v (%v)", left, rows.Err())
+	}
+}
+
+// checkLines checks the lines of a run: one per workload of want, in order, each with its
+// figures and its configuration, the store's (store: the configuration keys it must have,
+// with their value when not empty) and, for the workloads, the host count of hosts (when
+// not nil).
+func checkLines(t *testing.T, out string, asJSON bool, want, hosts []string, store map[string]string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out)
+	}
+	for i, line := range lines {
+		name, figs, conf := parseLine(t, line, asJSON)
+		if name != want[i] {
+			t.Errorf("line %d is %s, want %s", i, name, want[i])
+		}
+		for _, f := range fields[name] {
+			if _, ok := figs[f]; !ok {
+				t.Errorf("%s lacks %s: %s", name, f, line)
+			}
+		}
+		for c, v := range store {
+			if got, ok := conf[c]; !ok || (v != "" && got != v) {
+				t.Errorf("%s has the configuration %s=%q, want %q: %s", name, c, got, v, line)
+			}
+		}
+		for _, c := range []string{"gomaxprocs", "scale"} {
+			if _, ok := conf[c]; !ok {
+				t.Errorf("%s lacks the configuration %s: %s", name, c, line)
+			}
+		}
+		if name == "FLOOR" {
+			continue
+		}
+		for _, c := range []string{"hosts", "orchestration_workers", "activity_workers", "live_cache"} {
+			if _, ok := conf[c]; !ok {
+				t.Errorf("%s lacks the configuration %s: %s", name, c, line)
+			}
+		}
+		if hosts != nil && conf["hosts"] != hosts[i] {
+			t.Errorf("line %d (%s) has hosts=%s, want %s", i, name, conf["hosts"], hosts[i])
+		}
+		if live := conf["live_cache"]; (name == "W6") != (live == "0") {
+			t.Errorf("%s runs with live_cache=%s", name, live)
+		}
 	}
 }
 
@@ -141,6 +205,8 @@ func TestRunErrors(t *testing.T) {
 		{"no module", Config{Dir: dir}, "no module"},
 		{"no directory", Config{Module: []byte("x"), Dir: filepath.Join(dir, "absent")}, "does not exist"},
 		{"unknown workload", Config{Module: []byte("x"), Dir: dir, Workloads: []string{"W9"}}, `unknown workload "W9"`},
+		{"no hosts", Config{Module: []byte("x"), Dir: dir, Hosts: []int{1, 0}}, "0 hosts"},
+		{"no PostgreSQL server", Config{Module: []byte("x"), Dir: dir, Postgres: "postgres://u@127.0.0.1:1/db?sslmode=disable&connect_timeout=5"}, "bench: PostgreSQL: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +233,7 @@ func BenchmarkTurn(b *testing.B) {
 				dir := b.TempDir()
 				cfg := Config{Module: wasm, Dir: dir, Sync: mode, OrchestrationWorkers: defaultOrchestrationWorkers,
 					ActivityWorkers: defaultActivityWorkers}
-				e, err := newEnv(context.Background(), cfg, "bench", host.DefaultLiveCacheBytes, cache)
+				e, err := newEnv(context.Background(), cfg, &sqliteBackend{dir: dir, sync: mode}, "bench", 1, host.DefaultLiveCacheBytes, cache)
 				if err != nil {
 					b.Fatal(err)
 				}
