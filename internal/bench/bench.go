@@ -216,18 +216,24 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 
 	load := loadAverage()
+	cpu0, srv0 := cpuTime(), be.serverCPU(ctx)
 	floor, err := be.floor(ctx, sz.floorTurns, 1)
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
+	}
+	floorMetrics := []metric{{"turns_per_s", floor, 0}, {"turns", float64(sz.floorTurns), 0}}
+	if cpu, srv := cpuTime(), be.serverCPU(ctx); cpu >= 0 && cpu0 >= 0 {
+		// (The floor's schema is created and dropped within: a little more than its turns.)
+		floorMetrics = append(floorMetrics, metric{"cpu_us_per_turn", float64((cpu - cpu0).Microseconds()) / float64(sz.floorTurns), 0})
+		if srv >= 0 && srv0 >= 0 {
+			floorMetrics = append(floorMetrics, metric{"db_cpu_us_per_turn", float64((srv - srv0).Microseconds()) / float64(sz.floorTurns), 0})
+		}
 	}
 	batched, err := be.floor(ctx, sz.floorBatchedTurns, 100)
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
 	}
-	err = writeLine(out, cfg, be, "FLOOR", floorTitle, -1, 0, load, []metric{
-		{"turns_per_s", floor, 0}, {"turns", float64(sz.floorTurns), 0},
-		{"batched_turns_per_s", batched, 0},
-	})
+	err = writeLine(out, cfg, be, "FLOOR", floorTitle, -1, 0, load, append(floorMetrics, metric{"batched_turns_per_s", batched, 0}))
 	if err != nil {
 		return err
 	}
@@ -307,7 +313,7 @@ func newEnv(ctx context.Context, cfg Config, be backend, name string, n int, liv
 			host.WithOrchestrationWorkers(cfg.OrchestrationWorkers),
 			host.WithActivityWorkers(cfg.ActivityWorkers),
 			host.WithLiveCache(live),
-			host.WithObserver(e.tr.observe))
+			host.WithObserver(func(ev host.Event) { e.tr.observe(i, ev) }))
 		if err != nil {
 			return nil, err
 		}
@@ -407,6 +413,9 @@ func (e *env) throughput(wall time.Duration) []metric {
 	}
 	if srv >= 0 && e.srv0 >= 0 && turns > 0 {
 		ms = append(ms, metric{"db_cpu_us_per_turn", float64((srv - e.srv0).Microseconds()) / float64(turns), 0})
+	}
+	if len(e.hosts) > 1 && turns > 0 {
+		ms = append(ms, metric{"moved_turns", float64(e.tr.movedTurns()) / float64(turns), 2})
 	}
 	return ms
 }
@@ -526,14 +535,18 @@ type tracker struct {
 	// turnTimes records the commit time of every turn of the instance named record.
 	record    string
 	turnTimes []time.Time
+	// lastHost is the host that committed each instance's last turn; moved counts the turns
+	// committed by another host than the instance's previous turn (see hostMoves).
+	lastHost map[string]int
+	moved    int
 	changed   chan struct{}
 }
 
 func newTracker() *tracker {
-	return &tracker{start: map[string]time.Time{}, end: map[string]time.Time{}, changed: make(chan struct{})}
+	return &tracker{start: map[string]time.Time{}, end: map[string]time.Time{}, lastHost: map[string]int{}, changed: make(chan struct{})}
 }
 
-func (t *tracker) observe(ev host.Event) {
+func (t *tracker) observe(hostIndex int, ev host.Event) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -547,6 +560,10 @@ func (t *tracker) observe(ev host.Event) {
 		return
 	}
 	t.turns++
+	if last, ok := t.lastHost[ev.InstanceID]; ok && last != hostIndex {
+		t.moved++
+	}
+	t.lastHost[ev.InstanceID] = hostIndex
 	if ev.InstanceID == t.record {
 		t.turnTimes = append(t.turnTimes, now)
 	}
@@ -598,9 +615,19 @@ func (t *tracker) wait(ctx context.Context, n int) error {
 func (t *tracker) reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.turns, t.activities, t.ended = 0, 0, 0
+	t.turns, t.activities, t.ended, t.moved = 0, 0, 0, 0
+	t.lastHost = map[string]int{}
 	t.start, t.end = map[string]time.Time{}, map[string]time.Time{}
 	t.turnTimes = nil
+}
+
+// movedTurns returns the turns committed by another host than the previous turn of their
+// instance: a host that runs an instance it did not run last has no live copy of it and
+// replays its history first.
+func (t *tracker) movedTurns() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.moved
 }
 
 func (t *tracker) turnCount() int {
