@@ -539,7 +539,7 @@ type tracker struct {
 	// committed by another host than the instance's previous turn (see hostMoves).
 	lastHost map[string]int
 	moved    int
-	changed   chan struct{}
+	changed  chan struct{}
 }
 
 func newTracker() *tracker {
