@@ -1,0 +1,553 @@
+//go:build unix
+
+package scaleout
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/internal/testguest"
+	"github.com/durohost/durohost/store"
+	"github.com/durohost/durohost/store/postgres"
+	"github.com/durohost/durohost/store/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// The test's configuration.
+const (
+	// instances is the number of instances the test starts (children aside).
+	instances = 300
+	// lockTimeout is the hosts' lock timeout: a dead host's work waits at most this long
+	// for its locks to expire.
+	lockTimeout = 2 * time.Second
+	// activityTime is how long each activity works: with hundreds of instances running, a
+	// host holds some activity locks at any moment.
+	activityTime = 50 * time.Millisecond
+	// heldAtKill is how many activities the victim must be running when the test decides to
+	// kill it, so that it surely holds some when the signal lands a moment later.
+	heldAtKill = 3
+	// wakePollMax is how often, at most, an idle host looks for work nobody announced
+	// (expired locks) while the store delivers wake-ups (the runtime's WakePollMax).
+	wakePollMax = time.Second
+)
+
+// disruption is what happens to one of the hosts in the middle of the run.
+type disruption int
+
+const (
+	// kill: SIGKILL; the host is gone.
+	kill disruption = iota
+	// pause: SIGSTOP until the other hosts have taken over what it held, then SIGCONT; the
+	// host comes back with stale locks and stale live instances.
+	pause
+)
+
+// TestNodeLoss runs three host processes (hostproc) on one PostgreSQL database with a mixed
+// workload of the Go test guest (sequential activities, fan-out, timers, external events,
+// sub-orchestrations, continue-as-new), started by a client of the test on the same store.
+// Once a third of the instances have completed, and while it runs activities (and so holds
+// their locks), it kills one host with SIGKILL. Then every instance must complete on the two
+// others with its right output; every execution's history must be numbered 1..n and hold
+// each decision its orchestration makes exactly once; every activity a history scheduled must
+// have run (at least once: the runs are counted, duplicates reported); each of the three
+// hosts must have committed turns and run activities; and every activity the dead host held
+// must have been run again by a survivor, whose result the history records. The test reports
+// how long the takeover took (see reportTakeover), the duplicate activity runs and how often
+// instances moved between hosts.
+func TestNodeLoss(t *testing.T) { runHosts(t, kill) }
+
+// TestPausedHost is TestNodeLoss with a host frozen (SIGSTOP) instead of killed, as a long
+// garbage collection or a suspended virtual machine would: once the two others have run again
+// every activity it held, it resumes (SIGCONT) and carries on next to them. Its activities
+// then finish under locks it lost, and it holds live instances whose histories grew
+// elsewhere: the store must refuse its stale completions and commits (the histories record
+// the survivors' results of the activities it held), and its live cache must notice the
+// longer histories, so that the checks of TestNodeLoss hold as they are.
+func TestPausedHost(t *testing.T) { runHosts(t, pause) }
+
+// runHosts runs the test of TestNodeLoss, the victim disrupted as how says.
+func runHosts(t *testing.T, how disruption) {
+	if testing.Short() {
+		t.Skip("runs three host processes for about ten seconds")
+	}
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	st, err := postgres.Open(ctx, url) // creates the schema before the hosts share it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := host.NewClient(st)
+
+	bin := buildHostProc(t)
+	module := filepath.Join(t.TempDir(), "guest.wasm")
+	if err := os.WriteFile(module, testguest.Build(t, "conformance/guests/go", ""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	args := []string{"--store", url, "--module", module, "--cache", cache,
+		"--lock-timeout", lockTimeout.String(), "--activity-time", activityTime.String()}
+	// The first host compiles the module into the cache, which the others then read.
+	names := []string{"h1", "h2", "h3"}
+	hosts := []*hostProc{startHost(t, bin, names[0], append(args, "--name", names[0])...)}
+	waitUntil(t, 3*time.Minute, "host h1 to be ready", hosts, func() (bool, error) { return hosts[0].ready(t), nil })
+	for _, n := range names[1:] {
+		hosts = append(hosts, startHost(t, bin, n, append(args, "--name", n)...))
+	}
+	waitUntil(t, 3*time.Minute, "hosts h2 and h3 to be ready", hosts, func() (bool, error) {
+		return hosts[1].ready(t) && hosts[2].ready(t), nil
+	})
+	victim, survivors := hosts[1], []*hostProc{hosts[0], hosts[2]}
+
+	jobs := workload(instances)
+	began := time.Now()
+	startJobs(t, c, jobs)
+	started := time.Now()
+
+	// Disrupt the victim once a third of the instances completed, while it runs activities.
+	var doneAtDisruption int
+	waitUntil(t, 2*time.Minute, "a third of the instances to complete, the victim running activities", hosts, func() (bool, error) {
+		done, err := progress(ctx, c, jobs)
+		if err != nil || done < len(jobs)/3 {
+			return false, err
+		}
+		doneAtDisruption = done
+		return len(running(victim.records(t))) >= heldAtKill, nil
+	})
+	disrupted := time.Now()
+	var held map[activityKey]Record
+	alive, resumed := survivors, disrupted
+	switch how {
+	case kill:
+		victim.kill(t)
+		held = running(victim.records(t))
+	case pause:
+		victim.freeze(t)
+		held = running(victim.records(t))
+		waitUntil(t, time.Minute, "the survivors to run again what the frozen host held", survivors, func() (bool, error) {
+			again := map[activityKey]bool{}
+			for _, h := range survivors {
+				for _, r := range h.records(t) {
+					if k, err := keyOf(r); err == nil && r.Kind == RecordStart && r.Time > disrupted.UnixNano() {
+						again[k] = true
+					}
+				}
+			}
+			for k := range held {
+				if !again[k] {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		resumed = time.Now()
+		victim.thaw(t)
+		alive = hosts
+	}
+	for _, j := range jobs {
+		if j.orch == orchEvent && j.lateEvent {
+			if err := c.RaiseEvent(ctx, j.id, "approve", j.eventData()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitUntil(t, 2*time.Minute, "every instance to complete", alive, func() (bool, error) {
+		done, err := progress(ctx, c, jobs)
+		return done == len(jobs), err
+	})
+	finished := time.Now()
+	for _, h := range alive {
+		h.stop(t, 30*time.Second)
+	}
+
+	// The outputs and the histories.
+	var acts []scheduled
+	for _, j := range jobs {
+		in, err := c.Status(ctx, j.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.checkOutput(in.Output, names); err != nil {
+			t.Errorf("%s (%s): %v", j.id, j.orch, err)
+		}
+		res, err := checkJob(ctx, c, j)
+		if err != nil {
+			t.Errorf("%s (%s): %v", j.id, j.orch, err)
+		}
+		acts = append(acts, res.activities...)
+	}
+
+	// What each host did, and the activities: each ran at least once, and returned what the
+	// history recorded.
+	recs := map[*hostProc][]Record{}
+	for _, h := range hosts {
+		recs[h] = h.records(t)
+	}
+	runs := map[activityKey][]run{}
+	for _, h := range hosts {
+		turns, done, afterTurns, afterDone := 0, 0, 0, 0
+		for _, r := range recs[h] {
+			after := r.Time > resumed.UnixNano()
+			switch r.Kind {
+			case RecordTurn:
+				turns++
+				if after {
+					afterTurns++
+				}
+			case RecordStart, RecordDone:
+				k, err := keyOf(r)
+				if err != nil {
+					t.Fatalf("host %s: %v", h.name, err)
+				}
+				if r.Kind == RecordDone {
+					done++
+					if after {
+						afterDone++
+					}
+				}
+				runs[k] = append(runs[k], run{h, r})
+			}
+		}
+		if turns == 0 || done == 0 {
+			t.Errorf("host %s committed %d turns and completed %d activities: every host must do work", h.name, turns, done)
+		}
+		t.Logf("host %s: %d turns committed, %d activities completed (%d and %d after the victim was %s)",
+			h.name, turns, done, afterTurns, afterDone, map[disruption]string{kill: "killed", pause: "resumed"}[how])
+	}
+	// Duplicate runs: of an activity the victim held at the disruption, of one it finished
+	// but whose completion it did not commit, of one that a frozen victim started once
+	// resumed (it had taken it before), or other (a host that lost a lock on a busy machine).
+	starts, dupHeld, dupUncommitted, dupResumed := 0, 0, 0, 0
+	var dupOther []string
+	for _, a := range acts {
+		var results [][]byte
+		n, victimDone, victimResumed := 0, false, false
+		for _, r := range runs[a.key] {
+			switch r.rec.Kind {
+			case RecordStart:
+				n++
+				victimResumed = victimResumed || (how == pause && r.host == victim && r.rec.Time >= resumed.UnixNano())
+			case RecordDone:
+				results = append(results, r.rec.Output)
+				victimDone = victimDone || (r.host == victim && r.rec.Time < disrupted.UnixNano())
+			}
+		}
+		if len(results) == 0 {
+			t.Errorf("activity %s: no host ran it to completion (%d starts)", a.key, n)
+			continue
+		}
+		if !slices.ContainsFunc(results, func(b []byte) bool { return jsonEqual(b, a.result) }) {
+			t.Errorf("activity %s: the history recorded %s, no run returned it (runs returned %q)", a.key, a.result, results)
+		}
+		starts += n
+		if n < 2 {
+			continue
+		}
+		_, wasHeld := held[a.key]
+		switch {
+		case wasHeld:
+			dupHeld += n - 1
+		case victimDone:
+			dupUncommitted += n - 1
+		case victimResumed:
+			dupResumed += n - 1
+		default:
+			var by []string
+			for _, r := range runs[a.key] {
+				if r.rec.Kind == RecordStart {
+					by = append(by, r.host.name)
+				}
+			}
+			dupOther = append(dupOther, fmt.Sprintf("%s by %s", a.key, strings.Join(by, ", ")))
+		}
+	}
+	t.Logf("activities: %d scheduled, %d runs started, %d duplicate runs: %d held by the victim, %d finished by it but not committed, %d started by it once resumed, %d other %v",
+		len(acts), starts, starts-len(acts), dupHeld, dupUncommitted, dupResumed, len(dupOther), dupOther)
+	what := "killed"
+	if how == pause {
+		what = fmt.Sprintf("frozen for %s", resumed.Sub(disrupted).Round(time.Millisecond))
+	}
+	t.Logf("timeline: %d instances started in %s; victim %s %s %s after the first start with %d of %d completed; all completed %s after the disruption (%s in all)",
+		len(jobs), started.Sub(began).Round(time.Millisecond), victim.name, what, disrupted.Sub(began).Round(time.Millisecond),
+		doneAtDisruption, len(jobs), finished.Sub(disrupted).Round(time.Millisecond), finished.Sub(began).Round(time.Millisecond))
+	reportTakeover(t, victim, held, recs, runs, acts, disrupted, finished)
+	reportMoves(t, hosts, recs)
+	if how == pause {
+		reportReturn(t, victim, held, recs, disrupted, resumed)
+	}
+}
+
+// startJobs starts the instances of jobs, a few at a time, and raises the events of the
+// "event" jobs that get theirs at once.
+func startJobs(t *testing.T, c *host.Client, jobs []job) {
+	t.Helper()
+	ctx := context.Background()
+	todo := make(chan job)
+	errs := make(chan error, len(jobs))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for j := range todo {
+				input, err := json.Marshal(j.input)
+				if err == nil {
+					_, err = c.Start(ctx, j.orch, input, host.WithInstanceID(j.id))
+				}
+				if err == nil && j.orch == orchEvent && !j.lateEvent {
+					err = c.RaiseEvent(ctx, j.id, "approve", j.eventData())
+				}
+				if err != nil {
+					errs <- fmt.Errorf("start %s: %w", j.id, err)
+				}
+			}
+		})
+	}
+	for _, j := range jobs {
+		todo <- j
+	}
+	close(todo)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// run is one record of an activity run, with its host.
+type run struct {
+	host *hostProc
+	rec  Record
+}
+
+// keyOf returns the activity key of a start or done record.
+func keyOf(r Record) (activityKey, error) {
+	in, err := canonical(r.Input)
+	if err != nil {
+		return activityKey{}, fmt.Errorf("record %+v: input: %v", r, err)
+	}
+	return activityKey{r.Instance, r.Activity, in}, nil
+}
+
+// running returns the activities a host started and did not finish (done or lost), by
+// what its records say.
+func running(recs []Record) map[activityKey]Record {
+	open := map[activityKey]Record{}
+	for _, r := range recs {
+		k, err := keyOf(r)
+		if err != nil {
+			continue
+		}
+		switch r.Kind {
+		case RecordStart:
+			open[k] = r
+		case RecordDone, RecordLost:
+			delete(open, k)
+		}
+	}
+	return open
+}
+
+// progress returns how many of the jobs have completed, and an error naming a job that
+// failed or was cancelled.
+func progress(ctx context.Context, c *host.Client, jobs []job) (int, error) {
+	status := map[string]*store.Instance{}
+	f := store.Filter{IDPrefix: "so-", PageSize: 1000}
+	for {
+		p, err := c.List(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		for i := range p.Instances {
+			status[p.Instances[i].ID] = &p.Instances[i]
+		}
+		if p.Next == "" {
+			break
+		}
+		f.PageToken = p.Next
+	}
+	done := 0
+	for _, j := range jobs {
+		in := status[j.id]
+		switch {
+		case in == nil:
+		case in.Status == store.StatusCompleted:
+			done++
+		case in.Status.Finished():
+			return 0, fmt.Errorf("instance %s (%s) ended %s: %+v", j.id, j.orch, in.Status, in.Failure)
+		}
+	}
+	return done, nil
+}
+
+// reportTakeover checks that every activity the victim held when it was killed or frozen
+// (started, not finished) was run again by a survivor, and that the completion the history
+// recorded is a survivor's, and reports how long that took after the disruption.
+//
+// The bound: the victim renewed each lock every lockTimeout/3, the last time at most that
+// long before the disruption, so its locks expire between 2/3 lockTimeout and lockTimeout
+// after it. A survivor busy with other work fetches an expired item at once, an idle one
+// within wakePollMax (expiries are not announced). So an activity is run again at most
+// lockTimeout + wakePollMax after the disruption, plus the machine's scheduling delays, and
+// its completion is committed activityTime and one turn later.
+func reportTakeover(t *testing.T, victim *hostProc, held map[activityKey]Record, recs map[*hostProc][]Record,
+	runs map[activityKey][]run, acts []scheduled, disrupted, finished time.Time) {
+	t.Helper()
+	if len(held) == 0 {
+		t.Fatalf("the victim held no activity when it was disrupted (its records show none started and not finished)")
+	}
+	completion, result := map[activityKey]int64{}, map[activityKey][]byte{}
+	for _, a := range acts {
+		completion[a.key], result[a.key] = a.completedAt, a.result
+	}
+	var rerun, commit []time.Duration
+	firstCommit := finished.Sub(disrupted)
+	for k := range held {
+		var again, committed time.Duration = -1, -1
+		for _, r := range runs[k] {
+			if r.host != victim && r.rec.Kind == RecordStart && r.rec.Time > disrupted.UnixNano() {
+				if d := time.Duration(r.rec.Time - disrupted.UnixNano()); again < 0 || d < again {
+					again = d
+				}
+			}
+		}
+		for h, rs := range recs {
+			for _, r := range rs {
+				if r.Kind != RecordTurn || r.Instance != k.instance || r.Time <= disrupted.UnixNano() {
+					continue
+				}
+				d := time.Duration(r.Time - disrupted.UnixNano())
+				if h != victim {
+					firstCommit = min(firstCommit, d)
+				}
+				if c := completion[k]; r.First <= c && c <= r.Last && (committed < 0 || d < committed) {
+					committed = d
+				}
+			}
+		}
+		if again < 0 || committed < 0 {
+			t.Errorf("activity %s, held by the victim: no survivor ran it again (%v) or no host committed its completion (%v)", k, again, committed)
+			continue
+		}
+		// The victim's run lost its lock to a survivor's: its result must not be the one
+		// the history recorded.
+		var res Result
+		if err := json.Unmarshal(result[k], &res); err != nil || res.Host == victim.name {
+			t.Errorf("activity %s, held by the victim and run again by a survivor: the history recorded %s, the result of the victim's run, whose lock had expired", k, result[k])
+		}
+		rerun, commit = append(rerun, again), append(commit, committed)
+	}
+	t.Logf("takeover: the victim held %d activities of %d instances when disrupted; first commit by a survivor of one of its instances %s after the disruption; held activities run again after %s, their completions (all survivors' results) committed after %s (lock timeout %s, bound lock timeout + idle poll %s = %s)",
+		len(held), instancesOf(held), firstCommit.Round(time.Millisecond), spread(rerun), spread(commit),
+		lockTimeout, wakePollMax, lockTimeout+wakePollMax)
+}
+
+// instancesOf counts the instances of a set of activities.
+func instancesOf(m map[activityKey]Record) int {
+	ids := map[string]bool{}
+	for k := range m {
+		ids[k.instance] = true
+	}
+	return len(ids)
+}
+
+// spread describes durations: min, median, max.
+func spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "(none)"
+	}
+	slices.Sort(ds)
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("min %s, median %s, max %s", r(ds[0]), r(ds[len(ds)/2]), r(ds[len(ds)-1]))
+}
+
+// reportMoves reports how many instances had turns committed by more than one host, and how
+// many turns a host committed on an instance that it had run before and that another host
+// had moved on since: the host's live copy of it, if still cached, was stale, which its
+// live cache must notice (it compares history lengths).
+func reportMoves(t *testing.T, hosts []*hostProc, recs map[*hostProc][]Record) {
+	t.Helper()
+	type turn struct {
+		host string
+		at   int64
+	}
+	by := map[string][]turn{}
+	for _, h := range hosts {
+		for _, r := range recs[h] {
+			if r.Kind == RecordTurn {
+				by[r.Instance] = append(by[r.Instance], turn{h.name, r.Time})
+			}
+		}
+	}
+	moved, returns := 0, 0
+	for _, ts := range by {
+		slices.SortFunc(ts, func(a, b turn) int { return cmp.Compare(a.at, b.at) })
+		ran := map[string]bool{}
+		for i, tn := range ts {
+			if i > 0 && ts[i-1].host != tn.host && ran[tn.host] {
+				returns++
+			}
+			ran[tn.host] = true
+		}
+		if len(ran) > 1 {
+			moved++
+		}
+	}
+	var names []string
+	for _, h := range hosts {
+		names = append(names, h.name)
+	}
+	t.Logf("instances whose turns more than one host committed: %d of %d (hosts %s); turns of a host back on an instance another host had moved on: %d",
+		moved, len(by), strings.Join(names, ", "), returns)
+}
+
+// reportReturn reports what a frozen victim did once resumed: the activities it held that
+// it finished anyway (the survivors had run them again: the store must refuse their
+// completions) or stopped on losing their locks, and its turns, in particular those of
+// instances that it had run before the freeze and that the survivors moved on meanwhile (its
+// live copies of them were stale).
+func reportReturn(t *testing.T, victim *hostProc, held map[activityKey]Record, recs map[*hostProc][]Record, frozen, resumed time.Time) {
+	t.Helper()
+	before, during := map[string]bool{}, map[string]bool{}
+	for h, rs := range recs {
+		for _, r := range rs {
+			switch {
+			case r.Kind != RecordTurn:
+			case h == victim && r.Time < frozen.UnixNano():
+				before[r.Instance] = true
+			case h != victim && r.Time > frozen.UnixNano() && r.Time < resumed.UnixNano():
+				during[r.Instance] = true
+			}
+		}
+	}
+	finished, lost, turns, stale := 0, 0, 0, map[string]bool{}
+	for _, r := range recs[victim] {
+		if r.Time < resumed.UnixNano() {
+			continue
+		}
+		k, _ := keyOf(r)
+		_, wasHeld := held[k]
+		switch {
+		case r.Kind == RecordDone && wasHeld:
+			finished++
+		case r.Kind == RecordLost && wasHeld:
+			lost++
+		case r.Kind == RecordTurn:
+			turns++
+			if before[r.Instance] && during[r.Instance] {
+				stale[r.Instance] = true
+			}
+		}
+	}
+	t.Logf("the victim, resumed: of the %d activities it held, finished %d (completions the survivors had committed already, to be refused or dropped) and stopped %d on losing their locks; committed %d turns, of %d instances that had moved on while it was frozen",
+		len(held), finished, lost, turns, len(stale))
+}
