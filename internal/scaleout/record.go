@@ -22,7 +22,7 @@ const (
 	// RecordTurn: the host committed a turn of Instance, appending the history events First
 	// to Last (their kinds in Kinds).
 	RecordTurn RecordKind = "turn"
-	// RecordStart: an activity of Instance started (Activity, Input, Attempt).
+	// RecordStart: an activity of Instance started (Activity, Input, Attempt), the run Run.
 	RecordStart RecordKind = "start"
 	// RecordDone: an activity of Instance returned Output (its completion is committed
 	// afterwards: a host may die between the two).
@@ -43,16 +43,19 @@ type Record struct {
 	Input    json.RawMessage `json:"input,omitempty"`
 	Output   json.RawMessage `json:"output,omitempty"`
 	Attempt  int             `json:"attempt,omitempty"`
+	Run      string          `json:"run,omitempty"`
 	First    int64           `json:"first,omitempty"`
 	Last     int64           `json:"last,omitempty"`
 	Kinds    []string        `json:"kinds,omitempty"`
 }
 
-// Result is what the activities of a host process return: a value, and the name of the host
-// that ran the activity, so that a history tells whose completion it recorded.
+// Result is what the activities of a host process return: a value, the name of the host that
+// ran the activity and the run, unique among the host's runs, so that a history tells whose
+// completion it recorded.
 type Result struct {
 	Value string `json:"v"`
 	Host  string `json:"host"`
+	Run   string `json:"run"`
 }
 
 // Recorder writes records to a writer, one line per Write call, so that a process killed at

@@ -7,7 +7,7 @@
 //	hostproc --store postgres://... --module guest.wasm --name h1 [--cache DIR] [--lock-timeout 2s] [--activity-time 20ms]
 //
 // The activities, for the Go test guest (conformance/guests/go), return a scaleout.Result: a
-// value and the host's name (--name):
+// value, the host's name (--name) and the run ("<name>/<n>", the records of the run say it):
 //
 //   - step(i): the value "<instance>/<i>", the instance that scheduled it and its input;
 //   - greet(s): the value "Hello, <s>!".
@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -113,7 +114,7 @@ func serve(ctx context.Context, o options, stdin io.Reader, rec *scaleout.Record
 	if err != nil {
 		return err
 	}
-	a := activities{rec: rec, name: o.name, work: o.work, stderr: stderr}
+	a := activities{rec: rec, name: o.name, runs: new(atomic.Int64), work: o.work, stderr: stderr}
 	err = errors.Join(
 		host.RegisterActivityFunc(h, "step", func(ctx context.Context, i int) (scaleout.Result, error) {
 			return recorded(ctx, a, i, func(id string) string { return fmt.Sprintf("%s/%d", id, i) })
@@ -151,6 +152,7 @@ func serve(ctx context.Context, o options, stdin io.Reader, rec *scaleout.Record
 type activities struct {
 	rec    *scaleout.Recorder
 	name   string
+	runs   *atomic.Int64 // numbers the runs
 	work   time.Duration
 	stderr io.Writer
 }
@@ -167,7 +169,7 @@ func recorded[In any](ctx context.Context, a activities, in In, fn func(instance
 		return scaleout.Result{}, err
 	}
 	r := scaleout.Record{Kind: scaleout.RecordStart, Instance: info.InstanceID, Activity: info.Name,
-		Input: input, Attempt: info.Attempt}
+		Input: input, Attempt: info.Attempt, Run: fmt.Sprintf("%s/%d", a.name, a.runs.Add(1))}
 	record(a.rec, r, a.stderr)
 	t := time.NewTimer(a.work)
 	defer t.Stop()
@@ -178,7 +180,7 @@ func recorded[In any](ctx context.Context, a activities, in In, fn func(instance
 		return scaleout.Result{}, ctx.Err()
 	case <-t.C:
 	}
-	out := scaleout.Result{Value: fn(info.InstanceID), Host: a.name}
+	out := scaleout.Result{Value: fn(info.InstanceID), Host: a.name, Run: r.Run}
 	if r.Output, err = json.Marshal(out); err != nil {
 		return scaleout.Result{}, err
 	}
