@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,9 +35,10 @@ const (
 	// activityTime is how long each activity works: with hundreds of instances running, a
 	// host holds some activity locks at any moment.
 	activityTime = 50 * time.Millisecond
-	// heldAtKill is how many activities the victim must be running when the test decides to
-	// kill it, so that it surely holds some when the signal lands a moment later.
-	heldAtKill = 3
+	// runningAtDisruption is how many activities the victim must be running when the test
+	// decides to disrupt it, so that it still runs some when the SIGSTOP lands a moment
+	// later (else the test thaws it and waits again).
+	runningAtDisruption = 3
 	// wakePollMax is how often, at most, an idle host looks for work nobody announced
 	// (expired locks) while the store delivers wake-ups (the runtime's WakePollMax).
 	wakePollMax = time.Second
@@ -57,7 +59,8 @@ const (
 // workload of the Go test guest (sequential activities, fan-out, timers, external events,
 // sub-orchestrations, continue-as-new), started by a client of the test on the same store.
 // Once a third of the instances have completed, and while it runs activities (and so holds
-// their locks), it kills one host with SIGKILL. Then every instance must complete on the two
+// their locks), it kills one host: SIGSTOP, to read for sure what it was running, then
+// SIGKILL. Then every instance must complete on the two
 // others with its right output; every execution's history must be numbered 1..n and hold
 // each decision its orchestration makes exactly once; every activity a history scheduled must
 // have run (at least once: the runs are counted, duplicates reported); each of the three
@@ -115,27 +118,44 @@ func runHosts(t *testing.T, how disruption) {
 	startJobs(t, c, jobs)
 	started := time.Now()
 
-	// Disrupt the victim once a third of the instances completed, while it runs activities.
-	var doneAtDisruption int
-	waitUntil(t, 2*time.Minute, "a third of the instances to complete, the victim running activities", hosts, func() (bool, error) {
-		done, err := progress(ctx, c, jobs)
-		if err != nil || done < len(jobs)/3 {
-			return false, err
+	// Disrupt the victim once a third of the instances completed, while it runs activities:
+	// it is frozen first, so that what it runs is known for sure (its records do not change
+	// while it is stopped); frozen with none running, it is thawed and tried again.
+	// inFlight are the activities it had started and not finished when disrupted; its
+	// records before cutoff are those it wrote before it was killed or frozen.
+	var (
+		doneAtDisruption  int
+		freezes           int
+		inFlight          map[activityKey]Record
+		disrupted, cutoff time.Time
+		alive, resumed    = survivors, time.Time{}
+	)
+	for freezes = 1; ; freezes++ {
+		waitUntil(t, 2*time.Minute, "a third of the instances to complete, the victim running activities", hosts, func() (bool, error) {
+			done, err := progress(ctx, c, jobs)
+			if err != nil || done < len(jobs)/3 {
+				return false, err
+			}
+			doneAtDisruption = done
+			return len(running(victim.records(t))) >= runningAtDisruption, nil
+		})
+		disrupted = time.Now()
+		victim.freeze(t)
+		if inFlight = running(victim.records(t)); len(inFlight) > 0 {
+			break
 		}
-		doneAtDisruption = done
-		return len(running(victim.records(t))) >= heldAtKill, nil
-	})
-	disrupted := time.Now()
-	var held map[activityKey]Record
-	alive, resumed := survivors, disrupted
+		if freezes == 20 {
+			t.Fatalf("the victim, frozen %d times while it seemed to run activities, ran none each time", freezes)
+		}
+		victim.thaw(t)
+	}
 	switch how {
 	case kill:
 		victim.kill(t)
-		held = running(victim.records(t))
+		cutoff = time.Now()
+		resumed = cutoff
 	case pause:
-		victim.freeze(t)
-		held = running(victim.records(t))
-		waitUntil(t, time.Minute, "the survivors to run again what the frozen host held", survivors, func() (bool, error) {
+		waitUntil(t, time.Minute, "the survivors to run again what the frozen host was running", survivors, func() (bool, error) {
 			again := map[activityKey]bool{}
 			for _, h := range survivors {
 				for _, r := range h.records(t) {
@@ -144,7 +164,7 @@ func runHosts(t *testing.T, how disruption) {
 					}
 				}
 			}
-			for k := range held {
+			for k := range inFlight {
 				if !again[k] {
 					return false, nil
 				}
@@ -152,6 +172,7 @@ func runHosts(t *testing.T, how disruption) {
 			return true, nil
 		})
 		resumed = time.Now()
+		cutoff = resumed
 		victim.thaw(t)
 		alive = hosts
 	}
@@ -225,9 +246,12 @@ func runHosts(t *testing.T, how disruption) {
 		t.Logf("host %s: %d turns committed, %d activities completed (%d and %d after the victim was %s)",
 			h.name, turns, done, afterTurns, afterDone, map[disruption]string{kill: "killed", pause: "resumed"}[how])
 	}
-	// Duplicate runs: of an activity the victim held at the disruption, of one it finished
-	// but whose completion it did not commit, of one that a frozen victim started once
-	// resumed (it had taken it before), or other (a host that lost a lock on a busy machine).
+	held := heldLocks(inFlight, recs[victim], acts, cutoff)
+
+	// Duplicate runs: of an activity the victim was running at the disruption, of one it
+	// finished but whose completion it did not commit, of one that a frozen victim started
+	// once resumed (it had taken it before), or other (a host that lost a lock on a busy
+	// machine).
 	starts, dupHeld, dupUncommitted, dupResumed := 0, 0, 0, 0
 	var dupOther []string
 	for _, a := range acts {
@@ -240,7 +264,7 @@ func runHosts(t *testing.T, how disruption) {
 				victimResumed = victimResumed || (how == pause && r.host == victim && r.rec.Time >= resumed.UnixNano())
 			case RecordDone:
 				results = append(results, r.rec.Output)
-				victimDone = victimDone || (r.host == victim && r.rec.Time < disrupted.UnixNano())
+				victimDone = victimDone || (r.host == victim && r.rec.Time < cutoff.UnixNano())
 			}
 		}
 		if len(results) == 0 {
@@ -254,9 +278,9 @@ func runHosts(t *testing.T, how disruption) {
 		if n < 2 {
 			continue
 		}
-		_, wasHeld := held[a.key]
+		_, wasRunning := inFlight[a.key]
 		switch {
-		case wasHeld:
+		case wasRunning:
 			dupHeld += n - 1
 		case victimDone:
 			dupUncommitted += n - 1
@@ -272,19 +296,22 @@ func runHosts(t *testing.T, how disruption) {
 			dupOther = append(dupOther, fmt.Sprintf("%s by %s", a.key, strings.Join(by, ", ")))
 		}
 	}
-	t.Logf("activities: %d scheduled, %d runs started, %d duplicate runs: %d held by the victim, %d finished by it but not committed, %d started by it once resumed, %d other %v",
+	t.Logf("activities: %d scheduled, %d runs started, %d duplicate runs: %d running on the victim, %d finished by it but not committed, %d started by it once resumed, %d other %v",
 		len(acts), starts, starts-len(acts), dupHeld, dupUncommitted, dupResumed, len(dupOther), dupOther)
 	what := "killed"
 	if how == pause {
 		what = fmt.Sprintf("frozen for %s", resumed.Sub(disrupted).Round(time.Millisecond))
 	}
+	if freezes > 1 {
+		what += fmt.Sprintf(" (at freeze %d: it ran no activity at the others)", freezes)
+	}
 	t.Logf("timeline: %d instances started in %s; victim %s %s %s after the first start with %d of %d completed; all completed %s after the disruption (%s in all)",
 		len(jobs), started.Sub(began).Round(time.Millisecond), victim.name, what, disrupted.Sub(began).Round(time.Millisecond),
 		doneAtDisruption, len(jobs), finished.Sub(disrupted).Round(time.Millisecond), finished.Sub(began).Round(time.Millisecond))
-	reportTakeover(t, victim, held, recs, runs, acts, disrupted, finished)
+	reportTakeover(t, how, victim, held, inFlight, recs, runs, acts, disrupted, resumed, finished)
 	reportMoves(t, hosts, recs)
 	if how == pause {
-		reportReturn(t, victim, held, recs, disrupted, resumed)
+		reportReturn(t, victim, inFlight, recs, disrupted, resumed)
 	}
 }
 
@@ -389,9 +416,42 @@ func progress(ctx context.Context, c *host.Client, jobs []job) (int, error) {
 	return done, nil
 }
 
-// reportTakeover checks that every activity the victim held when it was killed or frozen
-// (started, not finished) was run again by a survivor, and that the completion the history
-// recorded is a survivor's, and reports how long that took after the disruption.
+// heldLocks returns the activities whose locks the victim held when it was disrupted, by the
+// record of the run that held each: those it was running (inFlight), and those it had
+// finished without committing their completions (the histories recorded another run's
+// result). An activity holds its lock until its completion is committed. recs are the
+// victim's records; those before cutoff were written before the disruption.
+func heldLocks(inFlight map[activityKey]Record, recs []Record, acts []scheduled, cutoff time.Time) map[activityKey]Record {
+	recorded := map[activityKey]string{} // the run whose result a history recorded
+	for _, a := range acts {
+		var res Result
+		if json.Unmarshal(a.result, &res) == nil {
+			recorded[a.key] = res.Run
+		}
+	}
+	held := maps.Clone(inFlight)
+	started := map[string]Record{}
+	for _, r := range recs {
+		if r.Time >= cutoff.UnixNano() {
+			continue
+		}
+		k, err := keyOf(r)
+		switch {
+		case err != nil:
+		case r.Kind == RecordStart:
+			started[r.Run] = r
+		case r.Kind == RecordDone && recorded[k] != r.Run:
+			held[k] = started[r.Run]
+		}
+	}
+	return held
+}
+
+// reportTakeover checks that the activities whose locks the victim held when it was killed
+// or frozen were run again by a survivor (for a frozen victim, those it was running, which
+// the test waited for; it may commit the others itself once resumed), and that no history
+// recorded the result of the victim's run once a survivor had run it again (its lock was
+// lost). It reports how long the takeover took after the disruption.
 //
 // The bound: the victim renewed each lock every lockTimeout/3, the last time at most that
 // long before the disruption, so its locks expire between 2/3 lockTimeout and lockTimeout
@@ -399,11 +459,11 @@ func progress(ctx context.Context, c *host.Client, jobs []job) (int, error) {
 // within wakePollMax (expiries are not announced). So an activity is run again at most
 // lockTimeout + wakePollMax after the disruption, plus the machine's scheduling delays, and
 // its completion is committed activityTime and one turn later.
-func reportTakeover(t *testing.T, victim *hostProc, held map[activityKey]Record, recs map[*hostProc][]Record,
-	runs map[activityKey][]run, acts []scheduled, disrupted, finished time.Time) {
+func reportTakeover(t *testing.T, how disruption, victim *hostProc, held, inFlight map[activityKey]Record,
+	recs map[*hostProc][]Record, runs map[activityKey][]run, acts []scheduled, disrupted, resumed, finished time.Time) {
 	t.Helper()
 	if len(held) == 0 {
-		t.Fatalf("the victim held no activity when it was disrupted (its records show none started and not finished)")
+		t.Fatalf("the victim held no activity lock when it was disrupted: every activity it was running a moment before had been committed")
 	}
 	completion, result := map[activityKey]int64{}, map[activityKey][]byte{}
 	for _, a := range acts {
@@ -411,12 +471,13 @@ func reportTakeover(t *testing.T, victim *hostProc, held map[activityKey]Record,
 	}
 	var rerun, commit []time.Duration
 	firstCommit := finished.Sub(disrupted)
-	for k := range held {
+	for k, victimRun := range held {
 		var again, committed time.Duration = -1, -1
+		var againAt int64
 		for _, r := range runs[k] {
 			if r.host != victim && r.rec.Kind == RecordStart && r.rec.Time > disrupted.UnixNano() {
 				if d := time.Duration(r.rec.Time - disrupted.UnixNano()); again < 0 || d < again {
-					again = d
+					again, againAt = d, r.rec.Time
 				}
 			}
 		}
@@ -434,22 +495,29 @@ func reportTakeover(t *testing.T, victim *hostProc, held map[activityKey]Record,
 				}
 			}
 		}
-		if again < 0 || committed < 0 {
-			t.Errorf("activity %s, held by the victim: no survivor ran it again (%v) or no host committed its completion (%v)", k, again, committed)
+		_, wasRunning := inFlight[k]
+		if again < 0 {
+			if how == kill || wasRunning {
+				t.Errorf("activity %s, held by the victim: no survivor ran it again", k)
+			}
 			continue
 		}
-		// The victim's run lost its lock to a survivor's: its result must not be the one
-		// the history recorded.
+		if committed < 0 {
+			t.Errorf("activity %s, held by the victim and run again: no host committed its completion", k)
+			continue
+		}
+		// Once a survivor ran it again, the victim's run had lost its lock: its result must
+		// not be the one the history recorded.
 		var res Result
-		if err := json.Unmarshal(result[k], &res); err != nil || res.Run == held[k].Run {
+		if err := json.Unmarshal(result[k], &res); err != nil || (res.Run == victimRun.Run && (how == kill || againAt < resumed.UnixNano())) {
 			t.Errorf("activity %s, held by the victim and run again by a survivor: the history recorded %s, the result of the victim's run %s, whose lock had expired (%v)",
-				k, result[k], held[k].Run, err)
+				k, result[k], victimRun.Run, err)
 		}
 		rerun, commit = append(rerun, again), append(commit, committed)
 	}
-	t.Logf("takeover: the victim held %d activities of %d instances when disrupted; first commit by a survivor of one of its instances %s after the disruption; held activities run again after %s, their completions (none the victim's result) committed after %s (lock timeout %s, bound lock timeout + idle poll %s = %s)",
-		len(held), instancesOf(held), firstCommit.Round(time.Millisecond), spread(rerun), spread(commit),
-		lockTimeout, wakePollMax, lockTimeout+wakePollMax)
+	t.Logf("takeover: the victim held %d activity locks of %d instances when disrupted (%d activities running, %d finished and not committed); first commit by a survivor of one of its instances %s after the disruption; %d held activities run again after %s, their completions (none the victim's result) committed after %s (lock timeout %s, bound lock timeout + idle poll %s = %s)",
+		len(held), instancesOf(held), len(inFlight), len(held)-len(inFlight), firstCommit.Round(time.Millisecond),
+		len(rerun), spread(rerun), spread(commit), lockTimeout, wakePollMax, lockTimeout+wakePollMax)
 }
 
 // instancesOf counts the instances of a set of activities.
@@ -511,12 +579,12 @@ func reportMoves(t *testing.T, hosts []*hostProc, recs map[*hostProc][]Record) {
 		moved, len(by), strings.Join(names, ", "), returns)
 }
 
-// reportReturn reports what a frozen victim did once resumed: the activities it held that
-// it finished anyway (the survivors had run them again: the store must refuse their
+// reportReturn reports what a frozen victim did once resumed: the activities it was running
+// that it finished anyway (the survivors had run them again: the store must refuse their
 // completions) or stopped on losing their locks, and its turns, in particular those of
 // instances that it had run before the freeze and that the survivors moved on meanwhile (its
 // live copies of them were stale).
-func reportReturn(t *testing.T, victim *hostProc, held map[activityKey]Record, recs map[*hostProc][]Record, frozen, resumed time.Time) {
+func reportReturn(t *testing.T, victim *hostProc, inFlight map[activityKey]Record, recs map[*hostProc][]Record, frozen, resumed time.Time) {
 	t.Helper()
 	before, during := map[string]bool{}, map[string]bool{}
 	for h, rs := range recs {
@@ -536,7 +604,7 @@ func reportReturn(t *testing.T, victim *hostProc, held map[activityKey]Record, r
 			continue
 		}
 		k, _ := keyOf(r)
-		_, wasHeld := held[k]
+		_, wasHeld := inFlight[k]
 		switch {
 		case r.Kind == RecordDone && wasHeld:
 			finished++
@@ -549,6 +617,6 @@ func reportReturn(t *testing.T, victim *hostProc, held map[activityKey]Record, r
 			}
 		}
 	}
-	t.Logf("the victim, resumed: of the %d activities it held, finished %d (completions the survivors had committed already, to be refused or dropped) and stopped %d on losing their locks; committed %d turns, of %d instances that had moved on while it was frozen",
-		len(held), finished, lost, turns, len(stale))
+	t.Logf("the victim, resumed: of the %d activities it was running, finished %d (completions the survivors had committed already, to be refused or dropped) and stopped %d on losing their locks; committed %d turns, of %d instances that had moved on while it was frozen",
+		len(inFlight), finished, lost, turns, len(stale))
 }
