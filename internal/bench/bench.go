@@ -536,7 +536,7 @@ type tracker struct {
 	record    string
 	turnTimes []time.Time
 	// lastHost is the host that committed each instance's last turn; moved counts the turns
-	// committed by another host than the instance's previous turn (see hostMoves).
+	// committed by another host than the instance's previous turn (see movedTurns).
 	lastHost map[string]int
 	moved    int
 	changed  chan struct{}
