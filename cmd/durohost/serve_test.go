@@ -167,6 +167,8 @@ func TestServeErrors(t *testing.T) {
 	tlsHalf := write("tls.json", `{`+tok+`, "tls_cert": "cert.pem"}`)
 	cert := write("cert.pem", "not a certificate")
 	ok := write("ok.json", `{`+tok+`}`)
+	twoStores := write("stores.json", `{`+tok+`, "store": "a.db", "db": "b.db"}`)
+	badStore := write("badstore.json", `{`+tok+`, "store": "mysql://h/db"}`)
 	for _, tc := range []struct {
 		args    []string
 		mention string
@@ -188,6 +190,9 @@ func TestServeErrors(t *testing.T) {
 		{[]string{"serve", "--db", db, "--config", badNS, "--listen", "127.0.0.1:0"}, "a/b"},
 		{[]string{"serve", "--db", db}, "DUROHOST_TOKENS"},
 		{[]string{"serve", "extra"}, "unexpected argument"},
+		{[]string{"serve", "--config", twoStores}, `"store" and "db" name different stores`},
+		{[]string{"serve", "--config", badStore}, "serve: config " + badStore + `: unknown store scheme "mysql"`},
+		{[]string{"serve", "--store", "sqlite:", "--config", ok}, "serve: --store: sqlite: needs a file path"},
 	} {
 		r := runCLI(tc.args...)
 		if r.code != exitError || !strings.Contains(r.stderr, tc.mention) {

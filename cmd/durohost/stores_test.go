@@ -301,10 +301,14 @@ func TestServeAndWorkerPostgres(t *testing.T) {
 	steps := newStepServer(t, 2*time.Millisecond)
 	db := withPassword(t, pgDatabase(t))
 
+	// The store comes from the config file for serve, from the environment (which wins over
+	// the file) for the worker, which reads the file for its policies.
+	config := writeFile(t, "serve.json", []byte(fmt.Sprintf(`{"store": %q, "tokens": [{"namespace": "a", "token": "secret-a"}],
+		"namespaces": {"a": {"activities": ["http", "echo"]}}}`, db)))
 	// serve takes one turn and one activity at a time, so that work is left for the worker.
-	serve, api := startServer(t, []string{envTokens + "=a:secret-a"}, "--store", db, "--allow-http", "127.0.0.1",
+	serve, api := startServer(t, nil, "--config", config, "--allow-http", "127.0.0.1",
 		"--orchestration-workers", "1", "--activity-workers", "1")
-	worker := startProcessEnv(t, []string{envStore + "=" + db}, bin, "worker", "--allow-http", "127.0.0.1")
+	worker := startProcessEnv(t, []string{envStore + "=" + db}, bin, "worker", "--config", config, "--allow-http", "127.0.0.1")
 	waitFor(t, 30*time.Second, "the worker to start", func() bool {
 		select {
 		case <-worker.done:

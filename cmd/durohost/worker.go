@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/server"
 )
 
 // workerCommand runs a host on a store until it is signalled: another host for the instances
@@ -61,9 +62,7 @@ SQLite writer is faster than several.`,
 			if err != nil {
 				return exitWith(exitError, "worker: %v", err)
 			}
-			so, err := cfg.sessionOptions(c, tokens, func(ns string) (host.NamespacePolicy, bool) {
-				return host.NamespacePolicy{}, ns == "" // run's instances: as under run
-			})
+			so, err := workerSessionOptions(c, cfg, tokens)
 			if err != nil {
 				return exitWith(exitError, "worker: %v", err)
 			}
@@ -88,4 +87,13 @@ SQLite writer is faster than several.`,
 			return nil
 		},
 	}
+}
+
+// workerSessionOptions are the session options of a worker: serve's (see serveConfig.sessionOptions),
+// but the instances of the default namespace, which only run starts, may call every
+// activity, as under run.
+func workerSessionOptions(c *cli.Context, cfg *serveConfig, tokens []server.Token) (sessionOptions, error) {
+	return cfg.sessionOptions(c, tokens, func(ns string) (host.NamespacePolicy, bool) {
+		return host.NamespacePolicy{}, ns == ""
+	})
 }
