@@ -21,7 +21,8 @@
 // unprivileged user ("postgres" if the machine has one, else "nobody"), since initdb refuses
 // to run as root. The binaries are those of the directory DUROHOST_TEST_POSTGRES_BIN names,
 // else of the newest /usr/lib/postgresql/<version>/bin (Debian's layout), else those found on
-// PATH. The server does not wait for the disk (fsync off) unless Durable asks. Main stops the
+// PATH, else a published build fetched once into the temporary directory (so that the tests
+// run where only Go is installed). The server does not wait for the disk (fsync off) unless Durable asks. Main stops the
 // server and removes its directory. When no server can be had, NewDatabase fails the test
 // with the reason: tests that need PostgreSQL never skip.
 package pgtest
@@ -54,7 +55,8 @@ import (
 const EnvURL = "DUROHOST_TEST_POSTGRES"
 
 // EnvBin is the environment variable naming the directory of the PostgreSQL binaries
-// (initdb, postgres), when they are neither on PATH nor in /usr/lib/postgresql.
+// (initdb, postgres), when they are neither on PATH nor in /usr/lib/postgresql; "fetch" uses
+// the published build the tests fetch when the machine has none.
 const EnvBin = "DUROHOST_TEST_POSTGRES_BIN"
 
 // startTimeout bounds initdb and the wait for a started server to accept connections.
@@ -356,7 +358,9 @@ func findBin() (string, error) {
 		}
 		return true
 	}
-	if dir := os.Getenv(EnvBin); dir != "" {
+	if dir := os.Getenv(EnvBin); dir == "fetch" {
+		return fetchBin()
+	} else if dir != "" {
 		if has(dir) {
 			return dir, nil
 		}
@@ -390,8 +394,13 @@ func findBin() (string, error) {
 			return dir, nil
 		}
 	}
-	return "", fmt.Errorf("pgtest: no PostgreSQL server binaries (initdb, postgres) on PATH or in /usr/lib/postgresql/*/bin: "+
-		"install PostgreSQL, set %s to their directory, or set %s to a server URL", EnvBin, EnvURL)
+	// Where only Go is installed: fetch a published build of PostgreSQL.
+	dir, err := fetchBin()
+	if err != nil {
+		return "", fmt.Errorf("pgtest: no PostgreSQL server binaries (initdb, postgres) on PATH or in /usr/lib/postgresql/*/bin, "+
+			"and fetching them failed (%v): install PostgreSQL, set %s to their directory, or set %s to a server URL", err, EnvBin, EnvURL)
+	}
+	return dir, nil
 }
 
 // identity is who initdb and postgres run as: the current user, or an unprivileged one when
