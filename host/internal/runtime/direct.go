@@ -100,6 +100,14 @@ func (r *Runtime) complete(ctx context.Context, wi *store.WorkItem, msg store.Me
 				<-r.turnSlots
 				return
 			}
+			if r.waker != nil && !r.live.holds(wi.InstanceID) {
+				// Another host may hold the instance live (this one ran an activity it
+				// fetched from the queue): the result is queued, and the store wakes the
+				// hosts; taking the turn here would replay the instance cold and move it.
+				<-r.turnSlots
+				r.completed(wi, r.st.CompleteActivity(cctx, wi.Token, msg))
+				return
+			}
 			turn, err := r.dispatch.CompleteActivityAndFetch(cctx, wi.Token, msg, r.cfg.LockTimeout, r.known)
 			if turn != nil {
 				r.processTurn(ctx, turn)

@@ -239,6 +239,15 @@ func (c *liveCache) remove(el *list.Element) {
 	c.used -= e.size
 }
 
+// holds reports whether the cache holds a live instance of id (parked, or committing).
+func (c *liveCache) holds(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, parked := c.byID[id]
+	_, committing := c.committing[id]
+	return parked || committing || c.settled[id]
+}
+
 // evictOne discards the least recently used parked instance (to make room for a turn in the
 // guest memory budget); false when none is parked.
 func (c *liveCache) evictOne() bool {
