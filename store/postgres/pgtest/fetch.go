@@ -76,4 +76,3 @@ func hasServer(dir string) bool {
 	}
 	return true
 }
-
