@@ -53,21 +53,52 @@ func openSQLite(t *testing.T) store.Store {
 	return st
 }
 
-// TestScenarios runs the scenario suite with the Go guest on the SQLite store, in every mode.
-func TestScenarios(t *testing.T) {
-	guest := testguest.Build(t, goGuest, "")
-	variant := testguest.Build(t, goGuest, "-X=main.variant=b")
-	scenarios.RunScenarios(t, guest, openSQLite,
-		scenarios.WithVariant(variant), scenarios.WithHostOptions(host.WithCompilationCache(cacheDir)))
+// A guestLanguage is the test guest of one language (conformance/guests/<name>): its default
+// build and its variant-b build (README.md of the scenario suite). The Go guest is built here;
+// every other language registers itself from an init function in <name>_test.go, usually
+// reading committed fixtures that .ci/run rebuilds from their sources.
+type guestLanguage struct {
+	name  string
+	build func(t *testing.T) (guest, variant []byte)
 }
 
-var update = flag.Bool("update", false, "record the scenarios and rewrite the golden histories that changed")
+// guestLanguages are the registered test guests, in registration order (Go first).
+var guestLanguages = []guestLanguage{{name: "go", build: func(t *testing.T) ([]byte, []byte) {
+	return testguest.Build(t, goGuest, ""), testguest.Build(t, goGuest, "-X=main.variant=b")
+}}}
 
-// TestGolden replays the golden histories of testdata/histories against the current Go guest
-// and host. With -update it records them again (see README.md).
+// registerGuestLanguage adds the test guest of a language.
+func registerGuestLanguage(name string, build func(t *testing.T) (guest, variant []byte)) {
+	guestLanguages = append(guestLanguages, guestLanguage{name: name, build: build})
+}
+
+// TestScenarios runs the scenario suite with the test guest of every language
+// (TestScenarios/<language>) on the SQLite store, in every mode.
+func TestScenarios(t *testing.T) {
+	for _, l := range guestLanguages {
+		t.Run(l.name, func(t *testing.T) {
+			guest, variant := l.build(t)
+			scenarios.RunScenarios(t, guest, openSQLite,
+				scenarios.WithVariant(variant), scenarios.WithHostOptions(host.WithCompilationCache(cacheDir)))
+		})
+	}
+}
+
+var update = flag.Bool("update", false, "record the scenarios with the Go guest and rewrite the golden histories that changed")
+
+// TestGolden replays the golden histories of testdata/histories, recorded with the Go guest,
+// against the current host and the test guest of every language (TestGolden/<language>): one
+// history, any language. With -update it records them again with the Go guest (see
+// README.md).
 func TestGolden(t *testing.T) {
-	guest := testguest.Build(t, goGuest, "")
-	variant := testguest.Build(t, goGuest, "-X=main.variant=b")
-	scenarios.RunGolden(t, guest, openSQLite, filepath.Join("testdata", "histories"), *update,
-		scenarios.WithVariant(variant), scenarios.WithHostOptions(host.WithCompilationCache(cacheDir)))
+	for _, l := range guestLanguages {
+		t.Run(l.name, func(t *testing.T) {
+			if *update && l.name != "go" {
+				t.Skip("-update records the golden histories with the Go guest only")
+			}
+			guest, variant := l.build(t)
+			scenarios.RunGolden(t, guest, openSQLite, filepath.Join("testdata", "histories"), *update && l.name == "go",
+				scenarios.WithVariant(variant), scenarios.WithHostOptions(host.WithCompilationCache(cacheDir)))
+		})
+	}
 }

@@ -58,10 +58,11 @@ prints one line per count.
 cpu_us_per_turn is this process's CPU time per turn (SQLite's work included);
 db_cpu_us_per_turn the PostgreSQL server's, when it runs on this machine.
 
-The benchmark guest is the Go
-package internal/bench/guest, compiled with the local Go toolchain (GOOS=wasip1
-GOARCH=wasm) and cached like the modules of 'durohost run': durohost bench must be run
-from a source checkout of durohost (the current directory or one above it, or --source).
+The benchmark guest is, by default, the Go package internal/bench/guest, compiled with the
+local Go toolchain (GOOS=wasip1 GOARCH=wasm) and cached like the modules of 'durohost run';
+--guest LANGUAGE runs the same workloads with the benchmark guest of another language.
+durohost bench must be run from a source checkout of durohost (the current directory or one
+above it, or --source).
 The machine's load average is printed with each line: figures from a loaded machine
 are not comparable.
 
@@ -80,6 +81,7 @@ Examples:
 			&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N`", Value: 64},
 			&cli.IntFlag{Name: "activity-workers", Usage: "activities run at once, `N`", Value: 32},
 			&cli.Int64Flag{Name: "live-cache", Usage: "memory of the instances kept alive between turns, in `BYTES` (0: disabled); W6 always runs without", Value: host.DefaultLiveCacheBytes},
+			&cli.StringFlag{Name: "guest", Usage: "the `LANGUAGE` of the benchmark guest (" + strings.Join(benchLanguages(), ", ") + ")", Value: "go"},
 			&cli.StringFlag{Name: "source", Usage: "`DIR` of the durohost source checkout (default: found from the current directory)", TakesFile: true},
 			&cli.Float64Flag{Name: "scale", Usage: "multiply every size by `F` (tests)", Value: 1, Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the workloads to `FILE`", Hidden: true, TakesFile: true},
@@ -175,7 +177,7 @@ func benchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	wasm, err := (&guestBuilder{cacheDir: cache, log: stderr}).build(ctx, filepath.Join(src, filepath.FromSlash(benchGuest)))
+	wasm, err := (&guestBuilder{cacheDir: cache, log: stderr}).buildBenchGuest(ctx, c.String("guest"), src)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitWith(exitInterrupted, "interrupted")

@@ -26,6 +26,16 @@ type guestBuilder struct {
 	log io.Writer
 }
 
+func init() {
+	registerLanguage(&sourceLanguage{
+		name:       "go",
+		marker:     "Go files of a main package",
+		detect:     hasGoFiles,
+		build:      (*guestBuilder).build,
+		benchGuest: benchGuest,
+	})
+}
+
 // buildKeyVersion changes when the way modules are built changes, invalidating old builds.
 const buildKeyVersion = "durohost-go-guest-1"
 

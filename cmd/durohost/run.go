@@ -203,8 +203,8 @@ func report(stdout io.Writer, in *store.Instance) error {
 	return exitWith(exitError, "instance %s ended with status %s", in.ID, in.Status)
 }
 
-// readModule returns the module bytes of arg: a .wasm file, or a Go guest package directory
-// compiled by b.
+// readModule returns the module bytes of arg: a .wasm file, or a guest project directory
+// (a Go package, or a project of another registered language) built by b.
 func readModule(ctx context.Context, arg string, b *guestBuilder) ([]byte, error) {
 	fi, err := os.Stat(arg)
 	switch {
@@ -213,7 +213,7 @@ func readModule(ctx context.Context, arg string, b *guestBuilder) ([]byte, error
 	case err != nil:
 		return nil, fmt.Errorf("module %s: %v", arg, err)
 	case fi.IsDir():
-		return b.build(ctx, arg)
+		return b.buildDir(ctx, arg)
 	}
 	wasm, err := os.ReadFile(arg)
 	if err != nil {
