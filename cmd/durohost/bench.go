@@ -57,6 +57,12 @@ prints one line per count.
 
 cpu_us_per_turn is this process's CPU time per turn (SQLite's work included);
 db_cpu_us_per_turn the PostgreSQL server's, when it runs on this machine.
+rss_idle_mb is this process's resident memory with the workload's hosts started and warm,
+rss_peak_mb its peak during the workload (MiB; Linux).
+
+--runs 3 repeats the floor and the workloads three times (each line says its run), then
+prints one summary line per workload: the median of each figure and its [min..max] range.
+Figures swing with the disk and the machine's load: compare medians of several runs.
 
 The benchmark guest is, by default, the Go package internal/bench/guest, compiled with the
 local Go toolchain (GOOS=wasip1 GOARCH=wasm) and cached like the modules of 'durohost run';
@@ -69,6 +75,7 @@ are not comparable.
 Examples:
    durohost bench
    durohost bench --workloads W1,W3 --sync normal --json
+   durohost bench --runs 3 --workloads W1,W2,W3
    durohost bench --store postgres://durohost@localhost/bench --workloads W1,W2,W3,W4,W5
    durohost bench --store postgres://durohost@localhost/bench --workloads W1 --hosts 1,2,3`,
 		Flags: []cli.Flag{
@@ -78,6 +85,7 @@ Examples:
 			&cli.StringFlag{Name: "sync", Usage: "durability of SQLite's commits, `MODE`: full (durable, each commit waits for the disk) or normal (relaxed: the last commits may be lost on a power loss)", Value: "full"},
 			&cli.StringFlag{Name: "dir", Usage: "`DIR` for the databases and the compiled module (default: a temporary directory, removed after)", TakesFile: true},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
+			&cli.IntFlag{Name: "runs", Usage: "run the floor and the workloads `N` times, then print the median and range of every figure", Value: 1},
 			&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N`", Value: 64},
 			&cli.IntFlag{Name: "activity-workers", Usage: "activities run at once, `N`", Value: 32},
 			&cli.Int64Flag{Name: "live-cache", Usage: "memory of the instances kept alive between turns, in `BYTES` (0: disabled); W6 always runs without", Value: host.DefaultLiveCacheBytes},
@@ -102,6 +110,7 @@ func benchAction(c *cli.Context) error {
 		LiveCache:            c.Int64("live-cache"),
 		Scale:                c.Float64("scale"),
 		JSON:                 c.Bool("json"),
+		Runs:                 c.Int("runs"),
 	}
 	if arg := c.String("store"); arg != "" {
 		spec, err := parseStore(arg)
@@ -139,6 +148,8 @@ func benchAction(c *cli.Context) error {
 		return exitWith(exitError, "bench: --live-cache must not be negative")
 	case cfg.Scale <= 0:
 		return exitWith(exitError, "bench: --scale must be positive")
+	case cfg.Runs < 1 || cfg.Runs > 100:
+		return exitWith(exitError, "bench: --runs must be from 1 to 100, not %d", cfg.Runs)
 	case cfg.LiveCache == 0:
 		cfg.LiveCache = -1 // bench.Config: negative disables
 	}

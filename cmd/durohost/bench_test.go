@@ -62,6 +62,8 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--hosts", "1,0"}, "want counts of hosts from 1 to 64"},
 		{[]string{"--hosts", "two"}, "want counts of hosts"},
 		{[]string{"--hosts", "2", "--workloads", "W3"}, "--hosts applies to W1"},
+		{[]string{"--runs", "0"}, "--runs must be from 1 to 100"},
+		{[]string{"--guest", "cobol", "--workloads", "W3"}, `no benchmark guest in language "cobol"`},
 	}
 	for _, tt := range tests {
 		r := runCLI(append([]string{"bench"}, tt.args...)...)

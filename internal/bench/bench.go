@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,10 @@ type Config struct {
 	JSON bool
 	// Timeout bounds each workload (0: 10 minutes).
 	Timeout time.Duration
+	// Runs repeats the floor and the workloads (0: 1). With more than one run, every line
+	// says its run, and a summary line per workload follows the last run: the median of each
+	// figure and its range.
+	Runs int
 }
 
 // Host defaults, printed in the configuration of each line.
@@ -215,6 +220,36 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		floorTitle = "raw PostgreSQL commits of a turn's statements, no store logic"
 	}
 
+	runs := max(cfg.Runs, 1)
+	var results []result
+	for run := 1; run <= runs; run++ {
+		err := runOnce(ctx, cfg, be, sz, selected, floorTitle, run, func(r result) error {
+			results = append(results, r)
+			return writeLine(out, cfg, be, r.name, r.title, r.live, r.hosts, r.load, r.run, r.ms)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if runs > 1 {
+		return writeSummaries(out, cfg, results)
+	}
+	return nil
+}
+
+// result is one line of one run.
+type result struct {
+	name, title string
+	live        int64
+	hosts, run  int
+	load        float64
+	ms          []metric
+}
+
+// runOnce measures the floor and runs the selected workloads once (run is the run's number,
+// from 1), passing each line to emit as soon as it is measured; it stops at the first
+// workload that fails.
+func runOnce(ctx context.Context, cfg Config, be backend, sz sizes, selected []workload, floorTitle string, run int, emit func(result) error) error {
 	load := loadAverage()
 	cpu0, srv0 := cpuTime(), be.serverCPU(ctx)
 	floor, err := be.floor(ctx, sz.floorTurns, 1)
@@ -233,7 +268,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
 	}
-	err = writeLine(out, cfg, be, "FLOOR", floorTitle, -1, 0, load, append(floorMetrics, metric{"batched_turns_per_s", batched, 0}))
+	err = emit(result{name: "FLOOR", title: floorTitle, live: -1, run: run, load: load,
+		ms: append(floorMetrics, metric{"batched_turns_per_s", batched, 0})})
 	if err != nil {
 		return err
 	}
@@ -260,7 +296,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 			if w.name == "W1" && n == 1 {
 				seqStep = valueOf(ms, "step_ms")
 			}
-			if err := writeLine(out, cfg, be, w.name, w.title, live, n, load, ms); err != nil {
+			if err := emit(result{name: w.name, title: w.title, live: live, hosts: n, run: run, load: load, ms: ms}); err != nil {
 				return err
 			}
 		}
@@ -276,6 +312,10 @@ func runWorkload(ctx context.Context, cfg Config, be backend, sz sizes, w worklo
 	if n > 1 {
 		name += "_h" + strconv.Itoa(n)
 	}
+	// The peak RSS of the workload counts from here: give the previous workloads' garbage
+	// back to the system first, so that it is the workload's own.
+	debug.FreeOSMemory()
+	peakOK := resetPeakRSS()
 	e, err := newEnv(ctx, cfg, be, name, n, live, filepath.Join(cfg.Dir, "wazero-cache"))
 	if err != nil {
 		return nil, err
@@ -289,8 +329,18 @@ func runWorkload(ctx context.Context, cfg Config, be backend, sz sizes, w worklo
 	if err := e.warmUp(ctx); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
+	idle, _ := rssBytes()
 	e.cpu0, e.srv0 = cpuTime(), be.serverCPU(ctx)
-	return w.run(ctx, e)
+	ms, err = w.run(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	// rss_idle_mb: the process with its hosts started and warm, before the workload;
+	// rss_peak_mb: its peak during the workload (both in MiB).
+	if _, peak := rssBytes(); idle > 0 && peak > 0 && peakOK {
+		ms = append(ms, metric{"rss_idle_mb", float64(idle) / (1 << 20), 0}, metric{"rss_peak_mb", float64(peak) / (1 << 20), 0})
+	}
+	return ms, nil
 }
 
 // newEnv opens a fresh store called name and starts n hosts over it, each over a store of
@@ -451,7 +501,7 @@ func loadAverage() float64 {
 // writeLine prints one result line: text (name, title, key=value figures, then the
 // configuration after "|") or one JSON object. live < 0 leaves the host's configuration out
 // (FLOOR); hosts is the number of hosts of the workload.
-func writeLine(out io.Writer, cfg Config, be backend, name, title string, live int64, hosts int, load float64, ms []metric) error {
+func writeLine(out io.Writer, cfg Config, be backend, name, title string, live int64, hosts int, load float64, run int, ms []metric) error {
 	conf := slices.Clone(be.config())
 	if live >= 0 {
 		conf = append(conf, kv{"hosts", hosts}, kv{"orchestration_workers", cfg.OrchestrationWorkers},
@@ -463,6 +513,9 @@ func writeLine(out io.Writer, cfg Config, be backend, name, title string, live i
 	}
 	if cfg.Scale != 1 {
 		conf = append(conf, kv{"scale", cfg.Scale})
+	}
+	if cfg.Runs > 1 {
+		conf = append(conf, kv{"run", run})
 	}
 	var b strings.Builder
 	if cfg.JSON {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +34,100 @@ var fields = map[string][]string{
 	"W4":    {"instances", "timer_ms", "wall_s", "late_p50_ms", "late_p99_ms", "turns", "turns_per_s", "of_floor"},
 	"W5":    {"activities", "wall_s", "step_ms", "first_tenth_step_ms", "last_tenth_step_ms", "vs_W1_step", "turns", "turns_per_s", "of_floor"},
 	"W6":    {"instances", "activities", "wall_s", "activities_per_s", "instances_per_s", "step_ms", "turns", "turns_per_s", "of_floor"},
+}
+
+func init() {
+	// The memory figures come from /proc/self: Linux only.
+	if runtime.GOOS == "linux" {
+		for name := range fields {
+			if name != "FLOOR" {
+				fields[name] = append(fields[name], "rss_idle_mb", "rss_peak_mb")
+			}
+		}
+	}
+}
+
+// TestRunRepeated runs W3 three times and checks that every line names its run and that the
+// summary line gives, for each figure, the median of the runs and their range.
+func TestRunRepeated(t *testing.T) {
+	wasm := testguest.Build(t, guestPkg, "")
+	for _, asJSON := range []bool{false, true} {
+		t.Run("json="+strconv.FormatBool(asJSON), func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := Config{Module: wasm, Dir: t.TempDir(), Scale: 0.1, JSON: asJSON, Sync: sqlite.SyncNormal,
+				Timeout: time.Minute, Runs: 3, Workloads: []string{"W3"}}
+			if err := Run(context.Background(), cfg, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			t.Logf("\n%s", out.String())
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 8 {
+				t.Fatalf("%d lines, want 3 runs of FLOOR and W3 and 2 summaries:\n%s", len(lines), out.String())
+			}
+			checkLines(t, strings.Join(lines[:6], "\n"), asJSON, []string{"FLOOR", "W3", "FLOOR", "W3", "FLOOR", "W3"}, nil, map[string]string{"store": "sqlite"})
+			var p50s []float64
+			for i, line := range lines[:6] {
+				name, figs, conf := parseLine(t, line, asJSON)
+				if want := strconv.Itoa(i/2 + 1); conf["run"] != want {
+					t.Errorf("line %d has run=%s, want %s", i, conf["run"], want)
+				}
+				if name == "W3" {
+					v, _ := strconv.ParseFloat(figs["p50_ms"], 64)
+					p50s = append(p50s, v)
+				}
+			}
+			slices.Sort(p50s)
+			med, lo, hi := summaryFigure(t, lines[7], asJSON, "W3", "p50_ms")
+			if med != p50s[1] || lo != p50s[0] || hi != p50s[2] {
+				t.Errorf("summary p50_ms = %g [%g..%g], want %g [%g..%g] of %s", med, lo, hi, p50s[1], p50s[0], p50s[2], lines[7])
+			}
+			if _, _, _ = summaryFigure(t, lines[6], asJSON, "FLOOR", "turns_per_s"); t.Failed() {
+				return
+			}
+		})
+	}
+}
+
+// summaryFigure returns the median and range of a figure of a summary line of workload name.
+func summaryFigure(t *testing.T, line string, asJSON bool, name, key string) (med, lo, hi float64) {
+	t.Helper()
+	if asJSON {
+		var m struct {
+			Workload string
+			Summary  string
+			OfRuns   int `json:"of_runs"`
+			Range    map[string][2]float64
+		}
+		var figs map[string]json.RawMessage
+		if json.Unmarshal([]byte(line), &m) != nil || json.Unmarshal([]byte(line), &figs) != nil {
+			t.Fatalf("not a JSON object: %s", line)
+		}
+		if m.Workload != name || m.Summary != "median" || m.OfRuns != 3 {
+			t.Fatalf("summary line %s: want workload %s, summary median, of_runs 3", line, name)
+		}
+		med, _ = strconv.ParseFloat(string(figs[key]), 64)
+		r, ok := m.Range[key]
+		if !ok {
+			t.Fatalf("summary line has no range of %s: %s", key, line)
+		}
+		return med, r[0], r[1]
+	}
+	words := strings.Fields(line)
+	if words[0] != name || !strings.Contains(line, "median of 3 runs") {
+		t.Fatalf("summary line %q: want %s, median of 3 runs", line, name)
+	}
+	for i, w := range words {
+		if v, ok := strings.CutPrefix(w, key+"="); ok && i+1 < len(words) {
+			med, _ = strconv.ParseFloat(v, 64)
+			lohi := strings.Trim(words[i+1], "[]")
+			a, b, _ := strings.Cut(lohi, "..")
+			lo, _ = strconv.ParseFloat(a, 64)
+			hi, _ = strconv.ParseFloat(b, 64)
+			return med, lo, hi
+		}
+	}
+	t.Fatalf("summary line has no %s: %s", key, line)
+	return
 }
 
 // TestRun runs every workload at a tiny scale, in text and in JSON, and checks that each

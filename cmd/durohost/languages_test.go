@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBuildDirUnknownProject checks that a directory no registered language recognises is
+// refused with an error that names the directory and what each language looks for.
+func TestBuildDirUnknownProject(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a guest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := (&guestBuilder{cacheDir: t.TempDir()}).buildDir(context.Background(), dir)
+	if err == nil {
+		t.Fatal("buildDir of a directory without a guest project succeeded")
+	}
+	want := []string{dir, "holds no guest project"}
+	for _, n := range languageNames() {
+		want = append(want, languages[n].marker)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+// TestLanguageNamesGoFirst checks the order in which directories are tried: Go first.
+func TestLanguageNamesGoFirst(t *testing.T) {
+	names := languageNames()
+	if len(names) == 0 || names[0] != "go" {
+		t.Fatalf("languageNames() = %v, want go first", names)
+	}
+}
