@@ -10,6 +10,7 @@ import (
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/host/internal/telemetry"
 	"github.com/durohost/durohost/store"
 )
 
@@ -19,13 +20,15 @@ func (r *Runtime) activityLoop(ctx, drain context.Context) {
 		func(wi *store.WorkItem) { r.runActivity(drain, wi) })
 }
 
-// runActivity runs one work item and commits its result with the item's deletion. Its
+// runAttempt runs one work item and commits its result with the item's deletion. Its
 // context is cancelled when the lock is lost (the orchestration withdrew the item, the
-// instance was deleted) or the host stops without time to drain.
-func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
+// instance was deleted) or the host stops without time to drain. a, nil when telemetry is
+// off, records how the attempt ended (see telemetry.go).
+func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemetry.Activity) {
 	fn := r.activityFor(wi.Namespace, wi.Name)
 	result := history.Event{Ref: wi.EventID, Execution: wi.Execution}
 	if fn == nil {
+		a.SetOutcome(telemetry.ActivityUnregistered, nil)
 		if wi.Attempts < r.cfg.MaxAttempts {
 			if err := r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, r.backoff(wi.Attempts)); err != nil && !errors.Is(err, store.ErrLockLost) {
 				r.log.Warn("abandon activity", "name", wi.Name, "err", err)
@@ -47,11 +50,13 @@ func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 		cancel()
 		r.observe(Event{InstanceID: wi.InstanceID, Activity: wi.Name, Done: true, Err: err})
 		if lost {
+			a.SetOutcome(telemetry.ActivityCancelled, err)
 			r.log.Debug("activity cancelled", "name", wi.Name, "instance", wi.InstanceID)
 			return
 		}
 		if ctx.Err() != nil {
 			// Stopping: leave the item for another worker.
+			a.SetOutcome(telemetry.ActivityAbandoned, err)
 			if err := r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, 0); err != nil && !errors.Is(err, store.ErrLockLost) {
 				r.log.Warn("abandon activity", "name", wi.Name, "err", err)
 			}
@@ -60,11 +65,14 @@ func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 		switch {
 		case err != nil:
 			result.Kind, result.Failure = history.KindActivityFailed, toFailure(err)
+			a.SetOutcome(telemetry.ActivityFailed, err)
 		case len(out) > r.maxPayload():
 			result.Kind, result.Failure = history.KindActivityFailed, infra(abi.CodePayloadTooLarge,
 				"activity %q returned %d bytes, more than the limit of %d", wi.Name, len(out), r.maxPayload())
+			a.SetOutcome(telemetry.ActivityFailed, result.Failure)
 		default:
 			result.Kind, result.Result = history.KindActivityCompleted, out
+			a.SetOutcome(telemetry.ActivityCompleted, nil)
 		}
 	}
 	result.Time = time.Now().UnixNano()

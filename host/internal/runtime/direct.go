@@ -7,6 +7,7 @@ import (
 
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/host/internal/telemetry"
 	"github.com/durohost/durohost/store"
 )
 
@@ -158,6 +159,8 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	}
 	defer r.live.doneSettled(wi.InstanceID)
 	eng, inst := e.eng, e.inst
+	tt, ctx, endTurn := r.resultTurn(ctx, wi, e.execution, eng.History())
+	defer endTurn()
 	mod := inst.Module()
 	ts, err := eng.BeginTurn(time.Now().UnixNano(), []history.Event{msg.Event})
 	if err != nil || len(ts.Dropped) > 0 {
@@ -183,7 +186,10 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 		committed = r.live.commit(wi.InstanceID)
 	}
 	claimed := r.claim(c)
+	endCommit := tt.Measure(telemetry.PhaseCommit)
 	if err := r.dispatch.CompleteActivityWithTurn(context.WithoutCancel(ctx), wi.Token, e.created, c); err != nil {
+		endCommit()
+		tt.CommitFailed(errors.Is(err, store.ErrLockLost))
 		r.unclaim(claimed)
 		if inst != nil {
 			inst.Close()
@@ -197,6 +203,8 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 		}
 		return false
 	}
+	endCommit()
+	tt.Committed([]history.Event{msg.Event}, c.History)
 	eng.MarkCommitted()
 	if inst != nil {
 		r.live.put(wi.InstanceID, e.execution, e.created, eng, inst)
@@ -221,6 +229,7 @@ func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
 // Start is Submit for the start message of a new instance (store.Store.StartInstance, with
 // StartOptions.LockFor when the turn may run here): store.ErrExists when the instance exists.
 func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
+	r.started(ctx, msg.InstanceID)
 	return r.submit(ctx, func(lockFor time.Duration) (*store.Turn, error) {
 		opts := store.StartOptions{MaxInstances: r.policy(msg.Namespace).MaxInstances}
 		if lockFor > 0 {

@@ -33,6 +33,8 @@ type liveCache struct {
 	// settled holds the instances whose live instance runs a turn on a result without the
 	// lock (takeSettled until doneSettled).
 	settled map[string]bool
+	// evictions counts the instances evicted (put beyond the limit, evictOne).
+	evictions int64
 }
 
 type liveEntry struct {
@@ -225,6 +227,7 @@ func (c *liveCache) put(id string, execution uint32, created time.Time, eng *rep
 		el := c.lru.Back()
 		evicted = append(evicted, el.Value.(*liveEntry))
 		c.remove(el)
+		c.evictions++
 	}
 	c.mu.Unlock()
 	for _, x := range evicted {
@@ -259,6 +262,7 @@ func (c *liveCache) evictOne() bool {
 	}
 	e := el.Value.(*liveEntry)
 	c.remove(el)
+	c.evictions++
 	c.mu.Unlock()
 	e.inst.Close()
 	return true

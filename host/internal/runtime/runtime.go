@@ -23,6 +23,7 @@ import (
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/host/internal/telemetry"
 	"github.com/durohost/durohost/store"
 )
 
@@ -115,6 +116,8 @@ type Runtime struct {
 	// turns to direct; Run clears it before it waits for them.
 	acceptMu  sync.Mutex
 	accepting bool
+	// tel measures and traces turns and attempts (nil: off; see telemetry.go).
+	tel atomic.Pointer[telemetry.Hooks]
 }
 
 // New creates a runtime over a store, a sandbox runtime and the module manager that compiles

@@ -12,6 +12,7 @@ import (
 	"github.com/durohost/durohost/host/internal/modules"
 	"github.com/durohost/durohost/host/internal/replay"
 	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/host/internal/telemetry"
 	"github.com/durohost/durohost/store"
 )
 
@@ -21,9 +22,10 @@ func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
 		func(t *store.Turn) { r.processTurn(drain, t) })
 }
 
-// processTurn runs one turn of a locked instance and commits it. ctx ends only when the host
-// stops without time to drain: the turn is then abandoned.
-func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
+// runTurn runs one turn of a locked instance and commits it. ctx ends only when the host
+// stops without time to drain: the turn is then abandoned. tt, nil when telemetry is off,
+// records what the turn did (see telemetry.go).
+func (r *Runtime) runTurn(ctx context.Context, t *store.Turn, tt *telemetry.Turn) {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopRenew := r.renewTurn(tctx, cancel, t.Token)
@@ -62,6 +64,7 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	// refetch, but eviction is rare on the fast path and a reservation must then be released
 	// on every path.) From here on, every return that does not run the turn closes inst.
 	eng, inst := r.live.take(t, execution)
+	tt.SetLive(inst != nil)
 	hist := t.History
 	if t.HistoryOmitted {
 		if eng == nil {
@@ -77,16 +80,19 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 	}
 	// An ended instance takes no more input: consume and drop.
 	if t.Instance != nil && t.Instance.Status.Finished() {
+		tt.SetOutcome(telemetry.TurnDropped)
 		closeLive()
 		r.commitDrop(ctx, t, consumed, "the instance has ended", refuseStarts(t, hist))
 		return
 	}
 	start := startEvent(hist, inputs, execution)
 	if start == nil {
+		tt.SetOutcome(telemetry.TurnDropped)
 		closeLive()
 		r.commitDrop(ctx, t, consumed, "the instance has not started", nil)
 		return
 	}
+	tt.SetOrchestration(start.Name)
 	if start.ModuleHash == "" {
 		info, err := r.resolve(tctx, ns, start.Name, start.Version)
 		if err == nil {
@@ -163,7 +169,10 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 				abandon(0, true, fmt.Sprintf("turn interrupted while waiting for guest memory: %v", err))
 				return
 			}
-			if inst, err = r.sb.Instantiate(tctx, mod, eng, t.InstanceID, execution); err != nil {
+			endInstantiate := tt.Measure(telemetry.PhaseInstantiate)
+			inst, err = r.sb.Instantiate(tctx, mod, eng, t.InstanceID, execution)
+			endInstantiate()
+			if err != nil {
 				if tctx.Err() != nil || sandbox.Transient(err) {
 					// The host is stopping, lost the lock, or is short of time or memory:
 					// not the guest's failure.
@@ -212,7 +221,10 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		committed = r.live.commit(t.InstanceID)
 	}
 	claimed := r.claim(c)
+	endCommit := tt.Measure(telemetry.PhaseCommit)
 	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil {
+		endCommit()
+		tt.CommitFailed(errors.Is(err, store.ErrLockLost))
 		r.unclaim(claimed)
 		if inst != nil {
 			inst.Close()
@@ -224,6 +236,8 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 		}
 		return
 	}
+	endCommit()
+	tt.Committed(inputs, c.History)
 	eng.MarkCommitted()
 	if inst != nil {
 		created := c.Created // set when this commit created the row

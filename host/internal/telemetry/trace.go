@@ -1,0 +1,164 @@
+package telemetry
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"strconv"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TracerName is the instrumentation scope of durohost's spans.
+const TracerName = "github.com/durohost/durohost/host"
+
+// maxRemembered bounds the start contexts a Tracer keeps (the oldest are forgotten first).
+const maxRemembered = 10000
+
+// Tracer makes a span per turn and per activity attempt. The spans of an instance share a
+// parent: the span of the request that started it, when the instance was started on this
+// host (through Client.Start with a context that carries a span) and has not ended or been
+// forgotten since; otherwise a parent derived from the instance's ID, the same on every host
+// and across restarts, so that all the spans of an instance are one trace whichever host runs
+// them (see RATIONALE.md, "Why do an instance's spans share a trace?").
+type Tracer struct {
+	tr trace.Tracer
+
+	mu     sync.Mutex
+	starts map[string]*list.Element // instance ID → element of order holding a remembered
+	order  *list.List               // of remembered, oldest first
+}
+
+type remembered struct {
+	id string
+	sc trace.SpanContext
+}
+
+// NewTracer returns a tracer whose spans come from tp.
+func NewTracer(tp trace.TracerProvider) *Tracer {
+	return &Tracer{tr: tp.Tracer(TracerName), starts: map[string]*list.Element{}, order: list.New()}
+}
+
+// started remembers the span of ctx as the parent of the instance's spans.
+func (t *Tracer) started(ctx context.Context, id string) {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if el, ok := t.starts[id]; ok {
+		t.order.Remove(el)
+	}
+	t.starts[id] = t.order.PushBack(remembered{id: id, sc: sc})
+	for t.order.Len() > maxRemembered {
+		el := t.order.Front()
+		t.order.Remove(el)
+		delete(t.starts, el.Value.(remembered).id)
+	}
+}
+
+// forget drops the start context of an instance whose execution ended.
+func (t *Tracer) forget(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if el, ok := t.starts[id]; ok {
+		t.order.Remove(el)
+		delete(t.starts, id)
+	}
+}
+
+// parent returns ctx with the parent of the instance's spans.
+func (t *Tracer) parent(ctx context.Context, id string) context.Context {
+	t.mu.Lock()
+	el, ok := t.starts[id]
+	t.mu.Unlock()
+	if ok {
+		return trace.ContextWithRemoteSpanContext(ctx, el.Value.(remembered).sc)
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, InstanceSpanContext(id))
+}
+
+// InstanceSpanContext is the span context derived from an instance's ID that parents its
+// spans when the request that started it is not known: the trace ID is the first 16 bytes of
+// the sha256 of "durohost instance " and the ID, the span ID the next 8; it is sampled.
+func InstanceSpanContext(id string) trace.SpanContext {
+	sum := sha256.Sum256([]byte("durohost instance " + id))
+	var tid trace.TraceID
+	var sid trace.SpanID
+	copy(tid[:], sum[:16])
+	copy(sid[:], sum[16:24])
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
+}
+
+// Span attribute keys.
+const (
+	attrInstance      = attribute.Key("durohost.instance.id")
+	attrNamespace     = attribute.Key("durohost.namespace")
+	attrOrchestration = attribute.Key("durohost.orchestration")
+	attrExecution     = attribute.Key("durohost.execution")
+	attrMode          = attribute.Key("durohost.turn.mode")
+	attrOutcome       = attribute.Key("durohost.outcome")
+	attrEvents        = attribute.Key("durohost.turn.events")
+	attrActivity      = attribute.Key("durohost.activity")
+	attrAttempt       = attribute.Key("durohost.activity.attempt")
+	attrEventID       = attribute.Key("durohost.event.id")
+)
+
+func (t *Tracer) turnStart(ctx context.Context, tn *Turn) context.Context {
+	ctx, _ = t.tr.Start(t.parent(ctx, tn.InstanceID), "turn", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(tn.Start), trace.WithAttributes(attrInstance.String(tn.InstanceID)))
+	return ctx
+}
+
+func (t *Tracer) turnEnd(ctx context.Context, tn *Turn) {
+	span := trace.SpanFromContext(ctx)
+	if tn.Orchestration != "" {
+		span.SetName("turn " + tn.Orchestration)
+	}
+	span.SetAttributes(attrNamespace.String(tn.Namespace), attrOrchestration.String(tn.Orchestration),
+		attrExecution.Int64(int64(tn.Execution)), attrMode.String(mode(tn)), attrOutcome.String(string(tn.Outcome)),
+		attrEvents.Int(len(tn.Events)))
+	ended := false
+	for k := range tn.Events {
+		ev := &tn.Events[k]
+		if ev.Kind.IsTerminal() {
+			ended = true
+			span.AddEvent(ev.Kind.String())
+			if ev.Failure != nil {
+				span.SetStatus(codes.Error, ev.Failure.Message)
+			}
+		}
+	}
+	if tn.Outcome == TurnError {
+		span.SetStatus(codes.Error, "commit failed")
+	}
+	span.End()
+	if ended {
+		t.forget(tn.InstanceID)
+	}
+}
+
+func (t *Tracer) activityStart(ctx context.Context, a *Activity) context.Context {
+	ctx, _ = t.tr.Start(t.parent(ctx, a.InstanceID), "activity "+a.Name, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(a.Start), trace.WithAttributes(attrInstance.String(a.InstanceID), attrNamespace.String(a.Namespace),
+			attrActivity.String(a.Name), attrExecution.Int64(int64(a.Execution)), attrEventID.Int64(a.EventID),
+			attrAttempt.Int(a.Attempt)))
+	return ctx
+}
+
+func (t *Tracer) activityEnd(ctx context.Context, a *Activity) {
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attrOutcome.String(string(a.Outcome)))
+	switch {
+	case a.Err != nil:
+		span.RecordError(a.Err)
+		span.SetStatus(codes.Error, a.Err.Error())
+	case a.Outcome == ActivityUnregistered:
+		span.SetStatus(codes.Error, "activity "+strconv.Quote(a.Name)+" is not registered on this host")
+	}
+	span.End()
+}
