@@ -23,9 +23,9 @@ type Sources struct {
 
 // LiveStats is the state of the live cache (host/internal/runtime).
 type LiveStats struct {
-	Instances            int
-	Bytes, Limit         int64
-	Evicts               int64
+	Instances    int
+	Bytes, Limit int64
+	Evicts       int64
 }
 
 // ModuleStats is the state of the module cache (host.ModuleStats).
@@ -55,9 +55,9 @@ type Metrics struct {
 	liveMisses   prometheus.Counter
 
 	liveInstances, liveBytes, liveLimit, liveEvicts *prometheus.Desc
-	modLoaded, modHeld, modBytes, modCompiles                             *prometheus.Desc
-	queue, queueErr                                                       *prometheus.Desc
-	depthErrors                                                           atomic.Int64
+	modLoaded, modHeld, modBytes, modCompiles       *prometheus.Desc
+	queue, queueErr                                 *prometheus.Desc
+	depthErrors                                     atomic.Int64
 }
 
 // Histogram buckets, in seconds.
@@ -108,11 +108,11 @@ func NewMetrics(src Sources) *Metrics {
 			Help: "Turns that resumed a live instance."}),
 		liveMisses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "live_cache_misses_total",
 			Help: "Turns with a history to replay that found no live instance (or a stale one) and replayed it."}),
-		liveEvicts:    desc("live_cache_evictions_total", "Live instances evicted to stay within the bound or to make room for a turn."),
-		modLoaded:     desc("modules_loaded", "Compiled modules in memory."),
-		modHeld:       desc("modules_held", "Compiled modules held by instances, turns or callers."),
-		modBytes:      desc("modules_bytes", "Estimated memory of the compiled modules."),
-		modCompiles:   desc("module_compilations_total", "Module compilations started."),
+		liveEvicts:  desc("live_cache_evictions_total", "Live instances evicted to stay within the bound or to make room for a turn."),
+		modLoaded:   desc("modules_loaded", "Compiled modules in memory."),
+		modHeld:     desc("modules_held", "Compiled modules held by instances, turns or callers."),
+		modBytes:    desc("modules_bytes", "Estimated memory of the compiled modules."),
+		modCompiles: desc("module_compilations_total", "Module compilations started."),
 		queue: desc("queue_depth", "Work waiting in the store, for every host, by queue (messages, activities) and state (ready, delayed, running). Read from the store at each scrape.",
 			"queue", "state"),
 		queueErr: desc("queue_depth_errors_total", "Scrapes whose queue depths the store did not give."),
