@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# C guests (guest-sdk/c): the conformance test guest and its variant b, and the C examples,
+# rebuilt from their sources by the build scripts committed next to them with Debian's clang,
+# lld and wasi-libc (the builds are reproducible byte for byte).
+set -euo pipefail
+apt_install clang lld wasi-libc libclang-rt-dev-wasm32
+conformance/guests/c/build.sh
+echo "== paths"
+echo conformance/guests/c/guest.wasm
+echo conformance/guests/c/guest-b.wasm
