@@ -1,0 +1,478 @@
+// Package plugins runs Extism plugins (github.com/extism/go-sdk) as durohost activities: it
+// checks a plugin's bytes (Describe), compiles each plugin once per process and keeps a pool
+// of its instances (Manager, Plugin), and runs one function call at a time in an instance
+// within the plugin's limits (Plugin.Call), turning every way a call can fail into an
+// *abi.Failure with a stable code. See RATIONALE.md, "Why are plugin activities Extism
+// plugins?".
+package plugins
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptrace"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/gobwas/glob"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/durohost/durohost/abi"
+)
+
+// Failure codes of plugin calls (abi.Failure.Code). Every failure is of kind application,
+// which an orchestration sees and may retry, except a time-out, of kind timeout (retried by
+// the SDKs' retry policies too).
+const (
+	// CodeError: the function returned a non-zero code; the message is the error the plugin
+	// set, if any.
+	CodeError = "DH-PLUGIN-001"
+	// CodeTrap: the plugin trapped (unreachable, out-of-bounds access, a memory it could not
+	// grow, an abort of its language's runtime).
+	CodeTrap = "DH-PLUGIN-002"
+	// CodeTimeout: the call ran longer than the plugin's timeout and was stopped.
+	CodeTimeout = "DH-PLUGIN-003"
+	// CodeHTTPForbidden: the plugin asked for a URL whose host is not among its allowed
+	// hosts (directly or through a redirect).
+	CodeHTTPForbidden = "DH-PLUGIN-004"
+	// CodeOutputTooLarge: the function's output is larger than the plugin's output limit.
+	CodeOutputTooLarge = "DH-PLUGIN-005"
+	// CodeInstantiate: no instance of the plugin could be made (its memory limit is too
+	// small for it, its initialisation trapped).
+	CodeInstantiate = "DH-PLUGIN-006"
+	// CodeNoFunction: the plugin does not export the function the activity names.
+	CodeNoFunction = "DH-PLUGIN-007"
+	// CodeHostCall: a host function the plugin called failed (an HTTP request that could not
+	// be sent or read, a malformed request, a variable store that is full).
+	CodeHostCall = "DH-PLUGIN-008"
+)
+
+// Settings are what the host lets one plugin do. The zero value of a field is not a default:
+// the caller normalises them (host.PluginSpec).
+type Settings struct {
+	// AllowedHosts are the hosts the plugin's HTTP requests may reach: a host name, or a glob
+	// pattern ("*.example.org"). None: no HTTP at all.
+	AllowedHosts []string
+	// Config is what the plugin reads with config_get.
+	Config map[string]string
+	// MemoryPages bounds each of the plugin's memories, in 64 KiB pages.
+	MemoryPages uint32
+	// Timeout bounds one call, in wall time.
+	Timeout time.Duration
+	// MaxOutput bounds the output of one call, in bytes.
+	MaxOutput int
+	// MaxHTTPResponse bounds the body of one HTTP response, in bytes.
+	MaxHTTPResponse int64
+	// MaxVarBytes bounds the plugin's variables (var_set), in bytes.
+	MaxVarBytes int64
+	// WASI gives the plugin WASI preview 1 (clocks and randomness; no files, environment or
+	// arguments).
+	WASI bool
+}
+
+// CheckHosts validates allowed-host patterns: each a non-empty host name or glob pattern,
+// without a scheme, a port or a path.
+func CheckHosts(hosts []string) error {
+	for _, h := range hosts {
+		switch {
+		case h == "":
+			return errors.New("an allowed host is empty")
+		case strings.ContainsAny(h, "/:@ "):
+			return fmt.Errorf("allowed host %q is not a host name or pattern (no scheme, port or path: e.g. api.example.org or *.example.org)", h)
+		}
+		if _, err := glob.Compile(h); err != nil {
+			return fmt.Errorf("allowed host %q is not a valid pattern: %v", h, err)
+		}
+	}
+	return nil
+}
+
+// hostAllowed reports whether host matches one of the patterns, as Extism matches them.
+func hostAllowed(patterns []glob.Glob, hosts []string, host string) bool {
+	for i, p := range patterns {
+		if hosts[i] == host || p.Match(host) {
+			return true
+		}
+	}
+	return false
+}
+
+// Config sets up a Manager.
+type Config struct {
+	// MaxIdle bounds the idle instances kept per plugin (0: 8).
+	MaxIdle int
+	// Logger receives the plugins' logs (at the levels extism.SetLogLevel lets through).
+	Logger *slog.Logger
+}
+
+// Manager compiles plugins, each once per process for its bytes, memory limit and WASI,
+// however many registrations share them. It is safe for concurrent use.
+type Manager struct {
+	cfg Config
+
+	mu       sync.Mutex
+	compiled map[compileKey]*compiled
+	closed   bool
+}
+
+// compileKey names one compilation: what NewCompiledPlugin bakes into its runtime.
+type compileKey struct {
+	hash  string
+	pages uint32
+	wasi  bool
+}
+
+type compiled struct {
+	ready chan struct{} // closed once cp or err is set
+	cp    *extism.CompiledPlugin
+	err   error
+	refs  int
+}
+
+// New returns a Manager.
+func New(cfg Config) *Manager {
+	if cfg.MaxIdle <= 0 {
+		cfg.MaxIdle = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{cfg: cfg, compiled: map[compileKey]*compiled{}}
+}
+
+// Load checks wasm with Describe, compiles it unless a plugin of the same bytes, memory limit
+// and WASI is loaded, and makes one instance of it (kept for the first call), so that a
+// plugin that cannot be instantiated is refused here. name names the plugin in messages.
+// Close the Plugin once it is no longer registered. Errors wrap ErrInvalid for unacceptable
+// bytes, and an instance that cannot be made.
+func (m *Manager) Load(ctx context.Context, name string, wasm []byte, s Settings) (*Plugin, error) {
+	info, err := Describe(wasm, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckHosts(s.AllowedHosts); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	globs := make([]glob.Glob, len(s.AllowedHosts))
+	for i, h := range s.AllowedHosts {
+		globs[i] = glob.MustCompile(h)
+	}
+	key := compileKey{hash: info.Hash, pages: s.MemoryPages, wasi: s.WASI}
+	c, err := m.acquire(ctx, key, wasm)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plugin{m: m, key: key, c: c, s: s, globs: globs, info: info, name: name}
+	inst, err := p.instance(ctx)
+	if err != nil {
+		p.Close(ctx)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	p.put(ctx, inst)
+	return p, nil
+}
+
+func (m *Manager) acquire(ctx context.Context, key compileKey, wasm []byte) (*compiled, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if c, ok := m.compiled[key]; ok {
+		c.refs++
+		m.mu.Unlock()
+		<-c.ready
+		if c.err != nil {
+			m.release(ctx, key, c)
+			return nil, c.err
+		}
+		return c, nil
+	}
+	c := &compiled{ready: make(chan struct{}), refs: 1}
+	m.compiled[key] = c
+	m.mu.Unlock()
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(key.pages).WithDebugInfoEnabled(false)
+	c.cp, c.err = extism.NewCompiledPlugin(context.WithoutCancel(ctx),
+		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
+		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: key.wasi}, nil)
+	if c.err != nil {
+		c.err = fmt.Errorf("%w: compile: %v", ErrInvalid, c.err)
+	}
+	close(c.ready)
+	if c.err != nil {
+		m.release(ctx, key, c)
+		return nil, c.err
+	}
+	return c, nil
+}
+
+// release drops a reference to a compilation; the last one closes it.
+func (m *Manager) release(ctx context.Context, key compileKey, c *compiled) {
+	m.mu.Lock()
+	c.refs--
+	last := c.refs == 0
+	if last && m.compiled[key] == c {
+		delete(m.compiled, key)
+	}
+	m.mu.Unlock()
+	if last && c.cp != nil {
+		if err := c.cp.Close(context.WithoutCancel(ctx)); err != nil {
+			m.cfg.Logger.Warn("close compiled plugin", "sha256", key.hash, "err", err)
+		}
+	}
+}
+
+// Compiled returns how many compilations the manager holds.
+func (m *Manager) Compiled() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.compiled)
+}
+
+// Close refuses further loads. Plugins still loaded keep working until they are closed.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+}
+
+// Plugin is a loaded plugin with its settings and a pool of idle instances. Calls run in
+// parallel, each in an instance of its own. It is safe for concurrent use.
+type Plugin struct {
+	m     *Manager
+	key   compileKey
+	c     *compiled
+	s     Settings
+	globs []glob.Glob
+	info  *Info
+	name  string
+
+	mu     sync.Mutex
+	idle   []*extism.Plugin
+	closed bool
+}
+
+// Info describes the plugin's bytes.
+func (p *Plugin) Info() *Info { return p.info }
+
+// Settings returns the plugin's settings.
+func (p *Plugin) Settings() Settings { return p.s }
+
+// Close closes the idle instances and releases the compilation; calls running finish, and
+// their instances are closed then. Later calls fail with ErrClosed.
+func (p *Plugin) Close(ctx context.Context) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, inst := range idle {
+		inst.Close(context.WithoutCancel(ctx))
+	}
+	p.m.release(ctx, p.key, p.c)
+}
+
+// instance makes a new instance of the plugin with its settings.
+func (p *Plugin) instance(ctx context.Context) (*extism.Plugin, error) {
+	mc := wazero.NewModuleConfig()
+	if p.s.WASI {
+		mc = mc.WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	}
+	inst, err := p.c.cp.Instance(context.WithoutCancel(ctx), extism.PluginInstanceConfig{ModuleConfig: mc})
+	if err != nil {
+		return nil, fmt.Errorf("instantiate plugin %q: %v", p.name, firstLine(err))
+	}
+	inst.Timeout = 0 // Call applies the timeout, to tell it from a cancellation
+	inst.Config = p.s.Config
+	inst.AllowedHosts = p.s.AllowedHosts
+	inst.MaxHttpResponseBytes = p.s.MaxHTTPResponse
+	inst.MaxVarBytes = p.s.MaxVarBytes
+	log := p.m.cfg.Logger
+	name := p.name
+	inst.SetLogger(func(level extism.LogLevel, msg string) {
+		log.Log(context.Background(), slogLevel(level), msg, "plugin", name, "source", "plugin")
+	})
+	return inst, nil
+}
+
+func slogLevel(l extism.LogLevel) slog.Level {
+	switch l {
+	case extism.LogLevelTrace, extism.LogLevelDebug:
+		return slog.LevelDebug
+	case extism.LogLevelWarn:
+		return slog.LevelWarn
+	case extism.LogLevelError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// get takes an idle instance, or makes one.
+func (p *Plugin) get(ctx context.Context) (*extism.Plugin, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n := len(p.idle); n > 0 {
+		inst := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return inst, nil
+	}
+	p.mu.Unlock()
+	return p.instance(ctx)
+}
+
+// put gives an instance back to the pool, or closes it when the pool is full or closed.
+func (p *Plugin) put(ctx context.Context, inst *extism.Plugin) {
+	p.mu.Lock()
+	if !p.closed && len(p.idle) < p.m.cfg.MaxIdle {
+		p.idle = append(p.idle, inst)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	inst.Close(context.WithoutCancel(ctx))
+}
+
+// Idle returns how many instances wait in the pool.
+func (p *Plugin) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+// errTimedOut is the cause of a call's context when the plugin's timeout passed.
+var errTimedOut = errors.New("plugin timeout")
+
+// forbiddenError is the cause of a call's context when an HTTP request (a redirect) went to
+// a host that is not allowed.
+type forbiddenError struct{ host string }
+
+func (e *forbiddenError) Error() string {
+	return fmt.Sprintf("HTTP request to host %q is not allowed (a redirect)", e.host)
+}
+
+// Call runs function fn of the plugin with input in an instance of its own and returns its
+// output. A failure of the call is an *abi.Failure with one of the codes above; an error
+// that is not one is ctx's (the activity was cancelled: nothing is recorded) or ErrClosed.
+// An instance that trapped, timed out or was cancelled is closed; the others go back to the
+// pool.
+func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, error) {
+	if !slices.Contains(p.info.Functions, fn) {
+		return nil, p.failure(abi.FailureApplication, CodeNoFunction, "plugin %q has no function %q (it has %s)", p.name, fn, strings.Join(p.info.Functions, ", "))
+	}
+	inst, err := p.get(ctx)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, ErrClosed):
+		return nil, err
+	case err != nil:
+		return nil, p.failure(abi.FailureApplication, CodeInstantiate, "%v", err)
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	tctx, tcancel := context.WithTimeoutCause(cctx, p.s.Timeout, errTimedOut)
+	defer tcancel()
+	if len(p.s.AllowedHosts) > 0 {
+		// Extism checks the URL a plugin asks for, but its client follows redirects: every
+		// connection (the redirects' too) is checked here, and a forbidden one ends the call.
+		tctx = httptrace.WithClientTrace(tctx, &httptrace.ClientTrace{GetConn: func(hostPort string) {
+			host, _, err := net.SplitHostPort(hostPort)
+			if err != nil {
+				host = hostPort
+			}
+			if !hostAllowed(p.globs, p.s.AllowedHosts, host) {
+				cancel(&forbiddenError{host: host})
+			}
+		}})
+	}
+	rc, out, err := inst.CallWithContext(tctx, fn, input)
+	cause := context.Cause(tctx)
+	if err == nil && rc == 0 {
+		if len(out) > p.s.MaxOutput {
+			p.put(ctx, inst)
+			return nil, p.failure(abi.FailureApplication, CodeOutputTooLarge, "plugin %q function %q returned %d bytes, more than its output limit of %d", p.name, fn, len(out), p.s.MaxOutput)
+		}
+		p.put(ctx, inst)
+		return out, nil
+	}
+	if cause != nil {
+		// The call was stopped: the instance was closed with its context.
+		inst.Close(context.WithoutCancel(ctx))
+		var forbidden *forbiddenError
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(cause, errTimedOut):
+			return nil, p.failure(abi.FailureTimeout, CodeTimeout, "plugin %q function %q ran longer than its timeout of %s and was stopped", p.name, fn, p.s.Timeout)
+		case errors.As(cause, &forbidden):
+			return nil, p.failure(abi.FailureApplication, CodeHTTPForbidden, "plugin %q function %q: %v; its allowed hosts: %s", p.name, fn, forbidden, hostList(p.s.AllowedHosts))
+		}
+	}
+	if err != nil {
+		// Extism returns the error the plugin set as a plain error, and a trap as the
+		// runtime's: the kernel still holds the former.
+		msg := inst.GetErrorWithContext(context.WithoutCancel(ctx))
+		if msg != "" && err.Error() == msg {
+			p.put(ctx, inst)
+			return nil, p.failure(abi.FailureApplication, CodeError, "%s", msg)
+		}
+		inst.Close(context.WithoutCancel(ctx))
+		var exit *sys.ExitError
+		text := firstLine(err)
+		switch {
+		case errors.As(err, &exit):
+			return nil, p.failure(abi.FailureApplication, CodeError, "plugin %q function %q exited with code %d", p.name, fn, exit.ExitCode())
+		case strings.Contains(text, "HTTP request to") && strings.Contains(text, "is not allowed"):
+			return nil, p.failure(abi.FailureApplication, CodeHTTPForbidden, "plugin %q function %q: %s; its allowed hosts: %s", p.name, fn, text, hostList(p.s.AllowedHosts))
+		case strings.Contains(err.Error(), "(recovered by wazero)"):
+			return nil, p.failure(abi.FailureApplication, CodeHostCall, "plugin %q function %q: a host function failed: %s", p.name, fn, text)
+		}
+		detail := ""
+		if msg != "" {
+			detail = " after setting the error " + strconvQuote(msg)
+		}
+		return nil, p.failure(abi.FailureApplication, CodeTrap, "plugin %q function %q trapped: %s%s (its memory limit is %d pages of 64 KiB)", p.name, fn, text, detail, p.s.MemoryPages)
+	}
+	// A non-zero code without an error message.
+	p.put(ctx, inst)
+	return nil, p.failure(abi.FailureApplication, CodeError, "plugin %q function %q returned code %d", p.name, fn, rc)
+}
+
+func (p *Plugin) failure(kind abi.FailureKind, code, format string, args ...any) *abi.Failure {
+	return &abi.Failure{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func hostList(hosts []string) string {
+	if len(hosts) == 0 {
+		return "none"
+	}
+	return strings.Join(hosts, ", ")
+}
+
+// firstLine returns the first line of err's message without wazero's suffix for panics.
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.TrimSuffix(s, " (recovered by wazero)")
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

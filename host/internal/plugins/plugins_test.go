@@ -1,0 +1,352 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+)
+
+// fixture reads a committed plugin of wasm-examples/plugins (built by its build.sh).
+func fixture(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "wasm-examples", "plugins", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func settings() Settings {
+	return Settings{MemoryPages: 64, Timeout: 5 * time.Second, MaxOutput: 64 << 10, MaxHTTPResponse: 1 << 20, MaxVarBytes: 1 << 16}
+}
+
+func load(t *testing.T, m *Manager, path string, s Settings) *Plugin {
+	t.Helper()
+	p, err := m.Load(context.Background(), strings.TrimSuffix(filepath.Base(path), ".wasm"), fixture(t, path), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+func failureOf(t *testing.T, err error) *abi.Failure {
+	t.Helper()
+	var f *abi.Failure
+	if !errors.As(err, &f) {
+		t.Fatalf("error %v (%T) is not an *abi.Failure", err, err)
+	}
+	return f
+}
+
+func TestDescribe(t *testing.T) {
+	info, err := Describe(fixture(t, "assemblyscript/text.wasm"), settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(info.Functions, ","); got != "greet,upper,words" {
+		t.Errorf("functions %s, want greet,upper,words", got)
+	}
+	if len(info.Hash) != 64 || info.Size == 0 {
+		t.Errorf("hash %q size %d", info.Hash, info.Size)
+	}
+	i32 := []byte{0x7f}
+	tests := []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"not wasm", []byte("not wasm"), "malformed"},
+		{"foreign import", module([]imp{{"env", "abort"}}, 0, nil, i32), "imports env.abort, which durohost does not provide"},
+		{"unknown kernel function", module([]imp{{KernelModule, "nope"}}, 0, nil, i32), "not a function of Extism's kernel"},
+		{"WASI not enabled", module([]imp{{WASIModule, "sched_yield"}}, 0, nil, i32), "WASI is not enabled"},
+		{"no function", module(nil, 0, i32, i32), "exports no function"},
+		{"memory too large", module(nil, 100, nil, i32), "memory limit is 64 pages"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Describe(tt.wasm, settings())
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Describe: %v, want ErrInvalid with %q", err, tt.want)
+			}
+		})
+	}
+	s := settings()
+	s.WASI = true
+	if _, err := Describe(module([]imp{{WASIModule, "sched_yield"}}, 0, nil, i32), s); err != nil {
+		t.Errorf("a WASI import with WASI enabled: %v", err)
+	}
+}
+
+// imp is a function import of type () -> () for module.
+type imp struct{ module, name string }
+
+// module encodes a module with imports, a memory of memPages (none when 0) and one function
+// "f" with params and results (i32 only; it returns zeros).
+func module(imports []imp, memPages byte, params, results []byte) []byte {
+	vec := func(items ...[]byte) []byte {
+		out := []byte{byte(len(items))}
+		for _, it := range items {
+			out = append(out, it...)
+		}
+		return out
+	}
+	str := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+	section := func(id byte, body []byte) []byte { return append([]byte{id, byte(len(body))}, body...) }
+	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	out = append(out, section(1, vec(
+		[]byte{0x60, 0, 0},
+		append(append(append([]byte{0x60, byte(len(params))}, params...), byte(len(results))), results...),
+	))...)
+	var ims [][]byte
+	for _, im := range imports {
+		ims = append(ims, append(append(str(im.module), str(im.name)...), 0, 0))
+	}
+	if len(ims) > 0 {
+		out = append(out, section(2, vec(ims...))...)
+	}
+	out = append(out, section(3, vec([]byte{1}))...)
+	if memPages > 0 {
+		out = append(out, section(5, vec([]byte{0, memPages}))...)
+	}
+	out = append(out, section(7, vec(append(str("f"), 0, byte(len(imports)))))...)
+	body := []byte{0}
+	for range results {
+		body = append(body, 0x41, 0)
+	}
+	body = append(body, 0x0b)
+	out = append(out, section(10, vec(append([]byte{byte(len(body))}, body...)))...)
+	return out
+}
+
+func TestCalls(t *testing.T) {
+	m := New(Config{})
+	s := settings()
+	s.Config = map[string]string{"greeting": "Bonjour"}
+	text := load(t, m, "assemblyscript/text.wasm", s)
+	json := load(t, m, "assemblyscript/json.wasm", settings())
+	kernel := load(t, m, "wat/kernel.wasm", settings())
+	tests := []struct {
+		name     string
+		p        *Plugin
+		fn, in   string
+		want     string
+		code     string
+		contains string
+	}{
+		{name: "upper", p: text, fn: "upper", in: "héllo wörld", want: "HÉLLO WÖRLD"},
+		{name: "words", p: text, fn: "words", in: " one two\tthree ", want: `{"words":3}`},
+		{name: "config", p: text, fn: "greet", in: "Ada", want: "Bonjour, Ada"},
+		{name: "plugin error", p: text, fn: "upper", in: "", code: CodeError, contains: "upper: the input is empty"},
+		{name: "json valid", p: json, fn: "validate", in: ` {"a": [1, 2.5e3, "x\n", true, null]} `, want: `{"valid":true,"type":"object"}`},
+		{name: "json invalid", p: json, fn: "validate", in: `{"a": [1, 2,]}`, code: CodeError, contains: "invalid JSON at byte 12"},
+		{name: "kernel echo", p: kernel, fn: "echo", in: "bytes \x00\xff", want: "bytes \x00\xff"},
+		{name: "kernel noop", p: kernel, fn: "noop", in: "x", want: ""},
+		{name: "kernel fail", p: kernel, fn: "fail", in: "no way", code: CodeError, contains: "fail: no way"},
+		{name: "trap", p: kernel, fn: "trap", code: CodeTrap, contains: `plugin "kernel" function "trap" trapped: wasm error: unreachable`},
+		{name: "memory bomb", p: kernel, fn: "grow", code: CodeTrap, contains: "its memory limit is 64 pages"},
+		{name: "output too large", p: kernel, fn: "big", code: CodeOutputTooLarge, contains: "returned 1048576 bytes, more than its output limit of 65536"},
+		{name: "no function", p: kernel, fn: "missing", code: CodeNoFunction, contains: `has no function "missing" (it has big, echo, fail, grow, noop, spin, trap)`},
+		// After the failures, the instances left in the pool still work.
+		{name: "echo after failures", p: kernel, fn: "echo", in: "again", want: "again"},
+		{name: "upper after failure", p: text, fn: "upper", in: "ok", want: "OK"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := tt.p.Call(context.Background(), tt.fn, []byte(tt.in))
+			if tt.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(out) != tt.want {
+					t.Fatalf("output %q, want %q", out, tt.want)
+				}
+				return
+			}
+			f := failureOf(t, err)
+			if f.Code != tt.code || f.Kind != abi.FailureApplication || !strings.Contains(f.Message, tt.contains) {
+				t.Fatalf("failure %v (kind %s), want code %s with %q", f, f.Kind, tt.code, tt.contains)
+			}
+		})
+	}
+	if got := m.Compiled(); got != 3 {
+		t.Errorf("compiled %d plugins, want 3", got)
+	}
+}
+
+func TestTimeoutAndCancel(t *testing.T) {
+	m := New(Config{})
+	s := settings()
+	s.Timeout = 100 * time.Millisecond
+	kernel := load(t, m, "wat/kernel.wasm", s)
+	_, err := kernel.Call(context.Background(), "spin", nil)
+	f := failureOf(t, err)
+	if f.Kind != abi.FailureTimeout || f.Code != CodeTimeout || !strings.Contains(f.Message, "ran longer than its timeout of 100ms") {
+		t.Fatalf("failure %v (kind %s), want a timeout", f, f.Kind)
+	}
+	// A cancelled activity stops the call and reports the context's error, not a failure.
+	s.Timeout = time.Hour
+	long := load(t, m, "wat/kernel.wasm", s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := long.Call(ctx, "spin", nil)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled call: %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a cancelled call did not stop within 30s")
+	}
+	if out, err := long.Call(context.Background(), "echo", []byte("alive")); err != nil || string(out) != "alive" {
+		t.Fatalf("after a cancelled call: %q, %v", out, err)
+	}
+}
+
+func TestHTTP(t *testing.T) {
+	var target string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hello":
+			fmt.Fprint(w, "hello from loopback")
+		case "/missing":
+			http.Error(w, "no such page", http.StatusNotFound)
+		case "/redirect":
+			http.Redirect(w, r, target, http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(interface{ String() string }).String()
+	_, port, _ = strings.Cut(port, ":")
+	// A redirect from the allowed 127.0.0.1 to localhost, which is not allowed.
+	target = "http://localhost:" + port + "/hello"
+	m := New(Config{})
+	s := settings()
+	s.AllowedHosts = []string{"127.0.0.1"}
+	fetch := load(t, m, "assemblyscript/fetch.wasm", s)
+	none := load(t, m, "assemblyscript/fetch.wasm", settings())
+	tests := []struct {
+		name     string
+		p        *Plugin
+		url      string
+		want     string
+		code     string
+		contains string
+	}{
+		{name: "allowed", p: fetch, url: srv.URL + "/hello", want: "hello from loopback"},
+		{name: "status", p: fetch, url: srv.URL + "/missing", code: CodeError, contains: "status 404: no such page"},
+		{name: "forbidden host", p: fetch, url: "http://localhost:" + port + "/hello", code: CodeHTTPForbidden, contains: "is not allowed; its allowed hosts: 127.0.0.1"},
+		{name: "forbidden redirect", p: fetch, url: srv.URL + "/redirect", code: CodeHTTPForbidden, contains: `host "localhost" is not allowed (a redirect)`},
+		{name: "no hosts", p: none, url: srv.URL + "/hello", code: CodeHTTPForbidden, contains: "its allowed hosts: none"},
+		{name: "allowed after forbidden", p: fetch, url: srv.URL + "/hello", want: "hello from loopback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := tt.p.Call(context.Background(), "get", []byte(tt.url))
+			if tt.code == "" {
+				if err != nil || string(out) != tt.want {
+					t.Fatalf("got %q, %v; want %q", out, err, tt.want)
+				}
+				return
+			}
+			f := failureOf(t, err)
+			if f.Code != tt.code || !strings.Contains(f.Message, tt.contains) {
+				t.Fatalf("failure %v, want code %s with %q", f, tt.code, tt.contains)
+			}
+		})
+	}
+}
+
+func TestCheckHosts(t *testing.T) {
+	tests := []struct {
+		hosts []string
+		want  string
+	}{
+		{[]string{"api.example.org", "*.example.org", "127.0.0.1"}, ""},
+		{[]string{""}, "empty"},
+		{[]string{"https://x.org"}, "no scheme, port or path"},
+		{[]string{"x.org:443"}, "no scheme, port or path"},
+		{[]string{"[a"}, "not a valid pattern"},
+	}
+	for _, tt := range tests {
+		err := CheckHosts(tt.hosts)
+		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("CheckHosts(%q) = %v, want %q", tt.hosts, err, tt.want)
+		}
+	}
+}
+
+// TestConcurrentCalls runs calls in parallel on one plugin: each takes an instance of its own.
+func TestConcurrentCalls(t *testing.T) {
+	m := New(Config{MaxIdle: 4})
+	p := load(t, m, "wat/kernel.wasm", settings())
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*50)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				in := fmt.Sprintf("g%d-%d", g, i)
+				out, err := p.Call(context.Background(), "echo", []byte(in))
+				if err != nil || string(out) != in {
+					errs <- fmt.Errorf("echo %s: %q, %v", in, out, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := p.Idle(); n < 1 || n > 4 {
+		t.Errorf("%d idle instances, want 1 to 4", n)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	m := New(Config{})
+	p, err := m.Load(context.Background(), "kernel", fixture(t, "wat/kernel.wasm"), settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close(context.Background())
+	if _, err := p.Call(context.Background(), "echo", nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("call after Close: %v, want ErrClosed", err)
+	}
+	if got := m.Compiled(); got != 0 {
+		t.Errorf("%d compilations left after the only plugin closed", got)
+	}
+	m.Close()
+	if _, err := m.Load(context.Background(), "kernel", fixture(t, "wat/kernel.wasm"), settings()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("load after Close: %v, want ErrClosed", err)
+	}
+}
+
+func BenchmarkCall(b *testing.B) {
+	m := New(Config{})
+	p, err := m.Load(context.Background(), "kernel", fixture(b, "wat/kernel.wasm"), settings())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	in := []byte(`"x"`)
+	for b.Loop() {
+		if _, err := p.Call(context.Background(), "noop", in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
