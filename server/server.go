@@ -107,6 +107,7 @@ type config struct {
 	replaySample int
 	logger       *slog.Logger
 	timeouts     Timeouts
+	obs          observability // metrics.go
 }
 
 // WithTokens adds the bearer tokens the server accepts, each bound to a namespace with a role
@@ -294,8 +295,12 @@ func (s *Server) routes() {
 		w.Write(openAPI)
 	})
 	for _, rt := range s.api() {
-		s.mux.Handle(rt.method+" "+rt.path, s.auth(rt.writes(), s.deadlines(rt, rt.h)))
+		s.mux.Handle(rt.method+" "+rt.path, s.traced(rt.method+" "+rt.path, s.auth(rt.writes(), s.deadlines(rt, rt.h))))
 	}
+	if s.cfg.obs.gatherer != nil {
+		s.mux.HandleFunc("GET /metrics", s.metrics)
+	}
+	s.consoleRoutes() // console.go
 
 	// Anything else under /v1/ is a JSON 404 (or 405), not the mux's text.
 	s.mux.Handle("/", s.auth(false, func(w http.ResponseWriter, r *http.Request, ns string) error {
