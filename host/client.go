@@ -10,9 +10,41 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/runtime"
 	"github.com/durohost/durohost/store"
+)
+
+// What a client returns, named in this package so that checking an outcome needs only this
+// import: the types are those of packages store and abi (aliases, not copies).
+type (
+	// Instance is an instance's state, as Client.Status, Wait and List return it.
+	Instance = store.Instance
+	// Status is an instance's status (Instance.Status).
+	Status = store.Status
+	// Failure is why an instance failed or was cancelled (Instance.Failure): a kind, a stable
+	// code (abi's DH-... codes for the host's failures, or the guest's own) and a message.
+	Failure = abi.Failure
+	// FailureKind classifies a Failure.
+	FailureKind = abi.FailureKind
+)
+
+// Statuses of an instance (see store.Status).
+const (
+	StatusPending   = store.StatusPending
+	StatusRunning   = store.StatusRunning
+	StatusCompleted = store.StatusCompleted
+	StatusFailed    = store.StatusFailed
+	StatusCancelled = store.StatusCancelled
+)
+
+// Kinds of a Failure (see abi.FailureKind).
+const (
+	FailureApplication    = abi.FailureApplication
+	FailureInfrastructure = abi.FailureInfrastructure
+	FailureCancelled      = abi.FailureCancelled
+	FailureTimeout        = abi.FailureTimeout
 )
 
 // Client starts, observes, signals and manages instances. A client made by Host.Client is
@@ -49,11 +81,20 @@ type startOptions struct {
 	id, version, hash, ns string
 }
 
-// WithInstanceID sets the new instance's ID (default: a random one).
+// WithInstanceID sets the new instance's ID (default: a random one). The guest SDK's option
+// for a child's ID has the same name and meaning (see RATIONALE.md, "Why these option
+// names?").
 func WithInstanceID(id string) StartOption { return func(o *startOptions) { o.id = id } }
 
-// WithVersion starts a given version of the orchestration (default: the latest loaded).
-func WithVersion(v string) StartOption { return func(o *startOptions) { o.version = v } }
+// WithOrchestrationVersion starts a given version of the orchestration (default: the latest
+// loaded), as the guest SDK's option of the same name does for a child.
+func WithOrchestrationVersion(v string) StartOption { return func(o *startOptions) { o.version = v } }
+
+// WithVersion is the former name of WithOrchestrationVersion.
+//
+// Deprecated: use WithOrchestrationVersion; WithVersion read like the guest SDK's option that
+// registers an orchestration under a version. It is removed in the next release.
+func WithVersion(v string) StartOption { return WithOrchestrationVersion(v) }
 
 // WithNamespace starts the instance in namespace ns (default: "", the embedder's): the
 // orchestration is resolved among the registrations of ns only, the instance and everything
@@ -147,19 +188,19 @@ func (c *Client) wake() {
 	}
 }
 
-// Status returns an instance's state (store.ErrNotFound if it does not exist yet).
-func (c *Client) Status(ctx context.Context, id string) (*store.Instance, error) {
+// Status returns an instance's state (ErrNotFound if it does not exist yet).
+func (c *Client) Status(ctx context.Context, id string) (*Instance, error) {
 	return c.st.Instance(ctx, id)
 }
 
 // Wait blocks until the instance has ended (completed, failed or cancelled) or ctx ends, and
 // returns its final state. An instance that does not exist yet is waited for.
-func (c *Client) Wait(ctx context.Context, id string) (*store.Instance, error) {
+func (c *Client) Wait(ctx context.Context, id string) (*Instance, error) {
 	return c.waitFor(ctx, id, func(in *store.Instance) bool { return in.Status.Finished() })
 }
 
 // WaitCustomStatus blocks until the instance's custom status differs from prev (or it ends).
-func (c *Client) WaitCustomStatus(ctx context.Context, id string, prev []byte) (*store.Instance, error) {
+func (c *Client) WaitCustomStatus(ctx context.Context, id string, prev []byte) (*Instance, error) {
 	return c.waitFor(ctx, id, func(in *store.Instance) bool {
 		return in.Status.Finished() || !bytes.Equal(in.CustomStatus, prev) || (in.CustomStatus == nil) != (prev == nil)
 	})
@@ -202,9 +243,42 @@ func (c *Client) waitOnce(ctx context.Context, id string, done func(*store.Insta
 	return nil, false, nil
 }
 
-// History returns the events of one execution (0: the current one).
-func (c *Client) History(ctx context.Context, id string, execution uint32) ([]history.Event, error) {
-	return c.st.History(ctx, id, execution)
+// HistoryOption selects the events Client.History returns.
+type HistoryOption func(*historyOptions)
+
+type historyOptions struct{ decisions, noTurns bool }
+
+// DecisionsOnly makes Client.History return only the decisions the orchestration's code made
+// (history.Kind.IsDecision: what it scheduled, started, waited for, and how it ended): the
+// events a code change can make diverge.
+func DecisionsOnly() HistoryOption { return func(o *historyOptions) { o.decisions = true } }
+
+// WithoutTurnMarkers makes Client.History leave out the turn_started events that open each
+// turn (the host's bookkeeping: a turn's logical time), keeping inputs and decisions.
+func WithoutTurnMarkers() HistoryOption { return func(o *historyOptions) { o.noTurns = true } }
+
+// History returns the events of one execution (0: the current one), every event unless
+// options select some (DecisionsOnly, WithoutTurnMarkers). Events keep their IDs, so a
+// selection has gaps; replay needs the whole history.
+func (c *Client) History(ctx context.Context, id string, execution uint32, opts ...HistoryOption) ([]history.Event, error) {
+	evs, err := c.st.History(ctx, id, execution)
+	if err != nil || len(opts) == 0 {
+		return evs, err
+	}
+	var o historyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	out := evs[:0:0]
+	for _, e := range evs {
+		switch {
+		case o.decisions && !e.Kind.IsDecision():
+		case o.noTurns && e.Kind == history.KindTurnStarted:
+		default:
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // Executions lists an instance's executions.
@@ -213,19 +287,22 @@ func (c *Client) Executions(ctx context.Context, id string) ([]store.Execution, 
 }
 
 // RaiseEvent sends the external event name with data to the instance's current execution.
-// Events for instances that have ended, or never existed, are dropped.
+// It returns ErrNotFound when no instance id exists (a pending one, started but not yet run,
+// exists). An event for an instance that has ended is dropped, as is one that arrives after
+// the instance was deleted between the check and the send.
 func (c *Client) RaiseEvent(ctx context.Context, id, name string, data []byte) error {
 	return c.send(ctx, id, "event name", history.Event{Kind: history.KindEventRaised, Name: name, Input: data})
 }
 
-// Enqueue adds data to the instance's persistent queue. Messages for instances that do not
-// exist are dropped.
+// Enqueue adds data to the instance's persistent queue. It returns ErrNotFound when no
+// instance id exists; messages for an instance that has ended are dropped.
 func (c *Client) Enqueue(ctx context.Context, id, queue string, data []byte) error {
 	return c.send(ctx, id, "queue name", history.Event{Kind: history.KindQueueMessage, Name: queue, Input: data})
 }
 
 // Cancel asks the instance to stop: it ends as cancelled, its running activities are
-// withdrawn (their contexts cancelled) and its children cancelled.
+// withdrawn (their contexts cancelled) and its children cancelled. It returns ErrNotFound when
+// no instance id exists; cancelling an instance that has ended does nothing.
 func (c *Client) Cancel(ctx context.Context, id, reason string) error {
 	if reason == "" {
 		reason = "cancelled by a client"
@@ -244,6 +321,13 @@ func (c *Client) send(ctx context.Context, id, what string, ev history.Event) er
 		}
 	}
 	if err := c.checkPayload("data", ev.Input); err != nil {
+		return err
+	}
+	// The store drops a message for an instance it does not have: tell the caller, whose typo
+	// would otherwise vanish.
+	if _, err := c.st.Instance(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("instance %q: %w", truncate(id, 64), ErrNotFound)
+	} else if err != nil {
 		return err
 	}
 	ev.Time = time.Now().UnixNano()

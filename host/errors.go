@@ -4,12 +4,16 @@ import (
 	"errors"
 
 	"github.com/durohost/durohost/host/internal/sandbox"
+	"github.com/durohost/durohost/store"
 )
 
 // Sentinel errors of the host API.
 var (
 	// ErrInstanceExists is returned by Client.Start when an instance with the ID exists.
 	ErrInstanceExists = errors.New("instance already exists")
+	// ErrNotFound is returned for an instance that does not exist (Client.Status, RaiseEvent,
+	// Enqueue, Cancel, ...); it is store.ErrNotFound, so either matches with errors.Is.
+	ErrNotFound = store.ErrNotFound
 	// ErrUnknownOrchestration is returned by Client.Start when no loaded module registers the
 	// orchestration (at the requested version).
 	ErrUnknownOrchestration = errors.New("unknown orchestration")

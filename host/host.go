@@ -122,7 +122,7 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 		PollMin: cfg.pollMin, PollMax: cfg.pollMax, ActivityRenew: cfg.activityRenew,
 		LiveCacheBytes: cfg.liveCache, MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents,
 		Policy: runtimePolicy(cfg.policy), Logger: cfg.logger, Observe: cfg.observe,
-		SharedRegistry: cfg.sharedRegistry,
+		SharedRegistry: cfg.sharedRegistry, FailUnregisteredActivities: cfg.failFastActivities,
 	})
 	h := &Host{st: st, sb: sb, mods: mods, rt: rt, cfg: cfg}
 	h.client = &Client{st: st, rt: rt, maxPayload: limits.MaxPayload}
@@ -159,13 +159,26 @@ func (h *Host) RegisterActivity(name string, fn ActivityFunc) error {
 	return nil
 }
 
-// RegisterActivityFunc registers a typed activity whose input and output are JSON.
+// CodeBadPayload is the failure code of a typed activity (RegisterActivityFunc) whose input
+// does not decode into its type, or whose result does not encode: the application code the
+// guest SDKs use for the same problem (abi/ABI.md, "Failure codes"), so that one check
+// covers both sides.
+const CodeBadPayload = "bad_payload"
+
+// RegisterActivityFunc registers a typed activity whose input and output are JSON. An input
+// that does not decode into In, or an output that does not encode, fails the activity with an
+// application failure of code CodeBadPayload.
 func RegisterActivityFunc[In, Out any](h *Host, name string, fn func(ctx context.Context, in In) (Out, error)) error {
-	return h.RegisterActivity(name, func(ctx context.Context, data []byte) ([]byte, error) {
+	return h.RegisterActivity(name, typedActivity(name, fn))
+}
+
+// typedActivity wraps a typed activity as an ActivityFunc using JSON.
+func typedActivity[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error)) ActivityFunc {
+	return func(ctx context.Context, data []byte) ([]byte, error) {
 		var in In
 		if len(data) > 0 {
 			if err := json.Unmarshal(data, &in); err != nil {
-				return nil, &abi.Failure{Kind: abi.FailureApplication, Code: "bad_input",
+				return nil, &abi.Failure{Kind: abi.FailureApplication, Code: CodeBadPayload,
 					Message: fmt.Sprintf("activity %q: input is not a valid %T: %v", name, in, err)}
 			}
 		}
@@ -173,8 +186,13 @@ func RegisterActivityFunc[In, Out any](h *Host, name string, fn func(ctx context
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(out)
-	})
+		b, err := json.Marshal(out)
+		if err != nil {
+			return nil, &abi.Failure{Kind: abi.FailureApplication, Code: CodeBadPayload,
+				Message: fmt.Sprintf("activity %q: encode the result: %v", name, err)}
+		}
+		return b, nil
+	}
 }
 
 // LoadModule validates and compiles a module, stores it in the store's module registry and

@@ -247,6 +247,18 @@ func TestUnregisteredActivityThenPoison(t *testing.T) {
 	}
 }
 
+// TestFailFastActivities: with WithFailFastActivities, a call to an activity no function of
+// the host handles fails at once, naming the activities there are, instead of waiting out the
+// backoff (here ten minutes, longer than the test may take).
+func TestFailFastActivities(t *testing.T) {
+	e := newEnv(t, host.WithFailFastActivities(), host.WithRetryBase(10*time.Minute))
+	in := e.run("activity_fail", `null`)
+	if in.Status != store.StatusFailed || in.Failure == nil || in.Failure.Code != abi.CodeUnregistered ||
+		!strings.Contains(in.Failure.Message, `activity "fails" is not registered: the activities are greet, step`) {
+		t.Fatalf("%v %+v, want a failure naming the unregistered activity and the registered ones", in.Status, in.Failure)
+	}
+}
+
 func waitHistory(t *testing.T, e *env, id string, kind history.Kind) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

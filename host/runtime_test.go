@@ -62,13 +62,24 @@ func TestUnregisteredOrchestration(t *testing.T) {
 	}
 }
 
-// TestQueueMessageForMissingInstanceIsDropped: messages to an instance that does not exist
-// are consumed without creating it.
+// TestQueueMessageForMissingInstanceIsDropped: the client refuses messages to an instance
+// that does not exist (ErrNotFound); messages that reach the store anyway (the instance was
+// deleted meanwhile) are consumed without creating it.
 func TestQueueMessageForMissingInstanceIsDropped(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	must(t, e.c.Enqueue(ctx, "ghost", "q", []byte(`1`)))
-	must(t, e.c.RaiseEvent(ctx, "ghost", "e", []byte(`1`)))
+	for name, send := range map[string]func() error{
+		"enqueue": func() error { return e.c.Enqueue(ctx, "ghost", "q", []byte(`1`)) },
+		"raise":   func() error { return e.c.RaiseEvent(ctx, "ghost", "e", []byte(`1`)) },
+		"cancel":  func() error { return e.c.Cancel(ctx, "ghost", "") },
+	} {
+		if err := send(); !errors.Is(err, host.ErrNotFound) || !strings.Contains(err.Error(), `"ghost"`) {
+			t.Errorf("%s to a missing instance: %v, want ErrNotFound naming it", name, err)
+		}
+	}
+	for _, kind := range []history.Kind{history.KindQueueMessage, history.KindEventRaised} {
+		must(t, e.st.Enqueue(ctx, store.Message{InstanceID: "ghost", Event: history.Event{Kind: kind, Name: "q", Input: []byte(`1`), Time: time.Now().UnixNano()}}))
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d, err := e.st.QueueDepths(ctx)

@@ -95,7 +95,7 @@ func (s *Server) startInstance(w http.ResponseWriter, r *http.Request, ns string
 	// The store answers for a pending instance too (host.Client.Start returns
 	// ErrInstanceExists for one), so a second start of it is refused whichever server sees it.
 	if _, err := s.c.Start(ctx, req.Name, input, host.WithInstanceID(req.ID), host.WithNamespace(ns),
-		host.WithVersion(version), host.WithModuleHash(info.Hash)); err != nil {
+		host.WithOrchestrationVersion(version), host.WithModuleHash(info.Hash)); err != nil {
 		if errors.Is(err, host.ErrInstanceExists) {
 			return errorf(http.StatusConflict, CodeInstanceExists, "an instance %q exists", req.ID)
 		}
@@ -340,6 +340,9 @@ func (s *Server) signal(w http.ResponseWriter, r *http.Request, ns, what string,
 		return err
 	}
 	if err := send(r.Context(), store.Key(ns, id), data); err != nil {
+		if errors.Is(err, host.ErrNotFound) { // deleted since the lookup
+			return errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
+		}
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
@@ -359,6 +362,9 @@ func (s *Server) cancelInstance(w http.ResponseWriter, r *http.Request, ns strin
 		return err
 	}
 	if err := s.c.Cancel(r.Context(), store.Key(ns, id), req.Reason); err != nil {
+		if errors.Is(err, host.ErrNotFound) { // deleted since the lookup
+			return errorf(http.StatusNotFound, CodeInstanceNotFound, "no instance %q", id)
+		}
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})

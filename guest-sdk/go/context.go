@@ -164,13 +164,21 @@ func (c *Context) ContinueAsNewVersion(input []byte, version string) error {
 	return &continueAsNew{input: slices.Clone(input), version: version}
 }
 
-// ContinueAsNew is Context.ContinueAsNew with the input encoded to JSON.
+// ContinueAsNew is Context.ContinueAsNew with the input encoded to JSON. An input that does
+// not encode is an *Error of code CodeBadPayload (the orchestration fails with it).
 func ContinueAsNew(c *Context, input any) error {
+	return ContinueAsNewVersion(c, input, "")
+}
+
+// ContinueAsNewVersion is Context.ContinueAsNewVersion with the input encoded to JSON: the
+// next execution runs version (an empty version keeps the current one).
+func ContinueAsNewVersion(c *Context, input any, version string) error {
 	b, err := json.Marshal(input)
 	if err != nil {
-		return fmt.Errorf("encode continue-as-new input: %w", err)
+		return &Error{Kind: abi.FailureApplication, Code: CodeBadPayload,
+			Message: fmt.Sprintf("encode the continue-as-new input: %v", err)}
 	}
-	return c.ContinueAsNew(b)
+	return c.ContinueAsNewVersion(b, version)
 }
 
 // schedule records a command and returns its handle.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -142,11 +143,31 @@ func TestErrorIs(t *testing.T) {
 	if err := ctx.ContinueAsNew(nil); !errors.Is(err, ErrContinueAsNew) || errors.Is(err, ErrCancelled) {
 		t.Errorf("ContinueAsNew error %v does not match ErrContinueAsNew", err)
 	}
-	if got := NewError("E1", "bad").Error(); got != "application [E1]: bad" {
-		t.Errorf("Error() = %q", got)
+}
+
+// TestErrorMessage: an *Error reads as its message, wrapped or not, and keeps its kind and
+// code for errors.As.
+func TestErrorMessage(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"message", NewError("insufficient_funds", "insufficient funds"), "insufficient funds"},
+		{"wrapped", fmt.Errorf("charge: %w", NewError("insufficient_funds", "insufficient funds")), "charge: insufficient funds"},
+		{"no message", &Error{Kind: abi.FailureTimeout, Code: CodeAttemptTimeout}, "timeout failure [attempt_timeout]"},
+		{"nothing", &Error{Kind: abi.FailureCancelled}, "cancelled failure"},
 	}
-	if got := NewError("", "bad").Error(); got != "application: bad" {
-		t.Errorf("Error() = %q", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+			e, ok := errors.AsType[*Error](tt.err)
+			if !ok || e.Kind == 0 {
+				t.Fatalf("errors.As finds no *Error with a kind in %v", tt.err)
+			}
+		})
 	}
 }
 

@@ -17,7 +17,7 @@
 //	func main() {}
 //
 //	func init() {
-//		durable.RegisterFunc("approve", approve, durable.WithVersion("1"))
+//		durable.RegisterFunc("approve", approve, durable.AsVersion("1"))
 //	}
 //
 //	// approve asks a reviewer, waits one day for the "decision" event, and files the result.

@@ -41,12 +41,18 @@ func NewError(code, message string) *Error {
 	return &Error{Kind: abi.FailureApplication, Code: code, Message: message}
 }
 
-// Error formats the failure as "kind [code]: message" ("kind: message" without a code).
+// Error returns the message, so that an error wrapped into an output or another error reads
+// as what happened ("insufficient funds", not "application [x]: insufficient funds"); the
+// kind and the code are fields, found with errors.As (or matched with errors.Is). A failure
+// without a message reads as its kind and code ("timeout failure [attempt_timeout]").
 func (e *Error) Error() string {
-	if e.Code != "" {
-		return fmt.Sprintf("%s [%s]: %s", e.Kind, e.Code, e.Message)
+	switch {
+	case e.Message != "":
+		return e.Message
+	case e.Code != "":
+		return fmt.Sprintf("%s failure [%s]", e.Kind, e.Code)
 	}
-	return fmt.Sprintf("%s: %s", e.Kind, e.Message)
+	return fmt.Sprintf("%s failure", e.Kind)
 }
 
 // Is reports whether target is an *Error whose non-zero Kind and non-empty Code both equal

@@ -21,13 +21,13 @@ func ExampleRegisterFunc() {
 
 // Two versions of one orchestration in one module: a start request that names no version runs
 // the highest.
-func ExampleWithVersion() {
+func ExampleAsVersion() {
 	durable.Register("report", func(*durable.Context, []byte) ([]byte, error) {
 		return []byte(`"v1"`), nil
-	}, durable.WithVersion("1"))
+	}, durable.AsVersion("1"))
 	durable.Register("report", func(*durable.Context, []byte) ([]byte, error) {
 		return []byte(`"v2"`), nil
-	}, durable.WithVersion("2"))
+	}, durable.AsVersion("2"))
 }
 
 // Wait for an event for at most a minute: the loser of Select is cancelled.

@@ -23,13 +23,21 @@ type Orchestration func(ctx *Context, input []byte) ([]byte, error)
 // RegisterOption configures Register and RegisterFunc.
 type RegisterOption func(*registration)
 
-// WithVersion registers the orchestration under a version. A module may register several
-// versions of one name. A request naming a version runs exactly that version; a request with
-// an empty version runs the highest one, comparing dot-separated segments numerically when
-// both are decimal numbers and lexically otherwise ("1.10" > "1.9" > "1" > "").
-func WithVersion(version string) RegisterOption {
+// AsVersion registers the orchestration as a version:
+// durable.RegisterFunc("report", reportV2, durable.AsVersion("2")). A module may register
+// several versions of one name. A request naming a version (WithOrchestrationVersion, the
+// host's option of the same name) runs exactly that version; a request with an empty version
+// runs the highest one, comparing dot-separated segments numerically when both are decimal
+// numbers and lexically otherwise ("1.10" > "1.9" > "1" > "").
+func AsVersion(version string) RegisterOption {
 	return func(r *registration) { r.version = version }
 }
+
+// WithVersion is the former name of AsVersion.
+//
+// Deprecated: use AsVersion; WithVersion read like the host's option that starts a version
+// (now WithOrchestrationVersion in both packages). It is removed in the next release.
+func WithVersion(version string) RegisterOption { return AsVersion(version) }
 
 // Register registers fn under name in the module. Call it from init(): the host describes the
 // module (and later runs it) without calling main. Register panics when name is empty, fn is

@@ -131,7 +131,7 @@ func TestRetry(t *testing.T) {
 			},
 			activity:  failing(1, appFailure("E", "flaky")),
 			wantCalls: []string{"activity flaky null", "timer 500ms", "timer 1s", "cancel 3"},
-			want:      `completed "1 cancelled: future cancelled by the orchestration"`,
+			want:      `completed "1 future cancelled by the orchestration"`,
 		},
 		{
 			name: "sub-orchestration retried",

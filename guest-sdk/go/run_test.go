@@ -219,7 +219,7 @@ func TestRun(t *testing.T) {
 				}
 			},
 			wantCalls: []string{`sub_orchestration hello version="" id="" `},
-			want:      "failed infrastructure/DH-CHILD-001/child: infrastructure [DH-CHILD-001]: trap",
+			want:      "failed infrastructure/DH-CHILD-001/child: trap",
 		},
 		{
 			name: "detached orchestration",
@@ -248,6 +248,22 @@ func TestRun(t *testing.T) {
 			input:     `1`,
 			wantCalls: []string{"status 1"},
 			want:      `continued_as_new 2 version=""`,
+		},
+		{
+			name: "continue as new with a version, JSON",
+			fn: typedOrchestration("o", func(ctx *Context, c int) (int, error) {
+				return 0, ContinueAsNewVersion(ctx, map[string]int{"n": c + 1}, "2")
+			}),
+			input: `1`,
+			want:  `continued_as_new {"n":2} version="2"`,
+		},
+		{
+			name: "continue as new with an input that does not encode",
+			fn: typedOrchestration("o", func(ctx *Context, c int) (int, error) {
+				return 0, ContinueAsNew(ctx, func() {})
+			}),
+			input: `1`,
+			want:  "failed application/bad_payload/encode the continue-as-new input: json: unsupported type: func()",
 		},
 		{
 			name: "continue as new with a version, wrapped",
@@ -379,11 +395,11 @@ func TestRunModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := newRegistry()
-			reg.add("b", version("1.9"), []RegisterOption{WithVersion("1.9")})
+			reg.add("b", version("1.9"), []RegisterOption{AsVersion("1.9")})
 			reg.add("a", noop, nil)
-			reg.add("b", version("1.10"), []RegisterOption{WithVersion("1.10")})
+			reg.add("b", version("1.10"), []RegisterOption{AsVersion("1.10")})
 			reg.add("b", version(""), nil)
-			reg.add("b", version("1"), []RegisterOption{WithVersion("1")})
+			reg.add("b", version("1"), []RegisterOption{AsVersion("1")})
 			h := newFakeHost(t, tt.info)
 			runFake(h, reg)
 			if got := outcomeString(h.outcome); got != tt.want {
@@ -433,8 +449,8 @@ func TestRegisterMisuse(t *testing.T) {
 		{"empty name", func(r *registry) { r.add("", noop, nil) }, "empty name"},
 		{"nil function", func(r *registry) { r.add("x", nil, nil) }, "nil function"},
 		{"duplicate", func(r *registry) {
-			r.add("x", noop, []RegisterOption{WithVersion("1")})
-			r.add("x", noop, []RegisterOption{WithVersion("1")})
+			r.add("x", noop, []RegisterOption{AsVersion("1")})
+			r.add("x", noop, []RegisterOption{AsVersion("1")})
 		}, "x@1 registered twice"},
 	}
 	for _, tt := range tests {
@@ -468,7 +484,7 @@ func TestOutcomeOf(t *testing.T) {
 		{"nil", nil, abi.Outcome{Kind: abi.OutcomeCompleted, Output: []byte("out")}},
 		{"plain", errors.New("x"), abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Message: "x"}}},
 		{"error as is", inner, abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "trap", Details: []byte(`1`)}}},
-		{"wrapped error", fmt.Errorf("step 2: %w", inner), abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "step 2: infrastructure [DH-CHILD-001]: trap", Details: []byte(`1`)}}},
+		{"wrapped error", fmt.Errorf("step 2: %w", inner), abi.Outcome{Kind: abi.OutcomeFailed, Failure: &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeChildFailed, Message: "step 2: trap", Details: []byte(`1`)}}},
 		{"continue as new", &continueAsNew{input: []byte("i"), version: "2"}, abi.Outcome{Kind: abi.OutcomeContinuedAsNew, Input: []byte("i"), Version: "2"}},
 	}
 	for _, tt := range tests {

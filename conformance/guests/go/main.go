@@ -44,9 +44,9 @@ func init() {
 	durable.RegisterFunc("info", info)
 	durable.RegisterFunc("attempt_timeout", attemptTimeout)
 	durable.RegisterFunc("versioned", func(*durable.Context, any) (string, error) { return "v1", nil },
-		durable.WithVersion("1"))
+		durable.AsVersion("1"))
 	durable.RegisterFunc("versioned", func(*durable.Context, any) (string, error) { return "v2", nil },
-		durable.WithVersion("2"))
+		durable.AsVersion("2"))
 	durable.RegisterFunc("select_activity", selectActivity)
 	durable.RegisterFunc("spin", spin)
 	durable.RegisterFunc("slow", slow)

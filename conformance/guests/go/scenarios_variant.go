@@ -14,9 +14,9 @@ import (
 var variant = "a"
 
 func init() {
-	durable.RegisterFunc("sc_versioned", scVersionedV1, durable.WithVersion("1"))
+	durable.RegisterFunc("sc_versioned", scVersionedV1, durable.AsVersion("1"))
 	if variant == "b" {
-		durable.RegisterFunc("sc_versioned", scVersionedV2, durable.WithVersion("2"))
+		durable.RegisterFunc("sc_versioned", scVersionedV2, durable.AsVersion("2"))
 	}
 	durable.RegisterFunc("sc_nd", scNondet)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/durohost/durohost/abi"
@@ -29,14 +31,19 @@ func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemet
 	result := history.Event{Ref: wi.EventID, Execution: wi.Execution}
 	if fn == nil {
 		a.SetOutcome(telemetry.ActivityUnregistered, nil)
-		if wi.Attempts < r.cfg.MaxAttempts {
+		switch {
+		case r.cfg.FailUnregisteredActivities:
+			result.Kind, result.Failure = history.KindActivityFailed,
+				infra(abi.CodeUnregistered, "activity %q is not registered%s: the activities are %s", wi.Name, inNamespace(wi.Namespace), r.activityNames(wi.Namespace))
+		case wi.Attempts < r.cfg.MaxAttempts:
 			if err := r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, r.backoff(wi.Attempts)); err != nil && !errors.Is(err, store.ErrLockLost) {
 				r.log.Warn("abandon activity", "name", wi.Name, "err", err)
 			}
 			return
+		default:
+			result.Kind, result.Failure = history.KindActivityFailed,
+				infra(abi.CodeUnregistered, "no host registers activity %q%s (after %d attempts)", wi.Name, inNamespace(wi.Namespace), wi.Attempts)
 		}
-		result.Kind, result.Failure = history.KindActivityFailed,
-			infra(abi.CodeUnregistered, "no host registers activity %q%s (after %d attempts)", wi.Name, inNamespace(wi.Namespace), wi.Attempts)
 	} else {
 		actx, cancel := context.WithCancel(context.WithValue(ctx, activityKey{}, ActivityInfo{
 			Namespace: wi.Namespace, InstanceID: wi.InstanceID, Name: wi.Name, Attempt: wi.Attempts,
@@ -88,6 +95,22 @@ func (r *Runtime) maxPayload() int {
 }
 
 // inNamespace names a namespace in a message (nothing for the default one).
+// activityNames lists the activities a namespace may call on this host, for messages.
+func (r *Runtime) activityNames(ns string) string {
+	r.actMu.RLock()
+	var names []string
+	for name := range r.acts {
+		names = append(names, name)
+	}
+	r.actMu.RUnlock()
+	names = slices.DeleteFunc(names, func(name string) bool { return r.activityFor(ns, name) == nil })
+	if len(names) == 0 {
+		return "none"
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
 func inNamespace(ns string) string {
 	if ns == "" {
 		return ""

@@ -40,6 +40,10 @@ type Config struct {
 	MaxAttempts int
 	// RetryBase is the first backoff delay for unregistered handlers (doubling, capped at 30 s).
 	RetryBase time.Duration
+	// FailUnregisteredActivities fails an activity that no function of this host handles at
+	// its first attempt, naming the activities the host has, instead of waiting for another
+	// host to register it (a host alone on its store: durohost run).
+	FailUnregisteredActivities bool
 	// PollMin and PollMax bound the idle polling of the store.
 	PollMin, PollMax time.Duration
 	// WakePollMax replaces PollMax while the store delivers wake-ups (store.Waker): idle
