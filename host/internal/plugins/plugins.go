@@ -170,7 +170,7 @@ func (m *Manager) Load(ctx context.Context, name string, wasm []byte, s Settings
 		return nil, err
 	}
 	p := &Plugin{m: m, key: key, c: c, s: s, globs: globs, info: info, name: name}
-	inst, err := p.instance(ctx)
+	inst, err := p.get(ctx)
 	if err != nil {
 		p.Close(ctx)
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -256,6 +256,7 @@ type Plugin struct {
 
 	mu     sync.Mutex
 	idle   []*extism.Plugin
+	calls  int // calls running
 	closed bool
 }
 
@@ -265,8 +266,8 @@ func (p *Plugin) Info() *Info { return p.info }
 // Settings returns the plugin's settings.
 func (p *Plugin) Settings() Settings { return p.s }
 
-// Close closes the idle instances and releases the compilation; calls running finish, and
-// their instances are closed then. Later calls fail with ErrClosed.
+// Close closes the idle instances and, once the calls running have finished (their
+// instances are closed then), releases the compilation. Later calls fail with ErrClosed.
 func (p *Plugin) Close(ctx context.Context) {
 	p.mu.Lock()
 	if p.closed {
@@ -276,11 +277,14 @@ func (p *Plugin) Close(ctx context.Context) {
 	p.closed = true
 	idle := p.idle
 	p.idle = nil
+	last := p.calls == 0
 	p.mu.Unlock()
 	for _, inst := range idle {
 		inst.Close(context.WithoutCancel(ctx))
 	}
-	p.m.release(ctx, p.key, p.c)
+	if last {
+		p.m.release(ctx, p.key, p.c)
+	}
 }
 
 // instance makes a new instance of the plugin with its settings.
@@ -318,13 +322,15 @@ func slogLevel(l extism.LogLevel) slog.Level {
 	return slog.LevelInfo
 }
 
-// get takes an idle instance, or makes one.
+// get takes an idle instance, or makes one, for a call; the call ends with put or discard
+// (or done, when get failed).
 func (p *Plugin) get(ctx context.Context) (*extism.Plugin, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
+	p.calls++
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -332,19 +338,42 @@ func (p *Plugin) get(ctx context.Context) (*extism.Plugin, error) {
 		return inst, nil
 	}
 	p.mu.Unlock()
-	return p.instance(ctx)
+	inst, err := p.instance(ctx)
+	if err != nil {
+		p.done(ctx)
+	}
+	return inst, err
 }
 
-// put gives an instance back to the pool, or closes it when the pool is full or closed.
+// put ends a call: its instance goes back to the pool, or is closed when the pool is full
+// or the plugin closed.
 func (p *Plugin) put(ctx context.Context, inst *extism.Plugin) {
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < p.m.cfg.MaxIdle {
 		p.idle = append(p.idle, inst)
 		p.mu.Unlock()
+		p.done(ctx)
 		return
 	}
 	p.mu.Unlock()
+	p.discard(ctx, inst)
+}
+
+// discard ends a call whose instance cannot serve again: it is closed.
+func (p *Plugin) discard(ctx context.Context, inst *extism.Plugin) {
 	inst.Close(context.WithoutCancel(ctx))
+	p.done(ctx)
+}
+
+// done counts a call's end; the last call of a closed plugin releases its compilation.
+func (p *Plugin) done(ctx context.Context) {
+	p.mu.Lock()
+	p.calls--
+	last := p.closed && p.calls == 0
+	p.mu.Unlock()
+	if last {
+		p.m.release(ctx, p.key, p.c)
+	}
 }
 
 // Idle returns how many instances wait in the pool.
@@ -412,7 +441,7 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 	}
 	if cause != nil {
 		// The call was stopped: the instance was closed with its context.
-		inst.Close(context.WithoutCancel(ctx))
+		p.discard(ctx, inst)
 		var forbidden *forbiddenError
 		switch {
 		case ctx.Err() != nil:
@@ -431,7 +460,7 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 			p.put(ctx, inst)
 			return nil, p.failure(abi.FailureApplication, CodeError, "%s", msg)
 		}
-		inst.Close(context.WithoutCancel(ctx))
+		p.discard(ctx, inst)
 		var exit *sys.ExitError
 		text := firstLine(err)
 		switch {

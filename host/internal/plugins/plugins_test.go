@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -155,7 +156,7 @@ func TestCalls(t *testing.T) {
 		{name: "kernel fail", p: kernel, fn: "fail", in: "no way", code: CodeError, contains: "fail: no way"},
 		{name: "trap", p: kernel, fn: "trap", code: CodeTrap, contains: `plugin "kernel" function "trap" trapped: wasm error: unreachable`},
 		{name: "memory bomb", p: kernel, fn: "grow", code: CodeTrap, contains: "its memory limit is 64 pages"},
-		{name: "output too large", p: kernel, fn: "big", code: CodeOutputTooLarge, contains: "returned 1048576 bytes, more than its output limit of 65536"},
+		{name: "output too large", p: kernel, fn: "big", code: CodeOutputTooLarge, contains: "returned 131072 bytes, more than its output limit of 65536"},
 		{name: "no function", p: kernel, fn: "missing", code: CodeNoFunction, contains: `has no function "missing" (it has big, echo, fail, grow, noop, spin, trap)`},
 		// After the failures, the instances left in the pool still work.
 		{name: "echo after failures", p: kernel, fn: "echo", in: "again", want: "again"},
@@ -348,5 +349,36 @@ func BenchmarkCall(b *testing.B) {
 		if _, err := p.Call(context.Background(), "noop", in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCloseDuringCall closes a plugin while a call runs: the call ends as it would have, and
+// the compilation is released after it.
+func TestCloseDuringCall(t *testing.T) {
+	m := New(Config{})
+	s := settings()
+	s.Timeout = 200 * time.Millisecond
+	p, err := m.Load(context.Background(), "kernel", fixture(t, "wat/kernel.wasm"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		close(started)
+		_, err := p.Call(context.Background(), "spin", nil)
+		done <- err
+	}()
+	<-started
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Idle() != 0 && time.Now().Before(deadline) {
+		runtime.Gosched() // wait until the call took the pooled instance
+	}
+	p.Close(context.Background())
+	if err := <-done; failureOf(t, err).Code != CodeTimeout {
+		t.Fatalf("call: %v, want a timeout", err)
+	}
+	if got := m.Compiled(); got != 0 {
+		t.Errorf("%d compilations left after the call of a closed plugin ended", got)
 	}
 }

@@ -8,7 +8,7 @@
 ;;   spin     never returns (an infinite loop)
 ;;   grow     grows its memory a page at a time until it cannot, then traps
 ;;   trap     traps at once (unreachable)
-;;   big      outputs 1 MiB of "x" (an output larger than a small limit)
+;;   big      outputs 128 KiB of "x" (an output larger than a small limit)
 ;;
 ;; Build: wat2wasm kernel.wat -o kernel.wasm (build.sh).
 (module
@@ -69,12 +69,12 @@
 
   (func (export "big") (result i32)
     (local $block i64) (local $i i64)
-    (local.set $block (call $alloc (i64.const 1048576)))
+    (local.set $block (call $alloc (i64.const 131072)))
     (block $end
       (loop $fill
-        (br_if $end (i64.ge_u (local.get $i) (i64.const 1048576)))
+        (br_if $end (i64.ge_u (local.get $i) (i64.const 131072)))
         (call $store_u8 (i64.add (local.get $block) (local.get $i)) (i32.const 120))
         (local.set $i (i64.add (local.get $i) (i64.const 1)))
         (br $fill)))
-    (call $output_set (local.get $block) (i64.const 1048576))
+    (call $output_set (local.get $block) (i64.const 131072))
     (i32.const 0)))
