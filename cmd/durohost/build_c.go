@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/durohost/durohost/guest-sdk/c/csdk"
+)
+
+func init() {
+	registerLanguage(&sourceLanguage{
+		name:       "c",
+		marker:     "C files or a Makefile",
+		detect:     isCProject,
+		build:      (*guestBuilder).buildC,
+		benchGuest: "",
+	})
+}
+
+// cBuildKeyVersion changes when the way C modules are built changes, invalidating old builds.
+const cBuildKeyVersion = "durohost-c-guest-1"
+
+// cFlags are the compiler flags of a C project without a Makefile (the SDK's README gives
+// the same command).
+var cFlags = []string{"--target=wasm32-wasi", "-std=c11", "-Os", "-Wall", "-Wextra", "-mexec-model=reactor",
+	"-ffile-prefix-map=.=.", "-Wl,--strip-all"}
+
+// makefiles are the names under which make finds a Makefile.
+var makefiles = []string{"GNUmakefile", "makefile", "Makefile"}
+
+// cToolchainHint says what a C guest build needs.
+const cToolchainHint = "clang and lld with the wasm32-wasi target and wasi-libc (Debian: clang lld wasi-libc libclang-rt-dev-wasm32)"
+
+// isCProject reports whether dir holds C files, or a Makefile and no project of another
+// language (a Makefile alone also drives the builds of Rust or AssemblyScript projects).
+func isCProject(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	makefile, other := false, false
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		switch n := e.Name(); {
+		case strings.HasSuffix(n, ".c"):
+			return true
+		case slices.Contains(makefiles, n):
+			makefile = true
+		case n == "Cargo.toml", n == "package.json", strings.HasSuffix(n, ".go"):
+			other = true
+		}
+	}
+	return makefile && !other
+}
+
+// buildC returns the module built from the C project in dir, from the cache when its files,
+// the SDK and the compiler are unchanged. A directory with a Makefile is built with
+// `make DUROHOST_SDK=<the SDK's directory> OUT=<module path>`: the Makefile must write the
+// module to $(OUT). Without a Makefile every .c file of the directory is compiled with the
+// SDK into one module.
+func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
+	if !isCProject(dir) {
+		return nil, fmt.Errorf("%s holds neither C files nor a Makefile: give a .wasm file or a C project directory", dir)
+	}
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		return nil, fmt.Errorf("%s is a C project; compiling it needs %s: %v", dir, cToolchainHint, err)
+	}
+	makefile := ""
+	for _, n := range makefiles {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
+			makefile = n
+			break
+		}
+	}
+	makeTool := ""
+	if makefile != "" {
+		if makeTool, err = exec.LookPath("make"); err != nil {
+			return nil, fmt.Errorf("%s has a %s; building it needs make: %v", dir, makefile, err)
+		}
+	}
+	version, err := exec.CommandContext(ctx, clang, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version: %v", clang, err)
+	}
+	sdk, err := b.cSDK()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n", cBuildKeyVersion, version, strings.Join(cFlags, " "))
+	io.WriteString(h, csdk.Header)
+	io.WriteString(h, csdk.Source)
+	files, err := hashCTree(h, dir)
+	if err != nil {
+		return nil, err
+	}
+	cached := filepath.Join(b.cacheDir, "guests", hex.EncodeToString(h.Sum(nil))[:32]+".wasm")
+	if wasm, err := os.ReadFile(cached); err == nil {
+		return wasm, nil
+	}
+
+	fmt.Fprintf(b.log, "compiling C project %s to WebAssembly (wasm32-wasi)\n", dir)
+	start := time.Now()
+	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+		return nil, fmt.Errorf("build cache: %v", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(cached), "c-build-*")
+	if err != nil {
+		return nil, fmt.Errorf("build cache: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "module.wasm")
+	var cmd *exec.Cmd
+	if makefile != "" {
+		cmd = exec.CommandContext(ctx, makeTool, "--no-print-directory", "DUROHOST_SDK="+sdk, "OUT="+out)
+	} else {
+		args := append(slices.Clone(cFlags), "-I", sdk, "-o", out)
+		args = append(args, files...)
+		if !slices.Contains(files, "durohost.c") {
+			args = append(args, filepath.Join(sdk, "durohost.c"))
+		}
+		cmd = exec.CommandContext(ctx, clang, args...)
+	}
+	cmd.Dir = dir
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		text := strings.TrimSpace(string(msg))
+		if text == "" {
+			text = err.Error()
+		}
+		return nil, fmt.Errorf("compile %s:\n%s", dir, text)
+	}
+	wasm, err := os.ReadFile(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && makefile != "":
+		return nil, fmt.Errorf("compile %s: make succeeded but wrote no module to $(OUT): its %s must build the module at the path make's variable OUT gives", dir, makefile)
+	case err != nil:
+		return nil, err
+	}
+	// Rename makes the cache entry appear whole: a concurrent run reads either nothing or it.
+	if err := os.Rename(out, cached); err != nil {
+		return nil, fmt.Errorf("build cache: %v", err)
+	}
+	fmt.Fprintf(b.log, "compiled in %s (%d KiB, cached)\n", time.Since(start).Round(100*time.Millisecond), len(wasm)>>10)
+	return wasm, nil
+}
+
+// cSDK writes the embedded C SDK to the cache (once per content) and returns its directory.
+func (b *guestBuilder) cSDK() (string, error) {
+	sum := sha256.New()
+	io.WriteString(sum, csdk.Header)
+	io.WriteString(sum, csdk.Source)
+	dir := filepath.Join(b.cacheDir, "c-sdk", hex.EncodeToString(sum.Sum(nil))[:16])
+	if _, err := os.Stat(filepath.Join(dir, "durohost.c")); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("build cache: %v", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("build cache: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "durohost.h"), []byte(csdk.Header), 0o644); err != nil {
+		return "", fmt.Errorf("build cache: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "durohost.c"), []byte(csdk.Source), 0o644); err != nil {
+		return "", fmt.Errorf("build cache: %v", err)
+	}
+	// A concurrent run may have written the same directory first: either copy will do.
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, "durohost.c")); serr != nil {
+			return "", fmt.Errorf("build cache: %v", err)
+		}
+	}
+	return dir, nil
+}
+
+// hashCTree writes the name and contents of every source file under dir to h (skipping
+// hidden entries and build outputs: .wasm and object files) and returns the names of the .c
+// files directly in dir, sorted.
+func hashCTree(h interface{ Write([]byte) (int, error) }, dir string) ([]string, error) {
+	var cfiles []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if path != dir && strings.HasPrefix(name, ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		switch filepath.Ext(name) {
+		case ".wasm", ".o", ".a", ".tmp":
+			return nil
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		hashFile(h, dir, rel)
+		if filepath.Ext(name) == ".c" && filepath.Dir(rel) == "." {
+			cfiles = append(cfiles, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read C project %s: %v", dir, err)
+	}
+	slices.Sort(cfiles)
+	return cfiles, nil
+}

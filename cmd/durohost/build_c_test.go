@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cExample returns the directory of a C example orchestration, relative to this package.
+func cExample(name string) string { return filepath.Join("..", "..", "wasm-examples", "c", name) }
+
+// needClang skips a test where clang is not installed (the C fixtures are committed, so the
+// rest of the suite needs no C toolchain).
+func needClang(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("clang"); err != nil {
+		t.Skip("clang is not installed: " + cToolchainHint)
+	}
+}
+
+// writeFiles writes files (name to content) into a new temporary directory.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestIsCProject(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  bool
+	}{
+		{"c file", map[string]string{"main.c": ""}, true},
+		{"makefile", map[string]string{"Makefile": "all:\n"}, true},
+		{"GNUmakefile", map[string]string{"GNUmakefile": "all:\n"}, true},
+		{"makefile of a Rust project", map[string]string{"Makefile": "", "Cargo.toml": ""}, false},
+		{"makefile of an AssemblyScript project", map[string]string{"Makefile": "", "package.json": "{}"}, false},
+		{"makefile of a Go package", map[string]string{"Makefile": "", "main.go": "package main"}, false},
+		{"header only", map[string]string{"x.h": ""}, false},
+		{"empty", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isCProject(writeFiles(t, tc.files)); got != tc.want {
+				t.Errorf("isCProject = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if isCProject(filepath.Join(t.TempDir(), "absent")) {
+		t.Error("isCProject of a missing directory")
+	}
+}
+
+// TestRunHelloCFixture runs the committed C example module: no C toolchain needed.
+func TestRunHelloCFixture(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "d.db")
+	r := runCLI("run", filepath.Join(cExample("hello"), "hello.wasm"), "--input", `"World"`, "--db", db)
+	if r.code != 0 || !jsonEqual(t, r.stdout, `"Hello, World! Bonjour, World! Hola, World!"`) {
+		t.Fatalf("want the greetings and exit code 0, got %v", r)
+	}
+	if !strings.Contains(r.stderr, "log info: greeted name=World greetings=3") {
+		t.Errorf("stderr lacks the orchestration's log line:\n%s", r.stderr)
+	}
+	r = runCLI("run", filepath.Join(cExample("hello"), "hello.wasm"), "--input", `42`, "--db", db)
+	if r.code == 0 || !strings.Contains(r.stderr, "bad_payload") {
+		t.Errorf("a number as the name: want a bad_payload failure, got %v", r)
+	}
+}
+
+// TestBuildC builds C projects the two ways durohost run does (a Makefile; the .c files of a
+// directory with the SDK) and checks that both give the committed example module byte for
+// byte, that builds are cached, and how failures are reported.
+func TestBuildC(t *testing.T) {
+	needClang(t)
+	t.Parallel()
+	ctx := context.Background()
+	want, err := os.ReadFile(filepath.Join(cExample("hello"), "hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(cExample("hello"), "hello.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	b := &guestBuilder{cacheDir: t.TempDir(), log: &log}
+
+	build := func(dir string) []byte {
+		t.Helper()
+		log.Reset()
+		wasm, err := b.buildDir(ctx, dir)
+		if err != nil {
+			t.Fatalf("build %s: %v", dir, err)
+		}
+		return wasm
+	}
+
+	t.Run("makefile", func(t *testing.T) {
+		if got := build(cExample("hello")); !bytes.Equal(got, want) {
+			t.Errorf("the Makefile build of the example differs from the committed hello.wasm (%d bytes, want %d): rebuild it with make -C wasm-examples/c/hello", len(got), len(want))
+		}
+		if !strings.Contains(log.String(), "compiling C project") {
+			t.Errorf("first build did not report compiling:\n%s", log.String())
+		}
+		build(cExample("hello"))
+		if log.Len() != 0 {
+			t.Errorf("second build did not come from the cache:\n%s", log.String())
+		}
+	})
+
+	t.Run("c files", func(t *testing.T) {
+		dir := writeFiles(t, map[string]string{"hello.c": string(src)})
+		if got := build(dir); !bytes.Equal(got, want) {
+			t.Errorf("the build of a directory holding hello.c differs from the committed hello.wasm")
+		}
+		changed := strings.Replace(string(src), "Hola, %s!", "Ciao, %s!", 1)
+		if err := os.WriteFile(filepath.Join(dir, "hello.c"), []byte(changed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := build(dir)
+		if bytes.Equal(got, want) || !bytes.Contains(got, []byte("Ciao, %s!")) {
+			t.Error("a changed source did not give a new module")
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			files map[string]string
+			want  []string
+		}{
+			{"compile error", map[string]string{"bad.c": "int f(void) { return undeclared; }\n"}, []string{"compile", "undeclared"}},
+			{"makefile without output", map[string]string{"Makefile": "all:\n\t@true\n", "x.c": ""}, []string{"wrote no module", "OUT"}},
+			{"no C files", map[string]string{"Makefile": "", "Cargo.toml": ""}, []string{"holds neither C files nor a Makefile"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := b.buildC(ctx, writeFiles(t, tc.files))
+				if err == nil {
+					t.Fatal("build succeeded")
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not mention %q", err, w)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestRunHelloCDirectory runs the C example from its directory, as its README says.
+func TestRunHelloCDirectory(t *testing.T) {
+	needClang(t)
+	t.Parallel()
+	r := runCLI("run", cExample("hello"), "--input", `"Ada"`, "--db", filepath.Join(t.TempDir(), "d.db"))
+	if r.code != 0 || !jsonEqual(t, r.stdout, `"Hello, Ada! Bonjour, Ada! Hola, Ada!"`) {
+		t.Fatalf("want the greetings and exit code 0, got %v", r)
+	}
+}
