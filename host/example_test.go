@@ -45,6 +45,20 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	if inst.Status != host.StatusCompleted { // host.Failure in inst.Failure says why
+		panic(fmt.Sprintf("%s: %v", inst.Status, inst.Failure))
+	}
 	fmt.Println(inst.Status, string(inst.Output))
-	// Output: completed "Hello, WAT!"
+	// The decisions the code made, without the turn markers and inputs.
+	decisions, err := h.Client().History(ctx, id, 0, host.DecisionsOnly())
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range decisions {
+		fmt.Println(e.Kind)
+	}
+	// Output:
+	// completed "Hello, WAT!"
+	// activity_scheduled
+	// execution_completed
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -249,5 +250,50 @@ func TestChildrenRunOnTheParentsModule(t *testing.T) {
 	must(t, err)
 	if len(tree.Children) != 1 || tree.Children[0].Instance.ModuleHash != first {
 		t.Fatalf("child runs on %+v, want the parent's module %s", tree.Children, first)
+	}
+}
+
+// TestHistoryOptions: Client.History returns every event, or only the decisions, or every
+// event but the turn markers; events keep their IDs.
+func TestHistoryOptions(t *testing.T) {
+	e := newEnv(t)
+	in := e.run("sequence", `2`)
+	if in.Status != host.StatusCompleted {
+		t.Fatalf("%v %+v", in.Status, in.Failure)
+	}
+	ctx := context.Background()
+	all, err := e.c.History(ctx, in.ID, 0)
+	must(t, err)
+	tests := []struct {
+		name string
+		opts []host.HistoryOption
+		keep func(history.Kind) bool
+	}{
+		{"all", nil, func(history.Kind) bool { return true }},
+		{"decisions", []host.HistoryOption{host.DecisionsOnly()}, history.Kind.IsDecision},
+		{"without turns", []host.HistoryOption{host.WithoutTurnMarkers()}, func(k history.Kind) bool { return k != history.KindTurnStarted }},
+		{"both", []host.HistoryOption{host.WithoutTurnMarkers(), host.DecisionsOnly()}, history.Kind.IsDecision},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.c.History(ctx, in.ID, 0, tt.opts...)
+			must(t, err)
+			var want []int64
+			for _, ev := range all {
+				if tt.keep(ev.Kind) {
+					want = append(want, ev.ID)
+				}
+			}
+			var ids []int64
+			for _, ev := range got {
+				ids = append(ids, ev.ID)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(want) || len(want) == 0 {
+				t.Fatalf("event IDs %v, want %v", ids, want)
+			}
+		})
+	}
+	if len(all) == 0 || all[0].Kind != history.KindTurnStarted {
+		t.Fatalf("the full history does not start with a turn marker: %v", all)
 	}
 }
