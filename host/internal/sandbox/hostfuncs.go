@@ -114,8 +114,12 @@ func (i *Instance) check(err error) {
 	}
 }
 
-// start_info(buf, cap) -> len
-func hostStartInfo(i *Instance, m api.Module, stack []uint64) {
+// The operations below are the host functions' behaviour, shared by the imported form
+// (the functions of abi.ImportModule, which read and write guest memory) and the stream form
+// (stream.go, which reads and writes CBOR frames).
+
+// startInfoMessage returns the encoded StartInfo message.
+func (i *Instance) startInfoMessage() []byte {
 	if i.startInfo == nil {
 		info := abi.StartInfo{Mode: abi.ModeDescribe}
 		if !i.describe {
@@ -125,14 +129,12 @@ func hostStartInfo(i *Instance, m api.Module, stack []uint64) {
 		i.check(err)
 		i.startInfo = b
 	}
-	n, _ := i.write(m, abi.FuncStartInfo, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), i.startInfo)
-	stack[0] = uint64(n)
+	return i.startInfo
 }
 
-// schedule(cmd, len) -> handle
-func hostSchedule(i *Instance, m api.Module, stack []uint64) {
+// scheduleCommand decodes and records a Command and returns its handle.
+func (i *Instance) scheduleCommand(data []byte) uint32 {
 	eng := i.engine(abi.FuncSchedule)
-	data := i.read(m, abi.FuncSchedule, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	var cmd abi.Command
 	if err := abi.Unmarshal(data, &cmd); err != nil {
 		i.stopf(abi.CodeBadMessage, "schedule: command is not valid CBOR: %v", err)
@@ -142,27 +144,21 @@ func hostSchedule(i *Instance, m api.Module, stack []uint64) {
 	if h > 1<<31-1 {
 		i.stopf(abi.CodeHistoryTooLong, "schedule: handle %d does not fit in an i32", h)
 	}
-	stack[0] = uint64(uint32(h))
+	return uint32(h)
 }
 
-// await(handles, count) -> index
-func hostAwait(i *Instance, m api.Module, stack []uint64) {
+// awaitHandles blocks (parks the guest across turns) until one of the futures is complete
+// and returns its index.
+func (i *Instance) awaitHandles(handles []int64) int {
 	eng := i.engine(abi.FuncAwait)
-	ptr, count := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-	if count == 0 || count > abi.MaxAwaitHandles {
-		i.stopf(abi.CodeBadArgument, "await: %d handles (must be 1 to %d)", count, abi.MaxAwaitHandles)
-	}
-	raw := i.read(m, abi.FuncAwait, ptr, count*4)
-	handles := make([]int64, count)
-	for k := range handles {
-		handles[k] = int64(binary.LittleEndian.Uint32(raw[k*4:]))
+	if len(handles) == 0 || len(handles) > abi.MaxAwaitHandles {
+		i.stopf(abi.CodeBadArgument, "await: %d handles (must be 1 to %d)", len(handles), abi.MaxAwaitHandles)
 	}
 	for {
 		idx, err := eng.Await(handles)
 		switch {
 		case err == nil:
-			stack[0] = uint64(uint32(idx))
-			return
+			return idx
 		case errors.Is(err, replay.ErrSuspended):
 			i.park(Suspended)
 		case errors.Is(err, replay.ErrEnded):
@@ -173,21 +169,87 @@ func hostAwait(i *Instance, m api.Module, stack []uint64) {
 	}
 }
 
+// completion returns the encoded Completion of a complete future (ok false: not ready).
+func (i *Instance) completion(h int64) ([]byte, bool) {
+	c, ok, err := i.engine(abi.FuncResult).Result(h)
+	i.check(err)
+	if !ok {
+		return nil, false
+	}
+	b, err := abi.Marshal(c)
+	i.check(err)
+	return b, true
+}
+
+// completeWith decodes the Outcome and ends the execution (or, when the host asked for a
+// description, takes the registrations).
+func (i *Instance) completeWith(data []byte) {
+	var o abi.Outcome
+	if err := abi.Unmarshal(data, &o); err != nil {
+		i.stopf(abi.CodeBadMessage, "complete: outcome is not valid CBOR: %v", err)
+	}
+	if i.describe {
+		if o.Kind != abi.OutcomeDescribe {
+			i.stopf(abi.CodeBadMessage, "complete: the host asked for a description, the module answered %s", o.Kind)
+		}
+		i.registrations = append([]abi.Registration{}, o.Orchestrations...)
+		return
+	}
+	i.check(i.engine(abi.FuncComplete).Complete(o))
+}
+
+// logLine logs a guest's line at level (out-of-range levels are info).
+func (i *Instance) logLine(level int32, msg []byte) {
+	if len(msg) > maxLogLine {
+		msg = msg[:maxLogLine]
+	}
+	if level < abi.LogDebug || level > abi.LogError {
+		level = abi.LogInfo
+	}
+	i.log(level, string(msg))
+}
+
+func (i *Instance) isReplaying() bool { return i.eng != nil && i.eng.IsReplaying() }
+
+// start_info(buf, cap) -> len
+func hostStartInfo(i *Instance, m api.Module, stack []uint64) {
+	n, _ := i.write(m, abi.FuncStartInfo, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), i.startInfoMessage())
+	stack[0] = uint64(n)
+}
+
+// schedule(cmd, len) -> handle
+func hostSchedule(i *Instance, m api.Module, stack []uint64) {
+	i.engine(abi.FuncSchedule)
+	data := i.read(m, abi.FuncSchedule, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	stack[0] = uint64(i.scheduleCommand(data))
+}
+
+// await(handles, count) -> index
+func hostAwait(i *Instance, m api.Module, stack []uint64) {
+	i.engine(abi.FuncAwait)
+	ptr, count := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	if count == 0 || count > abi.MaxAwaitHandles {
+		i.stopf(abi.CodeBadArgument, "await: %d handles (must be 1 to %d)", count, abi.MaxAwaitHandles)
+	}
+	raw := i.read(m, abi.FuncAwait, ptr, count*4)
+	handles := make([]int64, count)
+	for k := range handles {
+		handles[k] = int64(binary.LittleEndian.Uint32(raw[k*4:]))
+	}
+	stack[0] = uint64(uint32(i.awaitHandles(handles)))
+}
+
 // result(handle, buf, cap) -> len | not_ready
 func hostResult(i *Instance, m api.Module, stack []uint64) {
-	eng := i.engine(abi.FuncResult)
 	h := int64(api.DecodeU32(stack[0]))
-	c, ok, err := eng.Result(h)
-	i.check(err)
+	b, ok := i.completion(h)
 	if !ok {
 		stack[0] = api.EncodeI32(abi.StatusNotReady)
 		return
 	}
-	b, err := abi.Marshal(c)
-	i.check(err)
 	n, written := i.write(m, abi.FuncResult, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), b)
 	if written {
-		eng.Release(h)
+		i.eng.Release(h)
 	}
 	stack[0] = uint64(n)
 }
@@ -215,20 +277,7 @@ func hostSetStatus(i *Instance, m api.Module, stack []uint64) {
 
 // complete(buf, len) -> status
 func hostComplete(i *Instance, m api.Module, stack []uint64) {
-	data := i.read(m, abi.FuncComplete, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
-	var o abi.Outcome
-	if err := abi.Unmarshal(data, &o); err != nil {
-		i.stopf(abi.CodeBadMessage, "complete: outcome is not valid CBOR: %v", err)
-	}
-	if i.describe {
-		if o.Kind != abi.OutcomeDescribe {
-			i.stopf(abi.CodeBadMessage, "complete: the host asked for a description, the module answered %s", o.Kind)
-		}
-		i.registrations = append([]abi.Registration{}, o.Orchestrations...)
-		stack[0] = uint64(uint32(abi.StatusOK))
-		return
-	}
-	i.check(i.engine(abi.FuncComplete).Complete(o))
+	i.completeWith(i.read(m, abi.FuncComplete, api.DecodeU32(stack[0]), api.DecodeU32(stack[1])))
 	stack[0] = uint64(uint32(abi.StatusOK))
 }
 
@@ -239,16 +288,12 @@ func hostLog(i *Instance, m api.Module, stack []uint64) {
 	if n > maxLogLine {
 		n = maxLogLine
 	}
-	msg := i.read(m, abi.FuncLog, ptr, n)
-	if level < abi.LogDebug || level > abi.LogError {
-		level = abi.LogInfo
-	}
-	i.log(level, string(msg))
+	i.logLine(level, i.read(m, abi.FuncLog, ptr, n))
 }
 
 // is_replaying() -> 0 | 1
 func hostIsReplaying(i *Instance, _ api.Module, stack []uint64) {
-	if i.eng != nil && i.eng.IsReplaying() {
+	if i.isReplaying() {
 		stack[0] = 1
 		return
 	}

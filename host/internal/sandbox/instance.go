@@ -147,6 +147,9 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		WithRandSource(rnd).
 		WithStdout(i.stdout).
 		WithStderr(i.stderr)
+	if m.Stream {
+		cfg = cfg.WithFSConfig(i.streamFS())
+	}
 	ictx, cancel := context.WithTimeout(context.WithValue(ctx, instanceKey{}, i), rt.cfg.InstantiateTimeout)
 	if a := i.mem.allocator(); a != nil {
 		ictx = experimental.WithMemoryAllocator(ictx, a)
@@ -198,16 +201,19 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	if !describing && m.goRand && eng != nil {
 		m.reseedGoRand(mod, instanceID, execution)
 	}
-	ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ictx)
-	if err != nil {
-		mod.Close(ctx)
-		return nil, fmt.Errorf("call %s: %w", abi.ExportABIVersion, err)
+	if !m.Stream {
+		// The stream form's version is the name of the file it opens.
+		ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ictx)
+		if err != nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("call %s: %w", abi.ExportABIVersion, err)
+		}
+		if int32(ver[0]) != abi.Version {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("module reports ABI version %d, this host implements version %d", int32(ver[0]), abi.Version)
+		}
 	}
-	if int32(ver[0]) != abi.Version {
-		mod.Close(ctx)
-		return nil, fmt.Errorf("module reports ABI version %d, this host implements version %d", int32(ver[0]), abi.Version)
-	}
-	i.run = mod.ExportedFunction(abi.ExportRun)
+	i.run = mod.ExportedFunction(m.entry)
 	return i, nil
 }
 
@@ -300,6 +306,17 @@ func (i *Instance) settle(s signal) Result {
 	case verdict != nil:
 		fail = replay.AsFailure(verdict)
 	case fail != nil:
+	case s.err != nil && i.module.Stream && exitedZero(s.err):
+		// A WASI command ends with proc_exit(0) as often as it returns from _start: for a
+		// stream-form module both are the end of its run.
+		if i.describe {
+			return Result{State: Completed}
+		}
+		if i.eng.Outcome() == nil {
+			fail = &abi.Failure{Kind: abi.FailureInfrastructure, Code: abi.CodeNoOutcome, Message: "the program exited without calling complete"}
+			break
+		}
+		return Result{State: Completed}
 	case s.err != nil:
 		fail = i.classify(s.err)
 		if fail == nil {
@@ -354,6 +371,12 @@ func (i *Instance) nearMemoryLimit() (near bool) {
 	limit := uint64(i.rt.cfg.MemoryLimitPages)
 	margin := max(limit/10, 256)
 	return pages+margin >= limit
+}
+
+// exitedZero tells whether err is the guest's proc_exit(0).
+func exitedZero(err error) bool {
+	var exit *sys.ExitError
+	return errors.As(err, &exit) && exit.ExitCode() == 0
 }
 
 func firstLine(err error) string {

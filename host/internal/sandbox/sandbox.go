@@ -182,6 +182,12 @@ type Module struct {
 	Imports []string
 	// Orchestrations are the orchestrations the module registers.
 	Orchestrations []abi.Registration
+	// Stream is set for a module of the stream form (ABI.md, "Stream form"): a WASI program
+	// that imports nothing from the ABI and speaks it on the file StreamPath.
+	Stream bool
+	// entry is the export the host calls once per instance (durohost_run, or _start for a
+	// stream-form WASI command).
+	entry string
 
 	rt       *Runtime
 	r        wazero.Runtime
@@ -293,7 +299,7 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
-	imports, err := validate(layout)
+	imports, form, err := validate(layout)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +333,8 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 		}
 	}
-	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), Imports: imports, rt: rt, globals: globals, codeSize: layout.CodeSize}
+	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), Imports: imports, rt: rt, globals: globals, codeSize: layout.CodeSize,
+		Stream: form.stream, entry: form.entry}
 	if err := rt.compile(ctx, m, opt, cacheDir); err != nil {
 		return nil, err
 	}
@@ -521,20 +528,30 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// moduleForm is what validate found out about a module's form.
+type moduleForm struct {
+	stream bool   // the stream form (ABI.md, "Stream form")
+	entry  string // the export called once per instance
+}
+
 // validate checks a module's imports and exports against the ABI, from its layout (before it
-// is compiled), and returns its imports as "module.name". The error names every problem.
-func validate(l *wasmopt.Module) ([]string, error) {
+// is compiled), and returns its imports as "module.name" and its form. The error names every
+// problem. A module that imports nothing from the ABI and does not export
+// durohost_abi_version is of the stream form; every other module is of the imported form.
+func validate(l *wasmopt.Module) ([]string, moduleForm, error) {
 	var problems []string
 	var imports []string
 	abiFuncs := map[string]abi.Signature{}
 	for _, s := range abi.HostFunctions {
 		abiFuncs[s.Name] = s
 	}
+	importsABI := false
 	for _, f := range l.ImportedFuncs() {
 		mod, name := f.Module, f.Name
 		imports = append(imports, mod+"."+name)
 		switch mod {
 		case abi.ImportModule:
+			importsABI = true
 			s, ok := abiFuncs[name]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("imports unknown ABI function %s.%s", mod, name))
@@ -557,13 +574,29 @@ func validate(l *wasmopt.Module) ([]string, error) {
 	for _, f := range l.ExportedFuncs() {
 		exports[f.Name] = f.Type
 	}
-	for _, want := range abi.Exports {
-		t, ok := exports[want.Name]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("does not export function %s", want.Name))
-		} else if !sameTypes(t.Params, want.Params) || !sameTypes(t.Results, want.Results) {
-			problems = append(problems, fmt.Sprintf("exports %s with signature %s, ABI v%d requires %s",
-				want.Name, sig(t), abi.Version, abiSig(want)))
+	_, hasVersion := exports[abi.ExportABIVersion]
+	form := moduleForm{entry: abi.ExportRun}
+	if !importsABI && !hasVersion {
+		// The stream form: a WASI program whose entry is durohost_run (a reactor, whose
+		// _initialize is then snapshotted) or _start (a command).
+		form.stream = true
+		if _, ok := exports[abi.ExportRun]; !ok {
+			form.entry = ExportStart
+		}
+		if t, ok := exports[form.entry]; !ok {
+			problems = append(problems, fmt.Sprintf("imports nothing from %s (the stream form) but exports neither %s nor %s", abi.ImportModule, abi.ExportRun, ExportStart))
+		} else if len(t.Params) != 0 || len(t.Results) != 0 {
+			problems = append(problems, fmt.Sprintf("exports %s with signature %s, must be () -> ()", form.entry, sig(t)))
+		}
+	} else {
+		for _, want := range abi.Exports {
+			t, ok := exports[want.Name]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("does not export function %s", want.Name))
+			} else if !sameTypes(t.Params, want.Params) || !sameTypes(t.Results, want.Results) {
+				problems = append(problems, fmt.Sprintf("exports %s with signature %s, ABI v%d requires %s",
+					want.Name, sig(t), abi.Version, abiSig(want)))
+			}
 		}
 	}
 	if t, ok := exports[abi.ExportInitialize]; ok && (len(t.Params) != 0 || len(t.Results) != 0) {
@@ -577,9 +610,9 @@ func validate(l *wasmopt.Module) ([]string, error) {
 		problems = append(problems, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: module %s", ErrInvalidModule, strings.Join(problems, "; "))
+		return nil, form, fmt.Errorf("%w: module %s", ErrInvalidModule, strings.Join(problems, "; "))
 	}
-	return imports, nil
+	return imports, form, nil
 }
 
 func sameTypes(got []wasmopt.ValueType, want []abi.ValueType) bool {

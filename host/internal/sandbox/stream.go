@@ -1,0 +1,379 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/tetratelabs/wazero"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/durohost/durohost/abi"
+)
+
+// The stream form of the ABI (ABI.md, "Stream form"). A module that imports nothing from
+// abi.ImportModule is an ordinary WASI program: the host's deterministic WASI gives it one
+// preopened directory, StreamDir, holding one file, StreamFile, on which the guest writes
+// CBOR-framed calls and reads their answers. Every call is one of the host functions, run by
+// the same code (hostfuncs.go), on the same engine, under the same limits; the write that
+// completes an await call is where the guest parks, exactly as in the imported await.
+
+// Names of the stream form.
+const (
+	// StreamDir is the directory the host preopens for a stream-form module.
+	StreamDir = "/durohost"
+	// StreamFile is the name, in StreamDir, of the file that carries version 1 of the stream
+	// ABI (the version is the name: a later version is another file).
+	StreamFile = "v1"
+	// StreamPath is the file's full path.
+	StreamPath = StreamDir + "/" + StreamFile
+	// ExportStart is the entry point of a WASI command: the host calls it once per instance
+	// (instead of durohost_run) when a stream-form module does not export durohost_run.
+	ExportStart = "_start"
+)
+
+// Call numbers of the stream form: the first element of a call's CBOR array.
+const (
+	StreamStartInfo   = 1
+	StreamSchedule    = 2
+	StreamAwait       = 3
+	StreamResult      = 4
+	StreamCancel      = 5
+	StreamSetStatus   = 6
+	StreamComplete    = 7
+	StreamLog         = 8
+	StreamIsReplaying = 9
+)
+
+// streamCallNames names the calls for messages.
+var streamCallNames = map[uint64]string{
+	StreamStartInfo: abi.FuncStartInfo, StreamSchedule: abi.FuncSchedule, StreamAwait: abi.FuncAwait,
+	StreamResult: abi.FuncResult, StreamCancel: abi.FuncCancel, StreamSetStatus: abi.FuncSetStatus,
+	StreamComplete: abi.FuncComplete, StreamLog: abi.FuncLog, StreamIsReplaying: abi.FuncIsReplaying,
+}
+
+// maxUnread bounds the answers a guest has not read yet (it writes calls without reading
+// their answers): a guest that keeps doing so is stopped rather than let grow host memory.
+const maxUnread = 8 << 20
+
+// stream is an instance's channel: the bytes of calls not yet complete, and the answers not
+// yet read. Every descriptor the guest opens on StreamPath shares it.
+type stream struct {
+	inst *Instance
+	in   []byte // written, not yet a complete call
+	out  []byte // answers, not yet read
+}
+
+// write takes bytes the guest wrote and runs every call they complete, in order. A call that
+// awaits parks the guest here until the host answers it (possibly in a later turn).
+func (s *stream) write(p []byte) {
+	s.in = append(s.in, p...)
+	limit := s.inst.rt.cfg.MaxPayload + 64<<10 // payload plus message framing, as in read
+	for len(s.in) > 0 {
+		n, err := cborItemLen(s.in)
+		if errors.Is(err, errShortItem) {
+			if len(s.in) > limit {
+				s.inst.stopf(abi.CodePayloadTooLarge, "stream: call of more than %d bytes is more than the limit of %d", len(s.in), limit)
+			}
+			return
+		}
+		if err != nil {
+			s.inst.stopf(abi.CodeBadMessage, "stream: %v", err)
+		}
+		if n > limit {
+			s.inst.stopf(abi.CodePayloadTooLarge, "stream: call of %d bytes is more than the limit of %d", n, limit)
+		}
+		frame := s.in[:n:n]
+		s.in = s.in[n:]
+		answer := s.inst.streamCall(frame)
+		if len(s.out)+len(answer) > maxUnread {
+			s.inst.stopf(abi.CodeBadArgument, "stream: more than %d bytes of answers left unread (read each call's answer)", maxUnread)
+		}
+		s.out = append(s.out, answer...)
+		if len(s.in) == 0 {
+			s.in = nil
+		}
+	}
+}
+
+// read gives the guest answer bytes; with none pending it reads end of file.
+func (s *stream) read(p []byte) int {
+	n := copy(p, s.out)
+	s.out = s.out[n:]
+	if len(s.out) == 0 {
+		s.out = nil
+	}
+	return n
+}
+
+// streamCall decodes one call, runs it and returns its encoded answer. Like the host
+// functions of the imported form it stops a guest killed by the watchdog, and ends the
+// replay phase once the engine reaches new ground.
+func (i *Instance) streamCall(frame []byte) []byte {
+	if i.dog.stopped.Load() {
+		panic(errKilled)
+	}
+	var call []cbor.RawMessage
+	if err := cbor.Unmarshal(frame, &call); err != nil || len(call) == 0 {
+		i.stopf(abi.CodeBadMessage, "stream: a call must be a CBOR array whose first element is the call number")
+	}
+	var num uint64
+	if err := cbor.Unmarshal(call[0], &num); err != nil || streamCallNames[num] == "" {
+		i.stopf(abi.CodeBadMessage, "stream: unknown call number %x", []byte(call[0]))
+	}
+	name := streamCallNames[num]
+	args := call[1:]
+	want := map[uint64]int{StreamStartInfo: 0, StreamSchedule: 1, StreamAwait: 1, StreamResult: 1, StreamCancel: 1,
+		StreamSetStatus: 1, StreamComplete: 1, StreamLog: 2, StreamIsReplaying: 0}[num]
+	if len(args) != want {
+		i.stopf(abi.CodeBadMessage, "stream: %s takes %d arguments, the call has %d", name, want, len(args))
+	}
+	var answer any
+	switch num {
+	case StreamStartInfo:
+		answer = cbor.RawMessage(i.startInfoMessage())
+	case StreamSchedule:
+		answer = i.scheduleCommand(args[0])
+	case StreamAwait:
+		var hs []uint32
+		if err := cbor.Unmarshal(args[0], &hs); err != nil {
+			i.stopf(abi.CodeBadMessage, "stream: await takes an array of handles: %v", err)
+		}
+		handles := make([]int64, len(hs))
+		for k, h := range hs {
+			handles[k] = int64(h)
+		}
+		answer = i.awaitHandles(handles)
+	case StreamResult:
+		h := i.streamHandle(name, args[0])
+		b, ok := i.completion(h)
+		if !ok {
+			answer = abi.StatusNotReady
+			break
+		}
+		i.eng.Release(h)
+		answer = cbor.RawMessage(b)
+	case StreamCancel:
+		i.check(i.engine(name).Cancel(i.streamHandle(name, args[0])))
+		answer = abi.StatusOK
+	case StreamSetStatus:
+		eng := i.engine(name)
+		var status []byte
+		if err := cbor.Unmarshal(args[0], &status); err != nil {
+			i.stopf(abi.CodeBadMessage, "stream: set_status takes a byte string or null: %v", err)
+		}
+		if len(status) > i.rt.cfg.MaxPayload+64<<10 {
+			i.stopf(abi.CodePayloadTooLarge, "set_status: message of %d bytes is more than the limit of %d", len(status), i.rt.cfg.MaxPayload+64<<10)
+		}
+		if isNull(args[0]) {
+			i.check(eng.SetStatus(nil, true))
+		} else {
+			i.check(eng.SetStatus(append([]byte{}, status...), false))
+		}
+		answer = abi.StatusOK
+	case StreamComplete:
+		i.completeWith(args[0])
+		answer = abi.StatusOK
+	case StreamLog:
+		var level int32
+		var msg string
+		if err := cbor.Unmarshal(args[0], &level); err != nil {
+			i.stopf(abi.CodeBadMessage, "stream: log level: %v", err)
+		}
+		if err := cbor.Unmarshal(args[1], &msg); err != nil {
+			i.stopf(abi.CodeBadMessage, "stream: log takes a text string: %v", err)
+		}
+		i.logLine(level, []byte(msg))
+		answer = abi.StatusOK
+	case StreamIsReplaying:
+		answer = 0
+		if i.isReplaying() {
+			answer = 1
+		}
+	}
+	b, err := abi.Marshal(answer)
+	i.check(err)
+	if i.replaying {
+		i.checkLive()
+	}
+	return b
+}
+
+// streamHandle decodes a handle argument.
+func (i *Instance) streamHandle(fn string, raw cbor.RawMessage) int64 {
+	var h uint32
+	if err := cbor.Unmarshal(raw, &h); err != nil {
+		i.stopf(abi.CodeBadMessage, "stream: %s takes a handle (an unsigned integer below 2^32): %v", fn, err)
+	}
+	return int64(h)
+}
+
+func isNull(raw cbor.RawMessage) bool { return len(raw) == 1 && (raw[0] == 0xf6 || raw[0] == 0xf7) }
+
+// errShortItem: the bytes hold the beginning of a CBOR item, not all of it.
+var errShortItem = errors.New("incomplete CBOR item")
+
+// maxCBORDepth bounds the nesting of a call.
+const maxCBORDepth = 64
+
+// cborItemLen returns the length of the CBOR data item at the start of b (RFC 8949, definite
+// lengths only), errShortItem when b holds only its beginning, or an error naming what is not
+// well formed. It does not decode: it frames calls on the stream.
+func cborItemLen(b []byte) (int, error) {
+	pos := 0
+	// pending[k] is how many more items the k-th open container needs.
+	pending := []uint64{1}
+	for len(pending) > 0 {
+		if pending[len(pending)-1] == 0 {
+			pending = pending[:len(pending)-1]
+			continue
+		}
+		pending[len(pending)-1]--
+		if pos >= len(b) {
+			return 0, errShortItem
+		}
+		major, info := b[pos]>>5, b[pos]&0x1f
+		pos++
+		var arg uint64
+		switch {
+		case info < 24:
+			arg = uint64(info)
+		case info <= 27:
+			size := 1 << (info - 24)
+			if len(b)-pos < size {
+				return 0, errShortItem
+			}
+			switch size {
+			case 1:
+				arg = uint64(b[pos])
+			case 2:
+				arg = uint64(binary.BigEndian.Uint16(b[pos:]))
+			case 4:
+				arg = uint64(binary.BigEndian.Uint32(b[pos:]))
+			case 8:
+				arg = binary.BigEndian.Uint64(b[pos:])
+			}
+			pos += size
+		case info == 31:
+			return 0, fmt.Errorf("indefinite-length CBOR item at byte %d (calls use definite lengths)", pos-1)
+		default:
+			return 0, fmt.Errorf("malformed CBOR: reserved additional information %d at byte %d", info, pos-1)
+		}
+		switch major {
+		case 2, 3: // byte and text strings
+			if arg > uint64(len(b)-pos) {
+				return 0, errShortItem
+			}
+			pos += int(arg)
+		case 4, 5: // arrays and maps
+			if major == 5 {
+				if arg > 1<<62 {
+					return 0, fmt.Errorf("CBOR map of %d entries", arg)
+				}
+				arg *= 2
+			}
+			if len(pending) >= maxCBORDepth {
+				return 0, fmt.Errorf("CBOR nested more than %d levels deep", maxCBORDepth)
+			}
+			pending = append(pending, arg)
+		case 6: // a tag: one item follows
+			if len(pending) >= maxCBORDepth {
+				return 0, fmt.Errorf("CBOR nested more than %d levels deep", maxCBORDepth)
+			}
+			pending = append(pending, 1)
+		}
+	}
+	return pos, nil
+}
+
+// streamFS is the preopened directory StreamDir of one instance: it holds StreamFile, whose
+// every opening is a descriptor on the instance's stream.
+type streamFS struct {
+	experimentalsys.UnimplementedFS
+	s *stream
+}
+
+func (f *streamFS) OpenFile(path string, flag experimentalsys.Oflag, _ fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	switch path {
+	case "", ".", "/":
+		return &streamDir{}, 0
+	case StreamFile:
+		if flag&experimentalsys.O_DIRECTORY != 0 {
+			return nil, experimentalsys.ENOTDIR
+		}
+		return &streamFile{s: f.s}, 0
+	}
+	if flag&experimentalsys.O_CREAT != 0 {
+		return nil, experimentalsys.EROFS
+	}
+	return nil, experimentalsys.ENOENT
+}
+
+func (f *streamFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
+	switch path {
+	case "", ".", "/":
+		return streamDirStat, 0
+	case StreamFile:
+		return streamFileStat, 0
+	}
+	return sys.Stat_t{}, experimentalsys.ENOENT
+}
+
+func (f *streamFS) Lstat(path string) (sys.Stat_t, experimentalsys.Errno) { return f.Stat(path) }
+
+// The fixed attributes of the directory and the file: nothing a guest sees of them depends on
+// anything but the ABI.
+var (
+	streamDirStat  = sys.Stat_t{Ino: 1, Mode: fs.ModeDir | 0o555, Nlink: 1}
+	streamFileStat = sys.Stat_t{Ino: 2, Mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, Nlink: 1}
+)
+
+type streamDir struct {
+	experimentalsys.UnimplementedFile
+	listed bool
+}
+
+func (*streamDir) IsDir() (bool, experimentalsys.Errno)    { return true, 0 }
+func (*streamDir) Ino() (sys.Inode, experimentalsys.Errno) { return streamDirStat.Ino, 0 }
+func (*streamDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return streamDirStat, 0
+}
+
+func (d *streamDir) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
+	if d.listed || n == 0 {
+		return nil, 0
+	}
+	d.listed = true
+	return []experimentalsys.Dirent{{Ino: streamFileStat.Ino, Name: StreamFile, Type: streamFileStat.Mode.Type()}}, 0
+}
+
+type streamFile struct {
+	experimentalsys.UnimplementedFile
+	s *stream
+}
+
+func (*streamFile) IsDir() (bool, experimentalsys.Errno)    { return false, 0 }
+func (*streamFile) Ino() (sys.Inode, experimentalsys.Errno) { return streamFileStat.Ino, 0 }
+func (*streamFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return streamFileStat, 0
+}
+func (*streamFile) IsAppend() bool                       { return false }
+func (*streamFile) SetAppend(bool) experimentalsys.Errno { return 0 }
+func (*streamFile) Sync() experimentalsys.Errno          { return 0 }
+func (*streamFile) Datasync() experimentalsys.Errno      { return 0 }
+
+func (f *streamFile) Write(p []byte) (int, experimentalsys.Errno) {
+	f.s.write(p)
+	return len(p), 0
+}
+
+func (f *streamFile) Read(p []byte) (int, experimentalsys.Errno) { return f.s.read(p), 0 }
+
+// streamFS returns the filesystem of a stream-form instance: StreamDir, preopened.
+func (i *Instance) streamFS() wazero.FSConfig {
+	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&streamFS{s: &stream{inst: i}}, StreamDir)
+}
