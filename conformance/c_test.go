@@ -1,9 +1,22 @@
 package conformance_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/durohost/durohost/abi"
+	durable "github.com/durohost/durohost/guest-sdk/go"
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store"
 )
 
 // cGuest is the C test guest: guest.c built with the C guest SDK into committed fixtures
@@ -13,16 +26,163 @@ const cGuest = "guests/c"
 
 func init() {
 	registerGuestLanguage("c", func(t *testing.T) ([]byte, []byte) {
-		return readCFixture(t, filepath.Join(cGuest, "guest.wasm")), readCFixture(t, filepath.Join(cGuest, "guest-b.wasm"))
+		return readCFixture(t, "guest.wasm"), readCFixture(t, "guest-b.wasm")
 	})
 }
 
-// readCFixture reads a committed binary fixture of the package.
-func readCFixture(t *testing.T, path string) []byte {
+// readCFixture reads a committed module of the C test guest.
+func readCFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(filepath.Join(cGuest, name))
 	if err != nil {
-		t.Fatalf("test guest fixture: %v (rebuild it with %s/build.sh)", err, filepath.Dir(path))
+		t.Fatalf("C test guest: %v (rebuild it with %s/build.sh)", err, cGuest)
 	}
 	return b
+}
+
+// lockedBuffer is a buffer written by the host's logger and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// cHost starts a host running the C test guest, with the activity "echo" and its logs in
+// logs.
+func cHost(t *testing.T, logs *lockedBuffer) *host.Host {
+	t.Helper()
+	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir),
+		host.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RegisterActivity("echo", func(_ context.Context, in []byte) ([]byte, error) { return in, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadModule(context.Background(), readCFixture(t, "guest.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop(context.Background()) })
+	return h
+}
+
+// runC runs one orchestration of the C test guest to its end.
+func runC(t *testing.T, h *host.Host, name string, input []byte) *store.Instance {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := h.Client().Start(ctx, name, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := h.Client().Wait(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// TestCSDK checks what the C SDK promises beyond the scenarios: its JSON is encoding/json's
+// byte for byte, its retry intervals are the Go SDK's to the nanosecond, its arena grows for
+// large payloads, and misuse stops the guest with a logged reason.
+func TestCSDK(t *testing.T) {
+	logs := &lockedBuffer{}
+	h := cHost(t, logs)
+
+	t.Run("json", func(t *testing.T) {
+		strs := []string{`"plain"`, `"a\"b\\c/d\/e"`, `"<x> & y"`, `"\u003c\u0026\u003e"`, `"tab\tnl\nnul\u0000\u001f\u007f"`,
+			`"\b\f\r"`, `"é 日本 😀"`, `"\ud83d\ude00"`, `"\u2028 \u2029"`, "\"\u2028\"", `"\ud800 lone"`, `"\udc00\ud800x"`,
+			"\"\xff invalid \xc3\x28 \xe2\x82\"", `""`}
+		raws := []string{` { "a" : [1, 2 ,3] , "b":"<x> & y" } `, `"a\"b \u2028"`, "\"\u2028\"", `null`, `[ ]`, `-1.5e+3`, "\n\ttrue\r"}
+		in := fmt.Sprintf(`{"strings":[%s],"raw":[%s]}`, strings.Join(strs, ","), strings.Join(raws, ","))
+		var want struct {
+			Strings []string          `json:"strings"`
+			Raw     []json.RawMessage `json:"raw"`
+		}
+		for _, s := range strs {
+			var v string
+			if err := json.Unmarshal([]byte(s), &v); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+			want.Strings = append(want.Strings, v)
+		}
+		for _, r := range raws {
+			want.Raw = append(want.Raw, json.RawMessage(r))
+		}
+		wantJSON, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst := runC(t, h, "c_json", []byte(in))
+		if inst.Status != store.StatusCompleted || !bytes.Equal(inst.Output, wantJSON) {
+			t.Errorf("status %v, failure %v\n got %s\nwant %s", inst.Status, inst.Failure, inst.Output, wantJSON)
+		}
+	})
+
+	t.Run("retry_interval", func(t *testing.T) {
+		type spec struct {
+			InitialMS   int64   `json:"initial_ms"`
+			Coefficient float64 `json:"coefficient"`
+			MaxMS       int64   `json:"max_ms"`
+			Attempt     int     `json:"attempt"`
+		}
+		var specs []spec
+		var want []int64
+		for _, coef := range []float64{0, 1, 1.1, 1.5, 2, 2.7182818, 3} {
+			for _, attempt := range []int{0, 1, 2, 3, 7, 13, 30} {
+				for _, s := range []spec{{7, coef, 0, attempt}, {0, coef, 0, attempt}, {3, coef, 1_000_000, attempt}} {
+					specs = append(specs, s)
+					p := durable.RetryPolicy{InitialInterval: time.Duration(s.InitialMS) * time.Millisecond,
+						BackoffCoefficient: s.Coefficient, MaxInterval: time.Duration(s.MaxMS) * time.Millisecond}
+					want = append(want, int64(p.Interval(s.Attempt)))
+				}
+			}
+		}
+		in, err := json.Marshal(specs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst := runC(t, h, "c_interval", in)
+		var got []int64
+		if err := json.Unmarshal(inst.Output, &got); err != nil || len(got) != len(want) {
+			t.Fatalf("status %v, failure %v, output %s: %v", inst.Status, inst.Failure, inst.Output, err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%+v: C interval %d, Go %d", specs[i], got[i], want[i])
+			}
+		}
+	})
+
+	t.Run("arena_grows", func(t *testing.T) {
+		const n = 3 << 20 // beyond the static block and one memory.grow step, under the payload limit
+		inst := runC(t, h, "c_memory", []byte(fmt.Sprint(n)))
+		if inst.Status != store.StatusCompleted || string(inst.Output) != fmt.Sprintf(`{"len":%d}`, n) {
+			t.Errorf("status %v, failure %v, output %.100s", inst.Status, inst.Failure, inst.Output)
+		}
+	})
+
+	t.Run("misuse", func(t *testing.T) {
+		inst := runC(t, h, "c_misuse", nil)
+		if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != abi.CodeTrap {
+			t.Fatalf("status %v, failure %v; want failed with %s", inst.Status, inst.Failure, abi.CodeTrap)
+		}
+		if want := "dh_select: future 1 was cancelled"; !strings.Contains(logs.String(), want) {
+			t.Errorf("the logs lack %q:\n%s", want, logs.String())
+		}
+	})
 }

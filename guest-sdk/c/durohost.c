@@ -1861,36 +1861,52 @@ static void put_utf8(uint8_t **o, uint32_t r) {
 	*o = q;
 }
 
-/* unescape decodes the body of a valid JSON string (between its quotes) into out, which has
- * room for n bytes (never more are needed); it returns the decoded length. */
-static size_t unescape(const uint8_t *p, size_t n, uint8_t *out) {
+/* unescape decodes the body of a valid JSON string (between its quotes) into out (cap bytes;
+ * what does not fit is dropped) like Go's encoding/json: invalid UTF-8 and lone surrogates
+ * become U+FFFD. It returns the decoded length. */
+static size_t unescape(const uint8_t *p, size_t n, uint8_t *out, size_t cap) {
 	const uint8_t *end = p + n;
-	uint8_t *o = out;
+	size_t w = 0;
+	uint8_t tmp[4], *t;
+#define EMIT(src, len)                                          \
+	do {                                                        \
+		for (size_t k_ = 0; k_ < (size_t)(len); k_++, w++)      \
+			if (w < cap)                                        \
+				out[w] = (src)[k_];                             \
+	} while (0)
 	while (p < end) {
 		if (*p != '\\') {
-			*o++ = *p++;
+			size_t size = 1;
+			if (*p >= 0x80 && utf8_decode(p, (size_t)(end - p), &size) == -1) {
+				EMIT("\xef\xbf\xbd", 3);
+				p++;
+				continue;
+			}
+			EMIT(p, size);
+			p += size;
 			continue;
 		}
 		p++;
 		uint8_t c = *p++;
+		uint32_t r = c;
 		switch (c) {
 		case 'b':
-			*o++ = '\b';
+			r = '\b';
 			break;
 		case 'f':
-			*o++ = '\f';
+			r = '\f';
 			break;
 		case 'n':
-			*o++ = '\n';
+			r = '\n';
 			break;
 		case 'r':
-			*o++ = '\r';
+			r = '\r';
 			break;
 		case 't':
-			*o++ = '\t';
+			r = '\t';
 			break;
-		case 'u': {
-			uint32_t r = (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+		case 'u':
+			r = (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
 			p += 4;
 			if (r >= 0xd800 && r < 0xdc00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
 				uint32_t lo = (uint32_t)(hexval(p[2]) << 12 | hexval(p[3]) << 8 | hexval(p[4]) << 4 | hexval(p[5]));
@@ -1901,14 +1917,14 @@ static size_t unescape(const uint8_t *p, size_t n, uint8_t *out) {
 			}
 			if (r >= 0xd800 && r < 0xe000)
 				r = 0xfffd;
-			put_utf8(&o, r);
 			break;
 		}
-		default:
-			*o++ = c;
-		}
+		t = tmp;
+		put_utf8(&t, r);
+		EMIT(tmp, t - tmp);
 	}
-	return (size_t)(o - out);
+#undef EMIT
+	return w;
 }
 
 bool dh_json_valid(dh_bytes v) {
@@ -1922,10 +1938,8 @@ static bool key_equals(const uint8_t *raw, size_t n, const char *key) {
 	if (!memchr(raw, '\\', n))
 		return n == kn && !memcmp(raw, key, n);
 	uint8_t tmp[256];
-	if (n > sizeof tmp)
-		return false;
-	size_t m = unescape(raw, n, tmp);
-	return m == kn && !memcmp(tmp, key, m);
+	size_t m = unescape(raw, n, tmp, sizeof tmp);
+	return m == kn && m <= sizeof tmp && !memcmp(tmp, key, m);
 }
 
 bool dh_json_get(dh_bytes obj, const char *key, dh_bytes *value) {
@@ -2029,8 +2043,9 @@ char *dh_json_to_string(dh_ctx *ctx, dh_bytes v, size_t *len) {
 	if (!q || ws(q, end) != end)
 		return NULL;
 	size_t n = (size_t)(q - p - 2);
-	char *s = arena_alloc(n + 1);
-	size_t m = unescape(p + 1, n, (uint8_t *)s);
+	size_t m = unescape(p + 1, n, NULL, 0); /* the length (invalid UTF-8 grows) */
+	char *s = arena_alloc(m + 1);
+	unescape(p + 1, n, (uint8_t *)s, m);
 	s[m] = 0;
 	if (len)
 		*len = m;

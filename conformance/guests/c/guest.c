@@ -876,3 +876,92 @@ static void sc_nd(dh_ctx *c, dh_bytes in) {
 }
 
 DH_REGISTER(sc_nd, "sc_nd")
+
+/* ---- SDK self-tests (not part of the scenario catalog; driven by conformance/c_test.go) ---- */
+
+/* c_json: input {"strings": [S...], "raw": [V...]}. Returns {"strings": [S...], "raw": [V...]}
+ * where each string was decoded with dh_json_to_string and encoded again with dh_json_string,
+ * and each raw value went through dh_json_raw: so that the Go test compares the SDK's JSON
+ * with encoding/json's, byte for byte. */
+static void c_json(dh_ctx *c, dh_bytes in) {
+	dh_buf b;
+	dh_buf_init(&b, c);
+	dh_buf_puts(&b, "{\"strings\":[");
+	dh_bytes it = field(in, "strings"), item;
+	for (size_t i = 0; dh_json_next(&it, &item); i++) {
+		size_t n;
+		const char *s = dh_json_to_string(c, item, &n);
+		if (!s) {
+			bad_payload(c, "a string");
+			return;
+		}
+		if (i)
+			dh_buf_puts(&b, ",");
+		dh_json_string(&b, s, n);
+	}
+	dh_buf_puts(&b, "],\"raw\":[");
+	it = field(in, "raw");
+	for (size_t i = 0; dh_json_next(&it, &item); i++) {
+		if (i)
+			dh_buf_puts(&b, ",");
+		dh_json_raw(&b, item);
+	}
+	dh_buf_puts(&b, "]}");
+	finish(c, &b);
+}
+
+/* c_interval: input [{"initial_ms", "coefficient", "max_ms", "attempt"}...]; returns the
+ * retry intervals (nanoseconds) dh_retry_interval computes, for comparison with the Go SDK's. */
+static void c_interval(dh_ctx *c, dh_bytes in) {
+	dh_buf b;
+	dh_buf_init(&b, c);
+	dh_buf_puts(&b, "[");
+	dh_bytes it = in, item;
+	for (size_t i = 0; dh_json_next(&it, &item); i++) {
+		dh_retry_policy p;
+		retry_policy(c, item, &p);
+		if (i)
+			dh_buf_puts(&b, ",");
+		dh_json_int(&b, dh_retry_interval(&p, (int)int_field(item, "attempt")));
+	}
+	dh_buf_puts(&b, "]");
+	finish(c, &b);
+}
+
+/* c_misuse: waits on a future that dh_select cancelled, which the SDK reports as misuse. */
+static void c_misuse(dh_ctx *c, dh_bytes in) {
+	(void)in;
+	dh_future *fs[2] = {dh_timer(c, 0), dh_timer(c, DH_SECOND * 3600)};
+	dh_select(c, fs, 2);
+	dh_select(c, fs, 2);
+}
+
+/* c_memory: returns {"len": n} after building a payload of n bytes in the arena (which then
+ * grows linear memory) and handing it to the activity "echo" and back. */
+static void c_memory(dh_ctx *c, dh_bytes in) {
+	int64_t n = 0;
+	dh_json_to_int(in, &n);
+	dh_buf x;
+	dh_buf_init(&x, c);
+	dh_buf_puts(&x, "\"");
+	for (int64_t i = 0; i < n; i++)
+		dh_buf_write(&x, "x", 1);
+	dh_buf_puts(&x, "\"");
+	dh_bytes res;
+	const dh_error *err = dh_get(dh_call_activity(c, "echo", x.data, x.len, NULL), &res);
+	if (err) {
+		dh_fail_error(c, err);
+		return;
+	}
+	dh_buf b;
+	dh_buf_init(&b, c);
+	dh_buf_puts(&b, "{\"len\":");
+	dh_json_int(&b, res.len == x.len && !memcmp(res.ptr, x.data, x.len) && res.ptr[res.len] == 0 ? n : -1);
+	dh_buf_puts(&b, "}");
+	finish(c, &b);
+}
+
+DH_REGISTER(c_json, "c_json")
+DH_REGISTER(c_interval, "c_interval")
+DH_REGISTER(c_misuse, "c_misuse")
+DH_REGISTER(c_memory, "c_memory")
