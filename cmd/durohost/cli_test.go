@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/internal/testguest"
 	"github.com/durohost/durohost/store"
 	"github.com/durohost/durohost/store/sqlite"
 )
@@ -370,5 +371,22 @@ func TestDefaultDB(t *testing.T) {
 	r = runCLI("run", watFixture("hello.wasm"), "--timeout", "50ms", "--quiet")
 	if r.code != 2 || !strings.Contains(r.stderr, "database "+other) {
 		t.Fatalf("%v", r)
+	}
+}
+
+// TestRunUnknownActivity: in run, a call to an activity no built-in provides fails at once
+// (not after the backoff serve and worker keep, here made longer than the test may take),
+// naming the activities there are.
+func TestRunUnknownActivity(t *testing.T) {
+	t.Parallel()
+	guest := writeFile(t, "guest.wasm", testguest.Build(t, "conformance/guests/go", ""))
+	r := runCLI("run", guest, "--orchestration", "activity_fail", "--store", filepath.Join(t.TempDir(), "u.db"),
+		"--unregistered-backoff", "10m", "--quiet")
+	want := `activity "fails" is not registered: the activities are echo, http, shell, sleep`
+	if r.code != exitError || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "DH-UNREGISTERED-001") {
+		t.Fatalf("want exit 1 and %q, got %v", want, r)
+	}
+	if r := runCLI("run", guest, "--max-attempts", "0"); r.code != exitError || !strings.Contains(r.stderr, "--max-attempts must be at least 1") {
+		t.Fatalf("--max-attempts 0: %v", r)
 	}
 }

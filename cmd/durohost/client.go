@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -26,25 +28,76 @@ const (
 // clientFlags are the flags of every command that talks to a server.
 func clientFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "server", Usage: "`URL` of the durohost server", EnvVars: []string{envServer}, Value: "http://" + defaultListen},
-		&cli.StringFlag{Name: "token", Usage: "bearer `TOKEN` of your namespace", EnvVars: []string{envToken}},
-		&cli.BoolFlag{Name: "json", Usage: "print the server's JSON instead of text"},
+		&cli.StringFlag{Name: "server", Usage: "`URL` of a durohost server (e.g. http://" + defaultListen + "); without it, the instance commands act on the store of --store", EnvVars: []string{envServer}},
+		&cli.StringFlag{Name: "token", Usage: "bearer `TOKEN` of your namespace on --server", EnvVars: []string{envToken}},
+		&cli.BoolFlag{Name: "json", Usage: "print the API's JSON instead of text"},
 	}
 }
 
-// apiClient calls the HTTP API of a server.
+// instanceFlags are the flags of the commands about instances, which work on a server or, without
+// --server, on a store of this machine (client_local.go).
+func instanceFlags() []cli.Flag {
+	f := storeFlag().(*cli.StringFlag)
+	f.Usage = "without --server: the store of the instances, as durohost run's --store (default: $" + envStore + ", else run's default store)"
+	return append(clientFlags(), f)
+}
+
+// apiClient calls the HTTP API of a server, or answers its requests from a local store.
 type apiClient struct {
 	base, token string
 	http        *http.Client
+	// close releases the local store (nil with a server).
+	close func() error
 }
 
+// newAPIClient returns the client of --server; without it, one that acts on the local store
+// when the command has --store (the instance commands), or an error.
 func newAPIClient(c *cli.Context) (*apiClient, error) {
 	base := strings.TrimRight(c.String("server"), "/")
+	if base == "" {
+		if !hasFlag(c.Command, "store") {
+			return nil, exitWith(exitError, "%s needs a server: give --server URL (or $%s) and --token", commandPath(c), envServer)
+		}
+		l, closeStore, err := openLocalAPI(c)
+		if err != nil {
+			return nil, exitWith(exitError, "%s: %s", c.Command.FullName(), oneLine(err.Error()))
+		}
+		return &apiClient{base: "local:", http: &http.Client{Transport: l}, close: closeStore}, nil
+	}
+	if hasFlag(c.Command, "store") && c.IsSet("store") {
+		return nil, exitWith(exitError, "%s: give --server or --store, not both (--store names a store of this machine)", c.Command.FullName())
+	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, exitWith(exitError, "--server %q: want a URL such as http://127.0.0.1:8233", base)
 	}
 	return &apiClient{base: base, token: c.String("token"), http: &http.Client{}}, nil
+}
+
+// commandPath names the command of c with its parents ("module list").
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// hasFlag reports whether cmd defines the flag called name.
+func hasFlag(cmd *cli.Command, name string) bool {
+	if cmd == nil {
+		return false
+	}
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // apiError is an error response of the server.
@@ -70,6 +123,10 @@ func (a *apiClient) do(ctx context.Context, method, path string, body io.Reader,
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) && (errors.Is(err, syscall.ECONNREFUSED) || ue.Timeout()) {
+			return nil, fmt.Errorf("%s %s: %v (is a durohost serve listening there? without --server, the instance commands act on the local store)", method, a.base+path, ue.Err)
+		}
 		return nil, fmt.Errorf("%s %s: %v", method, a.base+path, err)
 	}
 	defer resp.Body.Close()
@@ -127,6 +184,9 @@ func clientAction(fn func(c *cli.Context, a *apiClient) error) cli.ActionFunc {
 		a, err := newAPIClient(c)
 		if err != nil {
 			return err
+		}
+		if a.close != nil {
+			defer a.close()
 		}
 		if err := fn(c, a); err != nil {
 			if _, ok := err.(*exitCodeError); ok {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/durohost/durohost/history"
 )
 
 // Responses of the server, as the client prints them.
@@ -255,8 +258,8 @@ func printCheck(c *cli.Context, ch *apiCheck) {
 
 func startCommand() *cli.Command {
 	return &cli.Command{
-		Name: "start", Usage: "start an instance of an orchestration on a server", ArgsUsage: "ORCHESTRATION",
-		Flags: append(clientFlags(),
+		Name: "start", Usage: "start an instance of an orchestration", ArgsUsage: "ORCHESTRATION",
+		Flags: append(instanceFlags(),
 			&cli.StringFlag{Name: "input", Usage: "input `JSON` (@FILE reads a file, - stdin)"},
 			&cli.StringFlag{Name: "id", Usage: "instance `ID` (default: a random one)"},
 			&cli.StringFlag{Name: "version", Usage: "orchestration `VERSION` (default: the latest upload)"}),
@@ -294,7 +297,7 @@ func startCommand() *cli.Command {
 // instanceCommand is a command about one instance: ID is its first argument.
 func instanceCommand(name, usage, argsUsage string, flags []cli.Flag, min, max int, fn func(c *cli.Context, a *apiClient, id string) error) *cli.Command {
 	return &cli.Command{
-		Name: name, Usage: usage, ArgsUsage: argsUsage, Flags: append(clientFlags(), flags...),
+		Name: name, Usage: usage, ArgsUsage: argsUsage, Flags: append(instanceFlags(), flags...),
 		Action: clientAction(func(c *cli.Context, a *apiClient) error {
 			if err := args(c, min, max, argsUsage); err != nil {
 				return err
@@ -459,9 +462,15 @@ func printCustomStatus(c *cli.Context, data []byte, cs *apiCustomStatus) {
 }
 
 func historyCommand() *cli.Command {
-	flags := []cli.Flag{&cli.UintFlag{Name: "execution", Usage: "execution `N` (default: the current one)"}}
+	flags := []cli.Flag{
+		&cli.UintFlag{Name: "execution", Usage: "execution `N` (default: the current one)"},
+		&cli.BoolFlag{Name: "decisions", Usage: "print only the decisions the code made (what it scheduled, waited for, and how it ended), without turn markers and inputs"},
+	}
 	return instanceCommand("history", "print an instance's history (a timeline, or with --json the file `durohost replay --history` reads)", "ID", flags, 1, 1,
 		func(c *cli.Context, a *apiClient, id string) error {
+			if c.Bool("decisions") && c.Bool("json") {
+				return exitWith(exitError, "history: --decisions is for reading; --json writes the whole history, which replay needs")
+			}
 			path := "/v1/instances/" + seg(id) + "/history"
 			if n := c.Uint("execution"); n > 0 {
 				path += "?execution=" + strconv.FormatUint(uint64(n), 10)
@@ -475,6 +484,9 @@ func historyCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "%s, execution %d\n", id, doc.Execution)
+			if c.Bool("decisions") {
+				doc.Events = slices.DeleteFunc(doc.Events, func(e history.Event) bool { return !e.Kind.IsDecision() })
+			}
 			printTimeline(c.App.Writer, doc.Events)
 			return nil
 		})
@@ -553,8 +565,8 @@ func pruneCommand() *cli.Command {
 
 func listCommand() *cli.Command {
 	return &cli.Command{
-		Name: "list", Usage: "list the instances of your namespace",
-		Flags: append(clientFlags(),
+		Name: "list", Usage: "list the instances of your namespace (or of the local store)",
+		Flags: append(instanceFlags(),
 			&cli.StringFlag{Name: "status", Usage: "only these `STATUSES` (comma-separated: pending, running, completed, failed, cancelled)"},
 			&cli.StringFlag{Name: "name", Usage: "only instances of `ORCHESTRATION`"},
 			&cli.StringFlag{Name: "prefix", Usage: "only IDs starting with `PREFIX`"},
@@ -619,7 +631,7 @@ func clientCommands() []*cli.Command {
 		cancelCommand(), listCommand(), rmCommand(), pruneCommand(),
 	}
 	for _, c := range cmds {
-		c.Category = "Talk to a server (--server, --token)"
+		c.Category = "Instances and modules (a local store, or a server with --server and --token)"
 	}
 	return cmds
 }

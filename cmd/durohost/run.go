@@ -41,6 +41,15 @@ run it again with --resume <id> and it carries on where it stopped. Activities t
 were running may run again; no orchestration decision is ever recorded twice. Other
 hosts on the same store (durohost worker, durohost serve) may run its turns meanwhile.
 
+While it runs, the client commands act on the same store from another terminal: raise
+an event, enqueue a message, watch the status, read the history, cancel (durohost raise
+ID EVENT DATA, status ID, custom-status ID --watch, history ID, ...; give them the same
+--store). They keep working after run has ended.
+
+An activity that no built-in provides fails at once, naming the activities there are
+(serve and worker wait for another host to register it: --max-attempts,
+--unregistered-backoff).
+
 Exit codes: 0 completed, 1 error or the instance failed, 2 --timeout passed,
 130 interrupted (the last two leave the instance to --resume).
 
@@ -111,7 +120,9 @@ func runAction(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		prog = newProgress(stderr)
 	}
-	s, err := openSession(c, stderr, prog)
+	// No other host will register an activity that run lacks: a call to one fails at once
+	// (see RATIONALE.md, "Why does run fail unknown activities at once?").
+	s, err := openSession(c, stderr, prog, host.WithFailFastActivities())
 	if err != nil {
 		return exitWith(exitError, "run: %s", oneLine(err.Error()))
 	}

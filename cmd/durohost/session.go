@@ -51,6 +51,8 @@ func activityFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.IntFlag{Name: "orchestration-workers", Usage: "turns run at once, `N` (a turn mostly waits for its commit: concurrent turns share commits)", Value: 64},
 		&cli.IntFlag{Name: "activity-workers", Usage: "activities run at once, `N`", Value: 32},
+		&cli.IntFlag{Name: "max-attempts", Usage: "deliveries of a message, or tries of an activity or orchestration no host registers, before the instance fails, `N` (run fails an unregistered activity at once)", Value: 10},
+		&cli.DurationFlag{Name: "unregistered-backoff", Usage: "first `DURATION` before an activity or orchestration no host registers is tried again (doubling up to 30s), so that hosts of a rolling deployment that have it can take it", Value: 100 * time.Millisecond},
 		&cli.StringSliceFlag{Name: "allow-http", Usage: "let the http activity contact `HOST`: a name, an IP or *.suffix, optionally with :port (repeatable; commas separate several)"},
 		&cli.BoolFlag{Name: "enable-shell", Usage: "let the shell activity run commands on this machine"},
 		&cli.Int64Flag{Name: "http-max-body", Usage: "largest HTTP response body, in `BYTES`, the http activity reads", Value: builtin.DefaultMaxBodyBytes},
@@ -66,7 +68,12 @@ func workerOptions(c *cli.Context) ([]host.Option, error) {
 	if orch < 1 || act < 1 {
 		return nil, fmt.Errorf("--orchestration-workers and --activity-workers must be at least 1 (got %d and %d)", orch, act)
 	}
-	return []host.Option{host.WithOrchestrationWorkers(orch), host.WithActivityWorkers(act)}, nil
+	attempts, backoff := c.Int("max-attempts"), c.Duration("unregistered-backoff")
+	if attempts < 1 || backoff <= 0 {
+		return nil, fmt.Errorf("--max-attempts must be at least 1 and --unregistered-backoff positive (got %d and %s)", attempts, backoff)
+	}
+	return []host.Option{host.WithOrchestrationWorkers(orch), host.WithActivityWorkers(act),
+		host.WithMaxAttempts(attempts), host.WithRetryBase(backoff)}, nil
 }
 
 // activityConfig reads the flags of activityFlags.
