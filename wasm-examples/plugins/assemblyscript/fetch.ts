@@ -1,8 +1,9 @@
 // fetch: an HTTP fetcher plugin. The host decides which hosts it may reach (the plugin's
 // allowed hosts); a request to any other fails the call.
 //
-//   get   the input is a URL; the output is the response body; a status of 400 or more
-//         fails the call with the status and the body
+//   get   the input is a URL, or a JSON string holding one (without escapes); the output is
+//         the response body; a status of 400 or more fails the call with the status and the
+//         body
 import { Host, Memory } from "@extism/as-pdk";
 import "./abort";
 
@@ -35,7 +36,10 @@ function quote(s: string): string {
 }
 
 export function get(): i32 {
-  const url = Host.inputString().trim();
+  let url = Host.inputString().trim();
+  if (url.length >= 2 && url.startsWith('"') && url.endsWith('"')) {
+    url = url.slice(1, url.length - 1);
+  }
   if (url.length == 0) {
     return fail("get: the input must be a URL");
   }
