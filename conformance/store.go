@@ -51,6 +51,7 @@ const (
 	capDirect                        // store.DirectDispatcher
 	capWaker                         // store.Waker
 	capPinger                        // store.Pinger
+	capEager                         // store.EagerStarter
 )
 
 // capNames names each capability by its group and its interface.
@@ -62,6 +63,7 @@ var capNames = []struct {
 	{capDirect, "DirectDispatch", "store.DirectDispatcher"},
 	{capWaker, "Wakeups", "store.Waker"},
 	{capPinger, "Ping", "store.Pinger"},
+	{capEager, "EagerStart", "store.EagerStarter"},
 }
 
 // capabilitiesOf returns the capabilities of s.
@@ -78,6 +80,9 @@ func capabilitiesOf(s store.Store) capability {
 	}
 	if _, ok := s.(store.Pinger); ok {
 		c |= capPinger
+	}
+	if _, ok := s.(store.EagerStarter); ok {
+		c |= capEager
 	}
 	return c
 }
@@ -135,11 +140,13 @@ var storeGroups = []storeGroup{
 	{name: "DirectDispatch/KnownHistory", needs: capDirect | capKnown, cases: directKnownCases},
 	{name: "Wakeups", needs: capWaker, cases: wakeCases},
 	{name: "Ping", needs: capPinger, cases: pingCases},
+	{name: "EagerStart", needs: capEager | capDirect, cases: eagerCases},
 }
 
 // RunStore runs the store conformance suite. Every case runs as a subtest, grouped by
 // feature, on a fresh store returned by open: the core groups ("Core/...") on every store,
-// and each capability's group ("KnownHistory", "DirectDispatch", "Wakeups", "Ping") only on
+// and each capability's group ("KnownHistory", "DirectDispatch", "Wakeups", "Ping",
+// "EagerStart") only on
 // a store that implements it (the others are skipped, saying why). open must return an empty
 // store and register its cleanup with t.Cleanup; because some cases close the store
 // themselves, that cleanup must accept store.ErrClosed from a second Close. Every store open

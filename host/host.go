@@ -291,6 +291,7 @@ func (h *Host) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	drain, drainCancel := context.WithCancel(context.Background())
 	h.cancel, h.drain, h.done = cancel, drainCancel, make(chan struct{})
+	h.rt.Accept(drain)
 	go func() {
 		defer close(h.done)
 		h.rt.Run(ctx, drain)

@@ -70,6 +70,28 @@ type DirectDispatcher interface {
 	CompleteActivityWithTurn(ctx context.Context, token string, created time.Time, c *Commit) error
 }
 
+// EagerStarter is the capability of a store to create an instance together with its first
+// turn, computed by the host before anything is written (see RATIONALE.md, "Why does a start
+// run its first turn before it is written?"). Without it, a start costs a transaction of its
+// own (StartInstance) before its first turn's commit; with it, a host that can run the first
+// turn at once runs it on the start message in memory and writes both in one transaction, so
+// a one-activity orchestration costs two commits instead of three. The start is acknowledged
+// only once that transaction committed: a host that dies before it leaves nothing behind.
+type EagerStarter interface {
+	// StartWithTurn starts a new instance and commits its first turn in one transaction:
+	// msg is the start message, checked as StartInstance checks it (ErrExists when the
+	// instance has a row or a queued start, ErrQuota beyond opts.MaxInstances of its
+	// namespace, ErrInvalid as there; opts.LockFor and opts.Known must be zero), and c the
+	// turn the host computed on msg.Event alone: it must create execution 1 (c.Execution 1,
+	// History starting at event ID 1 and holding msg.Event), consume no message, and name
+	// msg's namespace in c.State.Namespace. The start message is never queued; the instance
+	// row is created unlocked, with c.Created set to its creation time, and c's work items
+	// and messages are written as CommitTurn writes them, claims included (claimed items as
+	// in DirectDispatcher; a store that takes no claims refuses a claimed item with
+	// ErrInvalid). Nothing is written when it fails.
+	StartWithTurn(ctx context.Context, msg Message, opts StartOptions, c *Commit) error
+}
+
 // HistorySkipper is the capability of a store to leave unread the histories that the host
 // already holds (see RATIONALE.md, "Why does FetchTurn skip the histories the host holds?").
 // A store whose SkipsKnownHistory reports true honours the known argument of FetchTurn as

@@ -228,8 +228,13 @@ func (r *Runtime) Submit(ctx context.Context, msg store.Message) error {
 
 // Start is Submit for the start message of a new instance (store.Store.StartInstance, with
 // StartOptions.LockFor when the turn may run here): store.ErrExists when the instance exists.
+// With a store.EagerStarter, the first turn runs before the start is written, and both are
+// written together (startEager, eager.go).
 func (r *Runtime) Start(ctx context.Context, msg store.Message) error {
 	r.started(ctx, msg.InstanceID)
+	if settled, err := r.startEager(ctx, msg); settled {
+		return err
+	}
 	return r.submit(ctx, func(lockFor time.Duration) (*store.Turn, error) {
 		opts := store.StartOptions{MaxInstances: r.policy(msg.Namespace).MaxInstances}
 		if lockFor > 0 {

@@ -44,6 +44,9 @@ type Config struct {
 	// its first attempt, naming the activities the host has, instead of waiting for another
 	// host to register it (a host alone on its store: durohost run).
 	FailUnregisteredActivities bool
+	// NoEagerStart keeps starts from running their first turn before they are written, even
+	// with a store.EagerStarter (eager.go): every start then costs a transaction of its own.
+	NoEagerStart bool
 	// PollMin and PollMax bound the idle polling of the store.
 	PollMin, PollMax time.Duration
 	// WakePollMax replaces PollMax while the store delivers wake-ups (store.Waker): idle
@@ -88,6 +91,8 @@ type Runtime struct {
 	// the store lacks them (known is the live cache's KnownHistory for a
 	// store.HistorySkipper).
 	dispatch store.DirectDispatcher
+	// eager is the store's EagerStarter (nil: none, or disabled by Config.NoEagerStart).
+	eager store.EagerStarter
 	known    store.KnownHistory
 	waker    store.Waker
 	// wakeups is set while the store's wake-ups arrive (the idle poll is WakePollMax).
@@ -173,6 +178,9 @@ func New(st store.Store, sb *sandbox.Runtime, mods *modules.Manager, cfg Config)
 		r.known = r.live.known
 	}
 	r.waker, _ = st.(store.Waker)
+	if !cfg.NoEagerStart {
+		r.eager, _ = st.(store.EagerStarter)
+	}
 	return r
 }
 
@@ -193,11 +201,7 @@ func (r *Runtime) activity(name string) ActivityFunc {
 // finish, or abandon their locks when drain ends first.
 func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 	var wg sync.WaitGroup
-	r.stopping.Store(false)
-	r.drain.Store(&drain)
-	r.acceptMu.Lock()
-	r.accepting = true
-	r.acceptMu.Unlock()
+	r.Accept(drain)
 	stop := context.AfterFunc(ctx, func() { r.stopping.Store(true) })
 	defer stop()
 	defer r.drain.Store(nil)
@@ -216,6 +220,19 @@ func (r *Runtime) Run(ctx context.Context, drain context.Context) {
 	r.acceptMu.Unlock()
 	r.direct.Wait()
 	r.live.clear()
+}
+
+// Accept makes the runtime take work from Submit and Start directly (run here at once, not
+// only queued), with drain as the context of that work, as Run does when it begins. A host
+// calls it before it starts Run in a goroutine, so that an instance started right after the
+// host is started takes the direct path (an eager start) rather than racing Run's start;
+// Run must follow.
+func (r *Runtime) Accept(drain context.Context) {
+	r.stopping.Store(false)
+	r.drain.Store(&drain)
+	r.acceptMu.Lock()
+	r.accepting = true
+	r.acceptMu.Unlock()
 }
 
 // Wake tells idle dispatchers that work may be ready.
