@@ -30,7 +30,7 @@ function el(tag, attrs, ...children) {
 
 function mount(...nodes) {
   const main = document.getElementById("main");
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter(n => n));
 }
 
 function badge(status) { return el("span", { class: "badge " + status, "data-status": status }, status); }
@@ -62,14 +62,14 @@ class APIError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
 
-async function api(method, path, body, signal) {
+async function api(method, path, body, signal, signingIn) {
   const opts = { method, headers: { Authorization: "Bearer " + state.token }, signal };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   const res = await fetch(path, opts);
-  if (res.status === 401) { signOut("Your token was refused: sign in again."); throw new APIError(401, "unauthenticated", "signed out"); }
+  if (res.status === 401 && !signingIn) { signOut("Your token was refused: sign in again."); throw new APIError(401, "unauthenticated", "signed out"); }
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
   if (!res.ok) {
@@ -80,6 +80,15 @@ async function api(method, path, body, signal) {
 }
 
 const inst = id => "/v1/instances/" + encodeURIComponent(id);
+
+// localID is an instance's ID within the signed-in namespace: histories name other
+// instances (children) by their store keys, "namespace/id".
+function localID(id) {
+  const prefix = state.who ? state.who.namespace + "/" : "";
+  return prefix && id && id.startsWith(prefix) ? id.slice(prefix.length) : id;
+}
+
+const instLink = id => "#/instance/" + encodeURIComponent(localID(id));
 
 // ---- session -----------------------------------------------------------------------------
 
@@ -108,7 +117,7 @@ function showSignIn(message) {
     ev.preventDefault();
     state.token = token.value.trim();
     try {
-      state.who = await api("GET", "whoami");
+      state.who = await api("GET", "whoami", undefined, undefined, true);
     } catch (e) {
       state.token = null;
       err.textContent = e.status === 401 || e.code === "unauthenticated" ? "Unknown token." : "Cannot sign in: " + e.message;
@@ -261,7 +270,7 @@ async function showInstance(id, query) {
     field("Orchestration", info.name), field("Version", info.version || "—"), field("Execution", info.execution || 1),
     field("Created", fmtTime(info.created_at)), field(finished ? "Ended" : "Updated", fmtTime(info.completed_at || info.updated_at)),
     field("Duration", info.created_at ? fmtDur(new Date(info.completed_at || info.updated_at) - new Date(info.created_at)) : ""),
-    info.parent_id ? field("Parent", el("a", { href: "#/instance/" + encodeURIComponent(info.parent_id) }, info.parent_id)) : null,
+    info.parent_id ? field("Parent", el("a", { href: instLink(info.parent_id) }, localID(info.parent_id))) : null,
     field("Module", el("span", { class: "mono" }, (info.module_hash || "").slice(0, 16))));
 
   const io = el("div", { class: "grid2" },
@@ -308,7 +317,7 @@ function failureText(f) { return [f.kind, f.code].filter(Boolean).join(" / ") + 
 
 function childList(children) {
   return el("ul", {}, children.map(c => el("li", {},
-    el("a", { href: "#/instance/" + encodeURIComponent(c.id) }, c.id), " ", c.name || "", " ", badge(c.status))));
+    el("a", { href: instLink(c.id) }, localID(c.id)), " ", c.name || "", " ", badge(c.status))));
 }
 
 // actions: cancel, raise event, enqueue, delete; none for a read token.
@@ -432,7 +441,7 @@ function timeline(events, info) {
     turns.map(x => el("div", { class: "seg turn", style: null, "data-left": pct(x) })), fmtDur(t1 - t0)));
   for (const r of rows) {
     const end = isNaN(r.end) ? (finished ? r.start : t1) : r.end;
-    const label = r.link ? el("a", { href: "#/instance/" + encodeURIComponent(r.link) }, r.label) : el("span", {}, r.label);
+    const label = r.link ? el("a", { href: instLink(r.link) }, r.label) : el("span", {}, r.label);
     const seg = el("div", { class: "seg " + r.kind + (r.failed ? " failed" : "") + (isNaN(r.end) ? " open" : ""),
       "data-left": pct(r.start), "data-width": ((end - r.start) / span * 100).toFixed(3) + "%",
       title: r.label + (isNaN(r.end) ? " (waiting)" : "") });
@@ -458,7 +467,7 @@ function rawEvents(events) {
     delete rest.id; delete rest.kind; delete rest.time;
     return Object.keys(rest).length ? el("details", {}, el("summary", {}, summaryOf(e)), el("pre", {}, JSON.stringify(rest, null, 2))) : "";
   };
-  return el("table", { class: "events cards", id: "events" },
+  return el("table", { class: "events", id: "events" },
     el("thead", {}, el("tr", {}, ["#", "Kind", "Time", "Details"].map(h => el("th", {}, h)))),
     el("tbody", {}, events.map(e => el("tr", {},
       el("td", { "data-label": "#" }, e.id || ""), el("td", { class: "kind", "data-label": "Kind" }, e.kind),
@@ -470,7 +479,7 @@ function summaryOf(e) {
   const parts = [];
   if (e.name) parts.push(e.name);
   if (e.ref) parts.push("→ #" + e.ref);
-  if (e.instance_id) parts.push(e.instance_id);
+  if (e.instance_id) parts.push(localID(e.instance_id));
   if (e.failure) parts.push(e.failure.message || "failure");
   return parts.join(" ") || "details";
 }

@@ -1,0 +1,332 @@
+package server
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The browser tests drive the console in Chromium. Where no Chromium is installed (only Go)
+// they skip, unless $DUROHOST_REQUIRE_BROWSER is 1 (CI sets it): then they fail. They save
+// their screenshots in $DUROHOST_SCREENSHOTS, or in the test's temporary directory (printed
+// with -v); -update-screenshot also writes the README's, ui/screenshot.png.
+var updateScreenshot = flag.Bool("update-screenshot", false, "write the console screenshot of the README (server/ui/screenshot.png)")
+
+// browser returns the path of a Chromium (or Chrome) to drive, or skips the test.
+func browser(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("DUROHOST_REQUIRE_BROWSER") == "1" {
+		t.Fatal("no chromium on PATH and DUROHOST_REQUIRE_BROWSER=1: install it (Debian: apt-get install chromium)")
+	}
+	t.Skip("no chromium on PATH: the console's browser tests are skipped (Debian: apt-get install chromium; DUROHOST_REQUIRE_BROWSER=1 makes this a failure)")
+	return ""
+}
+
+// page is a browser tab on a test server's console.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string // where screenshots go
+}
+
+func newPage(t *testing.T, e *env) *page {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser(t)), chromedp.WindowSize(1280, 860))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run its sandbox as root
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	dir := os.Getenv("DUROHOST_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	must(t, os.MkdirAll(dir, 0o755))
+	p := &page{t: t, ctx: bctx, base: e.url + "/ui/", dir: dir}
+	p.do(chromedp.EmulateViewport(1280, 860))
+	return p
+}
+
+// do runs actions in the tab, failing the test on an error.
+func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// until waits (up to 20 s) for a JavaScript expression to be true.
+func (p *page) until(what, expr string) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		html, _ := chromedp.Run(p.ctx, chromedp.OuterHTML(chromedp.CSS("main")))
+		p.t.Fatalf("waiting for %s (%s): %v\npage: %s", what, expr, err, html)
+	}
+}
+
+// eval returns the value of a JavaScript expression.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// screenshot saves the page as name.png and returns its bytes.
+func (p *page) screenshot(name string) []byte {
+	p.t.Helper()
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	path := filepath.Join(p.dir, name+".png")
+	must(p.t, os.WriteFile(path, png, 0o644))
+	p.t.Logf("screenshot %s", path)
+	return png
+}
+
+func (p *page) signIn(token string) {
+	p.t.Helper()
+	p.do(chromedp.Navigate(p.base), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin button[type=submit]")))
+	p.until("the instance list", `document.querySelector("#instances") !== null`)
+}
+
+// open shows a hash route of the console (#/instance/ID, #/modules, ...).
+func (p *page) open(route string) {
+	p.t.Helper()
+	p.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf("location.hash = %q", route)))
+}
+
+func TestConsole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: not with -short")
+	}
+	ro := NewToken("a", "console-reader")
+	ro.Role = RoleRead
+	e := newEnv(t, WithTokens(ro))
+	e.upload(tokA, "features", "1", goGuest(t))
+	e.upload(tokB, "features", "1", goGuest(t))
+	e.wait(tokA, e.start(tokA, "hello", "greeting-1", "Ada"))
+	e.wait(tokA, e.start(tokA, "sequence", "order-2041", 4))
+	e.wait(tokA, e.start(tokA, "timer", "reminder-7", 30))
+	e.wait(tokA, e.start(tokA, "child", "parent-1", nil))
+	running := e.start(tokA, "event", "approval-17", nil)
+	e.waitFor(tokA, running, "running", func(m map[string]any) bool { return m["status"] == "running" })
+	e.start(tokA, "event", "approval-18", nil)
+	e.wait(tokB, e.start(tokB, "hello", "of-b", "x")) // another namespace: never shown to a
+
+	p := newPage(t, e)
+
+	if !t.Run("sign in", func(t *testing.T) {
+		p.t = t
+		p.do(chromedp.Navigate(p.base), chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.SendKeys(chromedp.CSS("#token"), "wrong"), chromedp.Click(chromedp.CSS("#signin button[type=submit]")))
+		p.until("the refusal", `document.querySelector("#signin-error").textContent.includes("Unknown token")`)
+		p.signIn(tokA)
+		if got := eval[string](p, `document.querySelector("#role").textContent`); got != "write" {
+			t.Errorf("role shown %q, want write", got)
+		}
+	}) {
+		return
+	}
+
+	if !t.Run("list", func(t *testing.T) {
+		p.t = t
+		p.until("the instances", `document.querySelectorAll("#instances tr[data-id]").length === 7`)
+		if eval[bool](p, `!!document.querySelector('#instances tr[data-id="of-b"]')`) {
+			t.Error("namespace a's list shows namespace b's instance")
+		}
+		p.screenshot("list-laptop")
+		// Filter by status, then by name and prefix.
+		p.do(chromedp.SetValue(chromedp.CSS("#f-status"), "running"), chromedp.Click(chromedp.CSS("#filters button[type=submit]")))
+		p.until("the running ones", `[...document.querySelectorAll("#instances tr[data-id]")].map(r => r.dataset.id).sort().join() === "approval-17,approval-18"`)
+		p.open("#/instances?prefix=order")
+		p.until("the prefix filter", `[...document.querySelectorAll("#instances tr[data-id]")].map(r => r.dataset.id).join() === "order-2041"`)
+		p.open("#/instances?name=timer")
+		p.until("the name filter", `[...document.querySelectorAll("#instances tr[data-id]")].map(r => r.dataset.id).join() === "reminder-7"`)
+	}) {
+		return
+	}
+
+	if !t.Run("paging and auto-refresh", func(t *testing.T) {
+		p.t = t
+		// Page size 25: 30 more instances make two pages.
+		for i := range 30 {
+			e.start(tokA, "hello", fmt.Sprintf("bulk-%02d", i), "x")
+		}
+		p.open("#/instances?prefix=bulk")
+		p.until("a first full page", `document.querySelectorAll("#instances tr[data-id]").length === 25 && !document.querySelector("#next").disabled`)
+		p.do(chromedp.Click(chromedp.CSS("#next")))
+		p.until("the second page", `document.querySelectorAll("#instances tr[data-id]").length === 5 && document.querySelector("#next").disabled`)
+		p.do(chromedp.Click(chromedp.CSS("#prev")))
+		p.until("the first page again", `document.querySelectorAll("#instances tr[data-id]").length === 25`)
+		// An instance started meanwhile appears without a reload.
+		p.open("#/instances?prefix=late")
+		p.until("an empty list", `document.querySelector("#instances .empty") !== null`)
+		e.start(tokA, "hello", "late-1", "x")
+		p.until("the new instance, by auto-refresh", `document.querySelector('#instances tr[data-id="late-1"]') !== null`)
+	}) {
+		return
+	}
+
+	if !t.Run("instance and timeline", func(t *testing.T) {
+		p.t = t
+		p.open("#/instance/order-2041")
+		p.until("the timeline", `document.querySelectorAll('#timeline .row[data-kind="activity"]').length === 4`)
+		if got := eval[string](p, `document.querySelector("#output").textContent`); !strings.Contains(got, "step-3") {
+			t.Errorf("output shown %q", got)
+		}
+		if n := eval[int](p, `document.querySelectorAll("#events tbody tr").length`); n < 10 {
+			t.Errorf("%d raw events shown", n)
+		}
+		png := p.screenshot("instance-laptop")
+		if *updateScreenshot {
+			must(t, os.WriteFile(filepath.Join("ui", "screenshot.png"), png, 0o644))
+		}
+		// Children are links.
+		p.open("#/instance/parent-1")
+		p.until("the child's row", `document.querySelector('#timeline .row[data-kind="child"] a') !== null`)
+		p.do(chromedp.Click(chromedp.CSS(`#timeline .row[data-kind="child"] a`)))
+		p.until("the child's page", `document.querySelector("#instance-id") && document.querySelector("#instance-id").textContent !== "parent-1"`)
+		// A timer and its wait.
+		p.open("#/instance/reminder-7")
+		p.until("the timer", `document.querySelector('#timeline .row[data-kind="timer"]') !== null`)
+	}) {
+		return
+	}
+
+	if !t.Run("phone", func(t *testing.T) {
+		p.t = t
+		p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		p.open("#/instances")
+		p.until("the list", `document.querySelectorAll("#instances tr[data-id]").length > 0`)
+		p.screenshot("list-phone")
+		p.open("#/instance/order-2041")
+		p.until("the timeline", `document.querySelectorAll('#timeline .row[data-kind="activity"]').length === 4`)
+		p.screenshot("instance-phone")
+		if w := eval[int](p, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+			t.Errorf("the instance page is %d px wider than a phone's screen", w)
+		}
+		p.do(chromedp.EmulateViewport(1280, 860))
+	}) {
+		return
+	}
+
+	if !t.Run("raise event and cancel", func(t *testing.T) {
+		p.t = t
+		p.open("#/instance/approval-17")
+		p.until("the actions", `document.querySelector("#act-raise") !== null`)
+		p.do(chromedp.Click(chromedp.CSS("#act-raise")), chromedp.WaitVisible(chromedp.CSS("#event-name")),
+			chromedp.SendKeys(chromedp.CSS("#event-name"), "approve"), chromedp.SendKeys(chromedp.CSS("#event-data"), `{"by": "console"}`),
+			chromedp.Click(chromedp.CSS("#action-form button[type=submit]")))
+		p.until("the completed instance", `document.querySelector('.title [data-status="completed"]') !== null`)
+		if got := e.wait(tokA, "approval-17"); got["status"] != "completed" {
+			t.Errorf("after the event: %v", got)
+		}
+
+		p.open("#/instance/approval-18")
+		p.until("the cancel button", `document.querySelector("#act-cancel") !== null`)
+		p.do(chromedp.Click(chromedp.CSS("#act-cancel")), chromedp.WaitVisible(chromedp.CSS("#cancel-reason")),
+			chromedp.SendKeys(chromedp.CSS("#cancel-reason"), "not needed"), chromedp.Click(chromedp.CSS("#action-form button[type=submit]")))
+		p.until("the cancelled instance", `document.querySelector('.title [data-status="cancelled"]') !== null`)
+		if got := e.wait(tokA, "approval-18"); got["status"] != "cancelled" {
+			t.Errorf("after cancel: %v", got)
+		}
+		p.screenshot("cancelled")
+	}) {
+		return
+	}
+
+	if !t.Run("delete", func(t *testing.T) {
+		p.t = t
+		p.open("#/instance/greeting-1")
+		p.until("the delete button", `document.querySelector("#act-delete") !== null`)
+		p.do(chromedp.Click(chromedp.CSS("#act-delete")), chromedp.Click(chromedp.CSS("#action-form button[type=submit]")))
+		p.until("the list", `location.hash === "#/instances" && document.querySelector("#instances") !== null`)
+		e.expect(tokA, "GET", "/v1/instances/greeting-1", nil, http.StatusNotFound, CodeInstanceNotFound)
+	}) {
+		return
+	}
+
+	if !t.Run("modules", func(t *testing.T) {
+		p.t = t
+		p.open("#/modules")
+		p.until("the module", `[...document.querySelectorAll("#modules tbody tr")].some(r => r.textContent.includes("features"))`)
+		p.screenshot("modules")
+	}) {
+		return
+	}
+
+	if !t.Run("read token", func(t *testing.T) {
+		p.t = t
+		p.do(chromedp.Click(chromedp.CSS("#signout")))
+		p.until("the sign-in form", `document.querySelector("#token") !== null`)
+		p.signIn("console-reader")
+		if got := eval[string](p, `document.querySelector("#role").textContent`); got != "read" {
+			t.Errorf("role shown %q, want read", got)
+		}
+		e.start(tokA, "event", "approval-19", nil)
+		p.open("#/instance/approval-19")
+		p.until("the instance page", `document.querySelector("#instance-id") !== null && document.querySelector("#timeline") !== null`)
+		if eval[bool](p, `!!document.querySelector("#actions, #act-cancel, #act-delete, #act-raise, #act-enqueue")`) {
+			t.Error("a read token is shown write actions")
+		}
+		p.screenshot("read-only")
+	}) {
+		return
+	}
+}
+
+// TestConsoleAssets: the console's files are served without a token, with a policy that
+// allows nothing from elsewhere.
+func TestConsoleAssets(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ path, ctype string }{
+		{"/ui/", "text/html"}, {"/ui/console.js", "text/javascript"}, {"/ui/console.css", "text/css"}, {"/ui/favicon.svg", "image/svg+xml"},
+	} {
+		r := e.expect("", "GET", c.path, nil, http.StatusOK, "")
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, c.ctype) {
+			t.Errorf("%s: Content-Type %q, want %s", c.path, ct, c.ctype)
+		}
+		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", c.path, csp)
+		}
+	}
+	r := e.call("", "GET", "/ui", nil)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "console.js") {
+		t.Errorf("/ui: %d (the redirect to /ui/ should lead to the console)", r.status)
+	}
+	e.expect("", "GET", "/ui/nothing.js", nil, http.StatusNotFound, "")
+	// Nothing is loaded from elsewhere.
+	for _, name := range []string{"index.html", "console.js", "console.css"} {
+		b, err := os.ReadFile(filepath.Join("ui", name))
+		must(t, err)
+		for _, ref := range []string{"http://", "https://", "//cdn", "@import"} {
+			if strings.Contains(string(b), ref) {
+				t.Errorf("ui/%s refers to %s", name, ref)
+			}
+		}
+	}
+}
