@@ -504,12 +504,14 @@ async function showModules() {
   if (pl) {
     nodes.push(el("div", { class: "panel" }, el("h2", {}, "Plugins"),
       el("table", { class: "cards", id: "plugins" },
-        el("thead", {}, el("tr", {}, ["Plugin", "Version", "Activities", "SHA-256"].map(h => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ["Plugin", "Version", "Activities", "Allowed hosts", "Uploaded", "SHA-256"].map(h => el("th", {}, h)))),
         el("tbody", {}, pl.length ? pl.map(p => el("tr", {},
           el("td", { "data-label": "Plugin" }, p.name || ""), el("td", { "data-label": "Version" }, p.version || ""),
-          el("td", { "data-label": "Activities" }, (p.activities || []).map(a => typeof a === "string" ? a : a.name).join(", ")),
-          el("td", { class: "id", "data-label": "SHA-256" }, (p.hash || "").slice(0, 16))))
-          : [el("tr", {}, el("td", { class: "empty", colspan: 4 }, "No plugins."))]))));
+          el("td", { "data-label": "Activities" }, (p.activities || []).map(a => el("div", { class: "mono" }, typeof a === "string" ? a : a.name))),
+          el("td", { "data-label": "Allowed hosts" }, (p.allowed_hosts || []).join(", ") || "—"),
+          el("td", { "data-label": "Uploaded" }, fmtTime(p.uploaded_at)),
+          el("td", { class: "id", "data-label": "SHA-256" }, (p.sha256 || p.hash || "").slice(0, 16))))
+          : [el("tr", {}, el("td", { class: "empty", colspan: 6 }, "No plugins."))]))));
   }
   mount(...nodes);
 }
