@@ -356,7 +356,7 @@ func (s *Server) deadlines(rt route, h handler) handler {
 
 // api lists the endpoints that need a token (openapi.json documents each; a test checks).
 func (s *Server) api() []route {
-	return []route{
+	return append([]route{
 		{"PUT", "/v1/modules/{name}", s.putModule},
 		{"GET", "/v1/modules", s.listModules},
 		{"GET", "/v1/modules/{name}", s.listModuleVersions},
@@ -378,7 +378,7 @@ func (s *Server) api() []route {
 		{"POST", "/v1/instances/{id}/cancel", s.cancelInstance},
 		{"POST", "/v1/instances/{id}/prune", s.pruneInstance},
 		{"GET", "/v1/instances/{id}/tree", s.getTree},
-	}
+	}, s.pluginRoutes()...) // plugins.go
 }
 
 // readyInterval bounds how often /readyz asks the store: the answers in between repeat the
