@@ -24,7 +24,7 @@ func init() {
 		marker:     "C files or a Makefile",
 		detect:     isCProject,
 		build:      (*guestBuilder).buildC,
-		benchGuest: "",
+		benchGuest: "guest-sdk/c/bench",
 	})
 }
 

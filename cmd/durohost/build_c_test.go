@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store/sqlite"
 )
 
 // cExample returns the directory of a C example orchestration, relative to this package.
@@ -156,6 +160,37 @@ func TestBuildC(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestCBenchGuest builds the C benchmark guest as durohost bench --guest c does and checks that
+// it registers the orchestrations of the workloads.
+func TestCBenchGuest(t *testing.T) {
+	needClang(t)
+	t.Parallel()
+	wasm, err := (&guestBuilder{cacheDir: t.TempDir(), log: io.Discard}).buildBenchGuest(context.Background(), "c", filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(sqlite.MemoryPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := host.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := h.LoadModule(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range mod.Orchestrations {
+		names = append(names, r.Name)
+	}
+	if got, want := strings.Join(names, " "), "bench_fanout bench_one bench_sequence bench_ticks bench_timer"; got != want {
+		t.Errorf("the C bench guest registers %s, want %s", got, want)
+	}
 }
 
 // TestRunHelloCDirectory runs the C example from its directory, as its README says.
