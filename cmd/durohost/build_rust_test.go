@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// rustExample returns the directory of a Rust example orchestration, relative to this package.
+func rustExample(name string) string { return filepath.Join("..", "..", "wasm-examples", "rust", name) }
+
+// needRust skips a test where no Rust toolchain with the wasm32 target is installed (the Rust
+// fixtures are committed, so the rest of the suite needs none).
+func needRust(t *testing.T) {
+	t.Helper()
+	if _, err := findRustToolchain(context.Background()); err != nil {
+		t.Skipf("no Rust toolchain for guests (%v): %s", err, rustToolchainHint)
+	}
+}
+
+func TestIsRustProject(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  bool
+	}{
+		{"cargo project", []string{"Cargo.toml"}, true},
+		{"rust file without manifest", []string{"lib.rs"}, false},
+		{"empty", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := isRustProject(dir); got != tc.want {
+				t.Errorf("isRustProject = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if err := os.Mkdir(filepath.Join(t.TempDir(), "Cargo.toml"), 0o755); err == nil && isRustProject(t.TempDir()) {
+		t.Error("isRustProject of a directory named Cargo.toml")
+	}
+}
+
+// TestRunHelloRustFixture runs the committed Rust example module: no Rust toolchain needed.
+func TestRunHelloRustFixture(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "d.db")
+	wasm := filepath.Join(rustExample("hello"), "hello.wasm")
+	r := runCLI("run", wasm, "--input", `"World"`, "--db", db)
+	if r.code != 0 || !jsonEqual(t, r.stdout, `"Hello, World! Bonjour, World! Hola, World!"`) {
+		t.Fatalf("want the greetings and exit code 0, got %v", r)
+	}
+	if !strings.Contains(r.stderr, "log info: greeted name=World greetings=3") {
+		t.Errorf("stderr lacks the orchestration's log line:\n%s", r.stderr)
+	}
+	r = runCLI("run", wasm, "--input", `42`, "--db", db)
+	if r.code == 0 || !strings.Contains(r.stderr, "bad_payload") {
+		t.Errorf("a number as the name: want a bad_payload failure, got %v", r)
+	}
+}
+
+// writeRustProject writes a Cargo project depending on the SDK of this checkout by path.
+func writeRustProject(t *testing.T, manifestExtra, lib string) string {
+	t.Helper()
+	sdk, err := filepath.Abs(filepath.Join("..", "..", "guest-sdk", "rust"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	manifest := "[package]\nname = \"tguest\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n" + manifestExtra +
+		"[dependencies]\ndurohost = { path = " + strconvQuote(sdk) + " }\n"
+	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src", "lib.rs"), []byte(lib), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// strconvQuote quotes s as a TOML basic string.
+func strconvQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+const rustGreeter = `
+use durohost::{Failure, OrchestrationContext, Registry};
+async fn greet(ctx: OrchestrationContext, input: String) -> Result<String, Failure> {
+    ctx.schedule_activity("echo", input).await
+}
+fn register(r: &mut Registry) { r.add("greet", greet); }
+durohost::export!(register);
+`
+
+// TestBuildRust builds a Cargo project the way durohost run does, from the cache the second
+// time and again after a change, and refuses projects that are not guest modules.
+func TestBuildRust(t *testing.T) {
+	needRust(t)
+	ctx := context.Background()
+	var log bytes.Buffer
+	b := &guestBuilder{cacheDir: t.TempDir(), log: &log}
+	dir := writeRustProject(t, "[lib]\ncrate-type = [\"cdylib\"]\n\n", rustGreeter)
+	wasm, err := b.buildDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) || !strings.Contains(log.String(), "compiling Rust crate") {
+		t.Fatalf("want a module and a compiling notice, got %d bytes and log %q", len(wasm), log.String())
+	}
+	mod := filepath.Join(t.TempDir(), "greet.wasm")
+	if err := os.WriteFile(mod, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "d.db")
+	if r := runCLI("run", mod, "--input", `"hi"`, "--db", db); r.code != 0 || !jsonEqual(t, r.stdout, `"hi"`) {
+		t.Fatalf("run the built module: %v", r)
+	}
+
+	log.Reset()
+	again, err := b.buildDir(ctx, dir)
+	if err != nil || !bytes.Equal(again, wasm) || log.Len() != 0 {
+		t.Fatalf("second build: want the cached module without compiling, got err %v, same %v, log %q", err, bytes.Equal(again, wasm), log.String())
+	}
+
+	changed := strings.Replace(rustGreeter, `"echo", input`, `"echo", "\"changed\""`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "src", "lib.rs"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.buildDir(ctx, dir); err != nil || !strings.Contains(log.String(), "compiling Rust crate") {
+		t.Fatalf("a changed source must be compiled again: err %v, log %q", err, log.String())
+	}
+
+	for _, tc := range []struct {
+		name, manifestExtra, lib, want string
+	}{
+		{"no cdylib", "", rustGreeter, "builds no cdylib"},
+		{"compile error", "[lib]\ncrate-type = [\"cdylib\"]\n\n", "fn broken( {}", "compile "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.buildDir(ctx, writeRustProject(t, tc.manifestExtra, tc.lib))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("want an error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
