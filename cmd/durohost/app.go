@@ -123,6 +123,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	app.Commands = append(app.Commands, clientCommands()...)
+	app.Commands = append(app.Commands, pluginCommand()) // plugin.go
 	for _, c := range app.Commands {
 		c.OnUsageError = usageError
 		c.HideHelp = true
