@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -17,7 +21,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/host/builtin"
@@ -62,6 +74,14 @@ type serveConfig struct {
 	Limits map[string]json.RawMessage `json:"limits,omitempty"`
 	// Namespaces maps a namespace to its policy.
 	Namespaces map[string]namespaceConfig `json:"namespaces,omitempty"`
+	// MetricsTokens may read every series of /metrics (and nothing else): the secret in
+	// "token" or its hex sha256 in "token_sha256".
+	MetricsTokens []struct {
+		Token       string `json:"token,omitempty"`
+		TokenSHA256 string `json:"token_sha256,omitempty"`
+	} `json:"metrics_tokens,omitempty"`
+	// MetricsListen is the address of --metrics-listen.
+	MetricsListen string `json:"metrics_listen,omitempty"`
 }
 
 // namespaceConfig is the policy of one namespace in the config file (see host.NamespacePolicy).
@@ -241,6 +261,14 @@ but shell: shell runs only with --enable-shell and only for the namespaces that 
 its unfinished instances (a start beyond is 429 quota_exceeded), the bytes of its uploaded
 modules and its turns running at once.
 
+The web console is at /ui/ (sign in with a token). Prometheus metrics are at /metrics: a
+metrics token ($DUROHOST_METRICS_TOKENS="secret,...", or {"metrics_tokens": [{"token":
+"..."}]} in the file) reads every series, a namespace's token only its own; --metrics-listen
+ADDRESS also serves them without a token on a private address. Traces are off unless the
+standard OpenTelemetry variables ask for them: OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_TRACES_EXPORTER=otlp) sends a span per request, turn and activity attempt to an OTLP
+collector (OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf, the default, or grpc).
+
 Sub-orchestrations and detached orchestrations a guest starts by name resolve in its own
 namespace, in any module the namespace uploaded, and never in another namespace's unless
 --shared-registry is given: it also registers every upload under its plain name, shared by
@@ -263,9 +291,10 @@ Examples:
 		Flags: append([]cli.Flag{
 			storeFlag(),
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` to listen on (host:port; port 0 picks one)"},
-			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, store, tls_cert, tls_key, limits, namespaces)", TakesFile: true},
+			&cli.StringFlag{Name: "config", Usage: "JSON configuration `FILE` (tokens, listen, store, tls_cert, tls_key, limits, namespaces, metrics_tokens, metrics_listen)", TakesFile: true},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the certificate chain of PEM `FILE` (with --tls-key)", TakesFile: true},
 			&cli.StringFlag{Name: "tls-key", Usage: "the private key of --tls-cert, PEM `FILE`", TakesFile: true},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "also serve /metrics without a token on `ADDRESS` (host:port), for a Prometheus on a private network; on --listen, /metrics needs a metrics token ($" + envMetricsTokens + ") or a namespace's token (its own series)"},
 			&cli.BoolFlag{Name: "shared-registry", Usage: "also register uploaded orchestrations by their plain names, shared by every namespace, so that a guest may start an orchestration another namespace uploaded (only for namespaces that trust each other; not needed for sub-orchestrations within a namespace)"},
 			lockFlag(),
 		}, activityFlags()...),
@@ -303,6 +332,20 @@ func serveAction(c *cli.Context) error {
 	}
 	opts := []server.Option{server.WithTokens(tokens...),
 		server.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	metricsTokens, err := cfg.metricsTokens(os.Getenv(envMetricsTokens))
+	if err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
+	tp, err := tracerFromEnv(c.Context)
+	if err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
+	if tp != nil {
+		defer shutdownTracing(tp, stderr)
+		opts = append(opts, server.WithTracerProvider(tp))
+	}
+	reg := newMetricsRegistry()
+	opts = append(opts, server.WithMetrics(reg), server.WithMetricsTokens(metricsTokens...))
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -311,9 +354,24 @@ func serveAction(c *cli.Context) error {
 		return exitWith(exitError, "serve: %s", oneLine(err.Error()))
 	}
 	defer s.close(context.Background())
+	if err := s.h.EnableMetrics(reg); err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
+	if tp != nil {
+		if err := s.h.EnableTracing(tp); err != nil {
+			return exitWith(exitError, "serve: %v", err)
+		}
+	}
 	srv, err := server.New(s.h, s.st, opts...)
 	if err != nil {
 		return exitWith(exitError, "serve: %v", err)
+	}
+	metricsServer, err := serveMetrics(firstOf(c.String("metrics-listen"), cfg.MetricsListen), reg, stderr)
+	if err != nil {
+		return exitWith(exitError, "serve: %v", err)
+	}
+	if metricsServer != nil {
+		defer metricsServer.Close()
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -452,4 +510,121 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// envMetricsTokens holds the tokens that may read every series of /metrics: secrets
+// separated by commas.
+const envMetricsTokens = "DUROHOST_METRICS_TOKENS"
+
+// metricsTokens returns the sha256 of the metrics tokens of the config file and of
+// $DUROHOST_METRICS_TOKENS.
+func (cfg *serveConfig) metricsTokens(env string) ([][32]byte, error) {
+	var out [][32]byte
+	for i, t := range cfg.MetricsTokens {
+		switch {
+		case t.Token != "" && t.TokenSHA256 != "":
+			return nil, fmt.Errorf("config: metrics_tokens[%d]: give token or token_sha256, not both", i)
+		case t.Token != "":
+			out = append(out, sha256.Sum256([]byte(t.Token)))
+		case t.TokenSHA256 != "":
+			b, err := hex.DecodeString(t.TokenSHA256)
+			if err != nil || len(b) != 32 {
+				return nil, fmt.Errorf("config: metrics_tokens[%d]: %q is not a hex sha256 (64 hex digits)", i, t.TokenSHA256)
+			}
+			out = append(out, [32]byte(b))
+		default:
+			return nil, fmt.Errorf("config: metrics_tokens[%d]: no token", i)
+		}
+	}
+	for _, s := range strings.Split(env, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			if strings.Contains(s, ":") {
+				return nil, fmt.Errorf("%s: an entry holds ':': give the secrets alone, separated by commas (a metrics token is bound to no namespace)", envMetricsTokens)
+			}
+			out = append(out, sha256.Sum256([]byte(s)))
+		}
+	}
+	return out, nil
+}
+
+// newMetricsRegistry returns the registry of serve's metrics: the Go runtime's and the
+// process's, and (once the host is made) the host's.
+func newMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveMetrics serves the metrics of reg at /metrics on addr, without a token (nothing when
+// addr is empty). It refuses a port already taken before serve starts its host.
+func serveMetrics(addr string, reg *prometheus.Registry, stderr io.Writer) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	go hs.Serve(ln)
+	fmt.Fprintf(stderr, "metrics on http://%s/metrics (no token: keep this address private)\n", ln.Addr())
+	return hs, nil
+}
+
+// tracerFromEnv returns a tracer provider exporting to an OTLP collector when the standard
+// environment asks for one, nil otherwise (tracing is off by default): when
+// OTEL_TRACES_EXPORTER is "otlp", or, without it, when OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. OTEL_SDK_DISABLED=true and
+// OTEL_TRACES_EXPORTER=none turn it off. The protocol is OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+// or OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf (the default) or grpc. The exporter reads the
+// other OTEL_EXPORTER_OTLP_* variables (headers, timeout, TLS), the provider
+// OTEL_TRACES_SAMPLER and its argument, the resource OTEL_SERVICE_NAME (default durohost) and
+// OTEL_RESOURCE_ATTRIBUTES.
+func tracerFromEnv(ctx context.Context) (*sdktrace.TracerProvider, error) {
+	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") {
+		return nil, nil
+	}
+	switch exp := os.Getenv("OTEL_TRACES_EXPORTER"); exp {
+	case "":
+		if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+			return nil, nil
+		}
+	case "none":
+		return nil, nil
+	case "otlp":
+	default:
+		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: durohost exports traces with otlp only (or none)", exp)
+	}
+	protocol := firstOf(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf")
+	var exporter sdktrace.SpanExporter
+	var err error
+	switch protocol {
+	case "http/protobuf":
+		exporter, err = otlptracehttp.New(ctx)
+	case "grpc":
+		exporter, err = otlptracegrpc.New(ctx)
+	default:
+		return nil, fmt.Errorf("OTLP protocol %q: want http/protobuf or grpc", protocol)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("OTLP trace exporter: %v", err)
+	}
+	res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName("durohost")),
+		resource.WithFromEnv(), resource.WithTelemetrySDK())
+	if err != nil {
+		return nil, fmt.Errorf("OpenTelemetry resource: %v", err)
+	}
+	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res)), nil
+}
+
+// shutdownTracing sends the spans still buffered, within a few seconds.
+func shutdownTracing(tp *sdktrace.TracerProvider, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil {
+		fmt.Fprintf(stderr, "tracing: %v\n", err)
+	}
 }

@@ -12,18 +12,25 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/server"
@@ -433,5 +440,212 @@ func TestServeConfigLimitsReachHost(t *testing.T) {
 	}
 	if got.TurnTime != 4*time.Second || got.MaxPayload != 1<<20 || got.MaxEvents != 700 || got.ReplayTime != host.DefaultLimits.ReplayTime {
 		t.Fatalf("limits %+v", got)
+	}
+}
+
+// otlpCollector is an OTLP/HTTP trace collector: it keeps the spans it receives.
+type otlpCollector struct {
+	url   string
+	mu    sync.Mutex
+	spans []*tracepb.Span
+}
+
+func newOTLPCollector(t *testing.T) *otlpCollector {
+	t.Helper()
+	c := &otlpCollector{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/v1/traces" {
+			http.NotFound(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(body, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c.mu.Lock()
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				c.spans = append(c.spans, ss.Spans...)
+			}
+		}
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(b)
+	}))
+	t.Cleanup(ts.Close)
+	c.url = ts.URL
+	return c
+}
+
+// span returns a received span named name, or nil.
+func (c *otlpCollector) span(name string) *tracepb.Span {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.spans {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+var metricsOn = regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+
+// TestServeObservability: /metrics with its tokens, --metrics-listen without, the console,
+// and spans sent to an OTLP collector named by the standard environment, in the trace of the
+// start request's traceparent.
+func TestServeObservability(t *testing.T) {
+	col := newOTLPCollector(t)
+	dir := t.TempDir()
+	p, url := startServer(t, []string{envTokens + "=a:secret-a,a:read-a:read", envMetricsTokens + "=prom-token",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + col.url, "OTEL_BSP_SCHEDULE_DELAY=20", "OTEL_TRACES_EXPORTER=", "OTEL_SDK_DISABLED="},
+		"--store", filepath.Join(dir, "s.db"), "--metrics-listen", "127.0.0.1:0")
+	get := func(url, token string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	wasm, err := os.ReadFile(watFixture("hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", url+"/v1/modules/hello?version=1", bytes.NewReader(wasm))
+	req.Header.Set("Authorization", "Bearer secret-a")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %v %v", resp, err)
+	}
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ = http.NewRequest("POST", url+"/v1/instances", strings.NewReader(`{"name": "wat_hello", "id": "o1"}`))
+	req.Header.Set("Authorization", "Bearer secret-a")
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("start: %v %v", resp, err)
+	}
+
+	started := `durohost_orchestrations_started_total{namespace="a",orchestration="wat_hello"} 1`
+	waitFor(t, 20*time.Second, "the start in the metrics", func() bool {
+		_, body := get(url+"/metrics", "prom-token")
+		return strings.Contains(body, started)
+	})
+	if code, body := get(url+"/metrics", "prom-token"); code != 200 || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "durohost_live_cache_limit_bytes") {
+		t.Errorf("metrics token: %d, no host-wide series:\n%s", code, body)
+	}
+	if code, body := get(url+"/metrics", "read-a"); code != 200 || !strings.Contains(body, started) || strings.Contains(body, "go_goroutines") {
+		t.Errorf("namespace a's read token: %d, want its own series only:\n%s", code, body)
+	}
+	if code, _ := get(url+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d", code)
+	}
+	m := metricsOn.FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatalf("serve does not say where --metrics-listen serves: %v", p)
+	}
+	if code, body := get(m[1], ""); code != 200 || !strings.Contains(body, started) || !strings.Contains(body, "process_cpu_seconds_total") {
+		t.Errorf("--metrics-listen: %d\n%s", code, body)
+	}
+	if code, body := get(url+"/ui/", ""); code != 200 || !strings.Contains(body, "console.js") {
+		t.Errorf("/ui/: %d", code)
+	}
+
+	waitFor(t, 20*time.Second, "the spans at the collector", func() bool {
+		return col.span("POST /v1/instances") != nil && col.span("turn wat_hello") != nil
+	})
+	turn := col.span("turn wat_hello")
+	if got := hex.EncodeToString(turn.TraceId); got != traceID {
+		t.Errorf("the turn's trace is %s, want the start request's %s", got, traceID)
+	}
+	if !bytes.Equal(turn.ParentSpanId, col.span("POST /v1/instances").SpanId) {
+		t.Error("the turn's span is not a child of the start request's")
+	}
+	stopServer(t, p)
+}
+
+func TestServeTracingEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		on      bool
+		wantErr string
+	}{
+		{env: map[string]string{}, on: false},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, on: true},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, on: true},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, on: true},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": "none"}, on: false},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"}, on: false},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, wantErr: "otlp only"},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, wantErr: "want http/protobuf or grpc"},
+	} {
+		for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER",
+			"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SDK_DISABLED"} {
+			t.Setenv(k, tc.env[k])
+		}
+		tp, err := tracerFromEnv(t.Context())
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: error %v, want %q", tc.env, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case (tp != nil) != tc.on:
+			t.Errorf("%v: tracing on %v, want %v", tc.env, tp != nil, tc.on)
+		}
+		if tp != nil {
+			tp.Shutdown(t.Context())
+		}
+	}
+}
+
+func TestServeMetricsTokens(t *testing.T) {
+	digest := sha256Hex("from-digest")
+	for _, tc := range []struct {
+		file, env string
+		want      []string // secrets
+		wantErr   string
+	}{
+		{file: `{}`, env: "", want: nil},
+		{file: `{"metrics_tokens": [{"token": "a"}, {"token_sha256": "` + digest + `"}]}`, env: " b , c", want: []string{"a", "from-digest", "b", "c"}},
+		{file: `{"metrics_tokens": [{"token": "a", "token_sha256": "` + digest + `"}]}`, wantErr: "not both"},
+		{file: `{"metrics_tokens": [{"token_sha256": "xyz"}]}`, wantErr: "not a hex sha256"},
+		{file: `{"metrics_tokens": [{}]}`, wantErr: "no token"},
+		{file: `{}`, env: "team-a:secret", wantErr: "bound to no namespace"},
+	} {
+		path := filepath.Join(t.TempDir(), "serve.json")
+		if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := readServeConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cfg.metricsTokens(tc.env)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s %q: error %v, want %q", tc.file, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		var want [][32]byte
+		for _, s := range tc.want {
+			want = append(want, sha256.Sum256([]byte(s)))
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s %q: %x %v, want %x", tc.file, tc.env, got, err, want)
+		}
 	}
 }
