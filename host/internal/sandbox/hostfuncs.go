@@ -189,6 +189,9 @@ func (i *Instance) completeWith(data []byte) {
 		i.stopf(abi.CodeBadMessage, "complete: outcome is not valid CBOR: %v", err)
 	}
 	if i.describe {
+		if o.Kind == abi.OutcomeFailed && o.Failure != nil {
+			i.stopf(abi.CodeBadMessage, "complete: the host asked for a description, the module failed: %s", truncate(o.Failure.Message, 4096))
+		}
 		if o.Kind != abi.OutcomeDescribe {
 			i.stopf(abi.CodeBadMessage, "complete: the host asked for a description, the module answered %s", o.Kind)
 		}

@@ -188,6 +188,8 @@ type Module struct {
 	// entry is the export the host calls once per instance (durohost_run, or _start for a
 	// stream-form WASI command).
 	entry string
+	// files are the read-only files a stream-form module bundles (StreamFilesSection).
+	files map[string][]byte
 
 	rt       *Runtime
 	r        wazero.Runtime
@@ -317,7 +319,7 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 		// With its mutable globals exported, an initialised instance's state can be
 		// snapshotted (see snapshot.go), when its memory and globals are all its state.
 		exported := layout
-		if layout.Snapshottable() {
+		if layout.Snapshottable() || form.streamReactor(layout) {
 			exported, globals = layout.WithGlobalsExported()
 		}
 		if opt, image, err = exported.DataImage(); err != nil {
@@ -335,6 +337,11 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 	}
 	m := &Module{Hash: hex.EncodeToString(sum[:]), Size: len(wasm), Imports: imports, rt: rt, globals: globals, codeSize: layout.CodeSize,
 		Stream: form.stream, entry: form.entry}
+	if form.stream {
+		if m.files, err = bundledFiles(wasm, layout); err != nil {
+			return nil, err
+		}
+	}
 	if err := rt.compile(ctx, m, opt, cacheDir); err != nil {
 		return nil, err
 	}

@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/tetratelabs/wazero"
@@ -13,11 +15,13 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/host/internal/wasmopt"
 )
 
 // The stream form of the ABI (ABI.md, "Stream form"). A module that imports nothing from
 // abi.ImportModule is an ordinary WASI program: the host's deterministic WASI gives it one
-// preopened directory, StreamDir, holding one file, StreamFile, on which the guest writes
+// preopened directory, StreamDir, holding the files the module bundles (files/...) and one
+// file, StreamFile, on which the guest writes
 // CBOR-framed calls and reads their answers. Every call is one of the host functions, run by
 // the same code (hostfuncs.go), on the same engine, under the same limits; the write that
 // completes an await call is where the guest parks, exactly as in the imported await.
@@ -294,7 +298,14 @@ func cborItemLen(b []byte) (int, error) {
 // every opening is a descriptor on the instance's stream.
 type streamFS struct {
 	experimentalsys.UnimplementedFS
-	s *stream
+	s     *stream
+	files map[string][]byte
+}
+
+// fileIno is a bundled file's inode number: a function of its name only.
+func fileIno(name string) sys.Inode {
+	h := sha256.Sum256([]byte(name))
+	return sys.Inode(binary.BigEndian.Uint64(h[:]) | 1<<63)
 }
 
 func (f *streamFS) OpenFile(path string, flag experimentalsys.Oflag, _ fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
@@ -306,6 +317,14 @@ func (f *streamFS) OpenFile(path string, flag experimentalsys.Oflag, _ fs.FileMo
 			return nil, experimentalsys.ENOTDIR
 		}
 		return &streamFile{s: f.s}, 0
+	}
+	if name, ok := strings.CutPrefix(path, "files/"); ok {
+		if data, ok := f.files[name]; ok {
+			if flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR|experimentalsys.O_CREAT|experimentalsys.O_TRUNC) != 0 {
+				return nil, experimentalsys.EROFS
+			}
+			return &bundledFile{data: data, ino: fileIno(name)}, 0
+		}
 	}
 	if flag&experimentalsys.O_CREAT != 0 {
 		return nil, experimentalsys.EROFS
@@ -319,6 +338,11 @@ func (f *streamFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
 		return streamDirStat, 0
 	case StreamFile:
 		return streamFileStat, 0
+	}
+	if name, ok := strings.CutPrefix(path, "files/"); ok {
+		if data, ok := f.files[name]; ok {
+			return sys.Stat_t{Ino: fileIno(name), Mode: 0o444, Nlink: 1, Size: int64(len(data))}, 0
+		}
 	}
 	return sys.Stat_t{}, experimentalsys.ENOENT
 }
@@ -375,5 +399,86 @@ func (f *streamFile) Read(p []byte) (int, experimentalsys.Errno) { return f.s.re
 
 // streamFS returns the filesystem of a stream-form instance: StreamDir, preopened.
 func (i *Instance) streamFS() wazero.FSConfig {
-	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&streamFS{s: &stream{inst: i}}, StreamDir)
+	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&streamFS{s: &stream{inst: i}, files: i.module.files}, StreamDir)
+}
+
+// StreamFilesSection names the custom section in which a stream-form module bundles read-only
+// files (an interpreter's scripts): a CBOR map of relative paths to byte strings, which the
+// guest reads as StreamDir/files/<path>.
+const StreamFilesSection = "durohost.files"
+
+// maxBundledFiles bounds the files of a module.
+const maxBundledFiles = 10000
+
+// bundledFiles decodes the files a stream-form module bundles (nil when it bundles none).
+func bundledFiles(wasm []byte, l *wasmopt.Module) (map[string][]byte, error) {
+	var files map[string][]byte
+	for _, c := range l.Custom {
+		if c.Name != StreamFilesSection {
+			continue
+		}
+		if files != nil {
+			return nil, fmt.Errorf("%w: more than one %s section", ErrInvalidModule, StreamFilesSection)
+		}
+		if err := cbor.Unmarshal(wasm[c.Body:c.End], &files); err != nil {
+			return nil, fmt.Errorf("%w: section %s is not a CBOR map of paths to byte strings: %v", ErrInvalidModule, StreamFilesSection, err)
+		}
+		if len(files) > maxBundledFiles {
+			return nil, fmt.Errorf("%w: section %s holds %d files, more than %d", ErrInvalidModule, StreamFilesSection, len(files), maxBundledFiles)
+		}
+		for name := range files {
+			if !fs.ValidPath(name) || name == "." {
+				return nil, fmt.Errorf("%w: section %s holds a file named %q (paths are relative, slash-separated, without . or .. elements)", ErrInvalidModule, StreamFilesSection, truncate(name, 64))
+			}
+		}
+		if files == nil {
+			files = map[string][]byte{}
+		}
+	}
+	return files, nil
+}
+
+// streamReactor tells whether a stream-form module is a WASI reactor (entry durohost_run, an
+// _initialize, no start section) whose initialised state a snapshot stands for: ABI.md
+// requires such a module not to change its tables once initialised.
+func (f moduleForm) streamReactor(l *wasmopt.Module) bool {
+	if !f.stream || f.entry != abi.ExportRun || l.HasStart {
+		return false
+	}
+	for _, e := range l.ExportedFuncs() {
+		if e.Name == abi.ExportInitialize {
+			return true
+		}
+	}
+	return false
+}
+
+// bundledFile is an open read-only bundled file.
+type bundledFile struct {
+	experimentalsys.UnimplementedFile
+	data []byte
+	off  int
+	ino  sys.Inode
+}
+
+func (*bundledFile) IsDir() (bool, experimentalsys.Errno)      { return false, 0 }
+func (f *bundledFile) Ino() (sys.Inode, experimentalsys.Errno) { return f.ino, 0 }
+func (f *bundledFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Ino: f.ino, Mode: 0o444, Nlink: 1, Size: int64(len(f.data))}, 0
+}
+
+func (f *bundledFile) Read(p []byte) (int, experimentalsys.Errno) {
+	n := copy(p, f.data[f.off:])
+	f.off += n
+	return n, 0
+}
+
+func (f *bundledFile) Pread(p []byte, off int64) (int, experimentalsys.Errno) {
+	if off < 0 {
+		return 0, experimentalsys.EINVAL
+	}
+	if off >= int64(len(f.data)) {
+		return 0, 0
+	}
+	return copy(p, f.data[off:]), 0
 }
