@@ -357,8 +357,9 @@ func TestDefaultDB(t *testing.T) {
 	if got, err := defaultDBPath(); err != nil || got != want {
 		t.Fatalf("defaultDBPath() = %q, %v; want %q", got, err, want)
 	}
-	// wat_hello calls "greet", which no host registers: it waits until --timeout (exit 2).
-	r := runCLI("run", watFixture("hello.wasm"), "--timeout", "50ms")
+	// The orchestration event waits for an event that never comes: until --timeout (exit 2).
+	guest := writeFile(t, "guest.wasm", testguest.Build(t, "conformance/guests/go", ""))
+	r := runCLI("run", guest, "--orchestration", "event", "--timeout", "50ms")
 	if r.code != 2 || !strings.Contains(r.stderr, "database "+want) || !strings.Contains(r.stderr, "still running after --timeout 50ms") {
 		t.Fatalf("%v", r)
 	}
@@ -368,7 +369,7 @@ func TestDefaultDB(t *testing.T) {
 	// $DUROHOST_DB overrides the default.
 	other := filepath.Join(t.TempDir(), "env.db")
 	t.Setenv(envDB, other)
-	r = runCLI("run", watFixture("hello.wasm"), "--timeout", "50ms", "--quiet")
+	r = runCLI("run", guest, "--orchestration", "event", "--timeout", "50ms", "--quiet")
 	if r.code != 2 || !strings.Contains(r.stderr, "database "+other) {
 		t.Fatalf("%v", r)
 	}
