@@ -28,6 +28,12 @@ type (
 	Failure = abi.Failure
 	// FailureKind classifies a Failure.
 	FailureKind = abi.FailureKind
+	// Filter selects the instances Client.List returns.
+	Filter = store.Filter
+	// Page is a page of Client.List.
+	Page = store.Page
+	// Execution describes one execution of an instance (Client.Executions).
+	Execution = store.Execution
 )
 
 // Statuses of an instance (see store.Status).
@@ -282,7 +288,7 @@ func (c *Client) History(ctx context.Context, id string, execution uint32, opts 
 }
 
 // Executions lists an instance's executions.
-func (c *Client) Executions(ctx context.Context, id string) ([]store.Execution, error) {
+func (c *Client) Executions(ctx context.Context, id string) ([]Execution, error) {
 	return c.st.Executions(ctx, id)
 }
 
@@ -344,7 +350,7 @@ func (c *Client) submit(ctx context.Context, msg store.Message) error {
 }
 
 // List returns instances matching f, a page at a time (f.Namespaces selects namespaces).
-func (c *Client) List(ctx context.Context, f store.Filter) (*store.Page, error) {
+func (c *Client) List(ctx context.Context, f Filter) (*Page, error) {
 	return c.st.ListInstances(ctx, f)
 }
 
