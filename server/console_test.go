@@ -132,6 +132,7 @@ func TestConsole(t *testing.T) {
 	e.wait(tokA, e.start(tokA, "sequence", "order-2041", 4))
 	e.wait(tokA, e.start(tokA, "timer", "reminder-7", 30))
 	e.wait(tokA, e.start(tokA, "child", "parent-1", nil))
+	e.wait(tokA, e.start(tokA, "continue", "counter", 0))
 	running := e.start(tokA, "event", "approval-17", nil)
 	e.waitFor(tokA, running, "running", func(m map[string]any) bool { return m["status"] == "running" })
 	e.start(tokA, "event", "approval-18", nil)
@@ -154,7 +155,7 @@ func TestConsole(t *testing.T) {
 
 	if !t.Run("list", func(t *testing.T) {
 		p.t = t
-		p.until("the instances", `document.querySelectorAll("#instances tr[data-id]").length === 7`)
+		p.until("the instances", `document.querySelectorAll("#instances tr[data-id]").length === 8`)
 		if eval[bool](p, `!!document.querySelector('#instances tr[data-id="of-b"]')`) {
 			t.Error("namespace a's list shows namespace b's instance")
 		}
@@ -210,6 +211,11 @@ func TestConsole(t *testing.T) {
 		p.until("the child's row", `document.querySelector('#timeline .row[data-kind="child"] a') !== null`)
 		p.do(chromedp.Click(chromedp.CSS(`#timeline .row[data-kind="child"] a`)))
 		p.until("the child's page", `document.querySelector("#instance-id") && document.querySelector("#instance-id").textContent !== "parent-1"`)
+		// The executions of an instance that continued as new.
+		p.open("#/instance/counter")
+		p.until("its four executions", `document.querySelectorAll("#executions a").length === 4`)
+		p.do(chromedp.Click(chromedp.CSS(`#executions a[href$="execution=1"]`)))
+		p.until("the first execution's events", `location.hash.endsWith("execution=1") && [...document.querySelectorAll("#events td.kind")].some(td => td.textContent === "execution_continued_as_new")`)
 		// A timer and its wait.
 		p.open("#/instance/reminder-7")
 		p.until("the timer", `document.querySelector('#timeline .row[data-kind="timer"]') !== null`)

@@ -256,9 +256,10 @@ async function showInstances(query) {
 // ---- instance page -----------------------------------------------------------------------
 
 async function showInstance(id, query) {
-  const [info, hist, tree] = await Promise.all([
-    api("GET", inst(id)), api("GET", inst(id) + "/history" + (query.get("execution") ? "?execution=" + query.get("execution") : "")),
-    api("GET", inst(id) + "/tree").catch(() => null)]);
+  const execution = query.get("execution") || "";
+  const [info, hist, tree, execs] = await Promise.all([
+    api("GET", inst(id)), api("GET", inst(id) + "/history" + (execution ? "?execution=" + encodeURIComponent(execution) : "")),
+    api("GET", inst(id) + "/tree").catch(() => null), api("GET", inst(id) + "/executions").catch(() => null)]);
   const events = (hist.history && hist.history.events) || [];
   const finished = !["pending", "running"].includes(info.status);
 
@@ -269,7 +270,7 @@ async function showInstance(id, query) {
   const summary = el("div", { class: "summary" },
     field("Orchestration", info.name), field("Version", info.version || "—"), field("Execution", info.execution || 1),
     field("Created", fmtTime(info.created_at)), field(finished ? "Ended" : "Updated", fmtTime(info.completed_at || info.updated_at)),
-    field("Duration", info.created_at ? fmtDur(new Date(info.completed_at || info.updated_at) - new Date(info.created_at)) : ""),
+    field(finished ? "Duration" : "Running for", info.created_at ? fmtDur((finished ? new Date(info.completed_at || info.updated_at) : Date.now()) - new Date(info.created_at)) : ""),
     info.parent_id ? field("Parent", el("a", { href: instLink(info.parent_id) }, localID(info.parent_id))) : null,
     field("Module", el("span", { class: "mono" }, (info.module_hash || "").slice(0, 16))));
 
@@ -281,8 +282,9 @@ async function showInstance(id, query) {
   const children = (tree && tree.children) || [];
   mount(
     el("div", { class: "panel" }, title, summary, io,
-      el("div", { style: null }, el("h2", {}, "Custom status ", liveTag), custom)),
-    el("div", { class: "panel" }, el("h2", {}, "Timeline"), timeline(events, info)),
+      el("div", { class: "section" }, el("h2", {}, "Custom status ", liveTag), custom)),
+    el("div", { class: "panel" }, el("div", { class: "title" }, el("h2", {}, "Timeline"), executionPicker(id, execs, hist.execution)),
+      timeline(events, execution && Number(execution) !== (info.execution || 1) ? Object.assign({}, info, { status: "completed" }) : info)),
     children.length ? el("div", { class: "panel" }, el("h2", {}, "Children"), childList(children)) : null,
     el("div", { class: "panel" }, el("h2", {}, "Events (" + events.length + ")"), rawEvents(events)));
 
@@ -300,10 +302,20 @@ async function showInstance(id, query) {
       }
     })().catch(() => {});
     every(REFRESH_MS, async () => {
+      if (document.querySelector("#action-form form")) return; // never under a form being filled in
       const now = await api("GET", inst(id), undefined, abortable()).catch(() => null);
       if (now && (now.updated_at !== info.updated_at || now.status !== info.status)) route();
     });
   }
+}
+
+// executionPicker links the executions of an instance that continued as new (nothing for one).
+function executionPicker(id, execs, shown) {
+  const list = (execs && execs.executions) || [];
+  if (list.length < 2) return null;
+  return el("nav", { class: "execs", id: "executions", "aria-label": "Executions" }, el("span", { class: "muted" }, "Execution"),
+    list.map(x => el("a", { href: "#/instance/" + encodeURIComponent(id) + "?execution=" + x.id, class: x.id === shown ? "on" : null,
+      title: x.status + ", " + x.events + " events" }, String(x.id))));
 }
 
 function field(name, value) { return el("div", {}, el("span", {}, name), el("b", {}, value)); }
