@@ -276,6 +276,27 @@ func (h *Host) RegisterPlugin(ctx context.Context, wasm []byte, spec PluginSpec)
 	return &info, nil
 }
 
+// RegisterPluginActivity registers activity as one more name of the function fn of the
+// plugins named plugin: a call of it runs that function of the plugin of that name of the
+// namespace that scheduled it, as a call of "plugin.fn" does (a namespace without such a
+// plugin gets the unregistered failure). It moves a native activity to a plugin without
+// changing the orchestrations that call it (their code is pinned, and an activity's name is
+// part of it); like RegisterActivity, it replaces any activity registered under that name.
+func (h *Host) RegisterPluginActivity(activity, plugin, fn string) error {
+	if err := checkName("activity name", activity); err != nil {
+		return err
+	}
+	if err := CheckPluginName(plugin); err != nil {
+		return err
+	}
+	if fn == "" {
+		return fmt.Errorf("%w: register activity %q: no plugin function", ErrInvalidPlugin, activity)
+	}
+	ph := pluginsOf(h)
+	h.rt.RegisterActivity(activity, ph.activity(plugin, fn))
+	return nil
+}
+
 // RegisterPluginFile is RegisterPlugin on the bytes of a file.
 func (h *Host) RegisterPluginFile(ctx context.Context, path string, spec PluginSpec) (*PluginInfo, error) {
 	b, err := os.ReadFile(path)

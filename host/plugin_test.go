@@ -137,6 +137,20 @@ func TestPluginActivities(t *testing.T) {
 	}
 }
 
+// TestRegisterPluginActivity: a native activity's name becomes a plugin function's, without
+// changing the orchestration that calls it.
+func TestRegisterPluginActivity(t *testing.T) {
+	e := newEnv(t)
+	registerPlugin(t, e.h, "assemblyscript/text.wasm", host.PluginSpec{Name: "text"})
+	must(t, e.h.RegisterPluginActivity("step", "text", "upper"))
+	if in := e.call("step", "moved", nil); string(in.Output) != `"MOVED"` {
+		t.Fatalf("step after the move: %v %s %+v", in.Status, in.Output, in.Failure)
+	}
+	if err := e.h.RegisterPluginActivity("x", "bad.name", "f"); !errors.Is(err, host.ErrInvalidPlugin) {
+		t.Fatalf("a bad plugin name: %v", err)
+	}
+}
+
 // TestPluginNamespaces: a plugin registered for a namespace is an activity of that namespace
 // only: another namespace (the default one included) calling it finds no plugin.
 func TestPluginNamespaces(t *testing.T) {

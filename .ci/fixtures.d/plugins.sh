@@ -7,8 +7,11 @@ command -v wat2wasm >/dev/null || apt_install wabt
 command -v npm >/dev/null || apt_install npm
 (cd wasm-examples/plugins/assemblyscript && npm ci --no-audit --no-fund >/dev/null && ./build.sh)
 wasm-examples/plugins/wat/build.sh
+# durohost bench's W1P embeds a copy of the WAT plugin.
+wat2wasm wasm-examples/plugins/wat/kernel.wat -o internal/bench/testdata/kernel.wasm
 echo "== paths"
 echo wasm-examples/plugins/assemblyscript/text.wasm
 echo wasm-examples/plugins/assemblyscript/json.wasm
 echo wasm-examples/plugins/assemblyscript/fetch.wasm
 echo wasm-examples/plugins/wat/kernel.wasm
+echo internal/bench/testdata/kernel.wasm
