@@ -38,7 +38,7 @@ func clientFlags() []cli.Flag {
 // --server, on a store of this machine (client_local.go).
 func instanceFlags() []cli.Flag {
 	f := storeFlag().(*cli.StringFlag)
-	f.Usage = "without --server: the store of the instances, as durohost run's --store (default: $" + envStore + ", else run's default store)"
+	f.Usage = "without --server: the `STORE` of the instances (a SQLite file or a postgres:// URL), as for durohost run (default: $" + envStore + ", else run's default store)"
 	return append(clientFlags(), f)
 }
 

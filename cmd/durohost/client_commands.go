@@ -259,6 +259,10 @@ func printCheck(c *cli.Context, ch *apiCheck) {
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name: "start", Usage: "start an instance of an orchestration", ArgsUsage: "ORCHESTRATION",
+		Description: `Starts an instance on the server of --server, or without it in the store of --store (the
+default namespace, where durohost run registers the orchestrations of its modules): there
+the instance waits until a host on that store runs it (a durohost run, or durohost worker
+--store ...).`,
 		Flags: append(instanceFlags(),
 			&cli.StringFlag{Name: "input", Usage: "input `JSON` (@FILE reads a file, - stdin)"},
 			&cli.StringFlag{Name: "id", Usage: "instance `ID` (default: a random one)"},
