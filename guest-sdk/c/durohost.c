@@ -179,6 +179,13 @@ static void *arena_alloc(size_t n) {
 
 static size_t arena_free(void) { return (size_t)(arena.end - arena.top); }
 
+/* arena_release frees what was allocated after mark, when mark lies in the current block (after
+ * a move to a later block the earlier one's tail stays used: memory cannot shrink anyway). */
+static void arena_release(uint8_t *mark) {
+	if (mark >= arena.base && mark <= arena.top)
+		arena.top = mark;
+}
+
 /* ---- Strings ---- */
 
 dh_bytes dh_str(const char *s) {
@@ -408,18 +415,20 @@ static bool decode_failure(cbr *r, dh_error *e) {
 	return true;
 }
 
-/* host_read reads a size-then-read message of the host into the arena (with a NUL after it). */
+/* host_read reads a size-then-read message of the host into the arena (with a NUL after it):
+ * one call into the arena's free end (keeping a byte for the NUL) when the message fits, else a
+ * second one into room made for it. */
 static dh_bytes host_read(int32_t (*read)(uint32_t, uint8_t *, int32_t), uint32_t arg, const char *what) {
 	arena_reserve(1);
-	size_t avail = arena_free();
-	if (avail > INT32_MAX)
-		avail = INT32_MAX;
-	int32_t n = read(arg, arena.top, (int32_t)avail);
+	size_t cap = arena_free() - 1;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	int32_t n = read(arg, arena.top, (int32_t)cap);
 	if (n == STATUS_NOT_READY)
 		misuse("durohost: %s %u: not ready after await reported it", what, arg);
 	if (n < 0)
 		misuse("durohost: %s %u returned %d", what, arg, n);
-	if ((size_t)n + 1 > avail) {
+	if ((size_t)n > cap) {
 		arena_reserve((size_t)n + 1);
 		int32_t m = read(arg, arena.top, n);
 		if (m != n)
@@ -649,7 +658,7 @@ static uint32_t schedule_encoded(dh_bytes cmd, uint8_t kind, const char *name) {
 static uint32_t schedule(const command *c) {
 	dh_arena_mark m = {arena.top};
 	uint32_t h = schedule_encoded(encode_command(c), c->kind, c->name);
-	arena.top = m.top; /* the encoding is no longer needed */
+	arena_release(m.top); /* the encoding is no longer needed */
 	return h;
 }
 
@@ -1117,7 +1126,7 @@ static size_t wait_any(dh_ctx *c, dh_future *const *fs, size_t n) {
 			misuse("durohost: await of %zu handles returned %d", count, i);
 		dh_future *f = owners[i];
 		uint32_t h = hs[i];
-		arena.top = mark; /* the handle list is no longer needed */
+		arena_release(mark); /* the handle list is no longer needed */
 		ready(f, h);
 	}
 }
@@ -1492,7 +1501,7 @@ void dh_logf(dh_ctx *ctx, dh_log_level level, const char *format, ...) {
 	vsnprintf(msg, (size_t)n + 1, format, ap);
 	va_end(ap);
 	dh__host_log(level, (const uint8_t *)msg, n);
-	arena.top = mark;
+	arena_release(mark);
 }
 
 /* ---- Arena API ---- */
@@ -1517,9 +1526,7 @@ dh_arena_mark dh_arena_mark_get(dh_ctx *ctx) {
 
 void dh_arena_release(dh_ctx *ctx, dh_arena_mark mark) {
 	(void)ctx;
-	/* Memory of an earlier block stays used: the arena moved on to a later one. */
-	if (mark.top >= arena.base && mark.top <= arena.top)
-		arena.top = mark.top;
+	arena_release(mark.top);
 }
 
 /* ---- JSON helpers ---- */
