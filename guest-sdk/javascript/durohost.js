@@ -210,8 +210,53 @@
     return bytes && bytes.length ? JSON.parse(text(bytes)) : null;
   }
 
+  // RawJSON is JSON text embedded as is (compacted) where a value is encoded: a payload passed
+  // on without decoding it (durohost.raw(bytes)).
+  class RawJSON {
+    constructor(bytes) {
+      this.text = typeof bytes === "string" ? bytes : bytes && bytes.length ? text(bytes) : "null";
+    }
+  }
+
+  // goEscape escapes what Go's encoding/json escapes in strings and JavaScript does not (the
+  // characters only occur inside strings of JSON text), so that a value encodes to the bytes
+  // the Go SDK would record.
+  function goEscape(s) {
+    return s.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  }
+
+  // compact removes the whitespace outside strings of JSON text (as Go does with raw JSON).
+  function compact(t) {
+    let out = "",
+      inString = false;
+    for (let k = 0; k < t.length; k++) {
+      const c = t[k];
+      if (inString) {
+        out += c;
+        if (c === "\\") out += t[++k];
+        else if (c === '"') inString = false;
+      } else if (c === '"') {
+        inString = true;
+        out += c;
+      } else if (c !== " " && c !== "\t" && c !== "\n" && c !== "\r") out += c;
+    }
+    return out;
+  }
+
+  // encodeJSON encodes a value as the Go SDK does (JSON.stringify with Go's escapes, RawJSON
+  // embedded compacted).
   function encodeJSON(v) {
-    return utf8(JSON.stringify(v === undefined ? null : v));
+    const raws = [];
+    let s = JSON.stringify(v === undefined ? null : v, (k, x) => {
+      if (x instanceof RawJSON) {
+        raws.push(compact(x.text));
+        return "\u0000durohost.raw." + (raws.length - 1) + "\u0000";
+      }
+      return x;
+    });
+    if (s === undefined) s = "null";
+    if (raws.length) s = s.replace(/"\\u0000durohost\.raw\.(\d+)\\u0000"/g, (m, i) => raws[+i]);
+    return utf8(goEscape(s));
   }
 
   function command(kind, fields) {
@@ -706,6 +751,8 @@
   global.durohost = {
     register,
     DurableError,
+    raw: (bytes) => new RawJSON(bytes),
+    RawJSON,
     Task,
     utf8,
     text,

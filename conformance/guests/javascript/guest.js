@@ -1,5 +1,8 @@
 // The JavaScript test guest of the conformance suite: the scenario orchestrations of
 // conformance/scenarios/README.md, written with the JavaScript SDK (guest-sdk/javascript).
+// Outputs are byte for byte those of the Go guest, whose golden histories record them: keys of
+// what Go encodes from a map come sorted, those of a struct (error objects, continue-as-new
+// inputs) in the struct's order; payloads are embedded as they came (durohost.raw).
 // `variant` ("a" or "b") is defined before this script by the test that bundles it.
 "use strict";
 
@@ -12,9 +15,9 @@ function errorObject(e) {
   return o;
 }
 
-// raw returns a task's result as JSON text (null when empty), to embed as is.
+// rawPayload returns a task's result to embed as is (null when empty), as the Go guest does.
 function rawPayload(t) {
-  return t.raw && t.raw.length ? JSON.parse(text(t.raw)) : null;
+  return durohost.raw(t.raw);
 }
 
 function input(x) {
@@ -74,7 +77,7 @@ register("sc_fanout", function* (ctx, inp) {
     first = e;
   }
   const results = tasks.map((t) => (t.error ? null : rawPayload(t)));
-  if (first && inp.catch) return { results, error: errorObject(first) };
+  if (first && inp.catch) return { error: errorObject(first), results };
   if (first) throw first;
   return results;
 });
@@ -120,7 +123,7 @@ register("sc_timers", function* (ctx, inp) {
       want += d;
     }
   }
-  return { fired: ms.length, elapsed_ok: Date.now() - start >= want };
+  return { elapsed_ok: Date.now() - start >= want, fired: ms.length };
 });
 
 register("sc_status", function* (ctx, steps) {
@@ -139,8 +142,13 @@ register("sc_fail", function (ctx, inp) {
   throw new DurableError(inp.code, inp.message);
 });
 
-register("sc_info", function (ctx, inp) {
-  return { instance_id: ctx.instanceId, parent_id: ctx.parentId, execution_id: ctx.executionId, input: input(inp) };
+register("sc_info", function (ctx) {
+  return {
+    execution_id: ctx.executionId,
+    input: durohost.raw(ctx.rawInput),
+    instance_id: ctx.instanceId,
+    parent_id: ctx.parentId,
+  };
 });
 
 function startFuture(ctx, s) {
@@ -166,7 +174,8 @@ function outcome(t) {
 register("sc_select", function* (ctx, inp) {
   const tasks = inp.futures.map((s) => startFuture(ctx, s));
   const winner = yield ctx.any(tasks);
-  return Object.assign({ index: tasks.indexOf(winner) }, outcome(winner));
+  const index = tasks.indexOf(winner);
+  return winner.error ? { error: errorObject(winner.error), index } : { index, result: rawPayload(winner) };
 });
 
 register("sc_join", function* (ctx, inp) {
@@ -244,7 +253,7 @@ register("sc_counter", function* (ctx, inp) {
     if (got.length) next.got = got;
     return ctx.continueAsNew(next);
   }
-  return { n: inp.n, got, execution: ctx.executionId };
+  return { execution: ctx.executionId, got, n: inp.n };
 });
 
 register("sc_carry", function* (ctx, inp) {
@@ -265,7 +274,7 @@ register("sc_carry", function* (ctx, inp) {
   }
   const st = ctx.customStatus();
   for (let k = 0; k < 2; k++) yield* take();
-  return { got, status: st ? text(st) : "", execution: ctx.executionId };
+  return { execution: ctx.executionId, got, status: st ? text(st) : "" };
 });
 
 function hex(bytes) {
@@ -277,13 +286,13 @@ register("sc_random", function* (ctx, inp) {
   const sample = () => {
     const crypto = hex(ctx.randomBytes(8));
     const uuid = ctx.newUUID();
-    return { uuid, crypto, rand_ok: Math.random() >= 0 };
+    return { crypto, rand_ok: Math.random() >= 0, uuid };
   };
   const t0 = Date.now();
   const before = sample();
   yield ctx.createTimer(inp.ms || 0);
   const after = sample();
-  return { before, after, time_ok: Date.now() - t0 >= (inp.ms || 0) };
+  return { after, before, time_ok: Date.now() - t0 >= (inp.ms || 0) };
 });
 
 // Variant-dependent orchestrations.
