@@ -1,0 +1,5 @@
+// The AssemblyScript test guest of the conformance suite, variant a (the default build).
+import { registerScenarios } from "./scenarios";
+export { durohost_run, durohost_abi_version } from "@durohost/sdk";
+
+registerScenarios();
