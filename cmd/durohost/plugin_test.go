@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,5 +99,57 @@ func TestRegisterPluginFiles(t *testing.T) {
 	in, err := h.Client().Wait(wctx, id)
 	if err != nil || in.Status != store.StatusCompleted || string(in.Output) != `"RUN"` {
 		t.Fatalf("sc_call up.upper: %+v, %v", in, err)
+	}
+}
+
+// TestReviewExample runs wasm-examples/plugins/review, whose activities are the example
+// plugins, with a loopback server as the allowed host: the review, then a URL whose host is
+// not allowed, which fails the orchestration with the plugin's code after its retries.
+func TestReviewExample(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"doc": [1, 2, 3]}`)
+	}))
+	defer srv.Close()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := host.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	defer h.Stop(ctx)
+	files := []string{pluginFile("assemblyscript/fetch.wasm"), pluginFile("assemblyscript/json.wasm"), pluginFile("assemblyscript/text.wasm")}
+	if _, err := registerPluginFiles(ctx, h, files, []string{"127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadModule(ctx, testguest.Build(t, "wasm-examples/plugins/review", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	run := func(url string) *store.Instance {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		in, _ := json.Marshal(map[string]string{"url": url, "title": "a plugin review"})
+		id, err := h.Client().Start(wctx, "review", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := h.Client().Wait(wctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inst
+	}
+	if in := run(srv.URL + "/doc.json"); in.Status != store.StatusCompleted || string(in.Output) != `{"type":"object","title":"A PLUGIN REVIEW","words":3}` {
+		t.Fatalf("review: %v %s %+v", in.Status, in.Output, in.Failure)
+	}
+	forbidden := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	if in := run(forbidden); in.Status != store.StatusFailed || in.Failure.Code != host.CodePluginHTTPForbidden {
+		t.Fatalf("review of a host not allowed: %v %+v", in.Status, in.Failure)
 	}
 }
