@@ -1,0 +1,178 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/durohost/durohost/history"
+)
+
+// collect returns the metrics c collects.
+func collect(t *testing.T, c prometheus.Collector) []*dto.Metric {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 100)
+	c.Collect(ch)
+	close(ch)
+	var out []*dto.Metric
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &d)
+	}
+	return out
+}
+
+// value is the value of the one counter c collects.
+func value(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ms := collect(t, c)
+	if len(ms) != 1 || ms[0].Counter == nil {
+		t.Fatalf("%d metrics, want one counter", len(ms))
+	}
+	return ms[0].Counter.GetValue()
+}
+
+// count is the number of series c collects.
+func count(t *testing.T, c prometheus.Collector) int { return len(collect(t, c)) }
+
+// committedTurn is a turn of namespace ns that consumed a timer due 30 ms before it began and
+// an activity result, and ended its execution with kind.
+func committedTurn(h *Hooks, ns string, end history.Kind) *Turn {
+	tt := &Turn{InstanceID: "i", Namespace: ns, Execution: 1}
+	ctx := h.TurnStart(context.Background(), tt)
+	due := tt.Start.Add(-30 * time.Millisecond).UnixNano()
+	tt.Committed([]history.Event{{Kind: history.KindTimerFired, Time: due, FireAt: due}, {Kind: history.KindActivityCompleted, Time: due}},
+		[]history.Event{{Kind: history.KindTurnStarted}, {Kind: end}})
+	tt.SetOrchestration("o")
+	tt.SetLive(true)
+	h.TurnEnd(ctx, tt)
+	return tt
+}
+
+func TestTurnMetrics(t *testing.T) {
+	m := NewMetrics(Sources{})
+	h := (*Hooks)(nil).With(m, nil)
+	for _, end := range []history.Kind{history.KindExecutionCompleted, history.KindExecutionFailed,
+		history.KindExecutionCancelled, history.KindExecutionContinuedAsNew, history.KindExecutionFailed} {
+		committedTurn(h, "ns", end)
+	}
+	tests := []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{m.ended.WithLabelValues("ns", "o", "completed"), 1},
+		{m.ended.WithLabelValues("ns", "o", "failed"), 2},
+		{m.ended.WithLabelValues("ns", "o", "cancelled"), 1},
+		{m.ended.WithLabelValues("ns", "o", "continued_as_new"), 1},
+		{m.turns.WithLabelValues("ns", "committed", "live"), 5},
+		{m.liveHits, 5},
+		{m.liveMisses, 0},
+	}
+	for k, tc := range tests {
+		if got := value(t, tc.c); got != tc.want {
+			t.Errorf("%d: %v, want %v", k, got, tc.want)
+		}
+	}
+	if n := count(t, m.timerLate); n != 1 {
+		t.Errorf("timer lateness series: %d", n)
+	}
+	// The lateness is at least the 30 ms the timer was overdue.
+	if got := count(t, m.messageWait); got != 2 {
+		t.Errorf("message wait series %d, want one per kind", got)
+	}
+
+	// A turn that did not commit counts no orchestration events; its default outcome is
+	// abandoned; a fresh turn is no miss.
+	tt := &Turn{Namespace: "ns", Fresh: true, Inputs: []history.Event{{Kind: history.KindExecutionStarted, Name: "o"}}}
+	h.TurnEnd(h.TurnStart(context.Background(), tt), tt)
+	if tt.Outcome != TurnAbandoned {
+		t.Errorf("outcome %q, want abandoned", tt.Outcome)
+	}
+	if got := value(t, m.started.WithLabelValues("ns", "o")); got != 0 {
+		t.Errorf("an uncommitted turn counted a start: %v", got)
+	}
+	if got := value(t, m.liveMisses); got != 0 {
+		t.Errorf("a fresh turn counted a miss: %v", got)
+	}
+}
+
+func TestNilTurnSetters(t *testing.T) {
+	// The runtime calls these on a nil *Turn when telemetry is off.
+	var tt *Turn
+	tt.SetLive(true)
+	tt.SetOrchestration("x")
+	tt.SetOutcome(TurnDropped)
+	tt.Measure(PhaseCommit)()
+	tt.Committed(nil, nil)
+	tt.CommitFailed(true)
+	var a *Activity
+	a.SetOutcome(ActivityFailed, nil)
+}
+
+func TestTracerRemembersBounded(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	tr := NewTracer(tp)
+	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+	for k := range maxRemembered + 10 {
+		tr.started(ctx, fmt.Sprint(k))
+	}
+	span.End()
+	if len(tr.starts) != maxRemembered || tr.order.Len() != maxRemembered {
+		t.Fatalf("remembers %d (%d), want %d", len(tr.starts), tr.order.Len(), maxRemembered)
+	}
+	// The oldest are forgotten: their spans fall back on the trace derived from the ID.
+	if got := trace.SpanContextFromContext(tr.parent(context.Background(), "0")); got.TraceID() != InstanceSpanContext("0").TraceID() {
+		t.Errorf("a forgotten instance's parent is %v", got)
+	}
+	if got := trace.SpanContextFromContext(tr.parent(context.Background(), "42")); got.TraceID() != span.SpanContext().TraceID() {
+		t.Errorf("a remembered instance's parent is %v", got)
+	}
+	// An execution's end forgets it.
+	h := (*Hooks)(nil).With(nil, tr)
+	tt := &Turn{InstanceID: "42"}
+	c := h.TurnStart(context.Background(), tt)
+	tt.Committed(nil, []history.Event{{Kind: history.KindExecutionCompleted}})
+	h.TurnEnd(c, tt)
+	if _, ok := tr.starts["42"]; ok {
+		t.Error("an ended instance is still remembered")
+	}
+	// Started without a span: nothing remembered.
+	tr.started(context.Background(), "plain")
+	if _, ok := tr.starts["plain"]; ok {
+		t.Error("a start without a span is remembered")
+	}
+}
+
+// BenchmarkTurnHooks is the cost the hooks add to a turn: none when telemetry is off (a nil
+// *Hooks is never called), the metrics' and the spans' otherwise.
+//
+//	go test ./host/internal/telemetry -run '^$' -bench TurnHooks
+func BenchmarkTurnHooks(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	for _, c := range []struct {
+		name string
+		h    *Hooks
+	}{
+		{"metrics", (*Hooks)(nil).With(NewMetrics(Sources{}), nil)},
+		{"tracing", (*Hooks)(nil).With(nil, NewTracer(tp))},
+		{"metrics+tracing", (*Hooks)(nil).With(NewMetrics(Sources{}), NewTracer(tp))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				committedTurn(c.h, "ns", history.KindExecutionCompleted)
+			}
+		})
+	}
+}
