@@ -177,11 +177,23 @@ func TestCSDK(t *testing.T) {
 	})
 
 	t.Run("misuse", func(t *testing.T) {
-		inst := runC(t, h, "c_misuse", nil)
-		if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != abi.CodeTrap {
-			t.Fatalf("status %v, failure %v; want failed with %s", inst.Status, inst.Failure, abi.CodeTrap)
+		for _, tc := range []struct{ input, log string }{
+			{`"cancelled"`, "dh_select: future 1 was cancelled"},
+			{`"after_end"`, "dh_call_activity after the orchestration ended its execution"},
+		} {
+			inst := runC(t, h, "c_misuse", []byte(tc.input))
+			if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != abi.CodeTrap {
+				t.Errorf("%s: status %v, failure %v; want failed with %s", tc.input, inst.Status, inst.Failure, abi.CodeTrap)
+			}
+			if !strings.Contains(logs.String(), tc.log) {
+				t.Errorf("%s: the logs lack %q:\n%s", tc.input, tc.log, logs.String())
+			}
 		}
-		if want := "dh_select: future 1 was cancelled"; !strings.Contains(logs.String(), want) {
+		inst := runC(t, h, "c_misuse", []byte(`"log"`))
+		if inst.Status != store.StatusCompleted || string(inst.Output) != `"fine"` {
+			t.Errorf("logging after dh_return: status %v, failure %v, output %s", inst.Status, inst.Failure, inst.Output)
+		}
+		if want := "logged after dh_return by c_misuse"; !strings.Contains(logs.String(), want) {
 			t.Errorf("the logs lack %q:\n%s", want, logs.String())
 		}
 	})

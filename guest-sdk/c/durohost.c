@@ -592,13 +592,20 @@ struct dh_ctx {
 
 static dh_ctx the_ctx;
 
-static void check(const dh_ctx *ctx, const char *op) {
+/* check_running traps unless ctx is the context of the orchestration that runs. */
+static void check_running(const dh_ctx *ctx, const char *op) {
 	if (!ctx)
 		misuse("durohost: %s with a NULL context", op);
 	if (ctx != &the_ctx || !ctx->running)
 		misuse("durohost: %s with a context whose orchestration returned", op);
+}
+
+/* check is check_running for what would change history: also a trap once the orchestration
+ * ended its execution (usually a missing return after dh_fail_error). */
+static void check(const dh_ctx *ctx, const char *op) {
+	check_running(ctx, op);
 	if (ctx->outcome)
-		misuse("durohost: %s after the orchestration ended its execution (dh_return, dh_fail, dh_continue_as_new)", op);
+		misuse("durohost: %s after the orchestration ended its execution (dh_return, dh_fail, dh_continue_as_new): a missing return?", op);
 }
 
 /* ---- Futures ---- */
@@ -1425,7 +1432,7 @@ uint32_t dh_execution_id(const dh_ctx *ctx) { return ctx->execution_id; }
 int64_t dh_start_time(const dh_ctx *ctx) { return ctx->start_time; }
 
 bool dh_is_replaying(dh_ctx *ctx) {
-	check(ctx, "dh_is_replaying");
+	check_running(ctx, "dh_is_replaying");
 	return dh__host_is_replaying() != 0;
 }
 
@@ -1480,13 +1487,13 @@ bool dh_status(const dh_ctx *ctx, dh_bytes *status) {
 }
 
 void dh_log(dh_ctx *ctx, dh_log_level level, const char *message) {
-	check(ctx, "dh_log");
+	check_running(ctx, "dh_log");
 	if (message)
 		dh__host_log(level, (const uint8_t *)message, (int32_t)strlen(message));
 }
 
 void dh_logf(dh_ctx *ctx, dh_log_level level, const char *format, ...) {
-	check(ctx, "dh_logf");
+	check_running(ctx, "dh_logf");
 	if (dh__host_is_replaying())
 		return; /* the host would drop it: do not format it */
 	va_list ap;

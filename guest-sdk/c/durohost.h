@@ -108,7 +108,8 @@ typedef struct dh_future dh_future;
 /*
  * An orchestration. It reads its input, does its work through ctx and ends with one of
  * dh_return, dh_fail, dh_fail_error or dh_continue_as_new before it returns; returning without
- * one completes the execution with an empty output.
+ * one completes the execution with an empty output. After that call only logs, metadata and
+ * dh_status may be used: starting or waiting for work, or ending again, traps.
  */
 typedef void (*dh_orchestration)(dh_ctx *ctx, dh_bytes input);
 
@@ -211,7 +212,8 @@ dh_future *dh_call_activity(dh_ctx *ctx, const char *name, const void *input, si
 /* dh_call_sub_orchestration starts name as a child and returns the future of its output. */
 dh_future *dh_call_sub_orchestration(dh_ctx *ctx, const char *name, const void *input, size_t len,
                                      const dh_call_options *opts);
-/* dh_start_orchestration starts name as an independent instance and returns its instance ID. */
+/* dh_start_orchestration starts name as an independent instance and returns its instance ID
+ * (the host completes the start at once; NULL only if it failed it). */
 const char *dh_start_orchestration(dh_ctx *ctx, const char *name, const void *input, size_t len,
                                    const dh_call_options *opts);
 /* dh_timer starts a durable timer of delay nanoseconds (a negative delay counts as 0). */

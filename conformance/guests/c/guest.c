@@ -928,12 +928,22 @@ static void c_interval(dh_ctx *c, dh_bytes in) {
 	finish(c, &b);
 }
 
-/* c_misuse: waits on a future that dh_select cancelled, which the SDK reports as misuse. */
+/* c_misuse: a bug the SDK reports as misuse. Input "cancelled": waits on a future that
+ * dh_select cancelled; "after_end": starts an activity after dh_fail (a missing return);
+ * anything else: logs after dh_return, which is allowed. */
 static void c_misuse(dh_ctx *c, dh_bytes in) {
-	(void)in;
-	dh_future *fs[2] = {dh_timer(c, 0), dh_timer(c, DH_SECOND * 3600)};
-	dh_select(c, fs, 2);
-	dh_select(c, fs, 2);
+	const char *what = json_string_or_empty(c, in);
+	if (what && !strcmp(what, "cancelled")) {
+		dh_future *fs[2] = {dh_timer(c, 0), dh_timer(c, DH_SECOND * 3600)};
+		dh_select(c, fs, 2);
+		dh_select(c, fs, 2);
+	} else if (what && !strcmp(what, "after_end")) {
+		dh_fail(c, "", "failed");
+		dh_call_activity(c, "echo", "1", 1, NULL);
+	} else {
+		dh_return(c, "\"fine\"", 6);
+		dh_logf(c, DH_INFO, "logged after dh_return by %s", dh_name(c));
+	}
 }
 
 /* c_memory: returns {"len": n} after building a payload of n bytes in the arena (which then
