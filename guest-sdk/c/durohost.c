@@ -1489,7 +1489,7 @@ bool dh_status(const dh_ctx *ctx, dh_bytes *status) {
 void dh_log(dh_ctx *ctx, dh_log_level level, const char *message) {
 	check_running(ctx, "dh_log");
 	if (message)
-		dh__host_log(level, (const uint8_t *)message, (int32_t)strlen(message));
+		dh__host_log((int32_t)level, (const uint8_t *)message, (int32_t)strlen(message));
 }
 
 void dh_logf(dh_ctx *ctx, dh_log_level level, const char *format, ...) {
@@ -1507,7 +1507,7 @@ void dh_logf(dh_ctx *ctx, dh_log_level level, const char *format, ...) {
 	va_start(ap, format);
 	vsnprintf(msg, (size_t)n + 1, format, ap);
 	va_end(ap);
-	dh__host_log(level, (const uint8_t *)msg, n);
+	dh__host_log((int32_t)level, (const uint8_t *)msg, n);
 	arena_release(mark);
 }
 
@@ -1892,7 +1892,8 @@ static size_t unescape(const uint8_t *p, size_t n, uint8_t *out, size_t cap) {
 		if (*p != '\\') {
 			size_t size = 1;
 			if (*p >= 0x80 && utf8_decode(p, (size_t)(end - p), &size) == -1) {
-				EMIT("\xef\xbf\xbd", 3);
+				static const uint8_t replacement[] = {0xef, 0xbf, 0xbd};
+				EMIT(replacement, 3);
 				p++;
 				continue;
 			}
