@@ -33,9 +33,10 @@ const rustBuildKeyVersion = "durohost-rust-guest-1"
 // rustTarget is the target Rust guests are compiled for: no WASI needed (see RATIONALE.md).
 const rustTarget = "wasm32-unknown-unknown"
 
-// rustFlags are passed to rustc for every crate of a Rust guest: a 64 KiB stack instead of
-// rustc's 1 MiB, so that an instance's memory starts small.
-const rustFlags = "-C link-arg=-zstack-size=65536"
+// rustFlags are passed to rustc for every crate of a Rust guest: a 32 KiB stack instead of
+// rustc's 1 MiB, so that an instance's memory starts small (the flags of
+// guest-sdk/rust/build-wasm.sh).
+const rustFlags = "-C link-arg=-zstack-size=32768"
 
 // rustToolchainHint says what a Rust guest build needs.
 const rustToolchainHint = "cargo and a rustc with the " + rustTarget + " standard library (Debian: apt-get install rustc cargo libstd-rust-dev-wasm32; a rustup toolchain needs `rustup target add " + rustTarget + "`)"

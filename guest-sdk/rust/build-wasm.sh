@@ -7,7 +7,7 @@
 #
 # The SDK and the guest are compiled by rustc directly (no cargo, no registry), optimised for
 # size with LTO, without debug information or symbol names, with every path of the checkout
-# remapped, and with a 64 KiB stack instead of rustc's 1 MiB (an instance's memory starts at
+# remapped, and with a 32 KiB stack instead of rustc's 1 MiB (an instance's memory starts at
 # its data plus its stack). The same sources and rustc give the same bytes on any machine.
 # $RUSTC overrides the compiler (default: Debian's /usr/bin/rustc; the rustup toolchain that
 # may come first on PATH has no wasm32 standard library).
@@ -30,5 +30,5 @@ flags=(--edition 2021 --target wasm32-unknown-unknown -C opt-level=s -C codegen-
   -C debuginfo=0 --remap-path-prefix "$root=/durohost" --remap-path-prefix "$tmp=/build")
 "$rustc" "${flags[@]}" --crate-type rlib --crate-name durohost -o "$tmp/libdurohost.rlib" "$root/guest-sdk/rust/src/lib.rs"
 "$rustc" "${flags[@]}" --crate-type cdylib --crate-name guest --extern durohost="$tmp/libdurohost.rlib" \
-  -C lto -C strip=symbols -C link-arg=-zstack-size=65536 "$@" -o "$tmp/guest.wasm" "$src"
+  -C lto -C strip=symbols -C link-arg=-zstack-size=32768 "$@" -o "$tmp/guest.wasm" "$src"
 mv "$tmp/guest.wasm" "$out"

@@ -304,6 +304,10 @@ fn compact_into(out: &mut String, raw: &str) {
     }
 }
 
+/// The deepest nesting of arrays and objects the parser accepts: it recurses once per level,
+/// and a guest's stack is small (32 KiB in the SDK's builds).
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
@@ -405,7 +409,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Result<(), Error> {
         self.depth += 1;
-        if self.depth > 10_000 {
+        if self.depth > MAX_DEPTH {
             return self.err("nested too deeply");
         }
         Ok(())

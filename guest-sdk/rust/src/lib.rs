@@ -58,6 +58,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(all(target_arch = "wasm32", not(feature = "system-allocator")))]
+mod alloc;
 mod cbor;
 mod context;
 mod failure;
@@ -79,6 +81,10 @@ use cbor::Outcome;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+
+#[cfg(all(target_arch = "wasm32", not(feature = "system-allocator")))]
+#[global_allocator]
+static ALLOCATOR: alloc::DurohostAllocator = alloc::DurohostAllocator::new();
 
 /// The version of the ABI the SDK implements (the `durohost_abi_version` export).
 pub const ABI_VERSION: i32 = 1;
