@@ -348,6 +348,20 @@ static bool cr_data(cbr *r, uint8_t want, dh_bytes *out) {
 	return true;
 }
 
+/* cr_key reads a map key: a small unsigned integer not seen before in the map (seen holds
+ * one bit per key). */
+static bool cr_key(cbr *r, uint32_t *seen, uint64_t *key) {
+	if (!cr_uint(r, key))
+		return false;
+	if (*key < 32 && (*seen & (UINT32_C(1) << *key))) {
+		r->err = "duplicate key";
+		return false;
+	}
+	if (*key < 32)
+		*seen |= UINT32_C(1) << *key;
+	return true;
+}
+
 static bool cr_map(cbr *r, uint64_t *n) {
 	uint8_t major;
 	if (!cr_head(r, &major, n))
@@ -384,10 +398,11 @@ static void encode_failure(cbw *w, const dh_error *e) {
 static bool decode_failure(cbr *r, dh_error *e) {
 	uint64_t n, key, kind = 0;
 	dh_bytes code = {0}, msg = {0}, details = {0};
+	uint32_t seen = 0;
 	if (!cr_map(r, &n))
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
-		if (!cr_uint(r, &key))
+		if (!cr_key(r, &seen, &key))
 			return false;
 		switch (key) {
 		case 1:
@@ -681,8 +696,9 @@ static const dh_error *read_completion(uint32_t h, dh_bytes *result) {
 	dh_error *err = NULL;
 	if (raw.len)
 		cr_map(&r, &n);
+	uint32_t seen = 0;
 	for (uint64_t i = 0; i < n && !r.err; i++) {
-		if (!cr_uint(&r, &key))
+		if (!cr_key(&r, &seen, &key))
 			break;
 		if (key == 1) {
 			cr_data(&r, 2, &res);
@@ -1318,11 +1334,12 @@ typedef struct {
 static const char *decode_start_info(dh_bytes raw, start_info *si) {
 	cbr r = {raw.ptr, raw.ptr + raw.len, NULL};
 	uint64_t n, key;
+	uint32_t seen = 0;
 	memset(si, 0, sizeof *si);
 	if (!cr_map(&r, &n))
 		return r.err;
 	for (uint64_t i = 0; i < n; i++) {
-		if (!cr_uint(&r, &key))
+		if (!cr_key(&r, &seen, &key))
 			return r.err;
 		switch (key) {
 		case 1:
