@@ -1,0 +1,227 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store"
+)
+
+// readStreamFixture reads a stream-form test guest (testdata/stream, built by its build.sh).
+func readStreamFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "stream", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withFiles appends a durohost.files section to a module.
+func withFiles(t testing.TB, wasm []byte, files map[string][]byte) []byte {
+	t.Helper()
+	payload, err := cbor.Marshal(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte{byte(len(StreamFilesSection))}, StreamFilesSection...)
+	body = append(body, payload...)
+	out := append(append([]byte{}, wasm...), 0)
+	for n := len(body); ; n >>= 7 { // the section's size, LEB128
+		if n < 0x80 {
+			out = append(out, byte(n))
+			break
+		}
+		out = append(out, byte(n&0x7f|0x80))
+	}
+	return append(out, body...)
+}
+
+func TestStreamGuest(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	m, err := rt.Load(context.Background(), withFiles(t, readStreamFixture(t, "guest.wasm"),
+		map[string][]byte{"dir/greeting.txt": []byte(`"bundled"`)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Stream || !m.Has("hello", "") || !m.Has("after_complete", "") {
+		t.Fatalf("stream %v, registrations %+v", m.Stream, m.Orchestrations)
+	}
+	// A turn suspends in the write of an await call, the next one completes.
+	start := history.Event{Kind: history.KindExecutionStarted, Name: "hello"}
+	eng, res := turn(t, rt, m, "s1", nil, 1000, start)
+	if res.State != Suspended {
+		t.Fatalf("turn 1: %+v", res)
+	}
+	c := eng.Commit()
+	if len(c.Activities) != 1 || c.Activities[0].Name != "a" || string(c.Activities[0].Input) != `"x"` {
+		t.Fatalf("activities = %+v", c.Activities)
+	}
+	done := history.Event{Kind: history.KindActivityCompleted, Ref: c.Activities[0].EventID, Result: []byte(`"ok"`)}
+	eng, res = turn(t, rt, m, "s1", eng.History(), 2000, done)
+	if res.State != Completed || string(eng.Commit().State.Output) != `"ok"` {
+		t.Fatalf("turn 2: %+v, output %q", res, eng.Commit().State.Output)
+	}
+
+	for _, tc := range []struct{ name, output string }{
+		{"file", `"bundled"`},        // a bundled file reads as /durohost/files/<path>
+		{"write_file", `"refused"`}, // bundled files and the directory are read-only
+	} {
+		start := history.Event{Kind: history.KindExecutionStarted, Name: tc.name}
+		eng, res := turn(t, rt, m, tc.name, nil, 1000, start)
+		if res.State != Completed || string(eng.Commit().State.Output) != tc.output {
+			t.Errorf("%s: %+v, output %q, want %s", tc.name, res, eng.Commit().State.Output, tc.output)
+		}
+	}
+}
+
+// TestStreamHostile: stream-form guests that break the stream's rules fail their instance with
+// the code and a message naming the problem.
+func TestStreamHostile(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	m, err := rt.Load(context.Background(), readStreamFixture(t, "guest.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
+	tests := []struct {
+		name    string
+		input   []byte
+		code    string
+		mention string
+	}{
+		{"notarray", nil, abi.CodeBadMessage, "must be a CBOR array"},
+		{"indefinite", nil, abi.CodeBadMessage, "indefinite-length"},
+		{"unknown", nil, abi.CodeBadMessage, "unknown call number"},
+		{"noexit", nil, abi.CodeNoOutcome, "without calling complete"},
+		{"exit0", nil, abi.CodeNoOutcome, "exited without calling complete"},
+		{"exit3", nil, abi.CodeTrap, "exited with code 3"},
+		{"unread", big, abi.CodeBadArgument, "left unread"},
+		{"after_complete", nil, abi.CodeAfterComplete, "after complete"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := history.Event{Kind: history.KindExecutionStarted, Name: tc.name, Input: tc.input}
+			eng, res := turn(t, rt, m, "h", nil, 1000, start)
+			if res.State != Failed {
+				t.Fatalf("state %v (%v), want failed", res.State, res.Err)
+			}
+			c := eng.Commit()
+			f := c.State.Failure
+			if c.State.Status != store.StatusFailed || f == nil || f.Code != tc.code || !strings.Contains(f.Message, tc.mention) {
+				t.Fatalf("recorded %v %+v, want code %s mentioning %q", c.State.Status, f, tc.code, tc.mention)
+			}
+		})
+	}
+	assertHealthy(t, rt)
+}
+
+func TestStreamLoadRejects(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	guest := readStreamFixture(t, "guest.wasm")
+	tests := []struct {
+		name    string
+		wasm    []byte
+		mention string
+	}{
+		{"no entry", readStreamFixture(t, "noentry.wasm"), "exports neither durohost_run nor _start"},
+		{"bad files section", withRawSection(guest, StreamFilesSection, []byte{0xff}), "not a CBOR map"},
+		{"escaping path", withFiles(t, guest, map[string][]byte{"../etc/passwd": nil}), `"../etc/passwd"`},
+		{"two files sections", withFiles(t, withFiles(t, guest, nil), nil), "more than one"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rt.Load(context.Background(), tc.wasm)
+			if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("err = %v, want ErrInvalidModule mentioning %q", err, tc.mention)
+			}
+		})
+	}
+}
+
+// withRawSection appends a custom section with raw contents.
+func withRawSection(wasm []byte, name string, payload []byte) []byte {
+	body := append([]byte{byte(len(name))}, name...)
+	body = append(body, payload...)
+	out := append(append([]byte{}, wasm...), 0, byte(len(body)))
+	return append(out, body...)
+}
+
+func TestCBORItemLen(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		n    int
+		err  string
+	}{
+		{"uint", []byte{0x01}, 1, ""},
+		{"uint16", []byte{0x19, 0x01, 0x00, 0xff}, 3, ""},
+		{"array with map", []byte{0x82, 0x02, 0xa1, 0x01, 0x41, 0x61, 0x00}, 6, ""},
+		{"tagged", []byte{0xc1, 0x1a, 0, 0, 0, 1}, 6, ""},
+		{"empty", nil, 0, "incomplete"},
+		{"short head", []byte{0x19, 0x01}, 0, "incomplete"},
+		{"short string", []byte{0x43, 0x61}, 0, "incomplete"},
+		{"short array", []byte{0x82, 0x01}, 0, "incomplete"},
+		{"indefinite", []byte{0x9f, 0xff}, 0, "indefinite-length"},
+		{"reserved", []byte{0x1c}, 0, "reserved additional information"},
+		{"deep", []byte(strings.Repeat("\x81", 100) + "\x00"), 0, "nested more than"},
+		{"huge string", []byte{0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0, "incomplete"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := cborItemLen(tc.in)
+			if tc.err == "" {
+				if err != nil || n != tc.n {
+					t.Fatalf("cborItemLen = %d, %v; want %d", n, err, tc.n)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("cborItemLen = %d, %v; want an error mentioning %q", n, err, tc.err)
+			}
+		})
+	}
+}
+
+// TestSpecStreamCalls: the table of stream calls in ABI.md is the one this package implements.
+func TestSpecStreamCalls(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "abi", "ABI.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(doc)
+	i := strings.Index(sec, "\n## Stream form\n")
+	if i < 0 {
+		t.Fatal("ABI.md has no section Stream form")
+	}
+	sec = sec[i:]
+	rows := regexp.MustCompile("(?m)^\\| ([a-z_]+) \\| ([0-9]+) \\|").FindAllStringSubmatch(sec, -1)
+	got := map[uint64]string{}
+	for _, r := range rows {
+		n, _ := strconv.ParseUint(r[2], 10, 64)
+		got[n] = r[1]
+	}
+	if len(got) != len(streamCallNames) || len(got) != len(abi.HostFunctions) {
+		t.Fatalf("ABI.md lists %d stream calls, the package %d, the ABI %d host functions", len(got), len(streamCallNames), len(abi.HostFunctions))
+	}
+	for n, name := range streamCallNames {
+		if got[n] != name {
+			t.Errorf("call %d: ABI.md says %q, the package %q", n, got[n], name)
+		}
+	}
+	for _, want := range []string{"`" + StreamPath[len(StreamDir)+1:] + "`", "`" + StreamDir + "`", "`" + StreamFilesSection + "`", "`" + ExportStart + "`"} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("the section Stream form does not mention %s", want)
+		}
+	}
+}
