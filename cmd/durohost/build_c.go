@@ -34,7 +34,7 @@ const cBuildKeyVersion = "durohost-c-guest-1"
 // cFlags are the compiler flags of a C project without a Makefile (the SDK's README gives
 // the same command).
 var cFlags = []string{"--target=wasm32-wasi", "-std=c11", "-Os", "-Wall", "-Wextra", "-mexec-model=reactor",
-	"-ffile-prefix-map=.=.", "-Wl,--strip-all"}
+	"-ffile-prefix-map=.=.", "-Wl,--strip-all", "-Wl,-z,stack-size=32768", "-Wl,--stack-first"}
 
 // makefiles are the names under which make finds a Makefile.
 var makefiles = []string{"GNUmakefile", "makefile", "Makefile"}

@@ -3,8 +3,8 @@
  *
  * A C orchestration module is a WebAssembly reactor built from your sources and durohost.c:
  *
- *     clang --target=wasm32-wasi -std=c11 -O2 -mexec-model=reactor -Wl,--strip-all \
- *         -o my.wasm my.c durohost.c
+ *     clang --target=wasm32-wasi -std=c11 -Os -mexec-model=reactor -Wl,--strip-all \
+ *         -Wl,-z,stack-size=32768 -Wl,--stack-first -o my.wasm my.c durohost.c
  *
  * Register orchestrations with DH_REGISTER (a constructor, run by the reactor's _initialize);
  * the SDK provides the exports the host calls (durohost_run, durohost_abi_version).

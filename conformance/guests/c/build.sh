@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../../.."
 sdk=guest-sdk/c
 dir=conformance/guests/c
 flags=(--target=wasm32-wasi -std=c11 -Os -Wall -Wextra -Werror -mexec-model=reactor
-  -ffile-prefix-map="$PWD"=. -I"$sdk" -Wl,--strip-all)
+  -ffile-prefix-map="$PWD"=. -I"$sdk" -Wl,--strip-all
+  -Wl,-z,stack-size=32768 -Wl,--stack-first)
 clang "${flags[@]}" -o "$dir/guest.wasm" "$dir/guest.c" "$sdk/durohost.c"
 clang "${flags[@]}" -DVARIANT_B -o "$dir/guest-b.wasm" "$dir/guest.c" "$sdk/durohost.c"
