@@ -1823,7 +1823,7 @@ static const uint8_t *skip_number(const uint8_t *p, const uint8_t *end) {
 
 /* skip_value skips one JSON value (no leading space); NULL when invalid. */
 static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end, int depth) {
-	if (p >= end || depth > 512)
+	if (p >= end || depth > DH_JSON_MAX_DEPTH)
 		return NULL;
 	switch (*p) {
 	case '"':

@@ -262,6 +262,12 @@ void dh_arena_release(dh_ctx *ctx, dh_arena_mark mark);
 
 /* ---- JSON helpers ---- */
 
+/* The deepest nesting of arrays and objects the JSON reader accepts; deeper text counts as
+ * invalid (the reader recurses, and the stack is small). */
+#ifndef DH_JSON_MAX_DEPTH
+#define DH_JSON_MAX_DEPTH 128
+#endif
+
 /* A growing buffer in the arena: build payloads with it, then pass data and len. */
 typedef struct dh_buf {
 	dh_ctx *ctx;
