@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
@@ -311,19 +312,29 @@ func fileIno(name string) sys.Inode {
 func (f *streamFS) OpenFile(path string, flag experimentalsys.Oflag, _ fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	switch path {
 	case "", ".", "/":
-		return &streamDir{}, 0
+		return &streamDir{ino: streamDirStat.Ino, entries: f.rootEntries()}, 0
 	case StreamFile:
 		if flag&experimentalsys.O_DIRECTORY != 0 {
 			return nil, experimentalsys.ENOTDIR
 		}
 		return &streamFile{s: f.s}, 0
 	}
-	if name, ok := strings.CutPrefix(path, "files/"); ok {
+	if name, ok := bundledPath(path); ok {
+		writing := flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR|experimentalsys.O_CREAT|experimentalsys.O_TRUNC) != 0
 		if data, ok := f.files[name]; ok {
-			if flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR|experimentalsys.O_CREAT|experimentalsys.O_TRUNC) != 0 {
+			if writing {
 				return nil, experimentalsys.EROFS
 			}
+			if flag&experimentalsys.O_DIRECTORY != 0 {
+				return nil, experimentalsys.ENOTDIR
+			}
 			return &bundledFile{data: data, ino: fileIno(name)}, 0
+		}
+		if entries := f.dirEntries(name); entries != nil {
+			if writing {
+				return nil, experimentalsys.EISDIR
+			}
+			return &streamDir{ino: fileIno(name + "/"), entries: entries}, 0
 		}
 	}
 	if flag&experimentalsys.O_CREAT != 0 {
@@ -339,9 +350,12 @@ func (f *streamFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
 	case StreamFile:
 		return streamFileStat, 0
 	}
-	if name, ok := strings.CutPrefix(path, "files/"); ok {
+	if name, ok := bundledPath(path); ok {
 		if data, ok := f.files[name]; ok {
 			return sys.Stat_t{Ino: fileIno(name), Mode: 0o444, Nlink: 1, Size: int64(len(data))}, 0
+		}
+		if f.dirEntries(name) != nil {
+			return sys.Stat_t{Ino: fileIno(name + "/"), Mode: fs.ModeDir | 0o555, Nlink: 1}, 0
 		}
 	}
 	return sys.Stat_t{}, experimentalsys.ENOENT
@@ -356,23 +370,72 @@ var (
 	streamFileStat = sys.Stat_t{Ino: 2, Mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, Nlink: 1}
 )
 
+// bundledPath returns the bundled path a path of StreamDir names ("files" is the root, "").
+func bundledPath(path string) (string, bool) {
+	if path == "files" {
+		return "", true
+	}
+	return strings.CutPrefix(path, "files/")
+}
+
+// rootEntries lists StreamDir: the stream file, and the directory of bundled files if any.
+func (f *streamFS) rootEntries() []experimentalsys.Dirent {
+	entries := []experimentalsys.Dirent{{Ino: streamFileStat.Ino, Name: StreamFile, Type: streamFileStat.Mode.Type()}}
+	if len(f.files) > 0 {
+		entries = append(entries, experimentalsys.Dirent{Ino: fileIno("/"), Name: "files", Type: fs.ModeDir})
+	}
+	return entries
+}
+
+// dirEntries lists the bundled directory dir ("" for the root of the bundled files), nil when
+// no bundled file lies under it. Entries are sorted by name.
+func (f *streamFS) dirEntries(dir string) []experimentalsys.Dirent {
+	prefix := dir + "/"
+	if dir == "" {
+		prefix = ""
+	}
+	seen := map[string]bool{}
+	var entries []experimentalsys.Dirent
+	for name := range f.files {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		child, _, sub := strings.Cut(rest, "/")
+		if seen[child] {
+			continue
+		}
+		seen[child] = true
+		e := experimentalsys.Dirent{Ino: fileIno(prefix + child), Name: child}
+		if sub {
+			e.Ino, e.Type = fileIno(prefix+child+"/"), fs.ModeDir
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b experimentalsys.Dirent) int { return strings.Compare(a.Name, b.Name) })
+	return entries
+}
+
+// streamDir is an open directory of StreamDir: itself or a directory of bundled files.
 type streamDir struct {
 	experimentalsys.UnimplementedFile
-	listed bool
+	ino     sys.Inode
+	entries []experimentalsys.Dirent
+	pos     int
 }
 
-func (*streamDir) IsDir() (bool, experimentalsys.Errno)    { return true, 0 }
-func (*streamDir) Ino() (sys.Inode, experimentalsys.Errno) { return streamDirStat.Ino, 0 }
-func (*streamDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
-	return streamDirStat, 0
+func (*streamDir) IsDir() (bool, experimentalsys.Errno)      { return true, 0 }
+func (d *streamDir) Ino() (sys.Inode, experimentalsys.Errno) { return d.ino, 0 }
+func (d *streamDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	return sys.Stat_t{Ino: d.ino, Mode: fs.ModeDir | 0o555, Nlink: 1}, 0
 }
 
+// Readdir returns the next n entries (fewer at the end).
 func (d *streamDir) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
-	if d.listed || n == 0 {
-		return nil, 0
-	}
-	d.listed = true
-	return []experimentalsys.Dirent{{Ino: streamFileStat.Ino, Name: StreamFile, Type: streamFileStat.Mode.Type()}}, 0
+	end := min(d.pos+max(n, 0), len(d.entries))
+	out := d.entries[d.pos:end]
+	d.pos = end
+	return out, 0
 }
 
 type streamFile struct {

@@ -50,7 +50,7 @@ func withFiles(t testing.TB, wasm []byte, files map[string][]byte) []byte {
 func TestStreamGuest(t *testing.T) {
 	rt := newRuntime(t, Config{})
 	m, err := rt.Load(context.Background(), withFiles(t, readStreamFixture(t, "guest.wasm"),
-		map[string][]byte{"dir/greeting.txt": []byte(`"bundled"`)}))
+		map[string][]byte{"dir/greeting.txt": []byte(`"bundled"`), "dir/sub/x.py": nil, "top.txt": nil}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +74,9 @@ func TestStreamGuest(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ name, output string }{
-		{"file", `"bundled"`},        // a bundled file reads as /durohost/files/<path>
-		{"write_file", `"refused"`}, // bundled files and the directory are read-only
+		{"file", `"bundled"`},           // a bundled file reads as /durohost/files/<path>
+		{"write_file", `"refused"`},     // bundled files and the directory are read-only
+		{"list", `"greeting.txt sub/"`}, // bundled directories list their entries
 	} {
 		start := history.Event{Kind: history.KindExecutionStarted, Name: tc.name}
 		eng, res := turn(t, rt, m, tc.name, nil, 1000, start)

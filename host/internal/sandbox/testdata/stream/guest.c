@@ -1,5 +1,6 @@
 /* The sandbox's stream-form test guest: a WASI command that speaks the stream ABI with stdio
  * on /durohost/v1 and misbehaves in the ways the orchestration's name asks for. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,7 @@ static int start_info(void) {
 }
 
 static const char *names[] = {"hello", "notarray", "indefinite", "unknown", "noexit", "exit0", "exit3",
-			      "file", "write_file", "unread", "after_complete"};
+			      "file", "write_file", "list", "unread", "after_complete"};
 
 int main(void) {
 	out = fopen("/durohost/v1", "w");
@@ -152,6 +153,23 @@ int main(void) {
 		FILE *f = fopen("/durohost/files/dir/greeting.txt", "w");
 		FILE *g = fopen("/durohost/new.txt", "w");
 		complete_output(!f && !g ? "\"refused\"" : "\"written\"");
+	} else if (!strcmp(name, "list")) {
+		/* The entries of a bundled directory, as a JSON string: "name/ name ..." (/ for a
+		 * directory), in the order listed. */
+		char buf[200] = "\"";
+		DIR *d = opendir("/durohost/files/dir");
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (buf[1])
+				strcat(buf, " ");
+			strcat(buf, e->d_name);
+			if (e->d_type == DT_DIR)
+				strcat(buf, "/");
+		}
+		strcat(buf, "\"");
+		complete_output(d ? buf : "\"no directory\"");
 	} else if (!strcmp(name, "unread")) {
 		for (int k = 0; k < 1000; k++)
 			put("\x81\x01", 2);
