@@ -28,7 +28,7 @@ func init() {
 
 // rustBuildKeyVersion changes when the way Rust modules are built changes, invalidating old
 // builds.
-const rustBuildKeyVersion = "durohost-rust-guest-1"
+const rustBuildKeyVersion = "durohost-rust-guest-2"
 
 // rustTarget is the target Rust guests are compiled for: no WASI needed (see RATIONALE.md).
 const rustTarget = "wasm32-unknown-unknown"
@@ -112,15 +112,23 @@ func findRustToolchain(ctx context.Context) (*rustToolchain, error) {
 	return &rustToolchain{cargo: cargo, rustc: rustc, version: string(rv) + string(cv)}, nil
 }
 
-// env is the environment of the toolchain's cargo: its rustc and rustdoc, the guest flags,
-// and a target directory in the cache.
+// env is the environment of the toolchain's cargo: its rustc, the guest flags, a target
+// directory in the cache, and release builds without debug information.
 func (tc *rustToolchain) env(targetDir string) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "RUSTC=") || strings.HasPrefix(kv, "RUSTFLAGS=") ||
 			strings.HasPrefix(kv, "CARGO_TARGET_DIR=") || strings.HasPrefix(kv, "CARGO_ENCODED_RUSTFLAGS=") ||
 			strings.HasPrefix(kv, "CARGO_BUILD_TARGET=")
 	})
-	return append(env, "RUSTC="+tc.rustc, "RUSTFLAGS="+rustFlags, "CARGO_TARGET_DIR="+targetDir)
+	env = append(env, "RUSTC="+tc.rustc, "RUSTFLAGS="+rustFlags, "CARGO_TARGET_DIR="+targetDir)
+	// The host runs modules without debug information: strip it (and the symbol names) unless
+	// the caller's environment says otherwise. The standard library alone carries megabytes.
+	for _, kv := range []string{"CARGO_PROFILE_RELEASE_STRIP=true", "CARGO_PROFILE_RELEASE_DEBUG=false"} {
+		if _, set := os.LookupEnv(strings.SplitN(kv, "=", 2)[0]); !set {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // cargoMetadata is the part of `cargo metadata` a build needs.
