@@ -75,7 +75,7 @@ func TestPluginActivities(t *testing.T) {
 	registerPlugin(t, e.h, "assemblyscript/json.wasm", host.PluginSpec{Name: "json"})
 	kernel := registerPlugin(t, e.h, "wat/kernel.wasm", host.PluginSpec{Name: "kernel", MemoryPages: 32, MaxOutput: 64 << 10})
 	registerPlugin(t, e.h, "wat/kernel.wasm", host.PluginSpec{Name: "hasty", Timeout: 300 * time.Millisecond})
-	if got := strings.Join(kernel.Activities(), ","); got != "kernel.big,kernel.echo,kernel.fail,kernel.grow,kernel.noop,kernel.spin,kernel.trap" {
+	if got := strings.Join(kernel.Activities(), ","); got != "kernel.big,kernel.echo,kernel.fail,kernel.grow,kernel.log,kernel.noop,kernel.spin,kernel.trap" {
 		t.Errorf("activities %s", got)
 	}
 	if kernel.Version == "" || kernel.Stored || kernel.MaxHTTPResponse != host.DefaultPluginHTTPResponse {

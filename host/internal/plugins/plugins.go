@@ -108,7 +108,8 @@ func hostAllowed(patterns []glob.Glob, hosts []string, host string) bool {
 type Config struct {
 	// MaxIdle bounds the idle instances kept per plugin (0: 8).
 	MaxIdle int
-	// Logger receives the plugins' logs (at the levels extism.SetLogLevel lets through).
+	// Logger receives the plugins' logs, with the plugin's name ("plugin") and
+	// "source"="plugin".
 	Logger *slog.Logger
 }
 
@@ -136,8 +137,14 @@ type compiled struct {
 	refs  int
 }
 
-// New returns a Manager.
+// logLevel lets every plugin log through Extism's process-wide gate, once: the host's
+// logger decides what it keeps (Config.Logger).
+var logLevel sync.Once
+
+// New returns a Manager. The first one sets Extism's process-wide log level to trace, so that
+// the plugins' logs reach Config.Logger, whose handler filters them.
 func New(cfg Config) *Manager {
+	logLevel.Do(func() { extism.SetLogLevel(extism.LogLevelTrace) })
 	if cfg.MaxIdle <= 0 {
 		cfg.MaxIdle = 8
 	}

@@ -1,9 +1,11 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -157,7 +159,7 @@ func TestCalls(t *testing.T) {
 		{name: "trap", p: kernel, fn: "trap", code: CodeTrap, contains: `plugin "kernel" function "trap" trapped: wasm error: unreachable`},
 		{name: "memory bomb", p: kernel, fn: "grow", code: CodeTrap, contains: "its memory limit is 64 pages"},
 		{name: "output too large", p: kernel, fn: "big", code: CodeOutputTooLarge, contains: "returned 131072 bytes, more than its output limit of 65536"},
-		{name: "no function", p: kernel, fn: "missing", code: CodeNoFunction, contains: `has no function "missing" (it has big, echo, fail, grow, noop, spin, trap)`},
+		{name: "no function", p: kernel, fn: "missing", code: CodeNoFunction, contains: `has no function "missing" (it has big, echo, fail, grow, log, noop, spin, trap)`},
 		// After the failures, the instances left in the pool still work.
 		{name: "echo after failures", p: kernel, fn: "echo", in: "again", want: "again"},
 		{name: "upper after failure", p: text, fn: "upper", in: "ok", want: "OK"},
@@ -350,6 +352,37 @@ func BenchmarkCall(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestLogs: a plugin's logs reach the manager's logger, with the plugin's name.
+func TestLogs(t *testing.T) {
+	var buf syncBuffer
+	m := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	p := load(t, m, "wat/kernel.wasm", settings())
+	if _, err := p.Call(context.Background(), "log", []byte("hello from the plugin")); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, `level=INFO msg="hello from the plugin" plugin=kernel source=plugin`) {
+		t.Fatalf("log: %q", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestCloseDuringCall closes a plugin while a call runs: the call ends as it would have, and

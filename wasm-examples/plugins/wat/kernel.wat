@@ -5,6 +5,7 @@
 ;;   echo     the input, unchanged (copied into a block of the kernel's memory)
 ;;   noop     nothing: no output (the benchmark's activity)
 ;;   fail     fails with the error message "fail: <input>"
+;;   log      logs its input at level info (Extism's log_info), outputs nothing
 ;;   spin     never returns (an infinite loop)
 ;;   grow     grows its memory a page at a time until it cannot, then traps
 ;;   trap     traps at once (unreachable)
@@ -18,6 +19,7 @@
   (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
   (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
   (import "extism:host/env" "error_set" (func $error_set (param i64)))
+  (import "extism:host/env" "log_info" (func $log_info (param i64)))
   (memory (export "memory") 1)
   (data (i32.const 0) "fail: ")
 
@@ -54,6 +56,10 @@
   (func (export "fail") (result i32)
     (call $error_set (call $copy_input (i64.const 6)))
     (i32.const 1))
+
+  (func (export "log") (result i32)
+    (call $log_info (call $copy_input (i64.const 0)))
+    (i32.const 0))
 
   (func (export "spin") (result i32)
     (loop $forever (br $forever))
