@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/conformance"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/internal/testguest"
 	"github.com/durohost/durohost/store"
+	"github.com/durohost/durohost/store/sqlite"
 )
 
 // pluginFixture reads a committed plugin of wasm-examples/plugins.
@@ -273,6 +275,31 @@ func TestPluginStore(t *testing.T) {
 	}
 	if _, err := h2.DeletePlugin(ctx, "ops", "kernel", ""); !errors.Is(err, host.ErrUnknownPlugin) {
 		t.Fatalf("delete again: %v, want ErrUnknownPlugin", err)
+	}
+}
+
+// TestPluginsWithoutPluginStore: over a store that does not keep plugins, plugins live in the
+// host's memory; PutPlugin says the store cannot keep them.
+func TestPluginsWithoutPluginStore(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "core.db"))
+	must(t, err)
+	defer st.Close()
+	h, err := host.New(conformance.CoreOnly(st))
+	must(t, err)
+	ctx := context.Background()
+	defer h.Stop(ctx)
+	wasm := pluginFixture(t, "wat/kernel.wasm")
+	if _, _, err := h.PutPlugin(ctx, wasm, host.PluginSpec{Name: "kernel"}, 0); !errors.Is(err, host.ErrNoPluginStore) {
+		t.Fatalf("PutPlugin: %v, want ErrNoPluginStore", err)
+	}
+	registerPlugin(t, h, "wat/kernel.wasm", host.PluginSpec{Name: "kernel"})
+	must(t, h.SyncPlugins(ctx))
+	list, err := h.Plugins(ctx, "")
+	if err != nil || len(list) != 1 || list[0].Stored {
+		t.Fatalf("Plugins: %+v, %v", list, err)
+	}
+	if n, err := h.DeletePlugin(ctx, "", "kernel", ""); err != nil || n != 1 {
+		t.Fatalf("DeletePlugin: %d, %v", n, err)
 	}
 }
 

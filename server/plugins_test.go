@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/durohost/durohost/conformance"
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store/sqlite"
 )
 
 func pluginFixture(t *testing.T, path string) []byte {
@@ -98,6 +104,27 @@ func TestPluginUploadErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.expect(tokA, "PUT", tt.path, tt.body, tt.status, tt.code)
 		})
+	}
+}
+
+// TestPluginsWithoutPluginStore: a server whose store does not keep plugins answers uploads
+// 501, and lists none.
+func TestPluginsWithoutPluginStore(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "core.db"))
+	must(t, err)
+	defer st.Close()
+	core := conformance.CoreOnly(st)
+	h, err := host.New(core)
+	must(t, err)
+	defer h.Stop(context.Background())
+	srv, err := New(h, core, WithTokens(NewToken("a", tokA)))
+	must(t, err)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	e := &env{t: t, url: ts.URL}
+	e.expect(tokA, "PUT", "/v1/plugins/kernel", pluginFixture(t, "wat/kernel.wasm"), http.StatusNotImplemented, CodeNotImplemented)
+	if n := len(e.expect(tokA, "GET", "/v1/plugins", nil, http.StatusOK, "").obj(t)["plugins"].([]any)); n != 0 {
+		t.Fatalf("%d plugins listed", n)
 	}
 }
 

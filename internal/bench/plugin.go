@@ -9,19 +9,20 @@ import (
 )
 
 // benchPlugin is the Extism plugin of W1P: wasm-examples/plugins/wat/kernel.wat, whose
-// function echo returns its input (.ci/fixtures.d/plugins.sh rebuilds this copy).
+// function noop does nothing (.ci/fixtures.d/plugins.sh rebuilds this copy).
 //
 //go:embed testdata/kernel.wasm
 var benchPlugin []byte
 
 // W1P is W1 with its activity an Extism plugin (see RATIONALE.md, "Why are plugin activities
 // Extism plugins?"): the guest calls "noop" as in W1, and every host runs it as the function
-// echo of the plugin "bench" (RegisterPluginActivity), which copies the input to the output.
+// noop of the plugin "bench" (RegisterPluginActivity): the input goes into the plugin's
+// kernel, the function returns at once, its empty output comes back.
 func init() {
 	workloads = append(workloads, workload{name: "W1P", title: "W1 with the activity an Extism plugin", run: runPluginSequences})
 }
 
-// runPluginSequences makes "noop" the plugin's echo on every host, warms the plugin up
+// runPluginSequences makes "noop" the plugin's noop on every host, warms the plugin up
 // (one instance of bench_one per host) and runs W1. of_W1 is W1's time per step over this
 // one's (1: as fast as W1's native activity), when W1 ran before it.
 func runPluginSequences(ctx context.Context, e *env) ([]metric, error) {
@@ -29,7 +30,7 @@ func runPluginSequences(ctx context.Context, e *env) ([]metric, error) {
 		if _, err := h.RegisterPlugin(ctx, benchPlugin, host.PluginSpec{Name: "bench"}); err != nil {
 			return nil, fmt.Errorf("register the plugin: %w", err)
 		}
-		if err := h.RegisterPluginActivity("noop", "bench", "echo"); err != nil {
+		if err := h.RegisterPluginActivity("noop", "bench", "noop"); err != nil {
 			return nil, err
 		}
 	}
