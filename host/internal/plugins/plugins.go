@@ -137,14 +137,15 @@ type compiled struct {
 	refs  int
 }
 
-// logLevel lets every plugin log through Extism's process-wide gate, once: the host's
-// logger decides what it keeps (Config.Logger).
+// logLevel opens Extism's process-wide log gate once, at info: the plugins' logs at info and
+// above then reach Config.Logger, whose handler filters them further. (Below info, the SDK's
+// own messages would go to the standard logger before an instance has its logger.)
 var logLevel sync.Once
 
-// New returns a Manager. The first one sets Extism's process-wide log level to trace, so that
-// the plugins' logs reach Config.Logger, whose handler filters them.
+// New returns a Manager. The first one sets Extism's process-wide log level to info, so that
+// the plugins' info, warning and error logs reach Config.Logger.
 func New(cfg Config) *Manager {
-	logLevel.Do(func() { extism.SetLogLevel(extism.LogLevelTrace) })
+	logLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
 	if cfg.MaxIdle <= 0 {
 		cfg.MaxIdle = 8
 	}
