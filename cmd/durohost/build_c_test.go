@@ -81,6 +81,21 @@ func TestRunHelloCFixture(t *testing.T) {
 	}
 }
 
+// TestRunApprovalCFixture runs the committed C approval module until its timer wins.
+func TestRunApprovalCFixture(t *testing.T) {
+	t.Parallel()
+	r := runCLI("run", filepath.Join(cExample("approval"), "approval.wasm"), "--input", `{"request":"coffee","timeout_ms":20}`,
+		"--db", filepath.Join(t.TempDir(), "d.db"))
+	if r.code != 0 || !jsonEqual(t, r.stdout, `{"request":"coffee","status":"timed out"}`) {
+		t.Fatalf("want the timed-out output and exit code 0, got %v", r)
+	}
+	for _, want := range []string{`custom status: "waiting for approval"`, "custom status cleared", "no decision request=coffee timeout_ms=20"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
 // TestBuildC builds C projects the two ways durohost run does (a Makefile; the .c files of a
 // directory with the SDK) and checks that both give the committed example module byte for
 // byte, that builds are cached, and how failures are reported.
@@ -134,6 +149,16 @@ func TestBuildC(t *testing.T) {
 		got := build(dir)
 		if bytes.Equal(got, want) || !bytes.Contains(got, []byte("Ciao, %s!")) {
 			t.Error("a changed source did not give a new module")
+		}
+	})
+
+	t.Run("approval", func(t *testing.T) {
+		want, err := os.ReadFile(filepath.Join(cExample("approval"), "approval.wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := build(cExample("approval")); !bytes.Equal(got, want) {
+			t.Errorf("durohost's build of wasm-examples/c/approval differs from the committed approval.wasm: rebuild it with its build.sh, and keep build.sh's flags those of build_c.go")
 		}
 	})
 
