@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/store/sqlite"
 )
@@ -166,4 +168,62 @@ func processRSS(b *testing.B) int64 {
 	}
 	b.Skip("no VmRSS in /proc/self/status")
 	return 0
+}
+
+// BenchmarkColdReplay replays one golden history (activity.success: sc_call, two turns)
+// against the test guest of every language: each operation instantiates the guest afresh and
+// replays the history, the cost of a cold turn without the store.
+//
+//	go test ./conformance/ -run '^$' -bench ColdReplay
+func BenchmarkColdReplay(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "histories", "activity.success.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f struct {
+		Histories []struct {
+			InstanceID string          `json:"instance_id"`
+			Execution  uint32          `json:"execution"`
+			History    json.RawMessage `json:"history"`
+		} `json:"histories"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil || len(f.Histories) == 0 {
+		b.Fatalf("golden history: %v", err)
+	}
+	gh := f.Histories[0]
+	events, err := history.UnmarshalHistory(gh.History)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range guestLanguages {
+		b.Run(l.name, func(b *testing.B) {
+			t := &testing.T{}
+			guest, _ := l.build(t)
+			if t.Failed() {
+				b.Fatal("building the guest failed")
+			}
+			st, err := sqlite.Open(filepath.Join(b.TempDir(), "replay.db"), sqlite.WithSynchronous(sqlite.SyncOff))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			h, err := host.New(st, host.WithCompilationCache(cacheDir))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Stop(context.Background())
+			r, err := h.Replayer(context.Background(), guest)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d, err := r.Replay(context.Background(), gh.InstanceID, gh.Execution, events)
+				if err != nil || d != nil {
+					b.Fatalf("replay: %v %v", err, d)
+				}
+			}
+		})
+	}
 }
