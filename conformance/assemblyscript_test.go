@@ -1,9 +1,22 @@
 package conformance_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/durohost/durohost/abi"
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/internal/testguest"
+	"github.com/durohost/durohost/store/sqlite"
 )
 
 // asGuest is the AssemblyScript test guest: assembly/*.ts built with the AssemblyScript guest
@@ -27,4 +40,120 @@ func readASFixture(t *testing.T, name string) []byte {
 		t.Fatalf("AssemblyScript test guest: %v (rebuild it with %s/build.sh)", err, asGuest)
 	}
 	return b
+}
+
+// benchGuests are the benchmark guests of durohost bench in Go and AssemblyScript, the
+// subjects of the benchmarks below.
+func benchGuests(b *testing.B) []struct {
+	name string
+	wasm []byte
+} {
+	as, err := os.ReadFile(filepath.Join("..", "internal", "bench", "guest-assemblyscript", "bench.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []struct {
+		name string
+		wasm []byte
+	}{{"go", testguest.Build(b, "internal/bench/guest", "")}, {"assemblyscript", as}}
+}
+
+// BenchmarkColdFirstTurn measures a cold start of an instance of the benchmark guest: a new
+// instance of the compiled module (from the host's snapshot of an initialised one) that runs
+// the first turn of bench_sequence (decode the start, schedule an activity, park in await),
+// through Host.Replay, for the Go and the AssemblyScript guests.
+func BenchmarkColdFirstTurn(b *testing.B) {
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	events := []history.Event{
+		{ID: 1, Kind: history.KindTurnStarted, Time: now},
+		{ID: 2, Kind: history.KindExecutionStarted, Time: now, Name: "bench_sequence", Input: []byte("10")},
+		{ID: 3, Kind: history.KindActivityScheduled, Time: now, Name: "noop", Input: []byte(`"x"`)},
+	}
+	for _, g := range benchGuests(b) {
+		b.Run(g.name, func(b *testing.B) {
+			st, err := sqlite.Open(sqlite.MemoryPath)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			h, err := host.New(st, host.WithCompilationCache(cacheDir))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Stop(context.Background())
+			r, err := h.Replayer(context.Background(), g.wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			for b.Loop() {
+				d, err := r.Replay(context.Background(), "i", 1, events)
+				if err != nil || d != nil {
+					b.Fatalf("replay: %v %v", d, err)
+				}
+			}
+		})
+	}
+}
+
+// TestASParkedMemory checks that an instance of the AssemblyScript benchmark guest parked in
+// await after the first turn of bench_sequence holds one 64 KiB page of linear memory (a plain
+// wazero instance whose host functions answer like the host's): what a live instance keeps
+// besides the runtime's fixed costs. (The Go guest's is about 3.8 MiB.)
+func TestASParkedMemory(t *testing.T) {
+	as, err := os.ReadFile(filepath.Join("..", "internal", "bench", "guest-assemblyscript", "bench.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := parkedMemory(t, as)
+	t.Logf("the AssemblyScript guest parks in await with %d KiB of linear memory", size>>10)
+	if size > 64<<10 {
+		t.Errorf("the AssemblyScript guest parks with %d KiB of linear memory, more than 64 KiB", size>>10)
+	}
+}
+
+// errParked unwinds a guest parked in await by parkedMemory.
+var errParked = errors.New("parked")
+
+// parkedMemory runs the first turn of bench_sequence in wasm and returns the size of its
+// linear memory when it awaits.
+func parkedMemory(t *testing.T, wasm []byte) uint32 {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	info := abi.AppendStartInfo(nil, &abi.StartInfo{Name: "bench_sequence", InstanceID: "i", ExecutionID: 1, Input: []byte("10")})
+	var handle int32
+	var parked uint32
+	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, c int32) int32 {
+		if int(c) >= len(info) {
+			m.Memory().Write(uint32(p), info)
+		}
+		return int32(len(info))
+	}).Export("start_info").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { handle++; return handle }).Export("schedule").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, _, _ int32) int32 {
+		parked = m.Memory().Size()
+		panic(errParked)
+	}).Export("await").
+		NewFunctionBuilder().WithFunc(func(context.Context, uint32, int32, int32) int32 { return -1 }).Export("result").
+		NewFunctionBuilder().WithFunc(func(context.Context, uint32) int32 { return 0 }).Export("cancel").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("set_status").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("complete").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32, int32) {}).Export("log").
+		NewFunctionBuilder().WithFunc(func(context.Context) int32 { return 0 }).Export("is_replaying").
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mod.ExportedFunction(abi.ExportRun).Call(ctx); !errors.Is(err, errParked) {
+		t.Fatalf("the guest did not park in await: %v", err)
+	}
+	return parked
 }
