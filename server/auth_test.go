@@ -36,6 +36,9 @@ func TestReadToken(t *testing.T) {
 		"POST /v1/instances/{id}/prune":                  {"POST", "/v1/instances/cont/prune", `{"keep_last": 1}`},
 		"PUT /v1/modules/{name} with check=replay":       {"PUT", "/v1/modules/guest?version=2&check=replay", goGuest(t)},
 		"POST /v1/instances on an unknown orchestration": {"POST", "/v1/instances", map[string]any{"name": "nope"}},
+		"PUT /v1/plugins/{name}":                         {"PUT", "/v1/plugins/kernel", pluginFixture(t, "wat/kernel.wasm")},
+		"DELETE /v1/plugins/{name}":                      {"DELETE", "/v1/plugins/kernel", nil},
+		"DELETE /v1/plugins/{name}/versions/{version}":   {"DELETE", "/v1/plugins/kernel/versions/1", nil},
 	}
 	reads := map[string]endpoint{
 		"GET /v1/modules":                               {"GET", "/v1/modules", nil},
@@ -54,6 +57,9 @@ func TestReadToken(t *testing.T) {
 		"POST /v1/nothing (no such endpoint: 404)":      {"POST", "/v1/nothing", nil},
 		"GET /v1/instances/{id}/wait, bad timeout":      {"GET", "/v1/instances/ev/wait?timeout=soon", nil},
 		"GET /v1/modules/{name}/versions/{version} 404": {"GET", "/v1/modules/guest/versions/9", nil},
+		"GET /v1/plugins":                               {"GET", "/v1/plugins", nil},
+		"GET /v1/plugins/{name}":                        {"GET", "/v1/plugins/kernel", nil},
+		"GET /v1/plugins/{name}/versions/{version}":     {"GET", "/v1/plugins/kernel/versions/1", nil},
 	}
 	for _, rt := range e.srv.api() {
 		key := rt.method + " " + rt.path
