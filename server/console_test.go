@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,13 +128,27 @@ func TestConsole(t *testing.T) {
 	ro := NewToken("a", "console-reader")
 	ro.Role = RoleRead
 	e := newEnv(t, WithTokens(ro))
+	// flaky fails twice, then succeeds: the retry orchestration calls it with a retry policy
+	// (durable timers of 1 s and 2 s between the attempts).
+	var flakyMu sync.Mutex
+	flakyCalls := 0
+	must(t, e.h.RegisterActivity("flaky", func(context.Context, []byte) ([]byte, error) {
+		flakyMu.Lock()
+		defer flakyMu.Unlock()
+		if flakyCalls++; flakyCalls <= 2 {
+			return nil, errors.New("card processor unavailable")
+		}
+		return []byte(`{"charged": "42.00 EUR"}`), nil
+	}))
 	e.upload(tokA, "features", "1", goGuest(t))
+	retried := e.start(tokA, "retry", "payment-7f3a", nil)
 	e.upload(tokB, "features", "1", goGuest(t))
 	e.wait(tokA, e.start(tokA, "hello", "greeting-1", "Ada"))
 	e.wait(tokA, e.start(tokA, "sequence", "order-2041", 4))
 	e.wait(tokA, e.start(tokA, "timer", "reminder-7", 30))
 	e.wait(tokA, e.start(tokA, "child", "parent-1", nil))
 	e.wait(tokA, e.start(tokA, "continue", "counter", 0))
+	e.wait(tokA, retried)
 	running := e.start(tokA, "event", "approval-17", nil)
 	e.waitFor(tokA, running, "running", func(m map[string]any) bool { return m["status"] == "running" })
 	e.start(tokA, "event", "approval-18", nil)
@@ -155,7 +171,7 @@ func TestConsole(t *testing.T) {
 
 	if !t.Run("list", func(t *testing.T) {
 		p.t = t
-		p.until("the instances", `document.querySelectorAll("#instances tr[data-id]").length === 8`)
+		p.until("the instances", `document.querySelectorAll("#instances tr[data-id]").length === 9`)
 		if eval[bool](p, `!!document.querySelector('#instances tr[data-id="of-b"]')`) {
 			t.Error("namespace a's list shows namespace b's instance")
 		}
@@ -202,7 +218,16 @@ func TestConsole(t *testing.T) {
 		if n := eval[int](p, `document.querySelectorAll("#events tbody tr").length`); n < 10 {
 			t.Errorf("%d raw events shown", n)
 		}
-		png := p.screenshot("instance-laptop")
+		p.screenshot("instance-laptop")
+		// Retries: failed attempts in red, the timers between them.
+		p.open("#/instance/payment-7f3a")
+		p.until("the attempts and timers", `document.querySelectorAll('#timeline .row[data-kind="activity"]').length === 3 &&
+			document.querySelectorAll('#timeline .row[data-kind="activity"] .seg.failed').length === 2 &&
+			document.querySelectorAll('#timeline .row[data-kind="timer"]').length === 2`)
+		if got := eval[string](p, `[...document.querySelectorAll('#timeline .row[data-kind="activity"] small')].map(s => s.textContent).join()`); got != "retry 1,retry 2" {
+			t.Errorf("retries named %q, want retry 1,retry 2", got)
+		}
+		png := p.screenshot("retries-laptop")
 		if *updateScreenshot {
 			must(t, os.WriteFile(filepath.Join("ui", "screenshot.png"), png, 0o644))
 		}
