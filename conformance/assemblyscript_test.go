@@ -29,6 +29,9 @@ func init() {
 	registerGuestLanguage("assemblyscript", func(t *testing.T) ([]byte, []byte) {
 		return readASFixture(t, "guest.wasm"), readASFixture(t, "guest-b.wasm")
 	})
+	// BenchmarkParkedInstances (rust_test.go) parks as many AssemblyScript instances as Rust
+	// ones: both hold kilobytes.
+	parkedCounts["assemblyscript"] = 10000
 }
 
 // readASFixture reads a committed module of the AssemblyScript test guest.
