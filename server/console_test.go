@@ -290,6 +290,21 @@ func TestConsole(t *testing.T) {
 		return
 	}
 
+	if !t.Run("start", func(t *testing.T) {
+		p.t = t
+		p.open("#/instances")
+		p.until("the start button", `document.querySelector("#act-start") !== null`)
+		p.do(chromedp.Click(chromedp.CSS("#act-start")), chromedp.WaitVisible(chromedp.CSS("#start-name")),
+			chromedp.SetValue(chromedp.CSS("#start-name"), "hello"), chromedp.SendKeys(chromedp.CSS("#start-id"), "from-console"),
+			chromedp.SendKeys(chromedp.CSS("#start-input"), `"Console`), chromedp.Click(chromedp.CSS("#start-form button[type=submit]")))
+		p.until("the refusal of bad JSON", `document.querySelector("#start-form .error").textContent.includes("not valid JSON")`)
+		p.do(chromedp.SendKeys(chromedp.CSS("#start-input"), `"`), chromedp.Click(chromedp.CSS("#start-form button[type=submit]")))
+		p.until("the new instance's page", `location.hash === "#/instance/from-console"`)
+		p.until("its output", `document.querySelector("#output") && document.querySelector("#output").textContent.includes("Hello, Console!")`)
+	}) {
+		return
+	}
+
 	if !t.Run("delete", func(t *testing.T) {
 		p.t = t
 		p.open("#/instance/greeting-1")
@@ -324,6 +339,13 @@ func TestConsole(t *testing.T) {
 		if eval[bool](p, `!!document.querySelector("#actions, #act-cancel, #act-delete, #act-raise, #act-enqueue")`) {
 			t.Error("a read token is shown write actions")
 		}
+		p.open("#/instances")
+		p.until("the list", `document.querySelectorAll("#instances tr[data-id]").length > 0`)
+		if eval[bool](p, `!!document.querySelector("#act-start")`) {
+			t.Error("a read token is shown the start button")
+		}
+		p.open("#/instance/approval-19")
+		p.until("the instance page", `document.querySelector("#instance-id") !== null`)
 		p.screenshot("read-only")
 	}) {
 		return

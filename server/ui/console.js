@@ -210,9 +210,12 @@ async function showInstances(query) {
   const prev = el("button", { class: "secondary", id: "prev", type: "button", disabled: back.length === 0 }, "← Newer");
   const next = el("button", { class: "secondary", id: "next", type: "button", disabled: true }, "Older →");
   const stamp = el("span", { class: "muted", id: "stamp" });
+  const startArea = el("div", { id: "start-area" });
+  const startButton = canWrite() ? el("button", { type: "button", class: "secondary", id: "act-start",
+    onclick: () => startForm(startArea) }, "Start instance") : null;
   mount(el("div", { class: "panel" }, form,
     el("div", { class: "toolbar" },
-      el("label", { class: "check" }, auto, "Auto-refresh every 5 s"), stamp)),
+      el("label", { class: "check" }, auto, "Auto-refresh every 5 s"), el("div", { class: "pager" }, stamp, startButton)), startArea),
     el("div", { class: "panel" }, table,
       el("div", { class: "toolbar" }, el("span", { class: "muted", id: "count" }), el("div", { class: "pager" }, prev, next))));
 
@@ -251,6 +254,45 @@ async function showInstances(query) {
   const refresh = () => load().catch(e => { if (e.name !== "AbortError" && e.status !== 401) stamp.textContent = "refresh failed: " + e.message; });
   auto.addEventListener("change", () => sessionStorage.setItem("durohost.auto", auto.checked ? "on" : "off"));
   every(REFRESH_MS, () => { if (auto.checked) refresh(); });
+}
+
+// startForm opens, in area, the form that starts an instance of one of the namespace's
+// orchestrations.
+async function startForm(area) {
+  const regs = (await api("GET", "/v1/orchestrations")).orchestrations || [];
+  const names = [...new Set(regs.map(r => r.name))].sort();
+  const name = el("select", { id: "start-name", required: true }, names.map(n => el("option", { value: n }, n)));
+  const version = el("input", { id: "start-version", placeholder: "latest" });
+  const id = el("input", { id: "start-id", placeholder: "generated" });
+  const input = el("textarea", { id: "start-input", placeholder: "JSON, e.g. {\"order\": 42}" });
+  const msg = el("p", { class: "error", role: "alert" });
+  const f = el("form", { class: "start", id: "start-form" },
+    el("div", {}, el("label", { for: "start-name" }, "Orchestration"), name),
+    el("div", {}, el("label", { for: "start-version" }, "Version"), version),
+    el("div", {}, el("label", { for: "start-id" }, "Instance ID"), id),
+    el("div", { class: "wide" }, el("label", { for: "start-input" }, "Input (JSON)"), input),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, "Start"),
+      el("button", { type: "button", class: "secondary", onclick: () => area.replaceChildren() }, "Close")), msg);
+  if (!names.length) {
+    area.replaceChildren(el("p", { class: "muted" }, "No orchestrations yet: push a module first (durohost module push)."));
+    return;
+  }
+  f.addEventListener("submit", async ev => {
+    ev.preventDefault();
+    msg.textContent = "";
+    const body = { name: name.value };
+    if (version.value.trim()) body.version = version.value.trim();
+    if (id.value.trim()) body.id = id.value.trim();
+    if (input.value.trim()) {
+      try { body.input = JSON.parse(input.value); } catch (e) { msg.textContent = "The input is not valid JSON: " + e.message; return; }
+    }
+    try {
+      const started = await api("POST", "/v1/instances", body);
+      location.hash = "#/instance/" + encodeURIComponent(started.id);
+    } catch (e) { msg.textContent = e.message; }
+  });
+  area.replaceChildren(f);
+  name.focus();
 }
 
 // ---- instance page -----------------------------------------------------------------------
