@@ -52,6 +52,7 @@ const (
 	capWaker                         // store.Waker
 	capPinger                        // store.Pinger
 	capEager                         // store.EagerStarter
+	capBatch                         // store.ActivityBatcher
 )
 
 // capNames names each capability by its group and its interface.
@@ -64,6 +65,7 @@ var capNames = []struct {
 	{capWaker, "Wakeups", "store.Waker"},
 	{capPinger, "Ping", "store.Pinger"},
 	{capEager, "EagerStart", "store.EagerStarter"},
+	{capBatch, "ActivityBatch", "store.ActivityBatcher"},
 }
 
 // capabilitiesOf returns the capabilities of s.
@@ -83,6 +85,9 @@ func capabilitiesOf(s store.Store) capability {
 	}
 	if _, ok := s.(store.EagerStarter); ok {
 		c |= capEager
+	}
+	if _, ok := s.(store.ActivityBatcher); ok {
+		c |= capBatch
 	}
 	return c
 }
@@ -141,12 +146,13 @@ var storeGroups = []storeGroup{
 	{name: "Wakeups", needs: capWaker, cases: wakeCases},
 	{name: "Ping", needs: capPinger, cases: pingCases},
 	{name: "EagerStart", needs: capEager | capDirect, cases: eagerCases},
+	{name: "ActivityBatch", needs: capBatch, cases: batchCases},
 }
 
 // RunStore runs the store conformance suite. Every case runs as a subtest, grouped by
 // feature, on a fresh store returned by open: the core groups ("Core/...") on every store,
 // and each capability's group ("KnownHistory", "DirectDispatch", "Wakeups", "Ping",
-// "EagerStart") only on
+// "EagerStart", "ActivityBatch") only on
 // a store that implements it (the others are skipped, saying why). open must return an empty
 // store and register its cleanup with t.Cleanup; because some cases close the store
 // themselves, that cleanup must accept store.ErrClosed from a second Close. Every store open

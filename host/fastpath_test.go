@@ -28,6 +28,30 @@ type countingStore struct {
 	withTurn int // turns committed by CompleteActivityWithTurn
 	eager    int // first turns committed with their start by StartWithTurn
 	starts   int // StartInstance calls that succeeded
+	single   int // work items fetched by FetchActivity
+	batches  int // FetchActivities calls that returned items
+	batched  int // work items they returned
+}
+
+func (c *countingStore) FetchActivity(ctx context.Context, lockFor time.Duration) (*store.WorkItem, error) {
+	w, err := c.Store.FetchActivity(ctx, lockFor)
+	if err == nil {
+		c.mu.Lock()
+		c.single++
+		c.mu.Unlock()
+	}
+	return w, err
+}
+
+func (c *countingStore) FetchActivities(ctx context.Context, lockFor time.Duration, max int) ([]store.WorkItem, error) {
+	items, err := c.Store.FetchActivities(ctx, lockFor, max)
+	if err == nil {
+		c.mu.Lock()
+		c.batches++
+		c.batched += len(items)
+		c.mu.Unlock()
+	}
+	return items, err
 }
 
 func (c *countingStore) StartWithTurn(ctx context.Context, msg store.Message, opts store.StartOptions, commit *store.Commit) error {
@@ -311,4 +335,36 @@ func TestFanInBatchesResults(t *testing.T) {
 		t.Fatalf("%d turns for %d results, %d of them taken by a result; want at most %d, and 1", turns, n, byResult, n/4)
 	}
 	t.Logf("%d turns for %d results, %d taken by a result", turns, n, byResult)
+}
+
+// TestFanOutFetchesActivitiesInBatches: with a store.ActivityBatcher, the work items of a
+// fan-out wider than the host's activity workers are fetched many to a store call (as many
+// as there are free workers), not one per call; every item runs once.
+func TestFanOutFetchesActivitiesInBatches(t *testing.T) {
+	const n, workers = 200, 8
+	e := newSequenceEnv(t, sqlite.SyncNormal, host.WithActivityWorkers(workers))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.h.Client().Start(ctx, "fanout", fmt.Appendf(nil, "%d", n), host.WithInstanceID("fan")); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.h.Client().Wait(ctx, "fan")
+	if err != nil || in.Status != store.StatusCompleted {
+		t.Fatalf("Wait: %v %v", in, err)
+	}
+	e.st.mu.Lock()
+	single, batches, batched := e.st.single, e.st.batches, e.st.batched
+	e.st.mu.Unlock()
+	e.mu.Lock()
+	steps := len(e.steps)
+	e.mu.Unlock()
+	// The first turn claims up to `workers` items; the rest are fetched.
+	if single != 0 || batched < n-workers || batches > batched/2 {
+		t.Fatalf("%d items fetched one by one, %d in %d batches; want none one by one and at least %d in batches of 2 or more on average",
+			single, batched, batches, n-workers)
+	}
+	if steps != n {
+		t.Fatalf("%d activity runs, want %d", steps, n)
+	}
+	t.Logf("%d items in %d batches", batched, batches)
 }

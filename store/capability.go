@@ -92,6 +92,20 @@ type EagerStarter interface {
 	StartWithTurn(ctx context.Context, msg Message, opts StartOptions, c *Commit) error
 }
 
+// ActivityBatcher is the capability of a store to lock several activity work items in one
+// call. Without it, a host's activity dispatchers fetch one work item per store call
+// (FetchActivity); with it, a dispatcher that finds work fetches as many items as the host has
+// free activity workers, so that a fan-out of many activities costs a store call per batch,
+// not per activity.
+type ActivityBatcher interface {
+	// FetchActivities locks up to max visible work items for lockFor, the ones FetchActivity
+	// would return first, and returns them (in no particular order) as FetchActivity returns
+	// one: each with its own token, its Attempts incremented. It returns ErrNoWork when none is visible; ErrInvalid when lockFor or max
+	// is not positive. A store may lock fewer than max even when more are visible (it
+	// documents its cap).
+	FetchActivities(ctx context.Context, lockFor time.Duration, max int) ([]WorkItem, error)
+}
+
 // HistorySkipper is the capability of a store to leave unread the histories that the host
 // already holds (see RATIONALE.md, "Why does FetchTurn skip the histories the host holds?").
 // A store whose SkipsKnownHistory reports true honours the known argument of FetchTurn as

@@ -17,6 +17,10 @@ import (
 )
 
 func (r *Runtime) activityLoop(ctx, drain context.Context) {
+	if r.batcher != nil {
+		r.batchActivityLoop(ctx, drain)
+		return
+	}
 	poll(ctx, r, r.actSlots, r.wakeAct, "fetch activity",
 		func() (*store.WorkItem, error) { return r.st.FetchActivity(ctx, r.cfg.LockTimeout) },
 		func(wi *store.WorkItem) { r.runActivity(drain, wi) })

@@ -47,6 +47,9 @@ type Config struct {
 	// NoEagerStart keeps starts from running their first turn before they are written, even
 	// with a store.EagerStarter (eager.go): every start then costs a transaction of its own.
 	NoEagerStart bool
+	// NoActivityBatch makes the activity dispatchers fetch one work item per store call even
+	// with a store.ActivityBatcher (batch.go).
+	NoActivityBatch bool
 	// PollMin and PollMax bound the idle polling of the store.
 	PollMin, PollMax time.Duration
 	// WakePollMax replaces PollMax while the store delivers wake-ups (store.Waker): idle
@@ -93,6 +96,9 @@ type Runtime struct {
 	dispatch store.DirectDispatcher
 	// eager is the store's EagerStarter (nil: none, or disabled by Config.NoEagerStart).
 	eager store.EagerStarter
+	// batcher is the store's ActivityBatcher (nil: none, or disabled by
+	// Config.NoActivityBatch).
+	batcher store.ActivityBatcher
 	known    store.KnownHistory
 	waker    store.Waker
 	// wakeups is set while the store's wake-ups arrive (the idle poll is WakePollMax).
@@ -180,6 +186,9 @@ func New(st store.Store, sb *sandbox.Runtime, mods *modules.Manager, cfg Config)
 	r.waker, _ = st.(store.Waker)
 	if !cfg.NoEagerStart {
 		r.eager, _ = st.(store.EagerStarter)
+	}
+	if !cfg.NoActivityBatch {
+		r.batcher, _ = st.(store.ActivityBatcher)
 	}
 	return r
 }
