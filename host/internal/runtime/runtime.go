@@ -99,8 +99,8 @@ type Runtime struct {
 	// batcher is the store's ActivityBatcher (nil: none, or disabled by
 	// Config.NoActivityBatch).
 	batcher store.ActivityBatcher
-	known    store.KnownHistory
-	waker    store.Waker
+	known   store.KnownHistory
+	waker   store.Waker
 	// wakeups is set while the store's wake-ups arrive (the idle poll is WakePollMax).
 	wakeups atomic.Bool
 
