@@ -145,7 +145,7 @@ func TestRunErrors(t *testing.T) {
 		want []string
 	}{
 		{"missing file", []string{"run", "nothere.wasm"}, []string{"nothere.wasm", "no such file"}},
-		{"directory without Go files", []string{"run", empty}, []string{empty, "not a Go package"}},
+		{"directory without Go files", []string{"run", empty}, []string{empty, "holds no guest project"}},
 		{"not a main package", []string{"run", filepath.Join("..", "..", "history")}, []string{"history", "package history, not a main package"}},
 		{"not WebAssembly", []string{"run", notWasm}, []string{"text.wasm", "not a WebAssembly module"}},
 		{"forbidden imports", []string{"run", watFixture("forbidden.wasm")}, []string{"forbidden.wasm", "forbidden function env.exit", "sock_open"}},
