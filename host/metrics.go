@@ -16,7 +16,7 @@ var ErrAlreadyEnabled = errors.New("already enabled")
 // EnableMetrics registers the host's Prometheus metrics with reg: turns, activity attempts,
 // orchestration starts and ends, message waits and timer lateness, the live cache, the module
 // cache, guest instantiation, store commits and, read from the store at each scrape, its
-// queue depths. The names and labels are listed in the README ("Metrics"); every series of
+// queue depths. The names and labels are listed in the README ("Observability"); every series of
 // one namespace's work carries its namespace label. It may be called before or after Start
 // (work that has begun is not counted), once per host: a second call fails.
 //
