@@ -422,6 +422,36 @@ fn decode_failure(r: &mut Reader<'_>) -> Result<Failure, DecodeError> {
     Ok(f)
 }
 
+/// Decodes a Command (the fake host of the unit tests reads what the SDK schedules).
+#[cfg(test)]
+pub(crate) fn decode_command(b: &[u8]) -> Result<Command, DecodeError> {
+    let mut r = Reader { b, pos: 0 };
+    let mut c = Command::new(CommandKind::Activity, "", &[]);
+    for _ in 0..r.map()? {
+        match r.uint()? {
+            1 => {
+                c.kind = match r.uint()? {
+                    1 => CommandKind::Activity,
+                    2 => CommandKind::Timer,
+                    3 => CommandKind::WaitEvent,
+                    4 => CommandKind::Dequeue,
+                    5 => CommandKind::SubOrchestration,
+                    6 => CommandKind::StartOrchestration,
+                    k => return Err(DecodeError(format!("unknown command kind {}", k))),
+                }
+            }
+            2 => c.name = r.text()?,
+            3 => c.input = r.bytes()?,
+            4 => c.version = r.text()?,
+            5 => c.instance_id = r.text()?,
+            6 => c.delay = r.int()?,
+            k => return Err(DecodeError(format!("unknown command key {}", k))),
+        }
+    }
+    r.end()?;
+    Ok(c)
+}
+
 /// Decodes a Completion: the result, or the failure.
 pub(crate) fn decode_completion(b: &[u8]) -> Result<Result<Vec<u8>, Failure>, DecodeError> {
     if b.is_empty() {

@@ -27,41 +27,33 @@ mod imports {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-#[allow(clippy::missing_safety_doc)]
 mod imports {
+    //! Natively (the SDK's unit tests) the imports are those of a scripted fake host
+    //! (`crate::fakehost`); outside tests they panic.
+    #[cfg(test)]
+    pub use crate::fakehost::imports::*;
+
+    #[cfg(not(test))]
     const MSG: &str = "durohost: host functions exist only in a wasm32 build run by durohost";
-    pub unsafe fn start_info(_: *mut u8, _: i32) -> i32 {
-        panic!("{}", MSG)
+    #[cfg(not(test))]
+    macro_rules! absent {
+        ($($name:ident($($arg:ty),*) $(-> $ret:ty)?;)*) => {$(
+            pub unsafe fn $name($(_: $arg),*) $(-> $ret)? { panic!("{}", MSG) }
+        )*};
     }
-    pub unsafe fn schedule(_: *const u8, _: i32) -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn await_(_: *const u32, _: i32) -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn result(_: u32, _: *mut u8, _: i32) -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn cancel(_: u32) -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn set_status(_: *const u8, _: i32) -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn complete(_: *const u8, _: i32) -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn log(_: i32, _: *const u8, _: i32) {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn is_replaying() -> i32 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn clock_time_get(_: u32, _: u64, _: *mut u64) -> u16 {
-        panic!("{}", MSG)
-    }
-    pub unsafe fn random_get(_: *mut u8, _: usize) -> u16 {
-        panic!("{}", MSG)
+    #[cfg(not(test))]
+    absent! {
+        start_info(*mut u8, i32) -> i32;
+        schedule(*const u8, i32) -> i32;
+        await_(*const u32, i32) -> i32;
+        result(u32, *mut u8, i32) -> i32;
+        cancel(u32) -> i32;
+        set_status(*const u8, i32) -> i32;
+        complete(*const u8, i32) -> i32;
+        log(i32, *const u8, i32);
+        is_replaying() -> i32;
+        clock_time_get(u32, u64, *mut u64) -> u16;
+        random_get(*mut u8, usize) -> u16;
     }
 }
 

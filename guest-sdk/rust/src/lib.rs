@@ -63,6 +63,8 @@ mod alloc;
 mod cbor;
 mod context;
 mod failure;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fakehost;
 mod future;
 mod gofmt;
 mod host;
@@ -70,6 +72,8 @@ pub mod json;
 mod payload;
 mod retry;
 mod runtime;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod executor_tests;
 
 pub use context::{CallOptions, LogLevel, OrchestrationContext};
 pub use failure::{codes, Failure, FailureKind};
