@@ -139,6 +139,31 @@ func TestPluginActivities(t *testing.T) {
 	}
 }
 
+// TestPluginCallCancelled: when the orchestration no longer needs an activity (its attempt
+// timed out), the plugin's call is stopped, though its own timeout is an hour away.
+func TestPluginCallCancelled(t *testing.T) {
+	stopped := make(chan error, 1)
+	e := newEnv(t, host.WithObserver(func(ev host.Event) {
+		if ev.Activity == "kernel.spin" && ev.Done {
+			stopped <- ev.Err
+		}
+	}))
+	registerPlugin(t, e.h, "wat/kernel.wasm", host.PluginSpec{Name: "kernel", Timeout: time.Hour})
+	in := e.call("kernel.spin", nil, map[string]any{"max_attempts": 1, "timeout_ms": 200})
+	c := caughtIn(t, in.Output)
+	if c.Error == nil || c.Error.Kind != "timeout" {
+		t.Fatalf("sc_call: %s, want the attempt's timeout", in.Output)
+	}
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the call ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the plugin call still runs 30 s after its activity was cancelled")
+	}
+}
+
 // TestRegisterPluginActivity: a native activity's name becomes a plugin function's, without
 // changing the orchestration that calls it.
 func TestRegisterPluginActivity(t *testing.T) {
