@@ -301,8 +301,15 @@ func (p *Plugin) instance(ctx context.Context) (*extism.Plugin, error) {
 	if p.s.WASI {
 		mc = mc.WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
 	}
-	inst, err := p.c.cp.Instance(context.WithoutCancel(ctx), extism.PluginInstanceConfig{ModuleConfig: mc})
-	if err != nil {
+	// Instantiation runs the plugin's start function (AssemblyScript's top-level code, for
+	// one): it gets the plugin's timeout too.
+	ictx, cancel := context.WithTimeout(ctx, p.s.Timeout)
+	defer cancel()
+	inst, err := p.c.cp.Instance(ictx, extism.PluginInstanceConfig{ModuleConfig: mc})
+	switch {
+	case err != nil && ctx.Err() == nil && ictx.Err() != nil:
+		return nil, fmt.Errorf("instantiate plugin %q: its initialisation ran longer than its timeout of %s", p.name, p.s.Timeout)
+	case err != nil:
 		return nil, fmt.Errorf("instantiate plugin %q: %v", p.name, firstLine(err))
 	}
 	inst.Timeout = 0 // Call applies the timeout, to tell it from a cancellation

@@ -385,6 +385,27 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// startLoop is (module (func $forever (loop $l (br $l))) (start $forever)
+// (func (export "f") (result i32) (i32.const 0))): its instantiation never ends.
+var startLoop = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60,
+	0x00, 0x00, 0x60, 0x00, 0x01, 0x7f, 0x03, 0x03, 0x02, 0x00, 0x01, 0x07,
+	0x05, 0x01, 0x01, 0x66, 0x00, 0x01, 0x08, 0x01, 0x00, 0x0a, 0x0e, 0x02,
+	0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, 0x04, 0x00, 0x41, 0x00,
+	0x0b,
+}
+
+// TestStartLoop: a plugin whose start function never ends is refused when it is loaded,
+// after its timeout.
+func TestStartLoop(t *testing.T) {
+	s := settings()
+	s.Timeout = 200 * time.Millisecond
+	_, err := New(Config{}).Load(context.Background(), "loop", startLoop, s)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "its initialisation ran longer than its timeout of 200ms") {
+		t.Fatalf("Load: %v", err)
+	}
+}
+
 // TestCloseDuringCall closes a plugin while a call runs: the call ends as it would have, and
 // the compilation is released after it.
 func TestCloseDuringCall(t *testing.T) {
