@@ -369,8 +369,12 @@ func (l *localAPI) customStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	cs, cs64 := payloadForm(in.CustomStatus)
-	localJSON(w, http.StatusOK, map[string]any{"custom_status": cs, "custom_status_base64": cs64,
-		"etag": customStatusETag(in.CustomStatus), "status": in.Status.String()})
+	localJSON(w, http.StatusOK, struct {
+		CustomStatus       json.RawMessage `json:"custom_status"`
+		CustomStatusBase64 string          `json:"custom_status_base64,omitempty"`
+		ETag               string          `json:"etag"`
+		Status             string          `json:"status"`
+	}{cs, cs64, customStatusETag(in.CustomStatus), in.Status.String()})
 	return nil
 }
 

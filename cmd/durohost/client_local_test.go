@@ -170,3 +170,59 @@ func TestClientCustomStatusLocal(t *testing.T) {
 		t.Fatalf("custom-status --watch did not end with the instance; stdout:\n%s", stdout.String())
 	}
 }
+
+// TestClientLocalMatchesServer: the documents the instance commands print with --json are
+// the same from the local store as from a server, but for times and the server's namespace.
+func TestClientLocalMatchesServer(t *testing.T) {
+	l := newLocalHost(t)
+	ts := newTestServer(t)
+	ts.ok(t, "uploaded guest", "module", "push", writeFile(t, "guest.wasm", testguest.Build(t, "conformance/guests/go", "")))
+	for _, c := range []struct{ ok func(*testing.T, string, ...string) string }{{l.ok}, {ts.ok}} {
+		c.ok(t, "p1", "start", "event", "--id", "p1")
+		// Raised once the instance waits, so that both histories have the same turns.
+		waitFor(t, 30*time.Second, "the instance to wait for its event", func() bool {
+			return strings.Contains(c.ok(t, "", "history", "p1"), "event_subscribed")
+		})
+		c.ok(t, "sent event", "raise", "p1", "approve", `{"yes":1}`)
+		c.ok(t, `{"yes":1}`, "wait", "p1")
+	}
+	// strip drops what differs between two runs: times, and the namespace of the server (and
+	// so the instance's key, instance_id).
+	var strip func(v any) any
+	strip = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, k := range []string{"created_at", "updated_at", "completed_at", "time", "namespace", "instance_id", "next_page_token"} {
+				delete(v, k)
+			}
+			for k, x := range v {
+				v[k] = strip(x)
+			}
+		case []any:
+			for i, x := range v {
+				v[i] = strip(x)
+			}
+		}
+		return v
+	}
+	for _, args := range [][]string{
+		{"status", "p1", "--json"},
+		{"wait", "p1", "--json"},
+		{"custom-status", "p1", "--json"},
+		{"history", "p1", "--json"},
+		{"list", "--json"},
+	} {
+		var local, served any
+		if err := json.Unmarshal([]byte(l.ok(t, "", args...)), &local); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(ts.ok(t, "", args...)), &served); err != nil {
+			t.Fatal(err)
+		}
+		lj, _ := json.Marshal(strip(local))
+		sj, _ := json.Marshal(strip(served))
+		if string(lj) != string(sj) {
+			t.Errorf("%s:\nlocal  %s\nserver %s", strings.Join(args, " "), lj, sj)
+		}
+	}
+}
