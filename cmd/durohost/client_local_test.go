@@ -177,7 +177,9 @@ func TestClientLocalMatchesServer(t *testing.T) {
 	l := newLocalHost(t)
 	ts := newTestServer(t)
 	ts.ok(t, "uploaded guest", "module", "push", writeFile(t, "guest.wasm", testguest.Build(t, "conformance/guests/go", "")))
-	for _, c := range []struct{ ok func(*testing.T, string, ...string) string }{{l.ok}, {ts.ok}} {
+	for _, c := range []struct {
+		ok func(*testing.T, string, ...string) string
+	}{{l.ok}, {ts.ok}} {
 		c.ok(t, "p1", "start", "event", "--id", "p1")
 		// Raised once the instance waits, so that both histories have the same turns.
 		waitFor(t, 30*time.Second, "the instance to wait for its event", func() bool {
