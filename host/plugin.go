@@ -264,6 +264,9 @@ func (h *Host) RegisterPlugin(ctx context.Context, wasm []byte, spec PluginSpec)
 	if err != nil {
 		return nil, fmt.Errorf("register plugin: %w", err)
 	}
+	if err := h.checkPluginSize(wasm); err != nil {
+		return nil, fmt.Errorf("register plugin %q: %w", spec.Name, err)
+	}
 	ph := pluginsOf(h)
 	p, err := ph.load(ctx, spec, wasm)
 	if err != nil {
@@ -297,6 +300,14 @@ func (h *Host) RegisterPluginActivity(activity, plugin, fn string) error {
 	return nil
 }
 
+// checkPluginSize refuses a plugin larger than the host's Limits.MaxModuleSize.
+func (h *Host) checkPluginSize(wasm []byte) error {
+	if len(wasm) > h.cfg.limits.MaxModuleSize {
+		return fmt.Errorf("%w: %d bytes, more than the host's module size limit of %d", ErrInvalidPlugin, len(wasm), h.cfg.limits.MaxModuleSize)
+	}
+	return nil
+}
+
 // RegisterPluginFile is RegisterPlugin on the bytes of a file.
 func (h *Host) RegisterPluginFile(ctx context.Context, path string, spec PluginSpec) (*PluginInfo, error) {
 	b, err := os.ReadFile(path)
@@ -323,6 +334,9 @@ func (h *Host) PutPlugin(ctx context.Context, wasm []byte, spec PluginSpec, maxN
 	spec, err = spec.normalized(h.cfg.limits.MaxPayload)
 	if err != nil {
 		return nil, false, fmt.Errorf("put plugin: %w", err)
+	}
+	if err := h.checkPluginSize(wasm); err != nil {
+		return nil, false, fmt.Errorf("put plugin %q: %w", spec.Name, err)
 	}
 	p, err := ph.load(ctx, spec, wasm)
 	if err != nil {

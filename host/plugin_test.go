@@ -353,6 +353,12 @@ func TestRegisterPluginInvalid(t *testing.T) {
 			}
 		})
 	}
+	small, err := host.New(e.st, host.WithLimits(host.Limits{MaxModuleSize: 100}))
+	must(t, err)
+	defer small.Stop(context.Background())
+	if _, err := small.RegisterPlugin(context.Background(), kernel, host.PluginSpec{Name: "k"}); !errors.Is(err, host.ErrInvalidPlugin) || !strings.Contains(err.Error(), "module size limit of 100") {
+		t.Fatalf("a plugin larger than the host's module size limit: %v", err)
+	}
 	registerPlugin(t, e.h, "wat/kernel.wasm", host.PluginSpec{Name: "k", Version: "1"})
 	if _, err := e.h.RegisterPlugin(context.Background(), kernel, host.PluginSpec{Name: "k", Version: "1", Timeout: time.Second}); !errors.Is(err, host.ErrPluginExists) {
 		t.Fatalf("version 1 again with other settings: %v, want ErrPluginExists", err)
