@@ -177,16 +177,14 @@ func TestClientLocalMatchesServer(t *testing.T) {
 	l := newLocalHost(t)
 	ts := newTestServer(t)
 	ts.ok(t, "uploaded guest", "module", "push", writeFile(t, "guest.wasm", testguest.Build(t, "conformance/guests/go", "")))
-	for _, c := range []struct {
-		ok func(*testing.T, string, ...string) string
-	}{{l.ok}, {ts.ok}} {
-		c.ok(t, "p1", "start", "event", "--id", "p1")
+	for _, ok := range []func(*testing.T, string, ...string) string{l.ok, ts.ok} {
+		ok(t, "p1", "start", "event", "--id", "p1")
 		// Raised once the instance waits, so that both histories have the same turns.
 		waitFor(t, 30*time.Second, "the instance to wait for its event", func() bool {
-			return strings.Contains(c.ok(t, "", "history", "p1"), "event_subscribed")
+			return strings.Contains(ok(t, "", "history", "p1"), "event_subscribed")
 		})
-		c.ok(t, "sent event", "raise", "p1", "approve", `{"yes":1}`)
-		c.ok(t, `{"yes":1}`, "wait", "p1")
+		ok(t, "sent event", "raise", "p1", "approve", `{"yes":1}`)
+		ok(t, `{"yes":1}`, "wait", "p1")
 	}
 	// strip drops what differs between two runs: times, and the namespace of the server (and
 	// so the instance's key, instance_id).
