@@ -140,6 +140,20 @@ func TestBuildRust(t *testing.T) {
 		t.Fatalf("a changed source must be compiled again: err %v, log %q", err, log.String())
 	}
 
+	// The example the README runs builds from its directory (its path dependency on the SDK
+	// resolves), and greets.
+	hello, err := b.buildDir(ctx, rustExample("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod = filepath.Join(t.TempDir(), "hello.wasm")
+	if err := os.WriteFile(mod, hello, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI("run", mod, "--input", `"World"`, "--db", db); r.code != 0 || !jsonEqual(t, r.stdout, `"Hello, World! Bonjour, World! Hola, World!"`) {
+		t.Fatalf("run the hello example built from source: %v", r)
+	}
+
 	for _, tc := range []struct {
 		name, manifestExtra, lib, want string
 	}{
