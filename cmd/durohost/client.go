@@ -56,7 +56,11 @@ func newAPIClient(c *cli.Context) (*apiClient, error) {
 	base := strings.TrimRight(c.String("server"), "/")
 	if base == "" {
 		if !hasFlag(c.Command, "store") {
-			return nil, exitWith(exitError, "%s needs a server: give --server URL (or $%s) and --token", commandPath(c), envServer)
+			hint := ""
+			if c.Command.Name == "replay" {
+				hint = "; for an instance of a local store, save its history with 'durohost history ID --json > h.json' and give --history h.json"
+			}
+			return nil, exitWith(exitError, "%s needs a server: give --server URL (or $%s) and --token%s", commandPath(c), envServer, hint)
 		}
 		l, closeStore, err := openLocalAPI(c)
 		if err != nil {

@@ -134,7 +134,7 @@ func TestClientVerbsLocal(t *testing.T) {
 	if r := runCLI("status", "e1", "--store", missing); r.code != exitError || !strings.Contains(r.stderr, "no store at "+missing) {
 		t.Fatalf("status on a missing store: %v", r)
 	}
-	if r := runCLI("replay", "x.wasm", "--instance", "e1"); r.code != exitError || !strings.Contains(r.stderr, "needs a server") {
+	if r := runCLI("replay", "x.wasm", "--instance", "e1"); r.code != exitError || !strings.Contains(r.stderr, "needs a server") || !strings.Contains(r.stderr, "give --history h.json") {
 		t.Fatalf("replay --instance without a server: %v", r)
 	}
 }
