@@ -1,7 +1,9 @@
 package conformance_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/internal/testguest"
+	"github.com/durohost/durohost/store"
 	"github.com/durohost/durohost/store/sqlite"
 )
 
@@ -159,4 +162,76 @@ func parkedMemory(t *testing.T, wasm []byte) uint32 {
 		t.Fatalf("the guest did not park in await: %v", err)
 	}
 	return parked
+}
+
+// TestASJSON checks that the AssemblyScript SDK's JSON writes what Go's encoding/json writes:
+// strings decoded and written back (as_quote), and payloads compacted as a json.RawMessage
+// (as_compact), by orchestrations of the test guest.
+func TestASJSON(t *testing.T) {
+	ctx := context.Background()
+	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadModule(ctx, readASFixture(t, "guest.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(ctx)
+	run := func(t *testing.T, name string, input []byte) []byte {
+		t.Helper()
+		id, err := h.Client().Start(ctx, name, input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		inst, err := h.Client().Wait(wctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inst.Status != store.StatusCompleted {
+			t.Fatalf("%s(%s): %s %+v", name, input, inst.Status, inst.Failure)
+		}
+		return inst.Output
+	}
+	for _, s := range []string{
+		"", "plain", `quote " backslash \ slash /`, "<tag> & 'more'", "\u2028 and \u2029",
+		"\x00\x01\x07\b\f\n\r\t\x1f\x7f", "é ü ß 日本語", "emoji 😀 \U0001F680", "\ufffd",
+	} {
+		t.Run("quote/"+s, func(t *testing.T) {
+			in, _ := json.Marshal(s)
+			if got, want := run(t, "as_quote", in), in; !bytes.Equal(got, want) {
+				t.Errorf("as_quote(%s) = %s, want %s", in, got, want)
+			}
+		})
+	}
+	// Escapes Go's decoder turns into other characters: a lone surrogate becomes U+FFFD.
+	for _, in := range []string{`"\ud800"`, `"a\udc00b"`, `"\ud83d\ude00"`, `"\u00e9\u0041\/"`} {
+		t.Run("quote/"+in, func(t *testing.T) {
+			var s string
+			if err := json.Unmarshal([]byte(in), &s); err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(s)
+			if got := run(t, "as_quote", []byte(in)); !bytes.Equal(got, want) {
+				t.Errorf("as_quote(%s) = %s, want %s", in, got, want)
+			}
+		})
+	}
+	for _, in := range []string{
+		`{ "a" : [ 1, 2.5e3, -0.1 ], "b" : { } , "c":"x y <&>" }`, "[\n\t true ,false, null ]", `"\u2028 \" "`, ` 42 `,
+	} {
+		t.Run("compact/"+in, func(t *testing.T) {
+			want, err := json.Marshal(json.RawMessage(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := run(t, "as_compact", []byte(in)); !bytes.Equal(got, want) {
+				t.Errorf("as_compact(%s) = %s, want %s", in, got, want)
+			}
+		})
+	}
 }

@@ -265,6 +265,24 @@ class Parser {
     return true;
   }
 
+  /** Reads a \uDC00-\uDFFF escape at pos, if there is one; -1 (and pos unchanged) if not. */
+  lowSurrogate(): i32 {
+    const s = this.s;
+    if (this.pos + 6 > s.length || s.charCodeAt(this.pos) != 92 || s.charCodeAt(this.pos + 1) != 117) return -1;
+    let u = 0;
+    for (let i = 2; i < 6; i++) {
+      const h = s.charCodeAt(this.pos + i) | 32;
+      let d = 0;
+      if (h >= 48 && h <= 57) d = h - 48;
+      else if (h >= 97 && h <= 102) d = h - 87;
+      else return -1;
+      u = (u << 4) | d;
+    }
+    if (u < 0xdc00 || u > 0xdfff) return -1;
+    this.pos += 6;
+    return u;
+  }
+
   string(): string {
     const s = this.s;
     this.pos++; // opening quote
@@ -320,7 +338,19 @@ class Parser {
             u = (u << 4) | d;
           }
           this.pos += 4;
-          b.unit(u);
+          if (u >= 0xd800 && u <= 0xdfff) {
+            // A surrogate pair is one character; a lone surrogate becomes U+FFFD, as Go's
+            // decoder makes it.
+            const low = u <= 0xdbff ? this.lowSurrogate() : -1;
+            if (low < 0) {
+              b.unit(0xfffd);
+            } else {
+              b.unit(u);
+              b.unit(low);
+            }
+          } else {
+            b.unit(u);
+          }
           break;
         }
         default:
