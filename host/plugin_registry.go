@@ -71,7 +71,8 @@ func pluginsOf(h *Host) *pluginHost {
 	ps, _ := h.st.(store.PluginStore)
 	ph := &pluginHost{
 		rt: h.rt, ps: ps, log: h.cfg.logger,
-		mgr:   plugins.New(plugins.Config{MaxIdle: h.cfg.actWorkers, Logger: h.cfg.logger}),
+		mgr: plugins.New(plugins.Config{MaxIdle: h.cfg.actWorkers, CompileConcurrency: h.cfg.limits.CompileConcurrency,
+			Logger: h.cfg.logger}),
 		mem:   map[nsName][]*loadedPlugin{},
 		names: map[string]bool{}, stored: map[string]*loadedPlugin{}, cache: map[nsName]cachedPlugin{},
 	}

@@ -108,6 +108,9 @@ func hostAllowed(patterns []glob.Glob, hosts []string, host string) bool {
 type Config struct {
 	// MaxIdle bounds the idle instances kept per plugin (0: 8).
 	MaxIdle int
+	// CompileConcurrency bounds the plugins compiling at once (0: 1); a load waits for a
+	// slot as long as its context allows.
+	CompileConcurrency int
 	// Logger receives the plugins' logs, with the plugin's name ("plugin") and
 	// "source"="plugin".
 	Logger *slog.Logger
@@ -117,6 +120,8 @@ type Config struct {
 // however many registrations share them. It is safe for concurrent use.
 type Manager struct {
 	cfg Config
+
+	slots chan struct{} // compile slots
 
 	mu       sync.Mutex
 	compiled map[compileKey]*compiled
@@ -152,7 +157,10 @@ func New(cfg Config) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, compiled: map[compileKey]*compiled{}}
+	if cfg.CompileConcurrency <= 0 {
+		cfg.CompileConcurrency = 1
+	}
+	return &Manager{cfg: cfg, compiled: map[compileKey]*compiled{}, slots: make(chan struct{}, cfg.CompileConcurrency)}
 }
 
 // Load checks wasm with Describe, compiles it unless a plugin of the same bytes, memory limit
@@ -188,36 +196,62 @@ func (m *Manager) Load(ctx context.Context, name string, wasm []byte, s Settings
 }
 
 func (m *Manager) acquire(ctx context.Context, key compileKey, wasm []byte) (*compiled, error) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if c, ok := m.compiled[key]; ok {
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		c, ok := m.compiled[key]
+		if !ok {
+			break // compile it: below, with the lock held
+		}
 		c.refs++
 		m.mu.Unlock()
-		<-c.ready
-		if c.err != nil {
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
 			m.release(ctx, key, c)
+			return nil, ctx.Err()
+		}
+		if c.err == nil {
+			return c, nil
+		}
+		m.release(ctx, key, c)
+		if !errors.Is(c.err, errNoSlot) || ctx.Err() != nil {
 			return nil, c.err
 		}
-		return c, nil
+		// The loader that was to compile it gave up waiting for a slot: try again.
 	}
 	c := &compiled{ready: make(chan struct{}), refs: 1}
 	m.compiled[key] = c
 	m.mu.Unlock()
+	fail := func(err error) (*compiled, error) {
+		c.err = err
+		m.mu.Lock()
+		if m.compiled[key] == c {
+			delete(m.compiled, key) // a later load compiles it afresh
+		}
+		m.mu.Unlock()
+		close(c.ready)
+		m.release(ctx, key, c)
+		return nil, err
+	}
+	select {
+	case m.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fail(fmt.Errorf("compile plugin: %w: %w", errNoSlot, ctx.Err()))
+	}
+	defer func() { <-m.slots }()
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(key.pages).WithDebugInfoEnabled(false)
-	c.cp, c.err = extism.NewCompiledPlugin(context.WithoutCancel(ctx),
+	cp, err := extism.NewCompiledPlugin(context.WithoutCancel(ctx),
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
 		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: key.wasi}, nil)
-	if c.err != nil {
-		c.err = fmt.Errorf("%w: compile: %v", ErrInvalid, c.err)
+	if err != nil {
+		return fail(fmt.Errorf("%w: compile: %v", ErrInvalid, err))
 	}
+	c.cp = cp
 	close(c.ready)
-	if c.err != nil {
-		m.release(ctx, key, c)
-		return nil, c.err
-	}
 	return c, nil
 }
 
@@ -397,6 +431,9 @@ func (p *Plugin) Idle() int {
 	defer p.mu.Unlock()
 	return len(p.idle)
 }
+
+// errNoSlot is wrapped by a load that gave up waiting for a compile slot.
+var errNoSlot = errors.New("no compile slot")
 
 // errTimedOut is the cause of a call's context when the plugin's timeout passed.
 var errTimedOut = errors.New("plugin timeout")

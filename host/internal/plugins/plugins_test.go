@@ -436,3 +436,43 @@ func TestCloseDuringCall(t *testing.T) {
 		t.Errorf("%d compilations left after the call of a closed plugin ended", got)
 	}
 }
+
+// TestCompileSlots: with one compile slot taken, a load waits for it as long as its context
+// allows; loads of the same bytes share one compilation.
+func TestCompileSlots(t *testing.T) {
+	m := New(Config{CompileConcurrency: 1})
+	m.slots <- struct{}{} // the only slot, taken
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := m.Load(ctx, "kernel", fixture(t, "wat/kernel.wasm"), settings()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a load without a slot: %v, want context.DeadlineExceeded", err)
+	}
+	if n := m.Compiled(); n != 0 {
+		t.Fatalf("%d compilations left by a load that gave up", n)
+	}
+	<-m.slots
+	var wg sync.WaitGroup
+	ps := make([]*Plugin, 4)
+	for i := range ps {
+		wg.Go(func() {
+			p, err := m.Load(context.Background(), "kernel", fixture(t, "wat/kernel.wasm"), settings())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ps[i] = p
+		})
+	}
+	wg.Wait()
+	if n := m.Compiled(); n != 1 {
+		t.Errorf("%d compilations for four loads of the same plugin, want 1", n)
+	}
+	for _, p := range ps {
+		if p != nil {
+			p.Close(context.Background())
+		}
+	}
+	if n := m.Compiled(); n != 0 {
+		t.Errorf("%d compilations after the plugins closed", n)
+	}
+}
