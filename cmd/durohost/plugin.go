@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -253,9 +254,20 @@ func pluginName(file string) string {
 // registerPluginFiles registers plugin files with a local host (`durohost run --plugin`),
 // in the default namespace, in memory: each of files is FILE.wasm (named after the file) or
 // NAME=FILE.wasm, and its functions become the activities NAME.FUNCTION. Their HTTP requests
-// may reach allowHosts (run's --allow-http) and no other host. It returns what it registered,
-// or an error naming the file.
+// may reach the hosts of allowHosts (run's --allow-http; a port there is dropped: Extism
+// matches host names) and no other host. It returns what it registered, or an error naming
+// the file.
 func registerPluginFiles(ctx context.Context, h *host.Host, files []string, allowHosts []string) ([]*host.PluginInfo, error) {
+	var hosts []string
+	for _, a := range allowHosts {
+		if name, _, err := net.SplitHostPort(a); err == nil {
+			a = name
+		}
+		if !slices.Contains(hosts, a) {
+			hosts = append(hosts, a)
+		}
+	}
+	allowHosts = hosts
 	var out []*host.PluginInfo
 	for _, f := range files {
 		name, file, ok := strings.Cut(f, "=")

@@ -71,7 +71,7 @@ func TestRegisterPluginFiles(t *testing.T) {
 	}
 	ctx := context.Background()
 	defer h.Stop(ctx)
-	infos, err := registerPluginFiles(ctx, h, []string{pluginFile("wat/kernel.wasm"), "up=" + pluginFile("assemblyscript/text.wasm")}, []string{"127.0.0.1"})
+	infos, err := registerPluginFiles(ctx, h, []string{pluginFile("wat/kernel.wasm"), "up=" + pluginFile("assemblyscript/text.wasm")}, []string{"127.0.0.1:8080", "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
