@@ -497,12 +497,17 @@ func historyCommand() *cli.Command {
 }
 
 func signalCommand(name, usage, what, segment string) *cli.Command {
-	return instanceCommand(name, usage, "ID "+what+" [DATA]", nil, 2, 3, func(c *cli.Context, a *apiClient, id string) error {
+	flags := []cli.Flag{&cli.BoolFlag{Name: "raw", Usage: "send DATA as it is, without checking that it is JSON (the SDKs' typed helpers decode JSON)"}}
+	return instanceCommand(name, usage, "ID "+what+" [DATA]", flags, 2, 3, func(c *cli.Context, a *apiClient, id string) error {
 		var data []byte
 		if c.NArg() == 3 {
 			var err error
 			if data, err = payloadArg(c, c.Args().Get(2)); err != nil {
 				return err
+			}
+			// A shell eats quotes: refuse what the orchestration's JSON decoding would fail on.
+			if !c.Bool("raw") && len(data) > 0 && !json.Valid(data) {
+				return exitWith(exitError, "%s: DATA is not JSON: %s (a JSON string needs its quotes: '\"text\"'; --raw sends it as it is)", name, shortText(data))
 			}
 		}
 		if _, err := a.do(c.Context, "POST", "/v1/instances/"+seg(id)+"/"+segment+"/"+seg(c.Args().Get(1)), strings.NewReader(string(data)), "application/json"); err != nil {

@@ -93,7 +93,9 @@ func TestClientVerbsLocal(t *testing.T) {
 	l.ok(t, "q1", "start", "queue", "--id", "q1", "--input", "2")
 	l.ok(t, `sent queue "q" to q1`, "enqueue", "q1", "q", `"m1"`)
 	l.ok(t, "sent queue", "enqueue", "q1", "q", `"m2"`)
+	l.fails(t, exitError, `DATA is not JSON: m3 (a JSON string needs its quotes: '"text"'; --raw sends it as it is)`, "enqueue", "q1", "q", `m3`)
 	l.ok(t, `["m1","m2"]`, "wait", "q1")
+	l.ok(t, `sent queue "q" to q1`, "enqueue", "q1", "q", `m3`, "--raw") // to an ended instance: dropped
 
 	l.ok(t, "c1", "start", "event", "--id", "c1")
 	l.fails(t, exitTimeout, "still", "wait", "c1", "--timeout", "50ms")
