@@ -56,9 +56,9 @@ func pluginCommand() *cli.Command {
 					&cli.StringFlag{Name: "name", Usage: "plugin `NAME` (default: the file name without .wasm)"},
 					&cli.StringFlag{Name: "version", Usage: "`VERSION` (default: sha256:<digest of the bytes and the settings>)"},
 					&cli.StringSliceFlag{Name: "allow-host", Usage: "a `HOST` (or pattern, *.example.org) its HTTP requests may reach; repeat for several (default: none)"},
-					&cli.StringSliceFlag{Name: "config", Usage: "`KEY=VALUE` the plugin reads with config_get; repeat for several"},
+					&cli.GenericFlag{Name: "config", Value: &repeated{}, Usage: "`KEY=VALUE` the plugin reads with config_get (the value may hold commas); repeat for several"},
 					&cli.StringFlag{Name: "memory-limit", Usage: "`SIZE` of each of its memories, e.g. 16MiB (default 16MiB)"},
-					&cli.DurationFlag{Name: "timeout", Usage: "bound of one call (`DURATION`, default 30s): a call that outlasts it fails with a timeout"},
+					&cli.DurationFlag{Name: "timeout", DefaultText: "30s", Usage: "bound of one call (`DURATION`): a call that outlasts it fails with a timeout"},
 					&cli.StringFlag{Name: "max-output", Usage: "`SIZE` of one call's output (default: the server's payload limit)"},
 					&cli.BoolFlag{Name: "wasi", Usage: "give it WASI preview 1 (clocks, randomness; no files, environment or arguments)"}),
 				Action: clientAction(pluginPush),
@@ -139,6 +139,19 @@ func pluginCommand() *cli.Command {
 	return p
 }
 
+// repeated is the value of a flag that may be given several times, each value whole (a
+// StringSliceFlag would split it at commas).
+type repeated struct{ values []string }
+
+// Set adds one value.
+func (r *repeated) Set(v string) error {
+	r.values = append(r.values, v)
+	return nil
+}
+
+// String lists the values.
+func (r *repeated) String() string { return strings.Join(r.values, " ") }
+
 // pluginPush uploads a plugin: PUT /v1/plugins/NAME with its settings in the query.
 func pluginPush(c *cli.Context, a *apiClient) error {
 	if err := args(c, 1, 1, "FILE.wasm"); err != nil {
@@ -160,7 +173,7 @@ func pluginPush(c *cli.Context, a *apiClient) error {
 	for _, h := range c.StringSlice("allow-host") {
 		q.Add("allow_host", h)
 	}
-	for _, kv := range c.StringSlice("config") {
+	for _, kv := range c.Generic("config").(*repeated).values {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return exitWith(exitError, "--config %q: want KEY=VALUE", kv)
 		}

@@ -32,7 +32,8 @@ func TestPluginVerbs(t *testing.T) {
 	ts.ok(t, "already uploaded plugin kernel version 1", "plugin", "push", kernel, "--version", "1", "--allow-host", "api.example.org",
 		"--config", "mode=fast", "--memory-limit", "1MiB", "--timeout", "2s", "--max-output", "64KiB")
 	ts.fails(t, 1, "version_exists", "plugin", "push", kernel, "--version", "1")
-	ts.ok(t, "uploaded plugin up version", "plugin", "push", pluginFile("assemblyscript/text.wasm"), "--name", "up")
+	ts.ok(t, "uploaded plugin up version", "plugin", "push", pluginFile("assemblyscript/text.wasm"), "--name", "up",
+		"--config", "greeting=Hello, again", "--config", "x=1")
 
 	list := ts.ok(t, "NAME", "plugin", "list")
 	if !strings.Contains(list, "kernel  1") || !strings.Contains(list, "greet,upper,words") {
@@ -47,6 +48,9 @@ func TestPluginVerbs(t *testing.T) {
 	var p apiPlugin
 	if err := json.Unmarshal([]byte(ts.ok(t, `"sha256"`, "plugin", "show", "kernel", "1", "--json")), &p); err != nil || p.MemoryPages != 16 {
 		t.Errorf("plugin show --json: %+v, %v", p, err)
+	}
+	if up := ts.ok(t, "config:          greeting=Hello, again\nconfig:          x=1", "plugin", "show", "up"); up == "" {
+		t.Error("plugin show up: empty")
 	}
 	ts.fails(t, 1, "plugin_not_found", "plugin", "show", "nope")
 	ts.fails(t, 1, "--config \"x\": want KEY=VALUE", "plugin", "push", kernel, "--config", "x")
