@@ -297,3 +297,29 @@ func TestHistoryOptions(t *testing.T) {
 		t.Fatalf("the full history does not start with a turn marker: %v", all)
 	}
 }
+
+// TestStartVersion: WithOrchestrationVersion starts the version it names (and WithVersion,
+// its deprecated former name, too); without it the highest version runs.
+func TestStartVersion(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name string
+		opts []host.StartOption
+		want string
+	}{
+		{"highest", nil, `"v2"`},
+		{"WithOrchestrationVersion", []host.StartOption{host.WithOrchestrationVersion("1")}, `"v1"`},
+		{"WithVersion", []host.StartOption{host.WithVersion("1")}, `"v1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := e.run("versioned", `null`, tt.opts...)
+			if in.Status != host.StatusCompleted || string(in.Output) != tt.want {
+				t.Fatalf("%v %s %+v, want %s", in.Status, in.Output, in.Failure, tt.want)
+			}
+		})
+	}
+	if _, err := e.c.Start(context.Background(), "versioned", nil, host.WithOrchestrationVersion("3")); !errors.Is(err, host.ErrUnknownOrchestration) {
+		t.Fatalf("start of a version no module registers: %v, want ErrUnknownOrchestration", err)
+	}
+}

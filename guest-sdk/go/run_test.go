@@ -399,7 +399,7 @@ func TestRunModes(t *testing.T) {
 			reg.add("a", noop, nil)
 			reg.add("b", version("1.10"), []RegisterOption{AsVersion("1.10")})
 			reg.add("b", version(""), nil)
-			reg.add("b", version("1"), []RegisterOption{AsVersion("1")})
+			reg.add("b", version("1"), []RegisterOption{WithVersion("1")}) // the deprecated name of AsVersion
 			h := newFakeHost(t, tt.info)
 			runFake(h, reg)
 			if got := outcomeString(h.outcome); got != tt.want {
