@@ -545,6 +545,21 @@ mod tests {
         }
     }
 
+    /// Expected outputs produced by Go's encoding/json.
+    #[test]
+    fn same_bytes_as_go() {
+        assert_eq!(
+            quote("\u{8}\u{c}\u{1}\u{7f}<>&\u{2028}\u{2029}é\"\\\t\n\r"),
+            "\"\\b\\f\\u0001\u{7f}\\u003c\\u003e\\u0026\\u2028\\u2029é\\\"\\\\\\t\\n\\r\""
+        );
+        let lone = Value::parse(r#""\ud800\u0041\udc00x\ud83d\ude00""#).unwrap();
+        assert_eq!(lone.as_str(), Some("\u{fffd}A\u{fffd}x\u{1f600}"));
+        assert_eq!(
+            Value::Raw(" { \"a\" : \"<\\u00e9>\u{2028}\" , \"b\": [1, 2] } ".into()).to_json(),
+            r#"{"a":"\u003c\u00e9\u003e\u2028","b":[1,2]}"#
+        );
+    }
+
     #[test]
     fn parse_errors() {
         for bad in ["", "{", "[1,]", "01", "\"a", "nul", "1 2", "{\"a\" 1}"] {
