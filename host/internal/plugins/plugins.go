@@ -492,17 +492,17 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 		return out, nil
 	}
 	if cause != nil {
-		// The call was stopped: the instance was closed with its context.
+		// The call was stopped (or ended as it was being stopped): the instance is, or is
+		// about to be, closed with its context.
 		p.discard(ctx, inst)
 		var forbidden *forbiddenError
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case errors.Is(cause, errTimedOut):
-			return nil, p.failure(abi.FailureTimeout, CodeTimeout, "plugin %q function %q ran longer than its timeout of %s and was stopped", p.name, fn, p.s.Timeout)
 		case errors.As(cause, &forbidden):
 			return nil, p.failure(abi.FailureApplication, CodeHTTPForbidden, "plugin %q function %q: %v; its allowed hosts: %s", p.name, fn, forbidden, hostList(p.s.AllowedHosts))
 		}
+		return nil, p.failure(abi.FailureTimeout, CodeTimeout, "plugin %q function %q ran longer than its timeout of %s and was stopped", p.name, fn, p.s.Timeout)
 	}
 	if err != nil {
 		// Extism returns the error the plugin set as a plain error, and a trap as the
