@@ -176,6 +176,17 @@ func TestCSDK(t *testing.T) {
 		}
 	})
 
+	t.Run("fail_error_copies", func(t *testing.T) {
+		// dh_fail_error's failure is encoded after the orchestration returns: the guest
+		// overwrites the buffers it passed before it returns.
+		inst := runC(t, h, "c_fail_copy", nil)
+		f := inst.Failure
+		if inst.Status != store.StatusFailed || f == nil || f.Kind != abi.FailureApplication || f.Code != "copied_code" ||
+			f.Message != "copied message" || string(f.Details) != `{"copied":1}` {
+			t.Errorf("status %v, failure %+v; want failed with copied_code, \"copied message\" and details {\"copied\":1}", inst.Status, f)
+		}
+	})
+
 	t.Run("misuse", func(t *testing.T) {
 		for _, tc := range []struct{ input, log string }{
 			{`"cancelled"`, "dh_select: future 1 was cancelled"},

@@ -1233,11 +1233,11 @@ void dh_fail_error(dh_ctx *ctx, const dh_error *err) {
 	if (!err)
 		misuse("durohost: dh_fail_error with a NULL error");
 	set_outcome(ctx, OUT_FAILED, "dh_fail_error");
-	ctx->failure = *err;
-	if (!ctx->failure.code)
-		ctx->failure.code = "";
-	if (!ctx->failure.message)
-		ctx->failure.message = "";
+	/* copied, like dh_fail's: the execution ends after the orchestration returns, when err's
+	 * strings may live in a stack frame that is gone or a buffer used again */
+	ctx->failure = (dh_error){err->kind, copy_str(err->code, err->code ? strlen(err->code) : 0),
+	                          copy_str(err->message, err->message ? strlen(err->message) : 0),
+	                          copy_bytes(err->details)};
 }
 
 void dh_continue_as_new(dh_ctx *ctx, const void *input, size_t len, const char *version) {

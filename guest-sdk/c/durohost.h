@@ -137,8 +137,8 @@ void dh_register(const char *name, const char *version, dh_orchestration fn);
 void dh_return(dh_ctx *ctx, const void *output, size_t len);
 /* dh_fail fails the execution with an application failure (code may be "" or NULL). */
 void dh_fail(dh_ctx *ctx, const char *code, const char *message);
-/* dh_fail_error fails the execution with err's kind, code, message and details (propagate a
- * failure the orchestration received). */
+/* dh_fail_error fails the execution with err's kind, code, message and details, copied
+ * (propagate a failure the orchestration received, or report one of its own). */
 void dh_fail_error(dh_ctx *ctx, const dh_error *err);
 /* dh_continue_as_new ends this execution and starts the next one of the instance with input,
  * running version ("" or NULL keeps the current one). Custom status and unconsumed queue

@@ -971,7 +971,24 @@ static void c_memory(dh_ctx *c, dh_bytes in) {
 	finish(c, &b);
 }
 
+/* c_fail_copy fails with a failure whose strings and details are in buffers it overwrites
+ * before it returns: the SDK must have copied them (the execution ends after the return). */
+static char fail_code[16], fail_message[32];
+static uint8_t fail_details[16];
+static void c_fail_copy(dh_ctx *c, dh_bytes in) {
+	(void)in;
+	strcpy(fail_code, "copied_code");
+	strcpy(fail_message, "copied message");
+	memcpy(fail_details, "{\"copied\":1}", 12);
+	dh_error e = {DH_APPLICATION, fail_code, fail_message, {fail_details, 12}};
+	dh_fail_error(c, &e);
+	memset(fail_code, 'x', sizeof fail_code - 1);
+	memset(fail_message, 'y', sizeof fail_message - 1);
+	memset(fail_details, 'z', sizeof fail_details);
+}
+
 DH_REGISTER(c_json, "c_json")
 DH_REGISTER(c_interval, "c_interval")
 DH_REGISTER(c_misuse, "c_misuse")
 DH_REGISTER(c_memory, "c_memory")
+DH_REGISTER(c_fail_copy, "c_fail_copy")
