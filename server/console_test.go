@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -63,16 +64,23 @@ func newPage(t *testing.T, e *env) *page {
 		dir = t.TempDir()
 	}
 	must(t, os.MkdirAll(dir, 0o755))
-	p := &page{t: t, ctx: bctx, base: e.url + "/ui/", dir: dir}
-	p.do(chromedp.EmulateViewport(1280, 860))
-	return p
+	// The first action starts the browser, which lives as long as the context it runs in:
+	// bctx, not one of do's shorter ones.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 860)); err != nil {
+		t.Fatal(err)
+	}
+	return &page{t: t, ctx: bctx, base: e.url + "/ui/", dir: dir}
 }
 
-// do runs actions in the tab, failing the test on an error.
+// do runs actions in the tab (within 20 s: an action waits for the element it needs),
+// failing the test on an error.
 func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	if err := chromedp.Do(p.ctx, actions...); err != nil {
-		p.t.Fatal(err)
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		html, _ := chromedp.Run(p.ctx, chromedp.OuterHTML(chromedp.CSS("main")))
+		p.t.Fatalf("%v\npage: %s", err, html)
 	}
 }
 
@@ -261,6 +269,27 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the instance page is %d px wider than a phone's screen", w)
 		}
 		p.do(chromedp.EmulateViewport(1280, 860))
+	}) {
+		return
+	}
+
+	if !t.Run("dark", func(t *testing.T) {
+		p.t = t
+		dark := func(on bool) {
+			var features []*emulation.MediaFeature
+			if on {
+				features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
+			}
+			p.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: features})
+				return err
+			}))
+		}
+		dark(true)
+		defer dark(false)
+		p.open("#/instance/payment-7f3a")
+		p.until("the dark page", `document.querySelector("#timeline") && getComputedStyle(document.body).backgroundColor === "rgb(18, 21, 27)"`)
+		p.screenshot("instance-dark")
 	}) {
 		return
 	}

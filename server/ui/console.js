@@ -28,7 +28,10 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
-function mount(...nodes) {
+// mount shows nodes as the page, unless view (the signal of the route that made them) was
+// aborted by a newer route meanwhile.
+function mount(view, ...nodes) {
+  if (view && view.aborted) return;
   const main = document.getElementById("main");
   main.replaceChildren(...nodes.filter(n => n));
 }
@@ -127,7 +130,7 @@ function showSignIn(message) {
     if (!location.hash || location.hash === "#/signin") location.hash = "#/instances";
     else route();
   });
-  mount(form);
+  mount(null, form);
   token.focus();
 }
 
@@ -153,6 +156,7 @@ function parseHash() {
 async function route() {
   stopBackground();
   if (!state.token) return showSignIn();
+  const view = abortable(); // aborted by the next route: what this one still renders is dropped
   if (!state.who) {
     try { state.who = await api("GET", "whoami"); } catch (e) { if (e.status !== 401) showError(e); return; }
   }
@@ -161,25 +165,26 @@ async function route() {
   document.getElementById("who").replaceChildren(
     el("span", {}, "namespace "), el("b", {}, state.who.namespace), " ", el("span", { class: "badge role", id: "role" }, state.who.role));
   const { parts, query } = parseHash();
+  document.title = (parts[0] === "instance" && parts[1] ? parts.slice(1).join("/") : parts[0] === "modules" ? "Modules" : "Instances") + " · durohost";
   for (const a of bar.querySelectorAll("[data-nav]")) a.classList.toggle("on", a.dataset.nav === (parts[0] === "instance" ? "instances" : parts[0]));
   try {
-    if (parts[0] === "instance" && parts[1]) return await showInstance(parts.slice(1).join("/"), query);
-    if (parts[0] === "modules") return await showModules();
-    return await showInstances(query);
+    if (parts[0] === "instance" && parts[1]) return await showInstance(parts.slice(1).join("/"), query, view);
+    if (parts[0] === "modules") return await showModules(view);
+    return await showInstances(query, view);
   } catch (e) {
-    if (e.status !== 401 && e.name !== "AbortError") showError(e);
+    if (e.status !== 401 && e.name !== "AbortError" && !view.aborted) showError(e);
   }
 }
 
 function showError(e) {
-  mount(el("div", { class: "panel" }, el("h2", {}, "Something went wrong"), el("p", { class: "error" }, e.message)));
+  mount(null, el("div", { class: "panel" }, el("h2", {}, "Something went wrong"), el("p", { class: "error" }, e.message)));
 }
 
 const canWrite = () => state.who && state.who.role === "write";
 
 // ---- instance list -----------------------------------------------------------------------
 
-async function showInstances(query) {
+async function showInstances(query, view) {
   const status = query.get("status") || "", name = query.get("name") || "", prefix = query.get("prefix") || "";
   const token = query.get("page_token") || "";
   const back = (query.get("back") || "").split(",").filter(Boolean);
@@ -213,7 +218,7 @@ async function showInstances(query) {
   const startArea = el("div", { id: "start-area" });
   const startButton = canWrite() ? el("button", { type: "button", class: "secondary", id: "act-start",
     onclick: () => startForm(startArea) }, "Start instance") : null;
-  mount(el("div", { class: "panel" }, form,
+  mount(view, el("div", { class: "panel" }, form,
     el("div", { class: "toolbar" },
       el("label", { class: "check" }, auto, "Auto-refresh every 5 s"), el("div", { class: "pager" }, stamp, startButton)), startArea),
     el("div", { class: "panel" }, table,
@@ -236,7 +241,7 @@ async function showInstances(query) {
     if (name) q.set("name", name);
     if (prefix) q.set("prefix", prefix);
     if (token) q.set("page_token", token);
-    const page = await api("GET", "/v1/instances?" + q, undefined, abortable());
+    const page = await api("GET", "/v1/instances?" + q, undefined, view);
     nextToken = page.next_page_token || "";
     next.disabled = !nextToken;
     tbody.replaceChildren(...(page.instances.length ? page.instances.map(row) :
@@ -297,17 +302,19 @@ async function startForm(area) {
 
 // ---- instance page -----------------------------------------------------------------------
 
-async function showInstance(id, query) {
+async function showInstance(id, query, view) {
   const execution = query.get("execution") || "";
   const [info, hist, tree, execs] = await Promise.all([
-    api("GET", inst(id)), api("GET", inst(id) + "/history" + (execution ? "?execution=" + encodeURIComponent(execution) : "")),
-    api("GET", inst(id) + "/tree").catch(() => null), api("GET", inst(id) + "/executions").catch(() => null)]);
+    api("GET", inst(id), undefined, view), api("GET", inst(id) + "/history" + (execution ? "?execution=" + encodeURIComponent(execution) : ""), undefined, view),
+    api("GET", inst(id) + "/tree", undefined, view).catch(() => null), api("GET", inst(id) + "/executions", undefined, view).catch(() => null)]);
+  if (view.aborted) return;
   const events = (hist.history && hist.history.events) || [];
   const finished = !["pending", "running"].includes(info.status);
 
   const custom = el("pre", { id: "custom-status" }, pretty(info.custom_status, info.custom_status_base64) || "—");
   const liveTag = el("span", { class: "live", id: "live", hidden: finished }, "live");
-  const title = el("div", { class: "title" }, el("h1", { id: "instance-id" }, id), badge(info.status), actions(id, info));
+  const [acts, actionArea] = actions(id, info);
+  const title = el("div", { class: "title" }, el("h1", { id: "instance-id" }, id), badge(info.status), acts);
 
   const summary = el("div", { class: "summary" },
     field("Orchestration", info.name), field("Version", info.version || "—"), field("Execution", info.execution || 1),
@@ -322,8 +329,8 @@ async function showInstance(id, query) {
       el("pre", { id: "output" }, info.failure ? failureText(info.failure) : (pretty(info.output, info.output_base64) || "—"))));
 
   const children = (tree && tree.children) || [];
-  mount(
-    el("div", { class: "panel" }, title, summary, io,
+  mount(view,
+    el("div", { class: "panel" }, title, actionArea, summary, io,
       el("div", { class: "section" }, el("h2", {}, "Custom status ", liveTag), custom)),
     el("div", { class: "panel" }, el("div", { class: "title" }, el("h2", {}, "Timeline"), executionPicker(id, execs, hist.execution)),
       timeline(events, execution && Number(execution) !== (info.execution || 1) ? Object.assign({}, info, { status: "completed" }) : info)),
@@ -332,7 +339,7 @@ async function showInstance(id, query) {
 
   if (!finished) {
     // The custom status is followed by long-polls; any change of the instance reloads the page's data.
-    const signal = abortable();
+    const signal = view;
     (async () => {
       let etag = null;
       for (;;) {
@@ -340,13 +347,14 @@ async function showInstance(id, query) {
         const cs = await api("GET", inst(id) + "/custom-status" + q, undefined, signal);
         if (etag !== null && cs.etag !== etag) custom.textContent = pretty(cs.custom_status, cs.custom_status_base64) || "—";
         etag = cs.etag;
+        if (signal.aborted) return;
         if (cs.status !== "running" && cs.status !== "pending") { route(); return; }
       }
     })().catch(() => {});
     every(REFRESH_MS, async () => {
       if (document.querySelector("#action-form form")) return; // never under a form being filled in
-      const now = await api("GET", inst(id), undefined, abortable()).catch(() => null);
-      if (now && (now.updated_at !== info.updated_at || now.status !== info.status)) route();
+      const now = await api("GET", inst(id), undefined, view).catch(() => null);
+      if (!view.aborted && now && (now.updated_at !== info.updated_at || now.status !== info.status)) route();
     });
   }
 }
@@ -374,9 +382,10 @@ function childList(children) {
     el("a", { href: instLink(c.id) }, localID(c.id)), " ", c.name || "", " ", badge(c.status))));
 }
 
-// actions: cancel, raise event, enqueue, delete; none for a read token.
+// actions returns the buttons of the actions on an instance (cancel, raise event, enqueue,
+// delete) and the area where their forms open; nothing for a read token.
 function actions(id, info) {
-  if (!canWrite()) return null;
+  if (!canWrite()) return [null, null];
   const running = info.status === "running" || info.status === "pending";
   const box = el("div", { class: "acts", id: "actions" });
   const area = el("div", { id: "action-form" });
@@ -424,10 +433,7 @@ function actions(id, info) {
       running ? el("label", { class: "check" }, force, "It is still running: delete it anyway") : null],
       async () => { await api("DELETE", inst(id) + (force.checked ? "?force=true" : "")); location.hash = "#/instances"; }, "danger");
   } }, "Delete"));
-  const wrap = el("div", { class: "acts-wrap" }, box);
-  // the form opens under the title
-  queueMicrotask(() => { const t = document.querySelector(".title"); if (t) t.after(area); });
-  return wrap;
+  return [el("div", { class: "acts-wrap" }, box), area];
 }
 
 // ---- timeline ----------------------------------------------------------------------------
@@ -540,8 +546,8 @@ function summaryOf(e) {
 
 // ---- modules -----------------------------------------------------------------------------
 
-async function showModules() {
-  const [mods, plugins] = await Promise.all([api("GET", "/v1/modules"), api("GET", "/v1/plugins").catch(() => null)]);
+async function showModules(view) {
+  const [mods, plugins] = await Promise.all([api("GET", "/v1/modules", undefined, view), api("GET", "/v1/plugins", undefined, view).catch(() => null)]);
   const list = mods.modules || [];
   const modTable = el("table", { class: "cards", id: "modules" },
     el("thead", {}, el("tr", {}, ["Module", "Version", "Orchestrations", "Size", "Uploaded", "SHA-256"].map(h => el("th", {}, h)))),
@@ -567,7 +573,7 @@ async function showModules() {
           el("td", { class: "id", "data-label": "SHA-256" }, (p.sha256 || p.hash || "").slice(0, 16))))
           : [el("tr", {}, el("td", { class: "empty", colspan: 6 }, "No plugins."))]))));
   }
-  mount(...nodes);
+  mount(view, ...nodes);
 }
 
 // ---- start -------------------------------------------------------------------------------
