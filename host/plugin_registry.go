@@ -247,6 +247,10 @@ func (ph *pluginHost) resolve(ctx context.Context, ns, name string) (*loadedPlug
 	}
 	key := sp.Hash + "\n" + string(sp.Manifest)
 	ph.mu.Lock()
+	if ph.closed {
+		ph.mu.Unlock()
+		return nil, plugins.ErrClosed
+	}
 	l, ok := ph.stored[key]
 	if ok {
 		ph.cache[k] = cachedPlugin{l: l, at: time.Now()}
@@ -270,9 +274,11 @@ func (ph *pluginHost) resolve(ctx context.Context, ns, name string) (*loadedPlug
 	l.key = key // as stored (the manifest of an older build may differ)
 	ph.addStored(ctx, l, info)
 	ph.mu.Lock()
-	l = ph.cache[k].l
-	ph.mu.Unlock()
-	return l, nil
+	defer ph.mu.Unlock()
+	if ph.closed {
+		return nil, plugins.ErrClosed
+	}
+	return ph.cache[k].l, nil
 }
 
 // forget drops what namespace ns resolved name to in the store.
