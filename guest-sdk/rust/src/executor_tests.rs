@@ -228,3 +228,18 @@ fn outcomes_of_the_run_loop() {
     assert_eq!(&describe[..5], &[0xa2, 0x01, 0x04, 0x06, 0x83]);
     let _ = cbor::decode_start_info(&[0xa0]).unwrap();
 }
+
+#[test]
+fn a_join_wider_than_one_await_waits_in_slices() {
+    let ctx = start();
+    // 20 activities, completed in reverse order; one await covers at most 8 handles here.
+    let script: Vec<(u32, fakehost::Delivery)> = (1..=20).rev().map(|h| (h, Done("1"))).collect();
+    fakehost::script(&script);
+    let out = drive(async move {
+        let calls = (0..20).map(|i| ctx.schedule_activity("w", i.to_string())).collect();
+        let n = join_all(calls).await.into_iter().filter(|r| r.is_ok()).count();
+        Ok(n.to_string())
+    });
+    assert_eq!(out.unwrap(), "20");
+    assert!(fakehost::with(|f| f.max_await) <= 8);
+}

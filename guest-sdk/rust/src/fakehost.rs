@@ -28,6 +28,8 @@ pub(crate) struct Fake {
     pub outcome: Option<Vec<u8>>,
     pub statuses: Vec<Option<Vec<u8>>>,
     pub awaits: usize,
+    /// The most handles one await was given.
+    pub max_await: usize,
     pub now: u64,
 }
 
@@ -100,6 +102,7 @@ pub(crate) mod imports {
         let hs = std::slice::from_raw_parts(handles, count as usize).to_vec();
         with(|f| {
             f.awaits += 1;
+            f.max_await = f.max_await.max(hs.len());
             loop {
                 let best = hs
                     .iter()
