@@ -187,6 +187,15 @@ func TestCSDK(t *testing.T) {
 		}
 	})
 
+	t.Run("release_keeps_held", func(t *testing.T) {
+		// dh_arena_release after a dropped retrying call, the custom status and dh_return,
+		// with the released memory overwritten each time: the SDK still uses all three.
+		inst := runC(t, h, "c_release", nil)
+		if inst.Status != store.StatusCompleted || string(inst.Output) != `{"status":"held"}` {
+			t.Errorf("status %v, failure %v, output %q; want completed with {\"status\":\"held\"}", inst.Status, inst.Failure, inst.Output)
+		}
+	})
+
 	t.Run("misuse", func(t *testing.T) {
 		for _, tc := range []struct{ input, log string }{
 			{`"cancelled"`, "dh_select: future 1 was cancelled"},

@@ -138,15 +138,21 @@ __attribute__((noreturn)) static void misuse(const char *fmt, ...) {
 static _Alignas(16) uint8_t arena0[DH_ARENA_INITIAL];
 
 static struct {
-	uint8_t *base; /* start of the current block */
-	uint8_t *top;  /* first free byte */
-	uint8_t *end;  /* end of the current block */
-} arena = {arena0, arena0, arena0 + sizeof arena0};
+	uint8_t *base;  /* start of the current block */
+	uint8_t *top;   /* first free byte */
+	uint8_t *end;   /* end of the current block */
+	uint8_t *floor; /* the SDK still uses what lies below: a release stops there */
+} arena = {arena0, arena0, arena0 + sizeof arena0, arena0};
 
 static void arena_reset(void) {
-	arena.base = arena.top = arena0;
+	arena.base = arena.top = arena.floor = arena0;
 	arena.end = arena0 + sizeof arena0;
 }
+
+/* arena_hold keeps everything allocated so far from dh_arena_release: the SDK holds on to it
+ * (the outcome, the custom status, retrying calls the orchestration may have dropped, their
+ * results settled while it waited for something else). */
+static void arena_hold(void) { arena.floor = arena.top; }
 
 /* arena_reserve makes n bytes free at the (8-aligned) top, growing memory when needed. */
 static void arena_reserve(size_t n) {
@@ -180,10 +186,14 @@ static void *arena_alloc(size_t n) {
 static size_t arena_free(void) { return (size_t)(arena.end - arena.top); }
 
 /* arena_release frees what was allocated after mark, when mark lies in the current block (after
- * a move to a later block the earlier one's tail stays used: memory cannot shrink anyway). */
+ * a move to a later block the earlier one's tail stays used: memory cannot shrink anyway), down
+ * to the floor of what the SDK holds. */
 static void arena_release(uint8_t *mark) {
-	if (mark >= arena.base && mark <= arena.top)
-		arena.top = mark;
+	if (mark < arena.base || mark > arena.top)
+		return;
+	if (arena.floor >= arena.base && arena.floor <= arena.top && mark < arena.floor)
+		mark = arena.floor;
+	arena.top = mark;
 }
 
 /* ---- Strings ---- */
@@ -755,6 +765,8 @@ static void settle(dh_future *f, dh_bytes result, const dh_error *err) {
 	f->state = SETTLED;
 	f->result = result;
 	f->err = err;
+	if (f->driven) /* it may settle while the orchestration waits for another future */
+		arena_hold();
 	undrive(f);
 }
 
@@ -1031,6 +1043,7 @@ static dh_future *call(dh_ctx *ctx, const command *c, const dh_retry_policy *pol
 		ctx->drivers->dprev = f;
 	ctx->drivers = f;
 	ctx->ndrivers++;
+	arena_hold(); /* the SDK drives it even if the orchestration drops it */
 	return f;
 }
 
@@ -1221,12 +1234,14 @@ static void set_outcome(dh_ctx *ctx, int kind, const char *op) {
 void dh_return(dh_ctx *ctx, const void *output, size_t len) {
 	set_outcome(ctx, OUT_COMPLETED, "dh_return");
 	ctx->output = copy_bytes((dh_bytes){output, len});
+	arena_hold();
 }
 
 void dh_fail(dh_ctx *ctx, const char *code, const char *message) {
 	set_outcome(ctx, OUT_FAILED, "dh_fail");
 	ctx->failure = (dh_error){DH_APPLICATION, copy_str(code, code ? strlen(code) : 0),
 	                          copy_str(message, message ? strlen(message) : 0), {0}};
+	arena_hold();
 }
 
 void dh_fail_error(dh_ctx *ctx, const dh_error *err) {
@@ -1238,12 +1253,14 @@ void dh_fail_error(dh_ctx *ctx, const dh_error *err) {
 	ctx->failure = (dh_error){err->kind, copy_str(err->code, err->code ? strlen(err->code) : 0),
 	                          copy_str(err->message, err->message ? strlen(err->message) : 0),
 	                          copy_bytes(err->details)};
+	arena_hold();
 }
 
 void dh_continue_as_new(dh_ctx *ctx, const void *input, size_t len, const char *version) {
 	set_outcome(ctx, OUT_CONTINUED_AS_NEW, "dh_continue_as_new");
 	ctx->output = copy_bytes((dh_bytes){input, len});
 	ctx->can_version = version ? copy_str(version, strlen(version)) : "";
+	arena_hold();
 }
 
 static void finish(int kind, const dh_bytes *payload, const dh_error *failure, const char *version) {
@@ -1487,6 +1504,7 @@ void dh_set_status(dh_ctx *ctx, const void *status, size_t len) {
 	check(ctx, "dh_set_status");
 	ctx->has_status = true;
 	ctx->status = copy_bytes((dh_bytes){status, len});
+	arena_hold();
 	dh__host_set_status(ctx->status.ptr, (int32_t)len);
 }
 

@@ -253,7 +253,9 @@ void *dh_alloc(dh_ctx *ctx, size_t n);
 /* dh_strndup copies n bytes of s to the arena, with a NUL. */
 char *dh_strndup(dh_ctx *ctx, const void *s, size_t n);
 /* A position in the arena; dh_arena_release frees everything allocated after it (futures,
- * results, strings) for reuse. Use it only for what is no longer referenced. */
+ * results, strings) for reuse. Use it only for what is no longer referenced. What the SDK
+ * itself still holds stays allocated, with what lies below it: the outcome (dh_return, ...),
+ * the custom status, and retrying calls (dh_retry_policy) started after the mark. */
 typedef struct dh_arena_mark {
 	uint8_t *top;
 } dh_arena_mark;

@@ -987,8 +987,41 @@ static void c_fail_copy(dh_ctx *c, dh_bytes in) {
 	memset(fail_details, 'z', sizeof fail_details);
 }
 
+/* scribble allocates arena memory and fills it, so that anything released before shows. */
+static void scribble(dh_ctx *c) { memset(dh_alloc(c, 4096), 0xff, 4096); }
+
+/* c_release releases the arena after a retrying call it drops, after setting the custom status
+ * and after dh_return, scribbling over what was released each time: the SDK must keep what it
+ * holds. It returns {"status": the status read back}. */
+static void c_release(dh_ctx *c, dh_bytes in) {
+	(void)in;
+	dh_arena_mark m = dh_arena_mark_get(c);
+	dh_retry_policy p = {.max_attempts = 2};
+	dh_call_options o = {.retry = &p};
+	dh_call_activity(c, "echo", "\"dropped\"", 9, &o); /* the SDK drives it while we sleep */
+	dh_arena_release(c, m);
+	scribble(c);
+	dh_sleep(c, DH_MILLISECOND);
+	m = dh_arena_mark_get(c);
+	dh_set_status(c, "\"held\"", 6);
+	dh_arena_release(c, m);
+	scribble(c);
+	dh_bytes st;
+	dh_status(c, &st);
+	m = dh_arena_mark_get(c);
+	dh_buf b;
+	dh_buf_init(&b, c);
+	dh_buf_puts(&b, "{\"status\":");
+	dh_json_raw(&b, st);
+	dh_buf_puts(&b, "}");
+	finish(c, &b);
+	dh_arena_release(c, m);
+	scribble(c);
+}
+
 DH_REGISTER(c_json, "c_json")
 DH_REGISTER(c_interval, "c_interval")
 DH_REGISTER(c_misuse, "c_misuse")
 DH_REGISTER(c_memory, "c_memory")
 DH_REGISTER(c_fail_copy, "c_fail_copy")
+DH_REGISTER(c_release, "c_release")
