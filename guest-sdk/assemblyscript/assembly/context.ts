@@ -9,6 +9,7 @@ import {
 import { CborReader, CborWriter } from "./cbor";
 import { CODE_ATTEMPT_TIMEOUT, Failure, FailureKind } from "./failure";
 import { formatDuration, goPowInt, goQuote } from "./goformat";
+import { JsonValue, parse } from "./json";
 
 const NANOS_PER_MS: i64 = 1_000_000;
 
@@ -157,6 +158,11 @@ export class Future {
       this.text = t;
     }
     return t!;
+  }
+
+  /** Waits, and returns the result parsed as JSON (see JsonValue; Missing when empty or failed). */
+  json(): JsonValue {
+    return parse(this.value);
   }
 
   /** Waits, and returns the result as bytes (empty when the result is empty or failed). */

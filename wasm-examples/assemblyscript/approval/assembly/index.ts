@@ -46,7 +46,7 @@ function approval(ctx: Context, input: string): Outcome {
   }
 
   // The event won: its data is JSON text, {"approved": bool, "by": name}.
-  const d = parseJson(decision.value);
+  const d = decision.json();
   if (!d.isValid) return Outcome.error("bad_payload", "the approval event is not JSON: " + d.error);
   const status = d.get("approved").bool() ? "approved" : "rejected";
   const by = d.get("by").str();

@@ -46,7 +46,7 @@ function fanout(ctx: Context, input: string): Outcome {
 
   let sum: i64 = 0;
   for (let i = 0; i < futures.length; i++) {
-    sum += parseJson(futures[i].value).get("square").int();
+    sum += futures[i].json().get("square").int();
   }
   const out = new JsonWriter().beginObject().key("count").int(futures.length).key("sum_of_squares").int(sum).endObject();
   return Outcome.ok(out.toString());

@@ -41,8 +41,9 @@ function hello(ctx: Context, input: string): Outcome {
       // The activity failed: ending with its failure fails the orchestration with it.
       return Outcome.fail(reply.failure!);
     }
-    // value is the result as JSON text; echo sent back the JSON string we gave it.
-    replies.push(parseJson(reply.value).str());
+    // json() parses the result (JSON text, also in value); echo sent back the JSON string
+    // we gave it.
+    replies.push(reply.json().str());
   }
 
   // The context's logger drops its lines while the orchestration replays, so each line
