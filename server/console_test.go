@@ -47,9 +47,10 @@ type page struct {
 	dir  string // where screenshots go
 }
 
-func newPage(t *testing.T, e *env) *page {
+// newPage opens a tab of the browser at path bin on the console of e.
+func newPage(t *testing.T, e *env, bin string) *page {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser(t)), chromedp.WindowSize(1280, 860))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.WindowSize(1280, 860))
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run its sandbox as root
 	}
@@ -123,6 +124,14 @@ func (p *page) signIn(token string) {
 	p.until("the instance list", `document.querySelector("#instances") !== null`)
 }
 
+// openInstance shows the page of instance id and waits for it (the previous page may have
+// the same elements).
+func (p *page) openInstance(id string) {
+	p.t.Helper()
+	p.open("#/instance/" + id)
+	p.until("the page of "+id, fmt.Sprintf(`document.querySelector("#instance-id") !== null && document.querySelector("#instance-id").textContent === %q`, id))
+}
+
 // open shows a hash route of the console (#/instance/ID, #/modules, ...).
 func (p *page) open(route string) {
 	p.t.Helper()
@@ -133,6 +142,7 @@ func TestConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: not with -short")
 	}
+	bin := browser(t)
 	ro := NewToken("a", "console-reader")
 	ro.Role = RoleRead
 	e := newEnv(t, WithTokens(ro))
@@ -162,7 +172,7 @@ func TestConsole(t *testing.T) {
 	e.start(tokA, "event", "approval-18", nil)
 	e.wait(tokB, e.start(tokB, "hello", "of-b", "x")) // another namespace: never shown to a
 
-	p := newPage(t, e)
+	p := newPage(t, e, bin)
 
 	if !t.Run("sign in", func(t *testing.T) {
 		p.t = t
@@ -218,7 +228,7 @@ func TestConsole(t *testing.T) {
 
 	if !t.Run("instance and timeline", func(t *testing.T) {
 		p.t = t
-		p.open("#/instance/order-2041")
+		p.openInstance("order-2041")
 		p.until("the timeline", `document.querySelectorAll('#timeline .row[data-kind="activity"]').length === 4`)
 		if got := eval[string](p, `document.querySelector("#output").textContent`); !strings.Contains(got, "step-3") {
 			t.Errorf("output shown %q", got)
@@ -228,7 +238,7 @@ func TestConsole(t *testing.T) {
 		}
 		p.screenshot("instance-laptop")
 		// Retries: failed attempts in red, the timers between them.
-		p.open("#/instance/payment-7f3a")
+		p.openInstance("payment-7f3a")
 		p.until("the attempts and timers", `document.querySelectorAll('#timeline .row[data-kind="activity"]').length === 3 &&
 			document.querySelectorAll('#timeline .row[data-kind="activity"] .seg.failed').length === 2 &&
 			document.querySelectorAll('#timeline .row[data-kind="timer"]').length === 2`)
@@ -240,17 +250,17 @@ func TestConsole(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join("ui", "screenshot.png"), png, 0o644))
 		}
 		// Children are links.
-		p.open("#/instance/parent-1")
+		p.openInstance("parent-1")
 		p.until("the child's row", `document.querySelector('#timeline .row[data-kind="child"] a') !== null`)
 		p.do(chromedp.Click(chromedp.CSS(`#timeline .row[data-kind="child"] a`)))
 		p.until("the child's page", `document.querySelector("#instance-id") && document.querySelector("#instance-id").textContent !== "parent-1"`)
 		// The executions of an instance that continued as new.
-		p.open("#/instance/counter")
+		p.openInstance("counter")
 		p.until("its four executions", `document.querySelectorAll("#executions a").length === 4`)
 		p.do(chromedp.Click(chromedp.CSS(`#executions a[href$="execution=1"]`)))
 		p.until("the first execution's events", `location.hash.endsWith("execution=1") && [...document.querySelectorAll("#events td.kind")].some(td => td.textContent === "execution_continued_as_new")`)
 		// A timer and its wait.
-		p.open("#/instance/reminder-7")
+		p.openInstance("reminder-7")
 		p.until("the timer", `document.querySelector('#timeline .row[data-kind="timer"]') !== null`)
 	}) {
 		return
@@ -262,7 +272,7 @@ func TestConsole(t *testing.T) {
 		p.open("#/instances")
 		p.until("the list", `document.querySelectorAll("#instances tr[data-id]").length > 0`)
 		p.screenshot("list-phone")
-		p.open("#/instance/order-2041")
+		p.openInstance("order-2041")
 		p.until("the timeline", `document.querySelectorAll('#timeline .row[data-kind="activity"]').length === 4`)
 		p.screenshot("instance-phone")
 		if w := eval[int](p, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
@@ -287,7 +297,7 @@ func TestConsole(t *testing.T) {
 		}
 		dark(true)
 		defer dark(false)
-		p.open("#/instance/payment-7f3a")
+		p.openInstance("payment-7f3a")
 		p.until("the dark page", `document.querySelector("#timeline") && getComputedStyle(document.body).backgroundColor === "rgb(18, 21, 27)"`)
 		p.screenshot("instance-dark")
 	}) {
@@ -296,7 +306,7 @@ func TestConsole(t *testing.T) {
 
 	if !t.Run("raise event and cancel", func(t *testing.T) {
 		p.t = t
-		p.open("#/instance/approval-17")
+		p.openInstance("approval-17")
 		p.until("the actions", `document.querySelector("#act-raise") !== null`)
 		p.do(chromedp.Click(chromedp.CSS("#act-raise")), chromedp.WaitVisible(chromedp.CSS("#event-name")),
 			chromedp.SendKeys(chromedp.CSS("#event-name"), "approve"), chromedp.SendKeys(chromedp.CSS("#event-data"), `{"by": "console"}`),
@@ -306,7 +316,7 @@ func TestConsole(t *testing.T) {
 			t.Errorf("after the event: %v", got)
 		}
 
-		p.open("#/instance/approval-18")
+		p.openInstance("approval-18")
 		p.until("the cancel button", `document.querySelector("#act-cancel") !== null`)
 		p.do(chromedp.Click(chromedp.CSS("#act-cancel")), chromedp.WaitVisible(chromedp.CSS("#cancel-reason")),
 			chromedp.SendKeys(chromedp.CSS("#cancel-reason"), "not needed"), chromedp.Click(chromedp.CSS("#action-form button[type=submit]")))
@@ -336,7 +346,7 @@ func TestConsole(t *testing.T) {
 
 	if !t.Run("delete", func(t *testing.T) {
 		p.t = t
-		p.open("#/instance/greeting-1")
+		p.openInstance("greeting-1")
 		p.until("the delete button", `document.querySelector("#act-delete") !== null`)
 		p.do(chromedp.Click(chromedp.CSS("#act-delete")), chromedp.Click(chromedp.CSS("#action-form button[type=submit]")))
 		p.until("the list", `location.hash === "#/instances" && document.querySelector("#instances") !== null`)
@@ -363,7 +373,7 @@ func TestConsole(t *testing.T) {
 			t.Errorf("role shown %q, want read", got)
 		}
 		e.start(tokA, "event", "approval-19", nil)
-		p.open("#/instance/approval-19")
+		p.openInstance("approval-19")
 		p.until("the instance page", `document.querySelector("#instance-id") !== null && document.querySelector("#timeline") !== null`)
 		if eval[bool](p, `!!document.querySelector("#actions, #act-cancel, #act-delete, #act-raise, #act-enqueue")`) {
 			t.Error("a read token is shown write actions")
@@ -373,7 +383,7 @@ func TestConsole(t *testing.T) {
 		if eval[bool](p, `!!document.querySelector("#act-start")`) {
 			t.Error("a read token is shown the start button")
 		}
-		p.open("#/instance/approval-19")
+		p.openInstance("approval-19")
 		p.until("the instance page", `document.querySelector("#instance-id") !== null`)
 		p.screenshot("read-only")
 	}) {
