@@ -200,6 +200,9 @@ func TestCSDK(t *testing.T) {
 		for _, tc := range []struct{ input, log string }{
 			{`"cancelled"`, "dh_select: future 1 was cancelled"},
 			{`"after_end"`, "dh_call_activity after the orchestration ended its execution"},
+			{`"alloc_overflow"`, "durohost: out of memory: an allocation of 4294967295 bytes"},
+			{`"strndup_overflow"`, "durohost: out of memory: an allocation of 4294967295 + 1 bytes"},
+			{`"null_code"`, "durohost: dh_retry_policy.non_retryable_codes[1] is NULL"},
 		} {
 			inst := runC(t, h, "c_misuse", []byte(tc.input))
 			if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != abi.CodeTrap {

@@ -154,8 +154,25 @@ static void arena_reset(void) {
  * results settled while it waited for something else). */
 static void arena_hold(void) { arena.floor = arena.top; }
 
+/* size_add returns a + b, or stops the guest when the sum of two sizes overflows (no arena
+ * can hold it: a size computed from garbage). */
+static size_t size_add(size_t a, size_t b) {
+	if (a > SIZE_MAX - b)
+		misuse("durohost: out of memory: an allocation of %zu + %zu bytes", a, b);
+	return a + b;
+}
+
+/* size_mul returns n * size, or stops the guest when it overflows. */
+static size_t size_mul(size_t n, size_t size) {
+	if (size && n > SIZE_MAX / size)
+		misuse("durohost: out of memory: an allocation of %zu x %zu bytes", n, size);
+	return n * size;
+}
+
 /* arena_reserve makes n bytes free at the (8-aligned) top, growing memory when needed. */
 static void arena_reserve(size_t n) {
+	if (n > SIZE_MAX - PAGE - 8)
+		misuse("durohost: out of memory: an allocation of %zu bytes", n);
 	uintptr_t top = ((uintptr_t)arena.top + 7) & ~(uintptr_t)7;
 	if (top <= (uintptr_t)arena.end && n <= (uintptr_t)arena.end - top) {
 		arena.top = (uint8_t *)top;
@@ -204,7 +221,7 @@ dh_bytes dh_str(const char *s) {
 }
 
 static char *copy_str(const void *s, size_t n) {
-	char *p = arena_alloc(n + 1);
+	char *p = arena_alloc(size_add(n, 1));
 	if (n)
 		memcpy(p, s, n);
 	p[n] = 0;
@@ -1014,6 +1031,11 @@ static void validate_policy(const dh_retry_policy *p) {
 		misuse("durohost: dh_retry_policy has a negative duration");
 	if (p->backoff_coefficient != 0 && !(p->backoff_coefficient >= 1 && p->backoff_coefficient < INFINITY))
 		misuse("durohost: dh_retry_policy.backoff_coefficient is not a number >= 1");
+	if (p->non_retryable_count && !p->non_retryable_codes)
+		misuse("durohost: dh_retry_policy.non_retryable_codes is NULL, non_retryable_count %zu", p->non_retryable_count);
+	for (size_t i = 0; i < p->non_retryable_count; i++)
+		if (!p->non_retryable_codes[i])
+			misuse("durohost: dh_retry_policy.non_retryable_codes[%zu] is NULL", i);
 }
 
 /* call schedules a command, with retries when a policy is given, and returns its future. */
@@ -1027,7 +1049,7 @@ static dh_future *call(dh_ctx *ctx, const command *c, const dh_retry_policy *pol
 	retry_state *m = arena_alloc(sizeof *m);
 	memset(m, 0, sizeof *m);
 	m->policy = *policy;
-	const char **codes = arena_alloc((policy->non_retryable_count + 1) * sizeof *codes);
+	const char **codes = arena_alloc(size_mul(size_add(policy->non_retryable_count, 1), sizeof *codes));
 	for (size_t i = 0; i < policy->non_retryable_count; i++)
 		codes[i] = copy_str(policy->non_retryable_codes[i], strlen(policy->non_retryable_codes[i]));
 	m->policy.non_retryable_codes = codes;
@@ -1582,7 +1604,7 @@ void dh_buf_init(dh_buf *b, dh_ctx *ctx) {
 static void buf_grow(dh_buf *b, size_t n) {
 	if (b->cap - b->len >= n)
 		return;
-	size_t need = b->len + n;
+	size_t need = size_add(b->len, n);
 	/* the last allocation of the arena grows in place */
 	if (b->data && b->data + b->cap == arena.top && (size_t)(arena.end - b->data) >= need) {
 		arena.top = b->data + need;
@@ -1590,7 +1612,7 @@ static void buf_grow(dh_buf *b, size_t n) {
 		return;
 	}
 	size_t cap = b->cap ? b->cap * 2 : 64;
-	if (cap < need)
+	if (cap < need || cap < b->cap)
 		cap = need;
 	uint8_t *p = arena_alloc(cap);
 	if (b->len)
@@ -1600,7 +1622,7 @@ static void buf_grow(dh_buf *b, size_t n) {
 }
 
 void dh_buf_write(dh_buf *b, const void *p, size_t n) {
-	buf_grow(b, n + 1);
+	buf_grow(b, size_add(n, 1));
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
@@ -1642,7 +1664,7 @@ static int32_t utf8_decode(const uint8_t *s, size_t n, size_t *size) {
 void dh_json_string(dh_buf *b, const char *s, size_t n) {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *p = (const uint8_t *)s;
-	buf_grow(b, n + 3);
+	buf_grow(b, size_add(n, 3));
 	dh_buf_write(b, "\"", 1);
 	size_t start = 0, i = 0;
 	while (i < n) {

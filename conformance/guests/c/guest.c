@@ -929,7 +929,9 @@ static void c_interval(dh_ctx *c, dh_bytes in) {
 }
 
 /* c_misuse: a bug the SDK reports as misuse. Input "cancelled": waits on a future that
- * dh_select cancelled; "after_end": starts an activity after dh_fail (a missing return);
+ * dh_select cancelled; "alloc_overflow", "strndup_overflow": arena sizes that overflow;
+ * "null_code": a NULL non-retryable code; "after_end": starts an activity after dh_fail (a
+ * missing return);
  * anything else: logs after dh_return, which is allowed. */
 static void c_misuse(dh_ctx *c, dh_bytes in) {
 	const char *what = json_string_or_empty(c, in);
@@ -937,6 +939,15 @@ static void c_misuse(dh_ctx *c, dh_bytes in) {
 		dh_future *fs[2] = {dh_timer(c, 0), dh_timer(c, DH_SECOND * 3600)};
 		dh_select(c, fs, 2);
 		dh_select(c, fs, 2);
+	} else if (what && !strcmp(what, "alloc_overflow")) {
+		dh_alloc(c, SIZE_MAX); /* a size computed from garbage */
+	} else if (what && !strcmp(what, "strndup_overflow")) {
+		dh_strndup(c, "x", SIZE_MAX);
+	} else if (what && !strcmp(what, "null_code")) {
+		const char *codes[] = {"fatal", NULL};
+		dh_retry_policy p = {.max_attempts = 2, .non_retryable_codes = codes, .non_retryable_count = 2};
+		dh_call_options o = {.retry = &p};
+		dh_call_activity(c, "echo", "1", 1, &o);
 	} else if (what && !strcmp(what, "after_end")) {
 		dh_fail(c, "", "failed");
 		dh_call_activity(c, "echo", "1", 1, NULL);
