@@ -236,6 +236,9 @@ func TestConsole(t *testing.T) {
 		if n := eval[int](p, `document.querySelectorAll("#events tbody tr").length`); n < 10 {
 			t.Errorf("%d raw events shown", n)
 		}
+		if !eval[bool](p, `document.querySelector("#download") !== null && document.querySelector("#events-more") === null`) {
+			t.Error("no download button, or a short history said to be cut")
+		}
 		p.screenshot("instance-laptop")
 		// Retries: failed attempts in red, the timers between them.
 		p.openInstance("payment-7f3a")

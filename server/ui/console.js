@@ -7,6 +7,9 @@ const TOKEN_KEY = "durohost.token";
 const PAGE_SIZE = 25;
 const REFRESH_MS = 5000;
 const STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
+// A page shows at most this many timeline rows and raw events (a history may hold 100,000
+// events); the whole history is a download.
+const MAX_ROWS = 500, MAX_EVENTS = 2000;
 
 const state = { token: null, who: null, timers: [], aborts: [] };
 
@@ -335,7 +338,9 @@ async function showInstance(id, query, view) {
     el("div", { class: "panel" }, el("div", { class: "title" }, el("h2", {}, "Timeline"), executionPicker(id, execs, hist.execution)),
       timeline(events, execution && Number(execution) !== (info.execution || 1) ? Object.assign({}, info, { status: "completed" }) : info)),
     children.length ? el("div", { class: "panel" }, el("h2", {}, "Children"), childList(children)) : null,
-    el("div", { class: "panel" }, el("h2", {}, "Events (" + events.length + ")"), rawEvents(events)));
+    el("div", { class: "panel" }, el("div", { class: "title" }, el("h2", {}, "Events (" + events.length + ")"),
+      el("button", { type: "button", class: "secondary", id: "download", onclick: () => download(id, hist) }, "Download JSON")),
+      rawEvents(events)));
 
   if (!finished) {
     // The custom status is followed by long-polls; any change of the instance reloads the page's data.
@@ -499,6 +504,10 @@ function timeline(events, info) {
   const out = el("div", { class: "timeline", id: "timeline" });
   out.append(line(el("span", {}, "turns", el("small", {}, turns.length)),
     turns.map(x => el("div", { class: "seg turn", style: null, "data-left": pct(x) })), fmtDur(t1 - t0)));
+  if (rows.length > MAX_ROWS) {
+    out.append(el("p", { class: "muted", id: "timeline-more" }, "The first " + MAX_ROWS + " of " + rows.length + " rows; the events below hold everything."));
+    rows.length = MAX_ROWS;
+  }
   for (const r of rows) {
     const end = isNaN(r.end) ? (finished ? r.start : t1) : r.end;
     const label = r.link ? el("a", { href: instLink(r.link) }, r.label) : el("span", {}, r.label);
@@ -527,12 +536,24 @@ function rawEvents(events) {
     delete rest.id; delete rest.kind; delete rest.time;
     return Object.keys(rest).length ? el("details", {}, el("summary", {}, summaryOf(e)), el("pre", {}, JSON.stringify(rest, null, 2))) : "";
   };
-  return el("table", { class: "events", id: "events" },
+  const more = events.length > MAX_EVENTS ?
+    el("p", { class: "muted", id: "events-more" }, "The first " + MAX_EVENTS + " of " + events.length + " events: download the JSON for all of them.") : null;
+  return el("div", {}, el("table", { class: "events", id: "events" },
     el("thead", {}, el("tr", {}, ["#", "Kind", "Time", "Details"].map(h => el("th", {}, h)))),
-    el("tbody", {}, events.map(e => el("tr", {},
+    el("tbody", {}, events.slice(0, MAX_EVENTS).map(e => el("tr", {},
       el("td", { "data-label": "#" }, e.id || ""), el("td", { class: "kind", "data-label": "Kind" }, e.kind),
       el("td", { "data-label": "Time" }, e.time ? new Date(e.time).toLocaleTimeString(undefined, { hour12: false }) + "." + String(new Date(e.time).getMilliseconds()).padStart(3, "0") : ""),
-      el("td", { "data-label": "Details" }, detail(e))))));
+      el("td", { "data-label": "Details" }, detail(e)))))), more);
+}
+
+// download saves the history document as GET /v1/instances/{id}/history gave it.
+function download(id, hist) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(hist, null, 2)], { type: "application/json" }));
+  const a = el("a", { href: url, download: localID(id).replace(/[^A-Za-z0-9._-]+/g, "_") + "-" + hist.execution + ".json" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function summaryOf(e) {
