@@ -248,6 +248,36 @@ func readmeOf(t *testing.T, example string) ([][]string, []string) {
 	return commandLines(blocks), jsonBlocks(blocks)
 }
 
+// inlineCommand returns the durohost command line of the example's README that is written
+// as inline code starting with prefix (`go run ./cmd/durohost ...`).
+func inlineCommand(t *testing.T, example, prefix string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "wasm-examples", "go", example, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Inline code, outside the fenced blocks, may wrap across lines of the Markdown source.
+	var prose []string
+	fenced := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if !fenced {
+			prose = append(prose, line)
+		}
+	}
+	text := strings.Join(strings.Fields(strings.Join(prose, " ")), " ")
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(text, -1) {
+		if strings.HasPrefix(m[1], prefix) {
+			return shellWords(strings.TrimPrefix(m[1], "go run ./cmd/durohost "))
+		}
+	}
+	t.Fatalf("the README of %s has no `%s...`", example, prefix)
+	return nil
+}
+
 // timelineKinds counts the event kinds of a `durohost history` timeline.
 func timelineKinds(timeline string) map[string]int {
 	kinds := map[string]int{}
@@ -323,6 +353,19 @@ func TestExampleREADMEs(t *testing.T) {
 		if r.code() != exitError || !strings.Contains(r.stderr.String(), `no instance "no-such-instance"`) {
 			t.Fatalf("raise to a missing instance: %v", r)
 		}
+		// "Durability: start it with a long timeout, press Ctrl-C, raise the event, then
+		// resume with go run ./cmd/durohost run wasm-examples/go/approval --resume
+		// <instance-id>."
+		resume := inlineCommand(t, "approval", "go run ./cmd/durohost run wasm-examples/go/approval --resume ")
+		p = u.start(cmds[0], "")
+		id = instanceOf(t, p)
+		waitFor(t, 30*time.Second, "the wait for the event", func() bool { return strings.Contains(p.stderr.String(), "timer created") })
+		p.cmd.Process.Signal(os.Interrupt)
+		if p.code() != exitInterrupted {
+			t.Fatalf("Ctrl-C: %v", p)
+		}
+		u.run(cmds[1], id)
+		sameJSON(t, "approval after Ctrl-C and resume", strings.TrimSpace(u.run(resume, id)), outs[0])
 	})
 	t.Run("saga", func(t *testing.T) {
 		t.Parallel()
