@@ -133,6 +133,34 @@ func TestCSDK(t *testing.T) {
 		}
 	})
 
+	t.Run("json_read", func(t *testing.T) {
+		// dh_json_valid against json.Valid, dh_json_to_int against json.Unmarshal into an
+		// int64, on texts at the edges of the grammar.
+		texts := []string{`1`, `-0`, `01`, `-01`, `[01]`, `0.5`, `1e3`, `1.`, `-`, `+1`, ` 7 `, `9223372036854775807`,
+			`-9223372036854775808`, `9223372036854775808`, "\"\x00\"", "\"\\\x00\"", `"\x"`, `"\u00e9"`, `"\u00g9"`,
+			"\"a\x1fb\"", `[1,]`, `{"a":1,}`, `{"a" 1}`, `{1:2}`, `[`, `]`, ``, ` `, `nul`, `truex`, `[true,false,null]`,
+			`{"a":{"b":[{}]}}`, `"\ud800"`, strings.Repeat("[", 100) + strings.Repeat("]", 100)}
+		in, err := json.Marshal(texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst := runC(t, h, "c_json_read", in)
+		var got [][2]json.RawMessage
+		if err := json.Unmarshal(inst.Output, &got); err != nil || len(got) != len(texts) {
+			t.Fatalf("status %v, failure %v, output %s: %v", inst.Status, inst.Failure, inst.Output, err)
+		}
+		for i, text := range texts {
+			wantInt := "null"
+			var v int64
+			if strings.TrimSpace(text) != "null" && json.Unmarshal([]byte(text), &v) == nil {
+				wantInt = fmt.Sprint(v)
+			}
+			if want := fmt.Sprint(json.Valid([]byte(text))); string(got[i][0]) != want || string(got[i][1]) != wantInt {
+				t.Errorf("%q: C valid %s, int %s; Go valid %s, int %s", text, got[i][0], got[i][1], want, wantInt)
+			}
+		}
+	})
+
 	t.Run("retry_interval", func(t *testing.T) {
 		type spec struct {
 			InitialMS   int64   `json:"initial_ms"`

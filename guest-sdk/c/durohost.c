@@ -1823,7 +1823,7 @@ static const uint8_t *skip_string(const uint8_t *p, const uint8_t *end) {
 					if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
 						return NULL;
 				}
-			} else if (!strchr("\"\\/bfnrt", *p)) {
+			} else if (!*p || !strchr("\"\\/bfnrt", *p)) { /* strchr finds the NUL too */
 				return NULL;
 			}
 		}
@@ -2091,6 +2091,8 @@ bool dh_json_to_int(dh_bytes v, int64_t *out) {
 		p++;
 	if (p >= end || *p < '0' || *p > '9')
 		return false;
+	if (*p == '0' && end - p > 1 && p[1] >= '0' && p[1] <= '9')
+		return false; /* a leading zero: not JSON */
 	uint64_t x = 0;
 	for (; p < end && *p >= '0' && *p <= '9'; p++) {
 		if (x > (UINT64_C(1) << 63) / 10)

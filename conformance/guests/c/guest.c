@@ -910,6 +910,35 @@ static void c_json(dh_ctx *c, dh_bytes in) {
 	finish(c, &b);
 }
 
+/* c_json_read: input [T...], JSON strings holding texts; returns [[valid, int]...]: whether
+ * dh_json_valid accepts each text and, when dh_json_to_int reads it, the integer (else null). */
+static void c_json_read(dh_ctx *c, dh_bytes in) {
+	dh_buf b;
+	dh_buf_init(&b, c);
+	dh_buf_puts(&b, "[");
+	dh_bytes it = in, item;
+	for (size_t i = 0; dh_json_next(&it, &item); i++) {
+		size_t n;
+		const char *s = dh_json_to_string(c, item, &n);
+		if (!s) {
+			bad_payload(c, "a string");
+			return;
+		}
+		dh_bytes text = {(const uint8_t *)s, n};
+		int64_t v;
+		dh_buf_puts(&b, i ? ",[" : "[");
+		dh_json_bool(&b, dh_json_valid(text));
+		dh_buf_puts(&b, ",");
+		if (dh_json_to_int(text, &v))
+			dh_json_int(&b, v);
+		else
+			dh_buf_puts(&b, "null");
+		dh_buf_puts(&b, "]");
+	}
+	dh_buf_puts(&b, "]");
+	finish(c, &b);
+}
+
 /* c_interval: input [{"initial_ms", "coefficient", "max_ms", "attempt"}...]; returns the
  * retry intervals (nanoseconds) dh_retry_interval computes, for comparison with the Go SDK's. */
 static void c_interval(dh_ctx *c, dh_bytes in) {
@@ -1031,6 +1060,7 @@ static void c_release(dh_ctx *c, dh_bytes in) {
 }
 
 DH_REGISTER(c_json, "c_json")
+DH_REGISTER(c_json_read, "c_json_read")
 DH_REGISTER(c_interval, "c_interval")
 DH_REGISTER(c_misuse, "c_misuse")
 DH_REGISTER(c_memory, "c_memory")
