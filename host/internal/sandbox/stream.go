@@ -61,6 +61,10 @@ var streamCallNames = map[uint64]string{
 	StreamComplete: abi.FuncComplete, StreamLog: abi.FuncLog, StreamIsReplaying: abi.FuncIsReplaying,
 }
 
+// streamCallArgs is the number of arguments of each call.
+var streamCallArgs = map[uint64]int{StreamStartInfo: 0, StreamSchedule: 1, StreamAwait: 1, StreamResult: 1, StreamCancel: 1,
+	StreamSetStatus: 1, StreamComplete: 1, StreamLog: 2, StreamIsReplaying: 0}
+
 // maxUnread bounds the answers a guest has not read yet (it writes calls without reading
 // their answers): a guest that keeps doing so is stopped rather than let grow host memory.
 const maxUnread = 8 << 20
@@ -132,9 +136,7 @@ func (i *Instance) streamCall(frame []byte) []byte {
 	}
 	name := streamCallNames[num]
 	args := call[1:]
-	want := map[uint64]int{StreamStartInfo: 0, StreamSchedule: 1, StreamAwait: 1, StreamResult: 1, StreamCancel: 1,
-		StreamSetStatus: 1, StreamComplete: 1, StreamLog: 2, StreamIsReplaying: 0}[num]
-	if len(args) != want {
+	if want := streamCallArgs[num]; len(args) != want {
 		i.stopf(abi.CodeBadMessage, "stream: %s takes %d arguments, the call has %d", name, want, len(args))
 	}
 	var answer any
