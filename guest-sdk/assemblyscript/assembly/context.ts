@@ -188,6 +188,7 @@ export class Future {
     this.state = CANCELLED;
   }
 
+  /** @internal Completes the future with a result or a failure. */
   settle(result: Uint8Array | null, failure: Failure | null): void {
     this.state = SETTLED;
     this.resultBytes = result;
@@ -196,14 +197,14 @@ export class Future {
     if (this.driven) this.ctx.undrive(this);
   }
 
-  /** Appends the handles the future waits on. */
+  /** @internal Appends the handles the future waits on. */
   waiting(ctx: Context): void {
     const r = this.retry;
     if (r != null) r.waiting(ctx, this);
     else ctx.addHandle(this.handle, this);
   }
 
-  /** Called when await reported h complete: reads it and advances. */
+  /** @internal Called when await reported h complete: reads it and advances. */
   ready(h: u32): void {
     const r = this.retry;
     if (r != null) {
@@ -371,7 +372,7 @@ export class Context {
   private cmd: CborWriter = new CborWriter();
   private res: Uint8Array = new Uint8Array(RESULT_BUF_SIZE);
   private one: Future[] = [];
-  /** Set by readResult. */
+  /** @internal Set by readResult. */
   lastResult: Uint8Array | null = null;
   lastFailure: Failure | null = null;
 
@@ -381,6 +382,7 @@ export class Context {
     this.log.closed = true;
   }
 
+  /** @internal Aborts when the orchestration already returned. */
   check(): void {
     if (this.finished) abort("durohost: Context used after its orchestration returned");
   }
@@ -549,9 +551,11 @@ export class Context {
 
   /**
    * Waits until every future completes and returns the first failure in argument order, or
-   * null. Every future is awaited even when an earlier one failed.
+   * null (also for an empty list, like Promise.all). Every future is awaited even when an
+   * earlier one failed.
    */
   waitAll(futures: Future[]): Failure | null {
+    if (futures.length == 0) return null;
     this.validate(futures, true);
     let first: Failure | null = null;
     for (let i = 0; i < futures.length; i++) {
@@ -591,6 +595,7 @@ export class Context {
     return new Future(this, this.schedule(cmd));
   }
 
+  /** @internal Records a command (the schedule host call) and returns its handle. */
   schedule(cmd: Command): u32 {
     const w = this.cmd;
     w.reset();
@@ -613,11 +618,12 @@ export class Context {
     return <u32>h;
   }
 
+  /** @internal Drops a handle (the cancel host call). */
   cancelHandle(h: u32): void {
     if (hostCancel(h) != 0) abort("durohost: cancel failed");
   }
 
-  /** Reads and releases the completion of h into lastResult / lastFailure. */
+  /** @internal Reads and releases the completion of h into lastResult / lastFailure. */
   readResult(h: u32): void {
     let buf = this.res;
     let n = hostResult(h, buf.dataStart, buf.length);
@@ -641,6 +647,7 @@ export class Context {
     }
   }
 
+  /** @internal Adds a handle to the await being built. */
   addHandle(h: u32, owner: Future): void {
     const n = this.nHandles;
     if (n == this.handles.length) {
@@ -660,6 +667,7 @@ export class Context {
     f.waiting(this);
   }
 
+  /** @internal Waits for one future (Future.wait). */
   waitOne(f: Future): void {
     const one = this.one;
     if (one.length == 0) one.push(f);
@@ -689,12 +697,14 @@ export class Context {
     return -1; // not reached
   }
 
+  /** @internal Stops driving a settled retrying future. */
   undrive(f: Future): void {
     f.driven = false;
     const i = this.drivers.indexOf(f);
     if (i >= 0) this.drivers.splice(i, 1);
   }
 
+  /** @internal Sets the custom status the execution started with. */
   setStatusFromStart(status: Uint8Array | null): void {
     this.status = status;
   }
