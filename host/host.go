@@ -122,7 +122,7 @@ func New(st store.Store, opts ...Option) (*Host, error) {
 		PollMin: cfg.pollMin, PollMax: cfg.pollMax, ActivityRenew: cfg.activityRenew,
 		LiveCacheBytes: cfg.liveCache, MaxPayload: limits.MaxPayload, MaxEvents: limits.MaxEvents,
 		Policy: runtimePolicy(cfg.policy), Logger: cfg.logger, Observe: cfg.observe,
-		SharedRegistry: cfg.sharedRegistry, FailUnregisteredActivities: cfg.failFastActivities,
+		SharedRegistry: cfg.sharedRegistry, FailUnregistered: cfg.failUnregistered,
 	})
 	h := &Host{st: st, sb: sb, mods: mods, rt: rt, cfg: cfg}
 	h.client = &Client{st: st, rt: rt, maxPayload: limits.MaxPayload}

@@ -247,15 +247,25 @@ func TestUnregisteredActivityThenPoison(t *testing.T) {
 	}
 }
 
-// TestFailFastActivities: with WithFailFastActivities, a call to an activity no function of
-// the host handles fails at once, naming the activities there are, instead of waiting out the
-// backoff (here ten minutes, longer than the test may take).
-func TestFailFastActivities(t *testing.T) {
-	e := newEnv(t, host.WithFailFastActivities(), host.WithRetryBase(10*time.Minute))
+// TestFailUnregistered: with WithFailUnregistered, a call to an activity no function of the
+// host handles fails at once, naming the activities there are, and so does the start of an
+// orchestration no module registers, instead of waiting out the backoff (here ten minutes,
+// longer than the test may take).
+func TestFailUnregistered(t *testing.T) {
+	e := newEnv(t, host.WithFailUnregistered(), host.WithRetryBase(10*time.Minute))
 	in := e.run("activity_fail", `null`)
 	if in.Status != store.StatusFailed || in.Failure == nil || in.Failure.Code != abi.CodeUnregistered ||
 		!strings.Contains(in.Failure.Message, `activity "fails" is not registered: the activities are greet, step`) {
 		t.Fatalf("%v %+v, want a failure naming the unregistered activity and the registered ones", in.Status, in.Failure)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	must(t, e.st.Enqueue(ctx, store.Message{InstanceID: "u1", Event: history.Event{Kind: history.KindExecutionStarted, Name: "nobody", Time: time.Now().UnixNano()}}))
+	in, err := e.c.Wait(ctx, "u1")
+	must(t, err)
+	if in.Status != store.StatusFailed || in.Failure == nil || in.Failure.Code != abi.CodeUnregistered ||
+		!strings.Contains(in.Failure.Message, `no module registers orchestration "nobody"`) {
+		t.Fatalf("%v %+v, want a failure naming the unregistered orchestration", in.Status, in.Failure)
 	}
 }
 

@@ -15,7 +15,7 @@ type config struct {
 	lockTimeout             time.Duration
 	maxAttempts             int
 	retryBase               time.Duration
-	failFastActivities      bool
+	failUnregistered        bool
 	pollMin, pollMax        time.Duration
 	activityRenew           time.Duration
 	cacheDir                string
@@ -62,15 +62,16 @@ func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n 
 // doubling up to 30 s): with the default WithMaxAttempts, an activity no host registers fails
 // about 51 s after its first try. Hosts that share a store in a rolling deployment need the
 // wait (a new activity is called before every host has it); a host alone on its store does not
-// (WithFailFastActivities).
+// (WithFailUnregistered).
 func WithRetryBase(d time.Duration) Option { return func(c *config) { c.retryBase = d } }
 
-// WithFailFastActivities makes an activity that no function of this host handles fail at its
-// first try, with a failure (DH-UNREGISTERED-001) that lists the activities the host has,
+// WithFailUnregistered makes an activity that no function of this host handles fail at its
+// first try, with a failure (DH-UNREGISTERED-001) that lists the activities the host has, and
+// likewise an orchestration (a child, a detached one) that no module of the store registers,
 // instead of waiting (WithMaxAttempts, WithRetryBase) for another host on the store to
-// register it. For a host that is alone on its store and knows every activity there is
-// (durohost run): a typo then fails at once instead of in a minute.
-func WithFailFastActivities() Option { return func(c *config) { c.failFastActivities = true } }
+// register it. For a host that is alone on its store and knows every activity and module
+// there is (durohost run): a typo then fails at once instead of in a minute.
+func WithFailUnregistered() Option { return func(c *config) { c.failUnregistered = true } }
 
 // WithPollInterval bounds the idle polling of the store (default 1 ms to 100 ms).
 func WithPollInterval(min, max time.Duration) Option {

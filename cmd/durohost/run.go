@@ -46,9 +46,9 @@ an event, enqueue a message, watch the status, read the history, cancel (durohos
 ID EVENT DATA, status ID, custom-status ID --watch, history ID, ...; give them the same
 --store). They keep working after run has ended.
 
-An activity that no built-in provides fails at once, naming the activities there are
-(serve and worker wait for another host to register it: --max-attempts,
---unregistered-backoff).
+An activity that no built-in provides fails at once, naming the activities there are,
+and so does a sub-orchestration that no module of the store registers (serve and worker
+wait for another host to register it: --max-attempts, --unregistered-backoff).
 
 Exit codes: 0 completed, 1 error or the instance failed, 2 --timeout passed,
 130 interrupted (the last two leave the instance to --resume).
@@ -120,9 +120,9 @@ func runAction(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		prog = newProgress(stderr)
 	}
-	// No other host will register an activity that run lacks: a call to one fails at once
-	// (see RATIONALE.md, "Why does run fail unknown activities at once?").
-	s, err := openSession(c, stderr, prog, host.WithFailFastActivities())
+	// No other host will register an activity or a module that run lacks: a call to one fails
+	// at once (see RATIONALE.md, "Why does run fail unknown activities at once?").
+	s, err := openSession(c, stderr, prog, host.WithFailUnregistered())
 	if err != nil {
 		return exitWith(exitError, "run: %s", oneLine(err.Error()))
 	}

@@ -36,7 +36,7 @@ func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemet
 	if fn == nil {
 		a.SetOutcome(telemetry.ActivityUnregistered, nil)
 		switch {
-		case r.cfg.FailUnregisteredActivities:
+		case r.cfg.FailUnregistered:
 			result.Kind, result.Failure = history.KindActivityFailed,
 				infra(abi.CodeUnregistered, "activity %q is not registered%s: the activities are %s", wi.Name, inNamespace(wi.Namespace), r.activityNames(wi.Namespace))
 		case wi.Attempts < r.cfg.MaxAttempts:

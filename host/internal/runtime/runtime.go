@@ -40,10 +40,11 @@ type Config struct {
 	MaxAttempts int
 	// RetryBase is the first backoff delay for unregistered handlers (doubling, capped at 30 s).
 	RetryBase time.Duration
-	// FailUnregisteredActivities fails an activity that no function of this host handles at
-	// its first attempt, naming the activities the host has, instead of waiting for another
-	// host to register it (a host alone on its store: durohost run).
-	FailUnregisteredActivities bool
+	// FailUnregistered fails an activity that no function of this host handles (naming the
+	// activities the host has), and an orchestration no module of the store registers, at the
+	// first attempt instead of waiting for another host to register it (a host alone on its
+	// store: durohost run).
+	FailUnregistered bool
 	// NoEagerStart keeps starts from running their first turn before they are written, even
 	// with a store.EagerStarter (eager.go): every start then costs a transaction of its own.
 	NoEagerStart bool

@@ -135,6 +135,8 @@ func (r *Runtime) runTurn(ctx context.Context, t *store.Turn, tt *telemetry.Turn
 	switch {
 	case attempts > r.cfg.MaxAttempts:
 		failure = infra(abi.CodePoison, "poison: %s delivered %d times without a successful turn (limit %d)", describeMessages(t.Messages), attempts, r.cfg.MaxAttempts)
+	case mod == nil && modErr == nil && r.cfg.FailUnregistered:
+		failure = infra(abi.CodeUnregistered, "no module registers orchestration %q (version %q)%s", start.Name, start.Version, inNamespace(ns))
 	case mod == nil && modErr == nil:
 		if attempts < r.cfg.MaxAttempts {
 			closeLive()
