@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -149,6 +150,41 @@ func TestBuildC(t *testing.T) {
 		got := build(dir)
 		if bytes.Equal(got, want) || !bytes.Contains(got, []byte("Ciao, %s!")) {
 			t.Error("a changed source did not give a new module")
+		}
+	})
+
+	t.Run("paths with spaces", func(t *testing.T) {
+		// The project and durohost's cache directory may hold spaces: make gets them in
+		// DUROHOST_SDK and OUT, and the Makefile's recipe in $(CURDIR).
+		mk, err := os.ReadFile(filepath.Join(cExample("hello"), "Makefile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := t.TempDir()
+		spaced := &guestBuilder{cacheDir: filepath.Join(root, "cache dir"), log: io.Discard}
+		for _, files := range []map[string]string{
+			{"Makefile": string(mk), "hello.c": string(src)},
+			{"hello.c": string(src)},
+		} {
+			dir := filepath.Join(root, "my project", fmt.Sprint(len(files)))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for name, content := range files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := spaced.buildDir(ctx, dir)
+			if err != nil {
+				t.Fatalf("build %s: %v", dir, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("the build of %s differs from the committed hello.wasm", dir)
+			}
+		}
+		if ents, _ := os.ReadDir(root); len(ents) != 2 {
+			t.Errorf("the build wrote outside the project and the cache: %v", ents)
 		}
 	})
 
