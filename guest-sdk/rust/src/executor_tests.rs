@@ -87,7 +87,34 @@ fn join_reads_in_history_order_and_returns_in_schedule_order() {
         }).collect::<Vec<_>>().join(","))
     });
     assert_eq!(out.unwrap(), "E,2,3");
-    assert_eq!(fakehost::with(|f| f.released.clone()), vec![3, 1, 2]);
+    // A join of durable futures waits for them in order, one handle per wait.
+    assert_eq!(fakehost::with(|f| f.released.clone()), vec![1, 2, 3]);
+    assert_eq!(fakehost::with(|f| f.max_await), 1);
+}
+
+#[test]
+fn a_join_of_async_blocks_progresses_concurrently() {
+    let ctx = start();
+    // Block a waits for x (handle 1) then y; block b for z (2) then w. z completes first, so
+    // b records w (3) before x completes and a records y (4).
+    fakehost::script(&[(2, Done("\"z\"")), (3, Done("\"w\"")), (1, Done("\"x\"")), (4, Done("\"y\""))]);
+    let out = drive(async move {
+        let a = async move {
+            let x = ctx.schedule_activity("x", "null").await?;
+            let y = ctx.schedule_activity("y", "null").await?;
+            Result::<String, Failure>::Ok(x + &y)
+        };
+        let b = async move {
+            let z = ctx.schedule_activity("z", "null").await?;
+            let w = ctx.schedule_activity("w", "null").await?;
+            Result::<String, Failure>::Ok(z + &w)
+        };
+        let rs = join_all(vec![Box::pin(a) as std::pin::Pin<Box<dyn Future<Output = Result<String, Failure>>>>, Box::pin(b)]).await;
+        Ok(rs.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>().join(" "))
+    });
+    assert_eq!(out.unwrap(), "\"x\"\"y\" \"z\"\"w\"");
+    let names: Vec<String> = commands().into_iter().map(|c| c.1).collect();
+    assert_eq!(names, vec!["x", "z", "w", "y"]);
 }
 
 #[test]
@@ -242,4 +269,19 @@ fn a_join_wider_than_one_await_waits_in_slices() {
     });
     assert_eq!(out.unwrap(), "20");
     assert!(fakehost::with(|f| f.max_await) <= 8);
+}
+
+#[test]
+fn a_select_wider_than_one_await_waits_in_slices() {
+    let ctx = start();
+    // 12 subscriptions. One await covers 8 handles here: the first wait covers handles 1..8,
+    // so the event of handle 10, which arrives first, is not seen before that of handle 2
+    // (beyond the ABI's 4,096 handles, "first in history" holds within each wait's slice).
+    fakehost::script(&[(10, Done("\"ten\"")), (2, Done("\"two\""))]);
+    let out = drive(async move {
+        let fs = (0..12).map(|i| ctx.wait_for_event(&format!("e{}", i))).collect();
+        let (i, r) = select(fs).await;
+        Ok(format!("{} {}", i, r?))
+    });
+    assert_eq!(out.unwrap(), "1 \"two\"");
 }

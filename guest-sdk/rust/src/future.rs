@@ -253,7 +253,8 @@ impl<F: Future> MaybeDone<F> {
 
 /// Waits for every future and returns their outputs in argument order. Every future is awaited
 /// even when an earlier one failed; the futures progress concurrently (an `async` block
-/// among them runs its steps while the others wait).
+/// among them runs its steps while the others wait). A join of [`DurableFuture`]s reads
+/// their results in argument order, one wait each, like the Go SDK's `Join`.
 ///
 /// ```no_run
 /// # async fn f(ctx: durohost::OrchestrationContext) -> Result<String, durohost::Failure> {
@@ -265,12 +266,25 @@ impl<F: Future> MaybeDone<F> {
 /// ```
 pub fn join_all<F: Future>(futures: Vec<F>) -> JoinAll<F> {
     let elems: Vec<MaybeDone<F>> = futures.into_iter().map(MaybeDone::Pending).collect();
-    JoinAll { elems: Pin::from(elems.into_boxed_slice()) }
+    // A join of the SDK's own futures waits for them in order, as the Go SDK's Join does:
+    // their commands are recorded already and nothing runs when one completes, so waiting for
+    // the first pending one only (one handle per await) changes nothing but the cost, which
+    // is then constant per completion instead of growing with the number still pending.
+    // Other futures (async blocks) are all polled every time, so that each progresses.
+    let leaves = std::any::type_name::<F>().starts_with(LEAF_TYPE);
+    JoinAll { elems: Pin::from(elems.into_boxed_slice()), leaves, next: 0 }
 }
+
+/// The type name of DurableFuture, to recognise joins of leaves.
+const LEAF_TYPE: &str = "durohost::future::DurableFuture<";
 
 /// The future of [`join_all`].
 pub struct JoinAll<F: Future> {
     elems: Pin<Box<[MaybeDone<F>]>>,
+    /// The elements are DurableFutures: wait for them in order.
+    leaves: bool,
+    /// In order: the first element not known to be done.
+    next: usize,
 }
 
 impl<F: Future> Future for JoinAll<F> {
@@ -278,16 +292,26 @@ impl<F: Future> Future for JoinAll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.get_mut();
-        let mut all = true;
         let n = me.elems.len();
-        for i in 0..n {
-            let e = unsafe { me.elems.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
-            if !unsafe { Pin::new_unchecked(e) }.poll_pinned(cx) {
-                all = false;
+        if me.leaves {
+            while me.next < n {
+                let e = unsafe { me.elems.as_mut().get_unchecked_mut().get_unchecked_mut(me.next) };
+                if !unsafe { Pin::new_unchecked(e) }.poll_pinned(cx) {
+                    return Poll::Pending;
+                }
+                me.next += 1;
             }
-        }
-        if !all {
-            return Poll::Pending;
+        } else {
+            let mut all = true;
+            for i in 0..n {
+                let e = unsafe { me.elems.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
+                if !unsafe { Pin::new_unchecked(e) }.poll_pinned(cx) {
+                    all = false;
+                }
+            }
+            if !all {
+                return Poll::Pending;
+            }
         }
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
