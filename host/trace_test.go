@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,33 @@ func TestTracing(t *testing.T) {
 			}
 			if attrs["durohost.outcome"] != "completed" || attrs["durohost.activity.attempt"] != "1" {
 				t.Errorf("activity span attributes %v", attrs)
+			}
+		}
+	})
+
+	t.Run("children", func(t *testing.T) {
+		// A sub-orchestration's spans are in its parent's trace, under the turn that started it.
+		ctx, req := tp.Tracer("test").Start(context.Background(), "POST /v1/instances")
+		id, err := e.c.Start(ctx, "child", nil, host.WithInstanceID("family"))
+		must(t, err)
+		req.End()
+		if _, err := e.c.Wait(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		var childID string
+		for _, s := range exp.GetSpans() {
+			for _, a := range s.Attributes {
+				if a.Key == "durohost.instance.id" && strings.HasPrefix(a.Value.AsString(), "family:") {
+					childID = a.Value.AsString()
+				}
+			}
+		}
+		if childID == "" {
+			t.Fatal("no span of the child")
+		}
+		for _, s := range spansOf(t, exp, childID, 1) {
+			if s.SpanContext.TraceID() != req.SpanContext().TraceID() {
+				t.Errorf("child span %s: trace %s, want the parent's %s", s.Name, s.SpanContext.TraceID(), req.SpanContext().TraceID())
 			}
 		}
 	})

@@ -138,9 +138,16 @@ func TestTracerRemembersBounded(t *testing.T) {
 	if got := trace.SpanContextFromContext(tr.parent(context.Background(), "42")); got.TraceID() != span.SpanContext().TraceID() {
 		t.Errorf("a remembered instance's parent is %v", got)
 	}
-	// An execution's end forgets it.
+	// Continuing as new keeps it; an execution's end forgets it.
 	h := (*Hooks)(nil).With(nil, tr)
 	tt := &Turn{InstanceID: "42"}
+	c0 := h.TurnStart(context.Background(), tt)
+	tt.Committed(nil, []history.Event{{Kind: history.KindExecutionContinuedAsNew}})
+	h.TurnEnd(c0, tt)
+	if _, ok := tr.starts["42"]; !ok {
+		t.Error("an instance that continued as new is forgotten")
+	}
+	tt = &Turn{InstanceID: "42"}
 	c := h.TurnStart(context.Background(), tt)
 	tt.Committed(nil, []history.Event{{Kind: history.KindExecutionCompleted}})
 	h.TurnEnd(c, tt)

@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/durohost/durohost/history"
 )
 
 // TracerName is the instrumentation scope of durohost's spans.
@@ -20,8 +22,9 @@ const maxRemembered = 10000
 
 // Tracer makes a span per turn and per activity attempt. The spans of an instance share a
 // parent: the span of the request that started it, when the instance was started on this
-// host (through Client.Start with a context that carries a span) and has not ended or been
-// forgotten since; otherwise a parent derived from the instance's ID, the same on every host
+// host (through Client.Start with a context that carries a span), or the span of its parent's
+// turn that started it (a sub-orchestration or a detached orchestration), while it runs and
+// is not forgotten; otherwise a parent derived from the instance's ID, the same on every host
 // and across restarts, so that all the spans of an instance are one trace whichever host runs
 // them (see RATIONALE.md, "Why do an instance's spans share a trace?").
 type Tracer struct {
@@ -44,7 +47,11 @@ func NewTracer(tp trace.TracerProvider) *Tracer {
 
 // started remembers the span of ctx as the parent of the instance's spans.
 func (t *Tracer) started(ctx context.Context, id string) {
-	sc := trace.SpanContextFromContext(ctx)
+	t.remember(id, trace.SpanContextFromContext(ctx))
+}
+
+// remember makes sc the parent of the spans of instance id (nothing for an invalid sc).
+func (t *Tracer) remember(id string, sc trace.SpanContext) {
 	if !sc.IsValid() {
 		return
 	}
@@ -125,8 +132,13 @@ func (t *Tracer) turnEnd(ctx context.Context, tn *Turn) {
 	ended := false
 	for k := range tn.Events {
 		ev := &tn.Events[k]
-		if ev.Kind.IsTerminal() {
-			ended = true
+		switch {
+		case ev.Kind == history.KindSubOrchestrationScheduled, ev.Kind == history.KindOrchestrationStarted:
+			// The instances this turn starts are traced under it.
+			t.remember(ev.InstanceID, span.SpanContext())
+		case ev.Kind.IsTerminal():
+			// An execution that continues as new keeps its parent.
+			ended = ev.Kind != history.KindExecutionContinuedAsNew
 			span.AddEvent(ev.Kind.String())
 			if ev.Failure != nil {
 				span.SetStatus(codes.Error, ev.Failure.Message)
