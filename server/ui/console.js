@@ -213,7 +213,7 @@ async function showInstances(query, view) {
   });
 
   const tbody = el("tbody", { id: "instances" });
-  const table = el("table", { class: "cards" },
+  const table = el("table", { class: "cards list" },
     el("thead", {}, el("tr", {}, ["Instance", "Orchestration", "Status", "Created", "Updated"].map(h => el("th", {}, h)))), tbody);
   const prev = el("button", { class: "secondary", id: "prev", type: "button", disabled: back.length === 0 }, "← Newer");
   const next = el("button", { class: "secondary", id: "next", type: "button", disabled: true }, "Older →");
