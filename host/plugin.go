@@ -106,6 +106,12 @@ type PluginSpec struct {
 	// WASI gives the plugin WASI preview 1: clocks, randomness, sleep; no files, environment
 	// or arguments. Without it a plugin that imports WASI is refused.
 	WASI bool `json:"wasi,omitempty"`
+	// PrivateNetwork lets its HTTP requests connect to addresses that are not public
+	// (loopback, private, link-local, ...); without it such an address is refused, whatever
+	// allowed host name resolves to it. It is for plugins the embedder trusts with its own
+	// network (RegisterPlugin, the CLI's run --plugin): PutPlugin, which stores the plugins
+	// a namespace uploads, refuses it.
+	PrivateNetwork bool `json:"private_network,omitempty"`
 }
 
 // PluginInfo describes a registered plugin.
@@ -198,7 +204,7 @@ func (spec PluginSpec) normalized(maxPayload int) (PluginSpec, error) {
 func (spec PluginSpec) settings() plugins.Settings {
 	return plugins.Settings{AllowedHosts: spec.AllowedHosts, Config: spec.Config, MemoryPages: spec.MemoryPages,
 		Timeout: spec.Timeout, MaxOutput: spec.MaxOutput, MaxHTTPResponse: spec.MaxHTTPResponse,
-		MaxVarBytes: DefaultPluginVarBytes, WASI: spec.WASI}
+		MaxVarBytes: DefaultPluginVarBytes, WASI: spec.WASI, PrivateNetwork: spec.PrivateNetwork}
 }
 
 // manifest is what the store keeps of a plugin beside its bytes (store.PluginInfo.Manifest):
@@ -212,13 +218,14 @@ type manifest struct {
 	MaxOutput       int               `json:"max_output"`
 	MaxHTTPResponse int64             `json:"max_http_response"`
 	WASI            bool              `json:"wasi,omitempty"`
+	PrivateNetwork  bool              `json:"private_network,omitempty"`
 	Functions       []string          `json:"functions"`
 }
 
 func manifestOf(spec PluginSpec, functions []string) manifest {
 	return manifest{AllowedHosts: spec.AllowedHosts, Config: spec.Config, MemoryPages: spec.MemoryPages,
 		TimeoutMS: spec.Timeout.Milliseconds(), MaxOutput: spec.MaxOutput, MaxHTTPResponse: spec.MaxHTTPResponse,
-		WASI: spec.WASI, Functions: functions}
+		WASI: spec.WASI, PrivateNetwork: spec.PrivateNetwork, Functions: functions}
 }
 
 // encode is the manifest's stored form (encoding/json sorts the config's keys).
@@ -239,7 +246,7 @@ func infoOf(p *store.PluginInfo) (*PluginInfo, error) {
 	return &PluginInfo{
 		PluginSpec: PluginSpec{Name: p.Name, Version: p.Version, Namespace: p.Namespace, AllowedHosts: m.AllowedHosts,
 			Config: m.Config, MemoryPages: m.MemoryPages, Timeout: time.Duration(m.TimeoutMS) * time.Millisecond,
-			MaxOutput: m.MaxOutput, MaxHTTPResponse: m.MaxHTTPResponse, WASI: m.WASI},
+			MaxOutput: m.MaxOutput, MaxHTTPResponse: m.MaxHTTPResponse, WASI: m.WASI, PrivateNetwork: m.PrivateNetwork},
 		Hash: p.Hash, Size: p.Size, Functions: m.Functions, Stored: true, CreatedAt: p.CreatedAt,
 	}, nil
 }
@@ -324,7 +331,7 @@ func (h *Host) RegisterPluginFile(ctx context.Context, path string, spec PluginS
 // (store.PluginStore), for spec.Namespace: every host on the store then resolves its
 // activities (see SyncPlugins). maxNamespaceBytes, when positive, bounds the namespace's
 // plugin bytes (ErrQuota beyond it). created is false when the same name, version, bytes and
-// settings were already stored. ErrNoPluginStore when the store does not keep plugins;
+// settings were already stored. A spec with PrivateNetwork wraps ErrInvalidPlugin. ErrNoPluginStore when the store does not keep plugins;
 // ErrPluginExists when the version is stored with other bytes or settings.
 func (h *Host) PutPlugin(ctx context.Context, wasm []byte, spec PluginSpec, maxNamespaceBytes int64) (info *PluginInfo, created bool, err error) {
 	ph := pluginsOf(h)
@@ -334,6 +341,9 @@ func (h *Host) PutPlugin(ctx context.Context, wasm []byte, spec PluginSpec, maxN
 	spec, err = spec.normalized(h.cfg.limits.MaxPayload)
 	if err != nil {
 		return nil, false, fmt.Errorf("put plugin: %w", err)
+	}
+	if spec.PrivateNetwork {
+		return nil, false, fmt.Errorf("put plugin %q: %w: a stored plugin cannot have PrivateNetwork (register it with RegisterPlugin)", spec.Name, ErrInvalidPlugin)
 	}
 	if err := h.checkPluginSize(wasm); err != nil {
 		return nil, false, fmt.Errorf("put plugin %q: %w", spec.Name, err)

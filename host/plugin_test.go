@@ -222,7 +222,7 @@ func TestPluginHTTP(t *testing.T) {
 	defer srv.Close()
 	redirect = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/hello"
 	e := newEnv(t)
-	registerPlugin(t, e.h, "assemblyscript/fetch.wasm", host.PluginSpec{Name: "fetch", AllowedHosts: []string{"127.0.0.1"}})
+	registerPlugin(t, e.h, "assemblyscript/fetch.wasm", host.PluginSpec{Name: "fetch", AllowedHosts: []string{"127.0.0.1"}, PrivateNetwork: true})
 	tests := []struct {
 		url, want string
 	}{
@@ -261,6 +261,10 @@ func TestPluginStore(t *testing.T) {
 	}
 	if _, _, err := e.h.PutPlugin(ctx, wasm, host.PluginSpec{Name: "kernel", Version: "1", Namespace: "ops", Timeout: time.Second}, 0); !errors.Is(err, host.ErrPluginExists) {
 		t.Fatalf("version 1 with other settings: %v, want ErrPluginExists", err)
+	}
+	// A namespace's upload cannot reach the network of the host's own machines.
+	if _, _, err := e.h.PutPlugin(ctx, wasm, host.PluginSpec{Name: "kernel", Version: "2", Namespace: "ops", PrivateNetwork: true}, 0); !errors.Is(err, host.ErrInvalidPlugin) || !strings.Contains(err.Error(), "PrivateNetwork") {
+		t.Fatalf("a stored plugin with PrivateNetwork: %v, want ErrInvalidPlugin", err)
 	}
 	text := pluginFixture(t, "assemblyscript/text.wasm")
 	if _, _, err := e.h.PutPlugin(ctx, text, host.PluginSpec{Name: "text", Namespace: "ops"}, int64(len(wasm)+len(text))-1); !errors.Is(err, host.ErrQuota) {

@@ -268,7 +268,8 @@ func pluginName(file string) string {
 // in the default namespace, in memory: each of files is FILE.wasm (named after the file) or
 // NAME=FILE.wasm, and its functions become the activities NAME.FUNCTION. Their HTTP requests
 // may reach the hosts of allowHosts (run's --allow-http; a port there is dropped: Extism
-// matches host names) and no other host. It returns what it registered, or an error naming
+// matches host names) and no other host; as the operator chose those hosts, they may be at
+// private or loopback addresses (PluginSpec.PrivateNetwork). It returns what it registered, or an error naming
 // the file.
 func registerPluginFiles(ctx context.Context, h *host.Host, files []string, allowHosts []string) ([]*host.PluginInfo, error) {
 	var hosts []string
@@ -287,7 +288,7 @@ func registerPluginFiles(ctx context.Context, h *host.Host, files []string, allo
 		if !ok {
 			name, file = pluginName(f), f
 		}
-		info, err := h.RegisterPluginFile(ctx, file, host.PluginSpec{Name: name, AllowedHosts: allowHosts})
+		info, err := h.RegisterPluginFile(ctx, file, host.PluginSpec{Name: name, AllowedHosts: allowHosts, PrivateNetwork: true})
 		if err != nil {
 			return out, fmt.Errorf("--plugin %s: %w", f, err)
 		}

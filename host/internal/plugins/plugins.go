@@ -12,8 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http/httptrace"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +74,10 @@ type Settings struct {
 	// WASI gives the plugin WASI preview 1 (clocks and randomness; no files, environment or
 	// arguments).
 	WASI bool
+	// PrivateNetwork lets the plugin's HTTP requests connect to addresses that are not
+	// public (loopback, private, link-local, ...). Without it such an address is refused
+	// whatever allowed host name resolved to it.
+	PrivateNetwork bool
 }
 
 // CheckHosts validates allowed-host patterns: each a non-empty host name or glob pattern,
@@ -94,7 +97,8 @@ func CheckHosts(hosts []string) error {
 	return nil
 }
 
-// hostAllowed reports whether host matches one of the patterns, as Extism matches them.
+// hostAllowed reports whether host (normalised: normHost) matches one of the patterns, whose
+// normalised forms are hosts.
 func hostAllowed(patterns []glob.Glob, hosts []string, host string) bool {
 	for i, p := range patterns {
 		if hosts[i] == host || p.Match(host) {
@@ -122,6 +126,8 @@ type Manager struct {
 	cfg Config
 
 	slots chan struct{} // compile slots
+
+	public, private *http.Client // plugins' HTTP clients, without and with PrivateNetwork
 
 	mu       sync.Mutex
 	compiled map[compileKey]*compiled
@@ -160,7 +166,16 @@ func New(cfg Config) *Manager {
 	if cfg.CompileConcurrency <= 0 {
 		cfg.CompileConcurrency = 1
 	}
-	return &Manager{cfg: cfg, compiled: map[compileKey]*compiled{}, slots: make(chan struct{}, cfg.CompileConcurrency)}
+	return &Manager{cfg: cfg, compiled: map[compileKey]*compiled{}, slots: make(chan struct{}, cfg.CompileConcurrency),
+		public: newHTTPClient(false), private: newHTTPClient(true)}
+}
+
+// client returns the HTTP client of plugins with or without PrivateNetwork.
+func (m *Manager) client(private bool) *http.Client {
+	if private {
+		return m.private
+	}
+	return m.public
 }
 
 // Load checks wasm with Describe, compiles it unless a plugin of the same bytes, memory limit
@@ -177,15 +192,17 @@ func (m *Manager) Load(ctx context.Context, name string, wasm []byte, s Settings
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	globs := make([]glob.Glob, len(s.AllowedHosts))
+	hosts := make([]string, len(s.AllowedHosts))
 	for i, h := range s.AllowedHosts {
-		globs[i] = glob.MustCompile(h)
+		hosts[i] = normHost(h)
+		globs[i] = glob.MustCompile(hosts[i])
 	}
 	key := compileKey{hash: info.Hash, pages: s.MemoryPages, wasi: s.WASI}
 	c, err := m.acquire(ctx, key, wasm)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plugin{m: m, key: key, c: c, s: s, globs: globs, info: info, name: name}
+	p := &Plugin{m: m, key: key, c: c, s: s, globs: globs, hosts: hosts, info: info, name: name}
 	inst, err := p.get(ctx)
 	if err != nil {
 		p.Close(ctx)
@@ -243,10 +260,14 @@ func (m *Manager) acquire(ctx context.Context, key compileKey, wasm []byte) (*co
 		return fail(fmt.Errorf("compile plugin: %w: %w", errNoSlot, ctx.Err()))
 	}
 	defer func() { <-m.slots }()
+	wasm, err := moveHTTPImports(wasm)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrInvalid, err))
+	}
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(key.pages).WithDebugInfoEnabled(false)
 	cp, err := extism.NewCompiledPlugin(context.WithoutCancel(ctx),
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
-		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: key.wasi}, nil)
+		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: key.wasi}, httpHostFuncs())
 	if err != nil {
 		return fail(fmt.Errorf("%w: compile: %v", ErrInvalid, err))
 	}
@@ -278,11 +299,14 @@ func (m *Manager) Compiled() int {
 	return len(m.compiled)
 }
 
-// Close refuses further loads. Plugins still loaded keep working until they are closed.
+// Close refuses further loads and closes the idle connections of plugins' HTTP requests.
+// Plugins still loaded keep working until they are closed.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
+	m.public.CloseIdleConnections()
+	m.private.CloseIdleConnections()
 }
 
 // Plugin is a loaded plugin with its settings and a pool of idle instances. Calls run in
@@ -293,6 +317,7 @@ type Plugin struct {
 	c     *compiled
 	s     Settings
 	globs []glob.Glob
+	hosts []string // the allowed hosts, normalised (normHost)
 	info  *Info
 	name  string
 
@@ -348,7 +373,6 @@ func (p *Plugin) instance(ctx context.Context) (*extism.Plugin, error) {
 	}
 	inst.Timeout = 0 // Call applies the timeout, to tell it from a cancellation
 	inst.Config = p.s.Config
-	inst.AllowedHosts = p.s.AllowedHosts
 	inst.MaxHttpResponseBytes = p.s.MaxHTTPResponse
 	inst.MaxVarBytes = p.s.MaxVarBytes
 	log := p.m.cfg.Logger
@@ -438,14 +462,6 @@ var errNoSlot = errors.New("no compile slot")
 // errTimedOut is the cause of a call's context when the plugin's timeout passed.
 var errTimedOut = errors.New("plugin timeout")
 
-// forbiddenError is the cause of a call's context when an HTTP request (a redirect) went to
-// a host that is not allowed.
-type forbiddenError struct{ host string }
-
-func (e *forbiddenError) Error() string {
-	return fmt.Sprintf("HTTP request to host %q is not allowed (a redirect)", e.host)
-}
-
 // Call runs function fn of the plugin with input in an instance of its own and returns its
 // output. A failure of the call is an *abi.Failure with one of the codes above; an error
 // that is not one is ctx's (the activity was cancelled: nothing is recorded) or ErrClosed.
@@ -464,24 +480,10 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 	case err != nil:
 		return nil, p.failure(abi.FailureApplication, CodeInstantiate, "%v", err)
 	}
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	tctx, tcancel := context.WithTimeoutCause(cctx, p.s.Timeout, errTimedOut)
+	tctx, tcancel := context.WithTimeoutCause(ctx, p.s.Timeout, errTimedOut)
 	defer tcancel()
-	if len(p.s.AllowedHosts) > 0 {
-		// Extism checks the URL a plugin asks for, but its client follows redirects: every
-		// connection (the redirects' too) is checked here, and a forbidden one ends the call.
-		tctx = httptrace.WithClientTrace(tctx, &httptrace.ClientTrace{GetConn: func(hostPort string) {
-			host, _, err := net.SplitHostPort(hostPort)
-			if err != nil {
-				host = hostPort
-			}
-			if !hostAllowed(p.globs, p.s.AllowedHosts, host) {
-				cancel(&forbiddenError{host: host})
-			}
-		}})
-	}
-	rc, out, err := inst.CallWithContext(tctx, fn, input)
+	hc := &httpCall{p: p}
+	rc, out, err := inst.CallWithContext(context.WithValue(tctx, httpCallKey{}, hc), fn, input)
 	cause := context.Cause(tctx)
 	if err == nil && rc == 0 {
 		if len(out) > p.s.MaxOutput {
@@ -495,14 +497,14 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 		// The call was stopped (or ended as it was being stopped): the instance is, or is
 		// about to be, closed with its context.
 		p.discard(ctx, inst)
-		var forbidden *forbiddenError
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		case errors.As(cause, &forbidden):
-			return nil, p.failure(abi.FailureApplication, CodeHTTPForbidden, "plugin %q function %q: %v; its allowed hosts: %s", p.name, fn, forbidden, hostList(p.s.AllowedHosts))
 		}
 		return nil, p.failure(abi.FailureTimeout, CodeTimeout, "plugin %q function %q ran longer than its timeout of %s and was stopped", p.name, fn, p.s.Timeout)
+	}
+	if err != nil && hc.refused != nil {
+		p.discard(ctx, inst)
+		return nil, p.failure(abi.FailureApplication, CodeHTTPForbidden, "plugin %q function %q: %v; its allowed hosts: %s", p.name, fn, hc.refused, hostList(p.s.AllowedHosts))
 	}
 	if err != nil {
 		// Extism returns the error the plugin set as a plain error, and a trap as the
@@ -518,8 +520,6 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 		switch {
 		case errors.As(err, &exit):
 			return nil, p.failure(abi.FailureApplication, CodeError, "plugin %q function %q exited with code %d", p.name, fn, exit.ExitCode())
-		case strings.Contains(text, "HTTP request to") && strings.Contains(text, "is not allowed"):
-			return nil, p.failure(abi.FailureApplication, CodeHTTPForbidden, "plugin %q function %q: %s; its allowed hosts: %s", p.name, fn, text, hostList(p.s.AllowedHosts))
 		case strings.Contains(err.Error(), "(recovered by wazero)"):
 			return nil, p.failure(abi.FailureApplication, CodeHostCall, "plugin %q function %q: a host function failed: %s", p.name, fn, text)
 		}

@@ -240,8 +240,21 @@ func TestHTTP(t *testing.T) {
 	m := New(Config{})
 	s := settings()
 	s.AllowedHosts = []string{"127.0.0.1"}
+	s.PrivateNetwork = true
 	fetch := load(t, m, "assemblyscript/fetch.wasm", s)
 	none := load(t, m, "assemblyscript/fetch.wasm", settings())
+	// Allowed host names are matched without case and trailing dot.
+	s.AllowedHosts = []string{"LocalHost."}
+	named := load(t, m, "assemblyscript/fetch.wasm", s)
+	// Without PrivateNetwork, an allowed host is refused at a loopback address, be it an IP
+	// literal or a name resolving to one (as a name a plugin's author controls may).
+	s.AllowedHosts = []string{"127.0.0.1", "localhost"}
+	s.PrivateNetwork = false
+	public := load(t, m, "assemblyscript/fetch.wasm", s)
+	s.AllowedHosts = []string{"127.0.0.1"}
+	s.PrivateNetwork = true
+	s.MaxHTTPResponse = 4
+	small := load(t, m, "assemblyscript/fetch.wasm", s)
 	tests := []struct {
 		name     string
 		p        *Plugin
@@ -256,6 +269,11 @@ func TestHTTP(t *testing.T) {
 		{name: "forbidden redirect", p: fetch, url: srv.URL + "/redirect", code: CodeHTTPForbidden, contains: `host "localhost" is not allowed (a redirect)`},
 		{name: "no hosts", p: none, url: srv.URL + "/hello", code: CodeHTTPForbidden, contains: "its allowed hosts: none"},
 		{name: "allowed after forbidden", p: fetch, url: srv.URL + "/hello", want: "hello from loopback"},
+		{name: "case and trailing dot", p: named, url: "http://LOCALHOST:" + port + "/hello", want: "hello from loopback"},
+		{name: "not public: IP literal", p: public, url: srv.URL + "/hello", code: CodeHTTPForbidden, contains: "HTTP connection to 127.0.0.1 is not allowed: a loopback address"},
+		{name: "not public: name", p: public, url: "http://localhost:" + port + "/hello", code: CodeHTTPForbidden, contains: "is not allowed: a loopback address"},
+		{name: "scheme", p: fetch, url: "file:///etc/passwd", code: CodeHostCall, contains: "the scheme must be http or https"},
+		{name: "response too large", p: small, url: srv.URL + "/hello", code: CodeHostCall, contains: "larger than the plugin's limit of 4 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
