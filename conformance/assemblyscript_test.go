@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/durohost/durohost/abi"
+	durable "github.com/durohost/durohost/guest-sdk/go"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/internal/testguest"
@@ -164,10 +165,9 @@ func parkedMemory(t *testing.T, wasm []byte) uint32 {
 	return parked
 }
 
-// TestASJSON checks that the AssemblyScript SDK's JSON writes what Go's encoding/json writes:
-// strings decoded and written back (as_quote), and payloads compacted as a json.RawMessage
-// (as_compact), by orchestrations of the test guest.
-func TestASJSON(t *testing.T) {
+// asChecks runs orchestrations of the AssemblyScript test guest on a host of its own and
+// returns a function that runs one to its output.
+func asChecks(t *testing.T) func(t *testing.T, name string, input []byte) []byte {
 	ctx := context.Background()
 	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir))
 	if err != nil {
@@ -179,8 +179,8 @@ func TestASJSON(t *testing.T) {
 	if err := h.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop(ctx)
-	run := func(t *testing.T, name string, input []byte) []byte {
+	t.Cleanup(func() { h.Stop(ctx) })
+	return func(t *testing.T, name string, input []byte) []byte {
 		t.Helper()
 		id, err := h.Client().Start(ctx, name, input)
 		if err != nil {
@@ -197,6 +197,13 @@ func TestASJSON(t *testing.T) {
 		}
 		return inst.Output
 	}
+}
+
+// TestASJSON checks that the AssemblyScript SDK's JSON writes what Go's encoding/json writes:
+// strings decoded and written back (as_quote), and payloads compacted as a json.RawMessage
+// (as_compact), by orchestrations of the test guest.
+func TestASJSON(t *testing.T) {
+	run := asChecks(t)
 	for _, s := range []string{
 		"", "plain", `quote " backslash \ slash /`, "<tag> & 'more'", "\u2028 and \u2029",
 		"\x00\x01\x07\b\f\n\r\t\x1f\x7f", "é ü ß 日本語", "emoji 😀 \U0001F680", "\ufffd",
@@ -233,5 +240,43 @@ func TestASJSON(t *testing.T) {
 				t.Errorf("as_compact(%s) = %s, want %s", in, got, want)
 			}
 		})
+	}
+}
+
+// TestASGoFormats checks the SDK's ports of Go code whose results history records: the waits
+// of retry policies (math.Pow with an integer exponent, truncated to nanoseconds) and the
+// formatting of durations in attempt timeout messages (time.Duration.String).
+func TestASGoFormats(t *testing.T) {
+	run := asChecks(t)
+	for _, p := range []durable.RetryPolicy{
+		{InitialInterval: time.Second, BackoffCoefficient: 2},
+		{InitialInterval: 300 * time.Millisecond, BackoffCoefficient: 1.1, MaxInterval: time.Hour},
+		{InitialInterval: 7 * time.Millisecond, BackoffCoefficient: 1.5, MaxInterval: 10 * time.Minute},
+		{InitialInterval: 1234 * time.Millisecond, BackoffCoefficient: 3.7, MaxInterval: 1000 * time.Hour},
+		{InitialInterval: time.Millisecond, BackoffCoefficient: 1.0000001, MaxInterval: time.Hour},
+		{},
+	} {
+		const attempts = 40
+		in, _ := json.Marshal(map[string]any{"initial_ms": p.InitialInterval.Milliseconds(), "coefficient": p.BackoffCoefficient,
+			"max_ms": p.MaxInterval.Milliseconds(), "attempts": attempts})
+		want := make([]int64, attempts)
+		for i := range want {
+			want[i] = int64(p.Interval(i + 1))
+		}
+		wantJSON, _ := json.Marshal(want)
+		if got := run(t, "as_backoff", in); !bytes.Equal(got, wantJSON) {
+			t.Errorf("as_backoff(%s) =\n%s, want\n%s", in, got, wantJSON)
+		}
+	}
+	ds := []time.Duration{0, 1, 999, time.Microsecond, 1500 * time.Nanosecond, time.Millisecond, 1234567 * time.Nanosecond,
+		time.Second, 1500 * time.Millisecond, time.Minute, 61 * time.Second, 90 * time.Minute, 100*time.Hour + time.Nanosecond, -time.Second}
+	in, _ := json.Marshal(ds)
+	want := make([]string, len(ds))
+	for i, d := range ds {
+		want[i] = d.String()
+	}
+	wantJSON, _ := json.Marshal(want)
+	if got := run(t, "as_duration", in); !bytes.Equal(got, wantJSON) {
+		t.Errorf("as_duration(%s) =\n%s, want\n%s", in, got, wantJSON)
 	}
 }

@@ -1,7 +1,9 @@
 // Orchestrations that expose parts of the SDK to conformance/assemblyscript_test.go, which
 // compares their outputs with Go's (names "as_..."; not part of the scenario catalog).
 
-import { Context, JsonKind, Outcome, compactJson, parseJson, quoteJson, register } from "@durohost/sdk";
+import {
+  Context, JsonKind, JsonWriter, Outcome, RetryPolicy, compactJson, formatDuration, parseJson, quoteJson, register,
+} from "@durohost/sdk";
 
 // as_quote: input a JSON string; output it written back by the SDK's JSON writer.
 function asQuote(ctx: Context, input: string): Outcome {
@@ -17,7 +19,31 @@ function asCompact(ctx: Context, input: string): Outcome {
   return Outcome.ok(compactJson(input));
 }
 
+// as_backoff: input {"initial_ms", "coefficient", "max_ms", "attempts"}; output the waits of
+// a RetryPolicy after attempts 1..attempts, in nanoseconds.
+function asBackoff(ctx: Context, input: string): Outcome {
+  const v = parseJson(input);
+  const p = new RetryPolicy();
+  p.initialIntervalMs = v.get("initial_ms").int();
+  p.backoffCoefficient = v.get("coefficient").num();
+  p.maxIntervalMs = v.get("max_ms").int();
+  const w = new JsonWriter().beginArray();
+  const n = <i32>v.get("attempts").int();
+  for (let i = 1; i <= n; i++) w.int(p.intervalNanos(i));
+  return Outcome.ok(w.endArray().toString());
+}
+
+// as_duration: input a list of nanosecond counts; output them formatted as Go's Duration.
+function asDuration(ctx: Context, input: string): Outcome {
+  const xs = parseJson(input).array();
+  const w = new JsonWriter().beginArray();
+  for (let i = 0; i < xs.length; i++) w.string(formatDuration(xs[i].int()));
+  return Outcome.ok(w.endArray().toString());
+}
+
 export function registerSDKChecks(): void {
+  register("as_backoff", asBackoff);
+  register("as_duration", asDuration);
   register("as_quote", asQuote);
   register("as_compact", asCompact);
 }
