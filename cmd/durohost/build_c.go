@@ -191,8 +191,8 @@ func (b *guestBuilder) cSDK() (string, error) {
 }
 
 // hashCTree writes the name and contents of every source file under dir to h (skipping
-// hidden entries and build outputs: .wasm and object files) and returns the names of the .c
-// files directly in dir, sorted.
+// hidden entries and build outputs: .wasm and object files; following symbolic links to
+// files) and returns the names of the .c files directly in dir, sorted.
 func hashCTree(h interface{ Write([]byte) (int, error) }, dir string) ([]string, error) {
 	var cfiles []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -206,8 +206,17 @@ func hashCTree(h interface{ Write([]byte) (int, error) }, dir string) ([]string,
 			}
 			return nil
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() {
 			return nil
+		}
+		if !d.Type().IsRegular() {
+			// A symbolic link to a file is the file (sources shared between projects are
+			// often linked): hash and compile what it points to. Links to directories are
+			// not followed (they could loop).
+			fi, err := os.Stat(path)
+			if err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
 		}
 		switch filepath.Ext(name) {
 		case ".wasm", ".o", ".a", ".tmp":

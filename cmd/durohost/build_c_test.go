@@ -188,6 +188,26 @@ func TestBuildC(t *testing.T) {
 		}
 	})
 
+	t.Run("symlinked source", func(t *testing.T) {
+		// hello.c is a link to a file elsewhere: it is compiled, and its content is part of
+		// the cache key.
+		shared := writeFiles(t, map[string]string{"hello.c": string(src)})
+		dir := t.TempDir()
+		if err := os.Symlink(filepath.Join(shared, "hello.c"), filepath.Join(dir, "hello.c")); err != nil {
+			t.Fatal(err)
+		}
+		if got := build(dir); !bytes.Equal(got, want) {
+			t.Errorf("the build of a directory linking hello.c differs from the committed hello.wasm")
+		}
+		changed := strings.Replace(string(src), "Hola, %s!", "Hej, %s!", 1)
+		if err := os.WriteFile(filepath.Join(shared, "hello.c"), []byte(changed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := build(dir); !bytes.Contains(got, []byte("Hej, %s!")) {
+			t.Error("a change to the linked source did not give a new module (the cache key misses it)")
+		}
+	})
+
 	t.Run("approval", func(t *testing.T) {
 		want, err := os.ReadFile(filepath.Join(cExample("approval"), "approval.wasm"))
 		if err != nil {
