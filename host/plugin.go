@@ -93,7 +93,8 @@ type PluginSpec struct {
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 	// Config is what the plugin reads with Extism's config_get.
 	Config map[string]string `json:"config,omitempty"`
-	// MemoryPages bounds each of its memories, in 64 KiB pages (0: DefaultPluginMemoryPages).
+	// MemoryPages bounds each of its memories, in 64 KiB pages (0: DefaultPluginMemoryPages);
+	// at most the host's Limits.MemoryPages.
 	MemoryPages uint32 `json:"memory_pages"`
 	// Timeout bounds one call, in wall time (0: DefaultPluginTimeout). A call that outlasts
 	// it is stopped and fails with CodePluginTimeout, a failure of kind timeout.
@@ -154,8 +155,9 @@ func CheckPluginName(name string) error {
 	return nil
 }
 
-// normalized checks spec and fills its defaults in (maxPayload: the host's).
-func (spec PluginSpec) normalized(maxPayload int) (PluginSpec, error) {
+// normalized checks spec against the host's limits and fills its defaults in.
+func (spec PluginSpec) normalized(limits Limits) (PluginSpec, error) {
+	maxPayload := limits.MaxPayload
 	if err := CheckPluginName(spec.Name); err != nil {
 		return spec, err
 	}
@@ -176,15 +178,15 @@ func (spec PluginSpec) normalized(maxPayload int) (PluginSpec, error) {
 		}
 	}
 	switch {
-	case spec.MemoryPages > 65536:
-		return spec, fmt.Errorf("%w: memory of %d pages is more than 65536 (4 GiB)", ErrInvalidPlugin, spec.MemoryPages)
+	case spec.MemoryPages > limits.MemoryPages:
+		return spec, fmt.Errorf("%w: memory of %d pages is more than the host's limit of %d pages of 64 KiB (Limits.MemoryPages)", ErrInvalidPlugin, spec.MemoryPages, limits.MemoryPages)
 	case spec.Timeout < 0, spec.MaxOutput < 0, spec.MaxHTTPResponse < 0:
 		return spec, fmt.Errorf("%w: a negative timeout or size", ErrInvalidPlugin)
 	case spec.MaxOutput > maxPayload:
 		return spec, fmt.Errorf("%w: output limit %d is more than the host's payload limit %d", ErrInvalidPlugin, spec.MaxOutput, maxPayload)
 	}
 	if spec.MemoryPages == 0 {
-		spec.MemoryPages = DefaultPluginMemoryPages
+		spec.MemoryPages = min(DefaultPluginMemoryPages, limits.MemoryPages)
 	}
 	if spec.Timeout == 0 {
 		spec.Timeout = DefaultPluginTimeout
@@ -267,7 +269,7 @@ func contentVersion(hash string, m []byte) string {
 // use; registering the same name, version, bytes and settings again does nothing. Plugins
 // registered this way live as long as the host; PutPlugin keeps them in the store.
 func (h *Host) RegisterPlugin(ctx context.Context, wasm []byte, spec PluginSpec) (*PluginInfo, error) {
-	spec, err := spec.normalized(h.cfg.limits.MaxPayload)
+	spec, err := spec.normalized(h.cfg.limits)
 	if err != nil {
 		return nil, fmt.Errorf("register plugin: %w", err)
 	}
@@ -338,7 +340,7 @@ func (h *Host) PutPlugin(ctx context.Context, wasm []byte, spec PluginSpec, maxN
 	if ph.ps == nil {
 		return nil, false, ErrNoPluginStore
 	}
-	spec, err = spec.normalized(h.cfg.limits.MaxPayload)
+	spec, err = spec.normalized(h.cfg.limits)
 	if err != nil {
 		return nil, false, fmt.Errorf("put plugin: %w", err)
 	}

@@ -27,6 +27,8 @@ type pluginHost struct {
 	ps  store.PluginStore // nil when the store does not keep plugins
 	log *slog.Logger
 	mgr *plugins.Manager
+	// maxPages is the host's Limits.MemoryPages, which bounds a stored plugin's memory too.
+	maxPages uint32
 
 	mu     sync.Mutex
 	mem    map[nsName][]*loadedPlugin // RegisterPlugin's versions, oldest first
@@ -70,7 +72,7 @@ func pluginsOf(h *Host) *pluginHost {
 	}
 	ps, _ := h.st.(store.PluginStore)
 	ph := &pluginHost{
-		rt: h.rt, ps: ps, log: h.cfg.logger,
+		rt: h.rt, ps: ps, log: h.cfg.logger, maxPages: h.cfg.limits.MemoryPages,
 		mgr: plugins.New(plugins.Config{MaxIdle: h.cfg.actWorkers, CompileConcurrency: h.cfg.limits.CompileConcurrency,
 			Logger: h.cfg.logger}),
 		mem:   map[nsName][]*loadedPlugin{},
@@ -111,6 +113,9 @@ func (ph *pluginHost) close() {
 // load checks and compiles a plugin with a normalised spec and describes it (its version is
 // the content version when spec has none).
 func (ph *pluginHost) load(ctx context.Context, spec PluginSpec, wasm []byte) (*loadedPlugin, error) {
+	if spec.MemoryPages > ph.maxPages {
+		return nil, fmt.Errorf("%w: memory of %d pages is more than the host's limit of %d pages of 64 KiB (Limits.MemoryPages)", ErrInvalidPlugin, spec.MemoryPages, ph.maxPages)
+	}
 	p, err := ph.mgr.Load(ctx, spec.Name, wasm, spec.settings())
 	if err != nil {
 		return nil, err

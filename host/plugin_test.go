@@ -345,7 +345,8 @@ func TestRegisterPluginInvalid(t *testing.T) {
 		{"bad name", kernel, host.PluginSpec{Name: "a.b"}, "plugin name"},
 		{"no name", kernel, host.PluginSpec{}, "plugin name"},
 		{"bad host", kernel, host.PluginSpec{Name: "k", AllowedHosts: []string{"https://x.org/"}}, "no scheme, port or path"},
-		{"memory", kernel, host.PluginSpec{Name: "k", MemoryPages: 70000}, "more than 65536"},
+		{"memory", kernel, host.PluginSpec{Name: "k", MemoryPages: 70000}, "more than the host's limit of 4096 pages"},
+		{"memory beyond the host's limit", kernel, host.PluginSpec{Name: "k", MemoryPages: 4097}, "more than the host's limit of 4096 pages"},
 		{"not a plugin", []byte("\x00asm\x01\x00\x00\x00"), host.PluginSpec{Name: "k"}, "exports no function"},
 		{"orchestration module", pluginFixture(t, "../../conformance/testdata/wat/hello.wasm"), host.PluginSpec{Name: "k"}, "which durohost does not provide"},
 	}
@@ -362,6 +363,13 @@ func TestRegisterPluginInvalid(t *testing.T) {
 	defer small.Stop(context.Background())
 	if _, err := small.RegisterPlugin(context.Background(), kernel, host.PluginSpec{Name: "k"}); !errors.Is(err, host.ErrInvalidPlugin) || !strings.Contains(err.Error(), "module size limit of 100") {
 		t.Fatalf("a plugin larger than the host's module size limit: %v", err)
+	}
+	// The default memory of a plugin is at most the host's.
+	tiny, err := host.New(e.st, host.WithLimits(host.Limits{MemoryPages: 64}))
+	must(t, err)
+	defer tiny.Stop(context.Background())
+	if info, err := tiny.RegisterPlugin(context.Background(), kernel, host.PluginSpec{Name: "k"}); err != nil || info.MemoryPages != 64 {
+		t.Fatalf("a plugin's default memory on a host limited to 64 pages: %+v, %v", info, err)
 	}
 	registerPlugin(t, e.h, "wat/kernel.wasm", host.PluginSpec{Name: "k", Version: "1"})
 	if _, err := e.h.RegisterPlugin(context.Background(), kernel, host.PluginSpec{Name: "k", Version: "1", Timeout: time.Second}); !errors.Is(err, host.ErrPluginExists) {
