@@ -239,7 +239,11 @@ bool dh_done(const dh_future *f);
  * completed or cancelled future does nothing. */
 void dh_cancel(dh_future *f);
 /* dh_wait_any waits until one of the n futures completes and returns its index: the one that
- * completed first in history, so the answer is the same on every replay. */
+ * completed first in history, so the answer is the same on every replay.
+ * Every wait (dh_get, dh_wait_all included) is one await of the handles of its futures and of
+ * every pending retrying call (which progress during any wait): one handle per future, two for
+ * a retrying call with an attempt timeout. The ABI allows 4096 at once and more traps: start
+ * a fan-out of thousands of retrying calls in batches, each awaited before the next starts. */
 size_t dh_wait_any(dh_ctx *ctx, dh_future *const *fs, size_t n);
 /* dh_select is dh_wait_any that then cancels all the other futures. */
 size_t dh_select(dh_ctx *ctx, dh_future *const *fs, size_t n);
