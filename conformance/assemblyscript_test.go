@@ -228,6 +228,14 @@ func TestASJSON(t *testing.T) {
 			}
 		})
 	}
+	t.Run("numbers", func(t *testing.T) {
+		xs := []float64{0, 1, -1, 42, 1e20, 1e21, 1.5e21, 0.1, -0.25, 1.0 / 3, 2.5e-7, 1e-6, 123456.789, 5e-324, 1.7976931348623157e308,
+			-1e20, 1.2345678901234568e20, 9007199254740992, 1e15 + 0.5, 3.14159, 6.02214076e23, -1e-7}
+		in, _ := json.Marshal(xs)
+		if got := run(t, "as_number", in); !bytes.Equal(got, in) {
+			t.Errorf("as_number(%s) =\n%s, want the same", in, got)
+		}
+	})
 	for _, in := range []string{
 		`{ "a" : [ 1, 2.5e3, -0.1 ], "b" : { } , "c":"x y <&>" }`, "[\n\t true ,false, null ]", `"\u2028 \" "`, ` 42 `,
 	} {

@@ -610,10 +610,14 @@ export class JsonWriter {
     this.sep();
     if (!isFinite(v)) {
       this.b.append("null");
-    } else if (v == Math.trunc(v) && Math.abs(v) < 1e21) {
+    } else if (v == Math.trunc(v) && Math.abs(v) < 9007199254740992) {
       this.b.append((<i64>v).toString());
     } else {
-      this.b.append(v.toString());
+      // The shortest digits, in the form Go chooses (exponent below 1e-6 and from 1e21);
+      // AssemblyScript writes integral values with a ".0" Go does not write.
+      let t = v.toString();
+      if (t.endsWith(".0")) t = t.substring(0, t.length - 2);
+      this.b.append(t);
     }
     return this;
   }

@@ -41,7 +41,16 @@ function asDuration(ctx: Context, input: string): Outcome {
   return Outcome.ok(w.endArray().toString());
 }
 
+// as_number: input a list of numbers; output them written by JsonWriter.number.
+function asNumber(ctx: Context, input: string): Outcome {
+  const xs = parseJson(input).array();
+  const w = new JsonWriter().beginArray();
+  for (let i = 0; i < xs.length; i++) w.number(xs[i].num());
+  return Outcome.ok(w.endArray().toString());
+}
+
 export function registerSDKChecks(): void {
+  register("as_number", asNumber);
   register("as_backoff", asBackoff);
   register("as_duration", asDuration);
   register("as_quote", asQuote);
