@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	extism "github.com/extism/go-sdk"
@@ -322,7 +323,7 @@ type Plugin struct {
 	name  string
 
 	mu     sync.Mutex
-	idle   []*extism.Plugin
+	idle   []*instance
 	calls  int // calls running
 	closed bool
 }
@@ -354,16 +355,51 @@ func (p *Plugin) Close(ctx context.Context) {
 	}
 }
 
-// instance makes a new instance of the plugin with its settings.
-func (p *Plugin) instance(ctx context.Context) (*extism.Plugin, error) {
+// instance is an instance of a plugin, with the context its WASI sleeps end with.
+type instance struct {
+	*extism.Plugin
+	// ctx is the context of the call running in the instance (nil between calls): a sleep
+	// (WASI's poll_oneoff) ends when it is done. wazero's own sleep is time.Sleep, which
+	// neither the timeout nor a cancellation would end.
+	ctx atomic.Pointer[context.Context]
+}
+
+// sleep is the instance's WASI nanosleep.
+func (i *instance) sleep(ns int64) {
+	ctx := i.ctx.Load()
+	if ctx == nil || ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-(*ctx).Done():
+	}
+}
+
+// running sets the context of the call running in the instance (nil: none).
+func (i *instance) running(ctx context.Context) {
+	if ctx == nil {
+		i.ctx.Store(nil)
+		return
+	}
+	i.ctx.Store(&ctx)
+}
+
+// newInstance makes a new instance of the plugin with its settings.
+func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+	i := &instance{}
 	mc := wazero.NewModuleConfig()
 	if p.s.WASI {
-		mc = mc.WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+		mc = mc.WithSysWalltime().WithSysNanotime().WithNanosleep(i.sleep).WithRandSource(rand.Reader)
 	}
 	// Instantiation runs the plugin's start function (AssemblyScript's top-level code, for
 	// one): it gets the plugin's timeout too.
 	ictx, cancel := context.WithTimeout(ctx, p.s.Timeout)
 	defer cancel()
+	i.running(ictx)
+	defer i.running(nil)
 	inst, err := p.c.cp.Instance(ictx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	switch {
 	case err != nil && ctx.Err() == nil && ictx.Err() != nil:
@@ -380,7 +416,8 @@ func (p *Plugin) instance(ctx context.Context) (*extism.Plugin, error) {
 	inst.SetLogger(func(level extism.LogLevel, msg string) {
 		log.Log(context.Background(), slogLevel(level), msg, "plugin", name, "source", "plugin")
 	})
-	return inst, nil
+	i.Plugin = inst
+	return i, nil
 }
 
 func slogLevel(l extism.LogLevel) slog.Level {
@@ -397,7 +434,7 @@ func slogLevel(l extism.LogLevel) slog.Level {
 
 // get takes an idle instance, or makes one, for a call; the call ends with put or discard
 // (or done, when get failed).
-func (p *Plugin) get(ctx context.Context) (*extism.Plugin, error) {
+func (p *Plugin) get(ctx context.Context) (*instance, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -411,7 +448,7 @@ func (p *Plugin) get(ctx context.Context) (*extism.Plugin, error) {
 		return inst, nil
 	}
 	p.mu.Unlock()
-	inst, err := p.instance(ctx)
+	inst, err := p.newInstance(ctx)
 	if err != nil {
 		p.done(ctx)
 	}
@@ -420,7 +457,7 @@ func (p *Plugin) get(ctx context.Context) (*extism.Plugin, error) {
 
 // put ends a call: its instance goes back to the pool, or is closed when the pool is full
 // or the plugin closed.
-func (p *Plugin) put(ctx context.Context, inst *extism.Plugin) {
+func (p *Plugin) put(ctx context.Context, inst *instance) {
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < p.m.cfg.MaxIdle {
 		p.idle = append(p.idle, inst)
@@ -433,7 +470,7 @@ func (p *Plugin) put(ctx context.Context, inst *extism.Plugin) {
 }
 
 // discard ends a call whose instance cannot serve again: it is closed.
-func (p *Plugin) discard(ctx context.Context, inst *extism.Plugin) {
+func (p *Plugin) discard(ctx context.Context, inst *instance) {
 	inst.Close(context.WithoutCancel(ctx))
 	p.done(ctx)
 }
@@ -483,7 +520,9 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 	tctx, tcancel := context.WithTimeoutCause(ctx, p.s.Timeout, errTimedOut)
 	defer tcancel()
 	hc := &httpCall{p: p}
+	inst.running(tctx)
 	rc, out, err := inst.CallWithContext(context.WithValue(tctx, httpCallKey{}, hc), fn, input)
+	inst.running(nil)
 	cause := context.Cause(tctx)
 	if err == nil && rc == 0 {
 		if len(out) > p.s.MaxOutput {

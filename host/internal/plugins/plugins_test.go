@@ -494,3 +494,69 @@ func TestCompileSlots(t *testing.T) {
 		t.Errorf("%d compilations after the plugins closed", n)
 	}
 }
+
+// sleepWasm is a WASI plugin whose function sleep asks poll_oneoff for a relative clock
+// subscription of 2^62 ns (146 years), built with wat2wasm from:
+//
+//	(module
+//	  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+//	  (memory 1)
+//	  (data (i32.const 24) "\00\00\00\00\00\00\00\40") ;; the subscription's timeout
+//	  (func (export "sleep") (result i32)
+//	    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+//	    (i32.const 0)))
+var sleepWasm = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0d, 0x02, 0x60,
+	0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x01, 0x7f, 0x02,
+	0x26, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73, 0x6e, 0x61, 0x70,
+	0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65, 0x77,
+	0x31, 0x0b, 0x70, 0x6f, 0x6c, 0x6c, 0x5f, 0x6f, 0x6e, 0x65, 0x6f, 0x66,
+	0x66, 0x00, 0x00, 0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01,
+	0x07, 0x09, 0x01, 0x05, 0x73, 0x6c, 0x65, 0x65, 0x70, 0x00, 0x01, 0x0a,
+	0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0x41, 0xc0, 0x00, 0x41, 0x01, 0x41,
+	0x80, 0x01, 0x10, 0x00, 0x1a, 0x41, 0x00, 0x0b, 0x0b, 0x0e, 0x01, 0x00,
+	0x41, 0x18, 0x0b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40,
+}
+
+// TestWASISleep: a WASI plugin's sleep (poll_oneoff) ends with its call's timeout and with
+// the activity's cancellation; wazero's sleep is time.Sleep, which neither ends.
+func TestWASISleep(t *testing.T) {
+	m := New(Config{})
+	s := settings()
+	s.WASI = true
+	s.Timeout = 100 * time.Millisecond
+	p, err := m.Load(context.Background(), "sleep", sleepWasm, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	call := func(ctx context.Context) error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Call(ctx, "sleep", nil)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("a sleeping call did not stop within 30s")
+			return nil
+		}
+	}
+	if f := failureOf(t, call(context.Background())); f.Code != CodeTimeout {
+		t.Fatalf("a sleep past the timeout: %v, want %s", f, CodeTimeout)
+	}
+	s.Timeout = time.Hour
+	long, err := m.Load(context.Background(), "sleep", sleepWasm, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close(context.Background())
+	p = long
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := call(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled sleep: %v, want context.Canceled", err)
+	}
+}
