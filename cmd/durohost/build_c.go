@@ -92,16 +92,16 @@ func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
 			return nil, fmt.Errorf("%s has a %s; building it needs make: %v", dir, makefile, err)
 		}
 	}
-	version, err := exec.CommandContext(ctx, clang, "--version").Output()
+	toolchain, err := cToolchainKey(ctx, clang)
 	if err != nil {
-		return nil, fmt.Errorf("%s --version: %v", clang, err)
+		return nil, err
 	}
 	sdk, err := b.cSDK()
 	if err != nil {
 		return nil, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n", cBuildKeyVersion, version, strings.Join(cFlags, " "))
+	fmt.Fprintf(h, "%s\n%s\n%s\n", cBuildKeyVersion, toolchain, strings.Join(cFlags, " "))
 	io.WriteString(h, csdk.Header)
 	io.WriteString(h, csdk.Source)
 	files, err := hashCTree(h, dir)
@@ -156,6 +156,26 @@ func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
 	}
 	fmt.Fprintf(b.log, "compiled in %s (%d KiB, cached)\n", time.Since(start).Round(100*time.Millisecond), len(wasm)>>10)
 	return wasm, nil
+}
+
+// cToolchainKey identifies the compiler and what it links a module with: clang's version, and
+// the path, size and modification time of the wasm32-wasi sysroot's libc, which a wasi-libc
+// upgrade changes without changing clang (and with it the modules, their libc code linked in).
+func cToolchainKey(ctx context.Context, clang string) (string, error) {
+	version, err := exec.CommandContext(ctx, clang, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %v", clang, err)
+	}
+	key := string(version)
+	// Without a sysroot clang prints the bare name; the build then fails, naming what is missing.
+	if out, err := exec.CommandContext(ctx, clang, "--target=wasm32-wasi", "-print-file-name=libc.a").Output(); err == nil {
+		if libc := strings.TrimSpace(string(out)); filepath.IsAbs(libc) {
+			if fi, err := os.Stat(libc); err == nil {
+				key += fmt.Sprintf("libc %s %d %d\n", libc, fi.Size(), fi.ModTime().UnixNano())
+			}
+		}
+	}
+	return key, nil
 }
 
 // cSDK writes the embedded C SDK to the cache (once per content) and returns its directory.

@@ -243,6 +243,47 @@ func TestBuildC(t *testing.T) {
 	})
 }
 
+// TestCToolchainKey: the cache key of C builds changes with the sysroot's libc (a wasi-libc
+// upgrade), not only with clang's version. A script stands in for clang.
+func TestCToolchainKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	libc := filepath.Join(dir, "libc.a")
+	clang := filepath.Join(dir, "clang")
+	script := "#!/bin/sh\ncase \"$1\" in --version) echo 'clang version 14.0.6';; *) echo '" + libc + "';; esac\n"
+	if err := os.WriteFile(clang, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := func() string {
+		t.Helper()
+		k, err := cToolchainKey(ctx, clang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if err := os.WriteFile(libc, []byte("wasi-libc 1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k1 := key()
+	if k := key(); k != k1 {
+		t.Errorf("the key changed with nothing changed: %q, then %q", k1, k)
+	}
+	if !strings.Contains(k1, "clang version 14.0.6") {
+		t.Errorf("the key %q lacks clang's version", k1)
+	}
+	if err := os.WriteFile(libc, []byte("wasi-libc 2, upgraded"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if k := key(); k == k1 {
+		t.Errorf("the key did not change with the sysroot's libc: %q", k)
+	}
+	if _, err := cToolchainKey(ctx, filepath.Join(dir, "absent")); err == nil || !strings.Contains(err.Error(), "--version") {
+		t.Errorf("a clang that does not run: error %v", err)
+	}
+}
+
 // TestCBenchGuest builds the C benchmark guest as durohost bench --guest c does and checks that
 // it registers the orchestrations of the workloads.
 func TestCBenchGuest(t *testing.T) {
