@@ -46,7 +46,12 @@ an event, enqueue a message, watch the status, read the history, cancel (durohos
 ID EVENT DATA, status ID, custom-status ID --watch, history ID, ...; give them the same
 --store). They keep working after run has ended.
 
-An activity that no built-in provides fails at once, naming the activities there are,
+--plugin FILE.wasm registers an Extism plugin for this run: each function it exports is the
+activity NAME.FUNCTION (NAME: the file's name without .wasm, or NAME=FILE.wasm), allowed
+to reach the --allow-http hosts only. Plugins the store keeps (durohost plugin push to a
+server on the same store) are registered too.
+
+An activity that no built-in or plugin provides fails at once, naming the activities there are,
 and so does a sub-orchestration that no module of the store registers (serve and worker
 wait for another host to register it: --max-attempts, --unregistered-backoff).
 
@@ -57,7 +62,8 @@ Examples:
    durohost run wasm-examples/go/hello --input '"World"'
    durohost run fanout.wasm --input '{"items": 100}' --store work.db --id batch-1
    durohost run fanout.wasm --resume batch-1 --store work.db
-   durohost run fanout.wasm --store postgres://durohost@db.internal/durohost`,
+   durohost run fanout.wasm --store postgres://durohost@db.internal/durohost
+   durohost run wasm-examples/plugins/review --plugin text=wasm-examples/plugins/assemblyscript/text.wasm`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "orchestration", Aliases: []string{"o"}, Usage: "the orchestration `NAME` to start, when the module registers several (default: its only one, or the one named like the module)"},
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "the orchestration's input, as `JSON` (default: null)"},
@@ -67,6 +73,7 @@ Examples:
 			&cli.StringFlag{Name: "resume", Usage: "do not start an instance: run until the existing instance `ID` ends"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
 			&cli.DurationFlag{Name: "timeout", Usage: "stop waiting after `DURATION` (0: until the instance ends) with exit code 2; the instance continues on the next --resume"},
+			&cli.StringSliceFlag{Name: "plugin", Usage: "register the Extism plugin `FILE.wasm` (or NAME=FILE.wasm): its functions are the activities NAME.FUNCTION, allowed the --allow-http hosts (repeatable)", TakesFile: true},
 		}, activityFlags()...),
 		Action: func(c *cli.Context) error { return runAction(c) },
 	}
@@ -127,6 +134,15 @@ func runAction(c *cli.Context) error {
 		return exitWith(exitError, "run: %s", oneLine(err.Error()))
 	}
 	defer s.close(context.Background())
+
+	// Plugins are registered before the host starts: run fails an unregistered activity at
+	// once. Those the store keeps (uploaded to a server on the same store) are registered too.
+	if _, err := registerPluginFiles(ctx, s.h, c.StringSlice("plugin"), c.StringSlice("allow-http")); err != nil {
+		return exitWith(exitError, "run: %s", oneLine(err.Error()))
+	}
+	if err := s.h.SyncPlugins(ctx); err != nil {
+		return exitWith(exitError, "run: plugins of the store: %s", oneLine(err.Error()))
+	}
 
 	mod, err := s.h.LoadModule(ctx, wasm)
 	if err != nil {

@@ -384,6 +384,9 @@ func serveAction(c *cli.Context) error {
 	// Requests see base ending when the server stops, so that long-polls return.
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
+	// Plugins uploaded through other hosts on the store (and before a restart) become
+	// activities here, and replaced or deleted ones stop being (host.WatchPlugins).
+	go s.h.WatchPlugins(base)
 	hs := srv.HTTPServer(listen)
 	hs.BaseContext = func(net.Listener) context.Context { return base }
 	hs.TLSConfig = tlsConfig

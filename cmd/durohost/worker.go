@@ -79,6 +79,8 @@ SQLite writer is faster than several.`,
 				s.close(context.Background())
 				return err
 			}
+			// Plugins uploaded to a server on the store become activities here too.
+			go s.h.WatchPlugins(ctx)
 			fmt.Fprintln(stderr, "worker running (Ctrl-C to stop)")
 			<-ctx.Done()
 			stop()
