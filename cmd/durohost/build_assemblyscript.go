@@ -178,7 +178,9 @@ func (b *guestBuilder) npmInstall(ctx context.Context, npm, dir string, pkg, loc
 	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
 		return nil
 	}
-	args := []string{"install", "--no-audit", "--no-fund"}
+	// --prefer-offline takes packages from npm's cache when it holds them: a project rebuilt on
+	// a machine that installed them once does not need the registry.
+	args := []string{"install", "--prefer-offline", "--no-audit", "--no-fund"}
 	if lock != nil {
 		args[0] = "ci"
 	}
