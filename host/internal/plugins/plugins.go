@@ -414,11 +414,18 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	log := p.m.cfg.Logger
 	name := p.name
 	inst.SetLogger(func(level extism.LogLevel, msg string) {
+		if len(msg) > maxLogLine {
+			msg = strings.ToValidUTF8(msg[:maxLogLine], "") + "…"
+		}
 		log.Log(context.Background(), slogLevel(level), msg, "plugin", name, "source", "plugin")
 	})
 	i.Plugin = inst
 	return i, nil
 }
+
+// maxLogLine bounds a plugin's log message, in bytes, as an orchestration's is bounded: the
+// rest is cut (a plugin's message may be as large as its memory).
+const maxLogLine = 64 << 10
 
 func slogLevel(l extism.LogLevel) slog.Level {
 	switch l {

@@ -383,6 +383,14 @@ func TestLogs(t *testing.T) {
 	if got := buf.String(); !strings.Contains(got, `level=INFO msg="hello from the plugin" plugin=kernel source=plugin`) {
 		t.Fatalf("log: %q", got)
 	}
+	// A message larger than maxLogLine is cut.
+	buf.Reset()
+	if _, err := p.Call(context.Background(), "log", bytes.Repeat([]byte("x"), maxLogLine+1000)); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, "="+strings.Repeat("x", maxLogLine)+"… plugin=kernel") || len(got) > maxLogLine+200 {
+		t.Fatalf("a log of %d bytes: %d bytes logged, ending %q", maxLogLine+1000, len(got), got[max(0, len(got)-60):])
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
@@ -559,4 +567,11 @@ func TestWASISleep(t *testing.T) {
 	if err := call(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a cancelled sleep: %v, want context.Canceled", err)
 	}
+}
+
+// Reset empties the buffer.
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }
