@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -166,7 +168,12 @@ func (s *Server) auth(write bool, h handler) http.Handler {
 		}
 		if err := h(w, r, g.ns); err != nil {
 			e := errorOf(err)
-			if e.Status >= 500 {
+			switch {
+			case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+				// The client went away (a long-poll abandoned): not the server's failure.
+				s.cfg.logger.Debug("request abandoned by the client", "request_id", w.Header().Get(RequestIDHeader),
+					"method", r.Method, "path", r.URL.Path, "namespace", g.ns)
+			case e.Status >= 500:
 				s.cfg.logger.Error("request failed", "request_id", w.Header().Get(RequestIDHeader), "method", r.Method,
 					"path", r.URL.Path, "namespace", g.ns, "status", e.Status, "err", err)
 			}

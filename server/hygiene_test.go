@@ -372,3 +372,35 @@ func setBodyHook(t *testing.T, fn func()) {
 	bodyArrived.Store(&fn)
 	t.Cleanup(func() { bodyArrived.Store(nil) })
 }
+
+// TestAbandonedLongPollNotAnError: a client that gives up a long-poll (the console leaving a
+// page) is not a failure of the server: nothing is logged at error level.
+func TestAbandonedLongPollNotAnError(t *testing.T) {
+	log := &logBuffer{}
+	e := newEnv(t, WithLogger(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	e.upload(tokA, "guest", "1", goGuest(t))
+	ev := e.start(tokA, "event", "ev", nil)
+	e.waitFor(tokA, ev, "running", func(m map[string]any) bool { return m["status"] == "running" })
+	for _, path := range []string{"/v1/instances/ev/wait?timeout=30s"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		req, err := http.NewRequestWithContext(ctx, "GET", e.url+path, nil)
+		must(t, err)
+		req.Header.Set("Authorization", "Bearer "+tokA)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("GET %s answered %s before the client gave up", path, resp.Status)
+		}
+		cancel()
+	}
+	// The handler notices the abandoned request and ends; wait until it said so.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "request abandoned by the client") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(log.String(), "request abandoned by the client") {
+		t.Fatalf("the abandoned request was not logged; log:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Fatalf("an abandoned long-poll was logged as an error:\n%s", log.String())
+	}
+}
