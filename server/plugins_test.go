@@ -98,13 +98,19 @@ func TestPluginUploadErrors(t *testing.T) {
 		{"bad host", "/v1/plugins/k?allow_host=http://x.org", kernel, 400, CodeInvalidPlugin},
 		{"empty", "/v1/plugins/k", nil, 400, CodeInvalidPlugin},
 		{"orchestration module", "/v1/plugins/k", wat(t, "hello.wasm"), 400, CodeInvalidPlugin},
-		{"too small a memory", "/v1/plugins/k?memory_pages=0&max_output=99999999999", kernel, 400, CodeBadRequest},
+		{"output limit beyond 31 bits", "/v1/plugins/k?max_output=99999999999", kernel, 400, CodeBadRequest},
+		{"output limit beyond the payload limit", "/v1/plugins/k?max_output=999999999", kernel, 400, CodeInvalidPlugin},
+		{"memory beyond the host's limit", "/v1/plugins/k?memory_pages=5000", kernel, 400, CodeInvalidPlugin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.expect(tokA, "PUT", tt.path, tt.body, tt.status, tt.code)
 		})
 	}
+	t.Run("too large", func(t *testing.T) {
+		small := newEnv(t, WithMaxModuleSize(int64(len(kernel)-1)))
+		small.expect(tokA, "PUT", "/v1/plugins/k", kernel, http.StatusRequestEntityTooLarge, CodeTooLarge)
+	})
 }
 
 // TestPluginsWithoutPluginStore: a server whose store does not keep plugins answers uploads
