@@ -73,10 +73,13 @@ func registerGuestLanguage(name string, build func(t *testing.T) (guest, variant
 }
 
 // TestScenarios runs the scenario suite with the test guest of every language
-// (TestScenarios/<language>) on the SQLite store, in every mode.
+// (TestScenarios/<language>) on the SQLite store, in every mode. The languages run at once:
+// a scenario spends much of its time waiting (timers, restarts), and one language at a time
+// would leave the CPUs idle meanwhile.
 func TestScenarios(t *testing.T) {
 	for _, l := range guestLanguages {
 		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
 			guest, variant := l.build(t)
 			scenarios.RunScenarios(t, guest, openSQLite,
 				scenarios.WithVariant(variant), scenarios.WithHostOptions(host.WithCompilationCache(cacheDir)))
@@ -93,6 +96,9 @@ var update = flag.Bool("update", false, "record the scenarios with the Go guest 
 func TestGolden(t *testing.T) {
 	for _, l := range guestLanguages {
 		t.Run(l.name, func(t *testing.T) {
+			if !*update {
+				t.Parallel()
+			}
 			if *update && l.name != "go" {
 				t.Skip("-update records the golden histories with the Go guest only")
 			}
