@@ -130,6 +130,8 @@ type Manager struct {
 
 	public, private *http.Client // plugins' HTTP clients, without and with PrivateNetwork
 
+	compilations atomic.Int64 // compilations begun, for tests
+
 	mu       sync.Mutex
 	compiled map[compileKey]*compiled
 	closed   bool
@@ -265,6 +267,7 @@ func (m *Manager) acquire(ctx context.Context, key compileKey, wasm []byte) (*co
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrInvalid, err))
 	}
+	m.compilations.Add(1)
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(key.pages).WithDebugInfoEnabled(false)
 	cp, err := extism.NewCompiledPlugin(context.WithoutCancel(ctx),
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},

@@ -490,8 +490,8 @@ func TestCompileSlots(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := m.Compiled(); n != 1 {
-		t.Errorf("%d compilations for four loads of the same plugin, want 1", n)
+	if n, c := m.Compiled(), m.compilations.Load(); n != 1 || c != 1 {
+		t.Errorf("%d compilations held, %d made for four loads of the same plugin, want 1", n, c)
 	}
 	for _, p := range ps {
 		if p != nil {
