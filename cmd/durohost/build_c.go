@@ -141,6 +141,9 @@ func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
 		if text == "" {
 			text = err.Error()
 		}
+		if cToolchainIncomplete(text) {
+			return nil, fmt.Errorf("compile %s: the C toolchain is incomplete; a C guest build needs %s:\n%s", dir, cToolchainHint, text)
+		}
 		return nil, fmt.Errorf("compile %s:\n%s", dir, text)
 	}
 	wasm, err := os.ReadFile(out)
@@ -156,6 +159,23 @@ func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
 	}
 	fmt.Fprintf(b.log, "compiled in %s (%d KiB, cached)\n", time.Since(start).Round(100*time.Millisecond), len(wasm)>>10)
 	return wasm, nil
+}
+
+// cToolchainIncomplete reports whether a failed build's output says the toolchain lacks a
+// part (wasi-libc's headers, which the SDK's own files include; wasm-ld; the wasm32 runtime
+// library) rather than that the code is wrong: clang's messages do not name the packages.
+func cToolchainIncomplete(out string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		sdk := strings.Contains(line, "durohost.c:") || strings.Contains(line, "durohost.h:")
+		switch {
+		case sdk && strings.Contains(line, "fatal error:") && strings.Contains(line, "file not found"),
+			strings.Contains(line, "wasm-ld") && (strings.Contains(line, "doesn't exist") || strings.Contains(line, "not found")),
+			strings.Contains(line, "libclang_rt.builtins-wasm32"),
+			strings.Contains(line, "crt1-reactor.o"):
+			return true
+		}
+	}
+	return false
 }
 
 // cToolchainKey identifies the compiler and what it links a module with: clang's version, and

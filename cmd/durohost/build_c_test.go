@@ -243,6 +243,44 @@ func TestBuildC(t *testing.T) {
 	})
 }
 
+// TestBuildCToolchainMissing: without clang, or with a clang that lacks wasi-libc, the error
+// names the packages a C build needs. Scripts stand in for clang on PATH (so not parallel).
+func TestBuildCToolchainMissing(t *testing.T) {
+	ctx := context.Background()
+	project := writeFiles(t, map[string]string{"main.c": "int x;\n"})
+	b := &guestBuilder{cacheDir: t.TempDir(), log: io.Discard}
+	bin := t.TempDir()
+	t.Setenv("PATH", bin)
+	_, err := b.buildC(ctx, project)
+	if err == nil || !strings.Contains(err.Error(), "needs "+cToolchainHint) {
+		t.Errorf("without clang: error %v; want one naming %q", err, cToolchainHint)
+	}
+	// clang of Debian's clang package alone: the SDK's includes are not found.
+	script := "#!/bin/sh\ncase \"$1\" in --version) echo 'clang version 14.0.6';; -print*) echo libc.a;;\n" +
+		"*) echo \"durohost.c:9:10: fatal error: 'math.h' file not found\" >&2; exit 1;; esac\n"
+	if err := os.WriteFile(filepath.Join(bin, "clang"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.buildC(ctx, project)
+	if err == nil || !strings.Contains(err.Error(), "needs "+cToolchainHint) || !strings.Contains(err.Error(), "'math.h' file not found") {
+		t.Errorf("without wasi-libc: error %v; want one naming %q and clang's message", err, cToolchainHint)
+	}
+	for _, tc := range []struct {
+		out  string
+		want bool
+	}{
+		{`clang: error: unable to execute command: Executable "wasm-ld" doesn't exist!`, true},
+		{"wasm-ld: error: cannot open /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a: No such file or directory", true},
+		{"wasm-ld: error: cannot open crt1-reactor.o: No such file or directory", true},
+		{"main.c:1:10: fatal error: 'mylib.h' file not found", false},
+		{"main.c:1:14: error: use of undeclared identifier 'undeclared'", false},
+	} {
+		if got := cToolchainIncomplete(tc.out); got != tc.want {
+			t.Errorf("cToolchainIncomplete(%q) = %v, want %v", tc.out, got, tc.want)
+		}
+	}
+}
+
 // TestCToolchainKey: the cache key of C builds changes with the sysroot's libc (a wasi-libc
 // upgrade), not only with clang's version. A script stands in for clang.
 func TestCToolchainKey(t *testing.T) {
