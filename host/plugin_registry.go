@@ -74,7 +74,7 @@ func pluginsOf(h *Host) *pluginHost {
 	ph := &pluginHost{
 		rt: h.rt, ps: ps, log: h.cfg.logger, maxPages: h.cfg.limits.MemoryPages,
 		mgr: plugins.New(plugins.Config{MaxIdle: h.cfg.actWorkers, CompileConcurrency: h.cfg.limits.CompileConcurrency,
-			Logger: h.cfg.logger}),
+			IdleMemory: h.cfg.limits.GuestMemory / 4, Logger: h.cfg.logger}),
 		mem:   map[nsName][]*loadedPlugin{},
 		names: map[string]bool{}, stored: map[string]*loadedPlugin{}, cache: map[nsName]cachedPlugin{},
 	}

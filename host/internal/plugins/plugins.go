@@ -113,6 +113,11 @@ func hostAllowed(patterns []glob.Glob, hosts []string, host string) bool {
 type Config struct {
 	// MaxIdle bounds the idle instances kept per plugin (0: 8).
 	MaxIdle int
+	// IdleMemory bounds the memory the idle instances of all plugins may hold, in bytes,
+	// each counted at the most its memories may grow to (twice its memory limit: its own
+	// memory and the kernel's), whatever it holds now (0: DefaultIdleMemory). An instance
+	// beyond it is closed after its call rather than pooled.
+	IdleMemory int64
 	// CompileConcurrency bounds the plugins compiling at once (0: 1); a load waits for a
 	// slot as long as its context allows.
 	CompileConcurrency int
@@ -131,6 +136,7 @@ type Manager struct {
 	public, private *http.Client // plugins' HTTP clients, without and with PrivateNetwork
 
 	compilations atomic.Int64 // compilations begun, for tests
+	idleMemory   atomic.Int64 // what the idle instances of all plugins may hold (IdleMemory)
 
 	mu       sync.Mutex
 	compiled map[compileKey]*compiled
@@ -162,6 +168,9 @@ func New(cfg Config) *Manager {
 	logLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
 	if cfg.MaxIdle <= 0 {
 		cfg.MaxIdle = 8
+	}
+	if cfg.IdleMemory <= 0 {
+		cfg.IdleMemory = DefaultIdleMemory
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -296,6 +305,23 @@ func (m *Manager) release(ctx context.Context, key compileKey, c *compiled) {
 	}
 }
 
+// DefaultIdleMemory is the default Config.IdleMemory: 32 idle instances of plugins with the
+// default memory limit of 16 MiB.
+const DefaultIdleMemory = 1 << 30
+
+// reserve counts n more bytes of idle instances, unless that passes Config.IdleMemory.
+func (m *Manager) reserve(n int64) bool {
+	for {
+		cur := m.idleMemory.Load()
+		if cur+n > m.cfg.IdleMemory {
+			return false
+		}
+		if m.idleMemory.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
 // Compiled returns how many compilations the manager holds.
 func (m *Manager) Compiled() int {
 	m.mu.Lock()
@@ -348,6 +374,7 @@ func (p *Plugin) Close(ctx context.Context) {
 	p.closed = true
 	idle := p.idle
 	p.idle = nil
+	p.m.idleMemory.Add(-int64(len(idle)) * p.idleCost())
 	last := p.calls == 0
 	p.mu.Unlock()
 	for _, inst := range idle {
@@ -454,6 +481,7 @@ func (p *Plugin) get(ctx context.Context) (*instance, error) {
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		p.m.idleMemory.Add(-p.idleCost())
 		p.mu.Unlock()
 		return inst, nil
 	}
@@ -469,7 +497,7 @@ func (p *Plugin) get(ctx context.Context) (*instance, error) {
 // or the plugin closed.
 func (p *Plugin) put(ctx context.Context, inst *instance) {
 	p.mu.Lock()
-	if !p.closed && len(p.idle) < p.m.cfg.MaxIdle {
+	if !p.closed && len(p.idle) < p.m.cfg.MaxIdle && p.m.reserve(p.idleCost()) {
 		p.idle = append(p.idle, inst)
 		p.mu.Unlock()
 		p.done(ctx)
@@ -495,6 +523,10 @@ func (p *Plugin) done(ctx context.Context) {
 		p.m.release(ctx, p.key, p.c)
 	}
 }
+
+// idleCost is what an idle instance counts toward Config.IdleMemory: the most its memories
+// (its own and the kernel's, each bounded by the memory limit) may hold.
+func (p *Plugin) idleCost() int64 { return 2 * int64(p.s.MemoryPages) * 65536 }
 
 // Idle returns how many instances wait in the pool.
 func (p *Plugin) Idle() int {

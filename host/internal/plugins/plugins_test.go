@@ -575,3 +575,28 @@ func (b *syncBuffer) Reset() {
 	defer b.mu.Unlock()
 	b.buf.Reset()
 }
+
+// TestIdleMemory: the idle instances of all plugins hold at most Config.IdleMemory, each
+// counted at twice its memory limit; an instance beyond it is closed after its call.
+func TestIdleMemory(t *testing.T) {
+	s := settings() // 64 pages: an idle instance counts 8 MiB
+	m := New(Config{IdleMemory: 8 << 20})
+	a := load(t, m, "wat/kernel.wasm", s)
+	b := load(t, m, "assemblyscript/text.wasm", s)
+	if a.Idle() != 1 || b.Idle() != 0 {
+		t.Fatalf("idle instances %d and %d, want 1 and 0 (room for one)", a.Idle(), b.Idle())
+	}
+	if out, err := b.Call(context.Background(), "upper", []byte("x")); err != nil || string(out) != "X" {
+		t.Fatalf("a call without a pooled instance: %q, %v", out, err)
+	}
+	if b.Idle() != 0 {
+		t.Fatalf("%d idle instances of b past the bound", b.Idle())
+	}
+	a.Close(context.Background())
+	if _, err := b.Call(context.Background(), "upper", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if b.Idle() != 1 {
+		t.Fatalf("%d idle instances of b once a's was closed, want 1", b.Idle())
+	}
+}
