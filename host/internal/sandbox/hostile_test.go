@@ -124,6 +124,26 @@ func TestHostileGuests(t *testing.T) {
 	}
 }
 
+// TestTrapAfterComplete: a guest that traps after a successful complete (a Rust panic,
+// reported with complete, then aborted) keeps the outcome it gave, on every replay too.
+func TestTrapAfterComplete(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	m, err := rt.Load(context.Background(), readFixture(t, "completetrap.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := history.Event{Kind: history.KindExecutionStarted, Name: "hostile"}
+	eng, res := turn(t, rt, m, "ct", nil, 1, start)
+	if res.State != Completed || res.Err != nil {
+		t.Fatalf("state %v (%v), want completed", res.State, res.Err)
+	}
+	c := eng.Commit()
+	if c.State.Status != store.StatusCompleted || string(c.State.Output) != `"done"` || c.State.Failure != nil {
+		t.Fatalf("recorded %v output %s failure %+v, want completed with \"done\"", c.State.Status, c.State.Output, c.State.Failure)
+	}
+	assertHealthy(t, rt)
+}
+
 // TestHostileGoGuest runs the Go guest's misbehaving orchestrations.
 func TestHostileGoGuest(t *testing.T) {
 	wasm := buildGuest(t, featuresGuest, "")
