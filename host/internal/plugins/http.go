@@ -16,62 +16,94 @@ import (
 	"time"
 
 	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // A plugin's HTTP requests do not go through Extism's http_request: its client is Go's
 // process-wide default one, which follows redirects to any host, uses the environment's
 // proxy, pools connections with the rest of the process and dials whatever address a name
 // resolves to. Load moves the plugin's imports of http_request and http_status_code to
-// httpModule, whose functions check every request and redirect against the plugin's allowed
+// hostModule, whose functions check every request and redirect against the plugin's allowed
 // hosts before it is sent, dial without a proxy and, unless Settings.PrivateNetwork, refuse
 // an address that is not public (loopback, private, link-local...) whatever name led to it.
 // See RATIONALE.md, "Why are plugin activities Extism plugins?".
 
-// httpModule is the import module of the host's HTTP functions for plugins.
-const httpModule = "durohost:plugin/http"
+// hostModule is the import module of the host's own versions of kernel functions.
+const hostModule = "durohost:plugin/env"
 
-// httpFuncs are the kernel functions Load moves to httpModule.
-var httpFuncs = map[string]bool{"http_request": true, "http_status_code": true}
+// movedFuncs are the kernel functions Load moves to hostModule: HTTP (see above) and
+// output_set, which refuses an output larger than the plugin's limit before the host copies
+// it (Extism copies the whole output out of the kernel's memory after the call).
+var movedFuncs = map[string]bool{"http_request": true, "http_status_code": true, "output_set": true}
 
 // maxRedirects bounds the redirects one request follows.
 const maxRedirects = 10
 
-// httpCall is the HTTP state of one call, in its context.
-type httpCall struct {
+// callState is the state of one call the host's functions keep, in its context.
+type callState struct {
 	p      *Plugin
 	status int32
 	// refused is the request the host refused during the call (a host not allowed, an
 	// address not public), if any.
 	refused error
+	// output is the size of an output the host refused (larger than MaxOutput), if any.
+	output uint64
 }
 
-type httpCallKey struct{}
+type callKey struct{}
 
 // refusedError is a request the plugin may not make.
 type refusedError struct{ msg string }
 
 func (e *refusedError) Error() string { return e.msg }
 
-// httpHostFuncs are the functions of httpModule.
-func httpHostFuncs() []extism.HostFunction {
+// hostFuncs are the functions of hostModule.
+func hostFuncs() []extism.HostFunction {
 	req := extism.NewHostFunctionWithStack("http_request", httpRequest,
 		[]extism.ValueType{extism.ValueTypeI64, extism.ValueTypeI64}, []extism.ValueType{extism.ValueTypeI64})
-	req.SetNamespace(httpModule)
+	req.SetNamespace(hostModule)
 	status := extism.NewHostFunctionWithStack("http_status_code", func(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
 		var code int32
-		if hc, ok := ctx.Value(httpCallKey{}).(*httpCall); ok {
+		if hc, ok := ctx.Value(callKey{}).(*callState); ok {
 			code = hc.status
 		}
 		stack[0] = uint64(uint32(code))
 	}, nil, []extism.ValueType{extism.ValueTypeI32})
-	status.SetNamespace(httpModule)
-	return []extism.HostFunction{req, status}
+	status.SetNamespace(hostModule)
+	out := extism.NewHostFunctionWithStack("output_set", outputSet,
+		[]extism.ValueType{extism.ValueTypeI64, extism.ValueTypeI64}, nil)
+	out.SetNamespace(hostModule)
+	return []extism.HostFunction{req, status, out}
+}
+
+// outputSet is output_set: (offset, length). It refuses a length larger than the plugin's
+// output limit (ending the call), and hands the others to the kernel.
+func outputSet(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
+	hc, ok := ctx.Value(callKey{}).(*callState)
+	if !ok {
+		panic(errors.New("output_set outside of a call"))
+	}
+	if n := stack[1]; n > uint64(hc.p.s.MaxOutput) {
+		hc.output = n
+		panic(fmt.Errorf("an output of %d bytes, more than the plugin's limit of %d", n, hc.p.s.MaxOutput))
+	}
+	kernel, ok := ctx.Value(extism.PluginCtxKey("extism")).(api.Module)
+	if !ok {
+		panic(errors.New("output_set: no kernel in the call's context"))
+	}
+	f := kernel.ExportedFunction("output_set")
+	if f == nil {
+		panic(errors.New("output_set: the kernel has no output_set"))
+	}
+	if err := f.CallWithStack(ctx, stack); err != nil {
+		panic(err)
+	}
 }
 
 // httpRequest is http_request: (request JSON, body) -> response body. It panics (a failed
 // host function, which ends the call) on anything it cannot do.
 func httpRequest(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
-	hc, ok := ctx.Value(httpCallKey{}).(*httpCall)
+	hc, ok := ctx.Value(callKey{}).(*callState)
 	if !ok {
 		panic(errors.New("HTTP request outside of a call (a plugin's initialisation cannot make one)"))
 	}
@@ -189,7 +221,7 @@ func newHTTPClient(private bool) *http.Client {
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
 		}
-		hc, ok := req.Context().Value(httpCallKey{}).(*httpCall)
+		hc, ok := req.Context().Value(callKey{}).(*callState)
 		if !ok {
 			return errors.New("HTTP redirect outside of a call")
 		}

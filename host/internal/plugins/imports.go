@@ -5,10 +5,10 @@ import (
 	"fmt"
 )
 
-// moveHTTPImports returns wasm with its imports of the kernel's functions httpFuncs moved to
-// httpModule (the bytes themselves when it imports none). The module was checked (Describe):
+// moveImportsOf returns wasm with its imports of the kernel's functions movedFuncs moved to
+// hostModule (the bytes themselves when it imports none of them). The module was checked (Describe):
 // it is well formed and imports functions only.
-func moveHTTPImports(wasm []byte) ([]byte, error) {
+func moveImportsOf(wasm []byte) ([]byte, error) {
 	if len(wasm) < 8 {
 		return nil, errors.New("no module header")
 	}
@@ -83,8 +83,8 @@ func moveImports(b []byte) (out []byte, moved bool, err error) {
 			return nil, false, err
 		}
 		p += 1 + n
-		if mod == KernelModule && httpFuncs[field] {
-			mod, moved = httpModule, true
+		if mod == KernelModule && movedFuncs[field] {
+			mod, moved = hostModule, true
 		}
 		out = appendUleb(out, uint64(len(mod)))
 		out = append(out, mod...)

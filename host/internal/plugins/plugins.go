@@ -272,7 +272,7 @@ func (m *Manager) acquire(ctx context.Context, key compileKey, wasm []byte) (*co
 		return fail(fmt.Errorf("compile plugin: %w: %w", errNoSlot, ctx.Err()))
 	}
 	defer func() { <-m.slots }()
-	wasm, err := moveHTTPImports(wasm)
+	wasm, err := moveImportsOf(wasm)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrInvalid, err))
 	}
@@ -280,7 +280,7 @@ func (m *Manager) acquire(ctx context.Context, key compileKey, wasm []byte) (*co
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(key.pages).WithDebugInfoEnabled(false)
 	cp, err := extism.NewCompiledPlugin(context.WithoutCancel(ctx),
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
-		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: key.wasi}, httpHostFuncs())
+		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: key.wasi}, hostFuncs())
 	if err != nil {
 		return fail(fmt.Errorf("%w: compile: %v", ErrInvalid, err))
 	}
@@ -561,9 +561,9 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 	}
 	tctx, tcancel := context.WithTimeoutCause(ctx, p.s.Timeout, errTimedOut)
 	defer tcancel()
-	hc := &httpCall{p: p}
+	hc := &callState{p: p}
 	inst.running(tctx)
-	rc, out, err := inst.CallWithContext(context.WithValue(tctx, httpCallKey{}, hc), fn, input)
+	rc, out, err := inst.CallWithContext(context.WithValue(tctx, callKey{}, hc), fn, input)
 	inst.running(nil)
 	cause := context.Cause(tctx)
 	if err == nil && rc == 0 {
@@ -582,6 +582,10 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 			return nil, ctx.Err()
 		}
 		return nil, p.failure(abi.FailureTimeout, CodeTimeout, "plugin %q function %q ran longer than its timeout of %s and was stopped", p.name, fn, p.s.Timeout)
+	}
+	if err != nil && hc.output > 0 {
+		p.discard(ctx, inst)
+		return nil, p.failure(abi.FailureApplication, CodeOutputTooLarge, "plugin %q function %q set an output of %d bytes, more than its output limit of %d", p.name, fn, hc.output, p.s.MaxOutput)
 	}
 	if err != nil && hc.refused != nil {
 		p.discard(ctx, inst)

@@ -158,7 +158,7 @@ func TestCalls(t *testing.T) {
 		{name: "kernel fail", p: kernel, fn: "fail", in: "no way", code: CodeError, contains: "fail: no way"},
 		{name: "trap", p: kernel, fn: "trap", code: CodeTrap, contains: `plugin "kernel" function "trap" trapped: wasm error: unreachable`},
 		{name: "memory bomb", p: kernel, fn: "grow", code: CodeTrap, contains: "its memory limit is 64 pages"},
-		{name: "output too large", p: kernel, fn: "big", code: CodeOutputTooLarge, contains: "returned 131072 bytes, more than its output limit of 65536"},
+		{name: "output too large", p: kernel, fn: "big", code: CodeOutputTooLarge, contains: "set an output of 131072 bytes, more than its output limit of 65536"},
 		{name: "no function", p: kernel, fn: "missing", code: CodeNoFunction, contains: `has no function "missing" (it has big, echo, fail, grow, log, noop, spin, trap)`},
 		// After the failures, the instances left in the pool still work.
 		{name: "echo after failures", p: kernel, fn: "echo", in: "again", want: "again"},
