@@ -453,6 +453,11 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	return i, nil
 }
 
+// maxErrorMessage bounds the message of a failure a plugin sets, in bytes: the rest is cut.
+// The failure is recorded in the orchestration's history, and the message may be as large
+// as the plugin's memory.
+const maxErrorMessage = 64 << 10
+
 // maxLogLine bounds a plugin's log message, in bytes, as an orchestration's is bounded: the
 // rest is cut (a plugin's message may be as large as its memory).
 const maxLogLine = 64 << 10
@@ -597,6 +602,9 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 		msg := inst.GetErrorWithContext(context.WithoutCancel(ctx))
 		if msg != "" && err.Error() == msg {
 			p.put(ctx, inst)
+			if len(msg) > maxErrorMessage {
+				msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "…"
+			}
 			return nil, p.failure(abi.FailureApplication, CodeError, "%s", msg)
 		}
 		p.discard(ctx, inst)

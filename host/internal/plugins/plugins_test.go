@@ -576,6 +576,17 @@ func (b *syncBuffer) Reset() {
 	b.buf.Reset()
 }
 
+// TestLargeError: the message of a plugin's error is cut at maxErrorMessage (it is recorded
+// in the orchestration's history).
+func TestLargeError(t *testing.T) {
+	p := load(t, New(Config{}), "wat/kernel.wasm", settings())
+	_, err := p.Call(context.Background(), "fail", bytes.Repeat([]byte("x"), maxErrorMessage+1000))
+	f := failureOf(t, err)
+	if f.Code != CodeError || len(f.Message) != maxErrorMessage+len("…") || !strings.HasPrefix(f.Message, "fail: xxx") {
+		t.Fatalf("failure %s of %d bytes, want %s of %d", f.Code, len(f.Message), CodeError, maxErrorMessage+len("…"))
+	}
+}
+
 // TestIdleMemory: the idle instances of all plugins hold at most Config.IdleMemory, each
 // counted at twice its memory limit; an instance beyond it is closed after its call.
 func TestIdleMemory(t *testing.T) {
