@@ -200,6 +200,19 @@ func (m *Manager) Load(ctx context.Context, name string, wasm []byte, s Settings
 	if err != nil {
 		return nil, err
 	}
+	var bad []string
+	for _, fn := range info.Functions {
+		// An activity's name is shown by the console, the CLI and the logs: no control or
+		// invisible characters (a bidirectional override could disguise it), bounded.
+		if fn == "" {
+			bad = append(bad, `the activity name of its function "" would end with its plugin's name and a dot`)
+		} else if err := abi.CheckName(name + "." + fn); err != nil {
+			bad = append(bad, fmt.Sprintf("the activity name of its function %q %v", truncated(fn), err))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(bad, "; "))
+	}
 	if err := CheckHosts(s.AllowedHosts); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

@@ -611,3 +611,46 @@ func TestIdleMemory(t *testing.T) {
 		t.Fatalf("%d idle instances of b once a's was closed, want 1", b.Idle())
 	}
 }
+
+// exportsWasm is a module exporting a function () -> i32 under each of names.
+func exportsWasm(names ...string) []byte {
+	b := []byte("\x00asm\x01\x00\x00\x00")
+	section := func(id byte, body []byte) {
+		b = append(appendUleb(append(b, id), uint64(len(body))), body...)
+	}
+	section(1, []byte{1, 0x60, 0, 1, 0x7f}) // one type: () -> i32
+	funcs, exports, code := appendUleb(nil, uint64(len(names))), appendUleb(nil, uint64(len(names))), appendUleb(nil, uint64(len(names)))
+	for i, n := range names {
+		funcs = append(funcs, 0)
+		exports = append(appendUleb(exports, uint64(len(n))), n...)
+		exports = appendUleb(append(exports, 0), uint64(i))
+		code = append(code, 4, 0, 0x41, 0, 0x0b) // i32.const 0
+	}
+	section(3, funcs)
+	section(7, exports)
+	section(10, code)
+	return b
+}
+
+// TestFunctionNames: a function whose activity name could not be an activity's (control or
+// invisible characters, too long) is refused, naming it.
+func TestFunctionNames(t *testing.T) {
+	m := New(Config{})
+	if p, err := m.Load(context.Background(), "fine", exportsWasm("ok", "também"), settings()); err != nil {
+		t.Fatal(err)
+	} else {
+		p.Close(context.Background())
+	}
+	tests := []struct{ name, want string }{
+		{"evil\u202egnp.exe", `function "evil\u202egnp.exe" holds the invisible or control character U+202E`},
+		{"line\nbreak", `holds the invisible or control character U+000A`},
+		{"", `function "" `},
+		{strings.Repeat("x", 1100), "more than 1024"},
+	}
+	for _, tt := range tests {
+		_, err := m.Load(context.Background(), "p", exportsWasm("ok", tt.name), settings())
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("a function named %q: %v, want ErrInvalid with %q", truncated(tt.name), err, tt.want)
+		}
+	}
+}
