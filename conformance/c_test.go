@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,9 @@ import (
 	durable "github.com/durohost/durohost/guest-sdk/go"
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/store"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 // cGuest is the C test guest: guest.c built with the C guest SDK into committed fixtures
@@ -248,4 +252,144 @@ func TestCSDK(t *testing.T) {
 			t.Errorf("the logs lack %q:\n%s", want, logs.String())
 		}
 	})
+}
+
+// cAnswers scripts the host functions for runCScripted: the StartInfo, the completion of every
+// handle, and a length the second call of a size-then-read result adds to the true one.
+type cAnswers struct {
+	startInfo, completion []byte
+	skew                  int32
+}
+
+// cRun is what runCScripted saw: the outcome passed to complete (nil when none), the error of
+// durohost_run (a trap), the guest's logs, and the caps of the result calls.
+type cRun struct {
+	outcome *abi.Outcome
+	err     error
+	logs    string
+	caps    []int32
+}
+
+// runCScripted runs durohost_run of the C test guest once against host functions that give
+// the scripted answers (which the real host never would: malformed or unusual CBOR).
+func runCScripted(t *testing.T, a cAnswers) cRun {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var run cRun
+	var logs strings.Builder
+	sizeThenRead := func(m api.Module, answer []byte, p, c, skew int32) int32 {
+		if int(c) >= len(answer) {
+			m.Memory().Write(uint32(p), answer)
+		}
+		return int32(len(answer)) + skew
+	}
+	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, c int32) int32 {
+		return sizeThenRead(m, a.startInfo, p, c, 0)
+	}).Export("start_info").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 1 }).Export("schedule").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("await").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, _ uint32, p, c int32) int32 {
+		run.caps = append(run.caps, c)
+		skew := int32(0)
+		if len(run.caps) > 1 {
+			skew = a.skew
+		}
+		return sizeThenRead(m, a.completion, p, c, skew)
+	}).Export("result").
+		NewFunctionBuilder().WithFunc(func(context.Context, uint32) int32 { return 0 }).Export("cancel").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("set_status").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, n int32) int32 {
+		b, _ := m.Memory().Read(uint32(p), uint32(n))
+		run.outcome = &abi.Outcome{}
+		if err := abi.Unmarshal(b, run.outcome); err != nil {
+			t.Errorf("the guest's outcome %x: %v", b, err)
+		}
+		return 0
+	}).Export("complete").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, _, p, n int32) {
+		b, _ := m.Memory().Read(uint32(p), uint32(n))
+		logs.Write(b)
+		logs.WriteString("\n")
+	}).Export("log").
+		NewFunctionBuilder().WithFunc(func(context.Context) int32 { return 0 }).Export("is_replaying").
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.InstantiateWithConfig(ctx, readCFixture(t, "guest.wasm"), wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, run.err = mod.ExportedFunction(abi.ExportRun).Call(ctx)
+	run.logs = logs.String()
+	return run
+}
+
+// TestCSDKHostAnswers feeds the C SDK host answers the real host never gives: StartInfo and
+// completions with unknown or duplicate keys, trailing bytes, truncation, indefinite lengths,
+// longer heads than needed (valid CBOR), and a size-then-read whose second length differs.
+// The orchestration is c_memory with input 1: it calls an activity with "x" and completes
+// with {"len":1} when the result is "x" again.
+func TestCSDKHostAnswers(t *testing.T) {
+	entries := []byte("\x02\x68c_memory\x04\x61i\x05\x01\x06\x411")
+	info := append([]byte{0xa4}, entries...)
+	ok := []byte("\xa1\x01\x43\"x\"")
+	big := append([]byte("\xa1\x01\x59\x4e\x20"), bytes.Repeat([]byte("y"), 20000)...)
+	for _, tc := range []struct {
+		name         string
+		info, answer []byte
+		skew         int32
+		output       string // completed with this output
+		code         string // or failed with this code
+		message      string // and a message holding this
+		trap         string // or trapped, logging this
+	}{
+		{name: "ok", info: info, answer: ok, output: `{"len":1}`},
+		{name: "long heads", info: []byte("\xb8\x04\x18\x02\x78\x08c_memory\x19\x00\x04\x61i\x1a\x00\x00\x00\x05\x1b\x00\x00\x00\x00\x00\x00\x00\x01\x06\x41" + "1"),
+			answer: []byte("\xb9\x00\x01\x1a\x00\x00\x00\x01\x5b\x00\x00\x00\x00\x00\x00\x00\x03\"x\""), output: `{"len":1}`},
+		{name: "start info unknown key", info: append(append([]byte{0xa5}, entries...), 0x0a, 0x00), code: abi.CodeBadMessage, message: "unknown StartInfo field"},
+		{name: "start info duplicate key", info: append(append([]byte{0xa5}, entries...), 0x05, 0x02), code: abi.CodeBadMessage, message: "duplicate key"},
+		{name: "start info trailing bytes", info: append(slices.Clone(info), 0x00), code: abi.CodeBadMessage, message: "trailing bytes"},
+		{name: "start info truncated", info: info[:len(info)-1], code: abi.CodeBadMessage, message: "truncated message"},
+		{name: "start info indefinite", info: append(append([]byte{0xbf}, entries...), 0xff), code: abi.CodeBadMessage, message: "indefinite length"},
+		{name: "start info empty", info: []byte{}, code: abi.CodeBadMessage, message: "truncated message"},
+		{name: "failure", info: info, answer: []byte("\xa1\x02\xa3\x01\x01\x02\x64boom\x03\x66failed"), code: "boom", message: "failed"},
+		{name: "completion empty", info: info, answer: []byte{}, trap: "decode completion of handle 1: truncated message"},
+		{name: "completion unknown key", info: info, answer: []byte("\xa1\x03\x40"), trap: "unknown completion field"},
+		{name: "completion duplicate key", info: info, answer: []byte("\xa2\x01\x40\x01\x40"), trap: "duplicate key"},
+		{name: "completion trailing bytes", info: info, answer: append(slices.Clone(ok), 0xf6), trap: "trailing bytes"},
+		{name: "completion not a map", info: info, answer: []byte("\x43\"x\""), trap: "expected a map"},
+		{name: "failure unknown field", info: info, answer: []byte("\xa1\x02\xa2\x01\x01\x05\x00"), trap: "unknown failure field"},
+		{name: "failure code not text", info: info, answer: []byte("\xa1\x02\xa2\x01\x01\x02\x41x"), trap: "expected a text string"},
+		{name: "size then read", info: info, answer: big, output: `{"len":-1}`},
+		{name: "size then read, another size", info: info, answer: big, skew: 1, trap: "size 20005, then 20006"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := runCScripted(t, cAnswers{startInfo: tc.info, completion: tc.answer, skew: tc.skew})
+			switch {
+			case tc.trap != "":
+				if run.err == nil || !strings.Contains(run.logs, tc.trap) {
+					t.Errorf("error %v, outcome %+v, logs %q; want a trap logging %q", run.err, run.outcome, run.logs, tc.trap)
+				}
+			case run.err != nil || run.outcome == nil:
+				t.Errorf("error %v, outcome %+v, logs %q", run.err, run.outcome, run.logs)
+			case tc.output != "":
+				if run.outcome.Kind != abi.OutcomeCompleted || string(run.outcome.Output) != tc.output {
+					t.Errorf("outcome %+v (%s); want completed with %s", run.outcome, run.outcome.Output, tc.output)
+				}
+			default:
+				f := run.outcome.Failure
+				if run.outcome.Kind != abi.OutcomeFailed || f == nil || f.Code != tc.code || !strings.Contains(f.Message, tc.message) {
+					t.Errorf("outcome %+v, failure %+v; want failed with %s and %q", run.outcome, f, tc.code, tc.message)
+				}
+			}
+			if tc.name == "size then read" && (len(run.caps) != 2 || run.caps[1] < int32(len(big))) {
+				t.Errorf("result calls with caps %v; want a second call with room for %d bytes", run.caps, len(big))
+			}
+		})
+	}
 }

@@ -721,8 +721,7 @@ static const dh_error *read_completion(uint32_t h, dh_bytes *result) {
 	uint64_t n = 0, key;
 	dh_bytes res = {0};
 	dh_error *err = NULL;
-	if (raw.len)
-		cr_map(&r, &n);
+	cr_map(&r, &n); /* an empty answer is no message: truncated */
 	uint32_t seen = 0;
 	for (uint64_t i = 0; i < n && !r.err; i++) {
 		if (!cr_key(&r, &seen, &key))
