@@ -163,13 +163,18 @@ func httpRequest(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) 
 	}
 	defer resp.Body.Close()
 	hc.status = int32(resp.StatusCode)
-	max := hc.p.s.MaxHTTPResponse
+	// The body goes into the plugin's memory: one larger than that memory is not read (the
+	// response limit is its uploader's choice).
+	max, what := hc.p.s.MaxHTTPResponse, "response limit"
+	if mem := int64(hc.p.s.MemoryPages) * 65536; mem < max {
+		max, what = mem, "memory limit"
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	switch {
 	case err != nil:
 		panic(fmt.Errorf("read the HTTP response: %v", err))
 	case int64(len(data)) > max:
-		panic(fmt.Errorf("the HTTP response body is larger than the plugin's limit of %d bytes", max))
+		panic(fmt.Errorf("the HTTP response body is larger than the plugin's %s of %d bytes", what, max))
 	case len(data) == 0:
 		stack[0] = 0
 		return

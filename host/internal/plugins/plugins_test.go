@@ -230,6 +230,8 @@ func TestHTTP(t *testing.T) {
 			http.Error(w, "no such page", http.StatusNotFound)
 		case "/redirect":
 			http.Redirect(w, r, target, http.StatusFound)
+		case "/huge":
+			w.Write(bytes.Repeat([]byte("x"), 64*65536+1))
 		}
 	}))
 	defer srv.Close()
@@ -255,6 +257,8 @@ func TestHTTP(t *testing.T) {
 	s.PrivateNetwork = true
 	s.MaxHTTPResponse = 4
 	small := load(t, m, "assemblyscript/fetch.wasm", s)
+	s.MaxHTTPResponse = 1 << 40 // more than its memory of 64 pages
+	unbounded := load(t, m, "assemblyscript/fetch.wasm", s)
 	tests := []struct {
 		name     string
 		p        *Plugin
@@ -273,7 +277,8 @@ func TestHTTP(t *testing.T) {
 		{name: "not public: IP literal", p: public, url: srv.URL + "/hello", code: CodeHTTPForbidden, contains: "HTTP connection to 127.0.0.1 is not allowed: a loopback address"},
 		{name: "not public: name", p: public, url: "http://localhost:" + port + "/hello", code: CodeHTTPForbidden, contains: "is not allowed: a loopback address"},
 		{name: "scheme", p: fetch, url: "file:///etc/passwd", code: CodeHostCall, contains: "the scheme must be http or https"},
-		{name: "response too large", p: small, url: srv.URL + "/hello", code: CodeHostCall, contains: "larger than the plugin's limit of 4 bytes"},
+		{name: "response too large", p: small, url: srv.URL + "/hello", code: CodeHostCall, contains: "larger than the plugin's response limit of 4 bytes"},
+		{name: "response larger than memory", p: unbounded, url: srv.URL + "/huge", code: CodeHostCall, contains: "larger than the plugin's memory limit of 4194304 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
