@@ -246,6 +246,11 @@
   // encodeJSON encodes a value as the Go SDK does (JSON.stringify with Go's escapes, RawJSON
   // embedded compacted).
   function encodeJSON(v) {
+    if (v === null || v === undefined || typeof v !== "object") {
+      // The common case of a scalar, without a replacer.
+      const t = JSON.stringify(v === undefined ? null : v);
+      return utf8(/[<>&\u2028\u2029]/.test(t) ? goEscape(t) : t);
+    }
     const raws = [];
     let s = JSON.stringify(v === undefined ? null : v, (k, x) => {
       if (x instanceof RawJSON) {

