@@ -130,7 +130,7 @@ func replayCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "replay",
 		Usage:     "replay a recorded history against a module build and report the first divergence",
-		ArgsUsage: "<module.wasm | Go package dir>",
+		ArgsUsage: "<module.wasm | guest project directory>",
 		Description: `Replays one execution's history against the module, as the host would after a restart,
 and prints "compatible" or the first divergence: the event index, what the history recorded
 and what the module did now. Exit code 0 when compatible, 1 on a divergence or an error.
@@ -155,7 +155,7 @@ namespace's instances a caller may read (a store holds every namespace's).`,
 
 func replayAction(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return exitWith(exitError, "replay: want one module (a .wasm file or a Go guest package directory) (see 'durohost replay --help')")
+		return exitWith(exitError, "replay: want one module (a .wasm file or a guest project directory) (see 'durohost replay --help')")
 	}
 	if (c.String("history") == "") == (c.String("instance") == "") {
 		return exitWith(exitError, "replay: give --history FILE or --instance ID (with --server), one of them")

@@ -27,13 +27,16 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run an orchestration until it completes and print its output",
-		ArgsUsage: "<module.wasm | Go guest package directory>",
+		ArgsUsage: "<module.wasm | guest project directory>",
 		Description: `Loads the module, starts its orchestration with --input and runs a host until the
 instance ends. The output (JSON) is printed on stdout; the instance ID, the database
 and the progress of the instance are printed on stderr.
 
-The module is a .wasm file, or the directory of a Go guest package, which is compiled
-with the local Go toolchain (GOOS=wasip1 GOARCH=wasm) and cached.
+The module is a .wasm file, or a guest project directory, built and cached: a Go guest
+package (compiled with the local Go toolchain, GOOS=wasip1 GOARCH=wasm), a Cargo project
+(Debian's rustc for wasm32), an AssemblyScript project (package.json and asconfig.json, with
+npm), a C project (a Makefile, or .c files, with clang for wasm32-wasi), or a directory with
+a main.js or a main.py (bundled with the embedded JavaScript or Python runtime: no toolchain).
 
 The instance lives in the store (--store: a SQLite file, by default durohost.db in your
 data directory, or a PostgreSQL URL): when durohost stops (Ctrl-C, --timeout, a crash),
@@ -83,7 +86,7 @@ Examples:
 func runAction(c *cli.Context) error {
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	if c.NArg() != 1 {
-		return exitWith(exitError, "run: expected one module (a .wasm file or a Go guest package directory), got %d arguments (see 'durohost run --help')", c.NArg())
+		return exitWith(exitError, "run: expected one module (a .wasm file or a guest project directory), got %d arguments (see 'durohost run --help')", c.NArg())
 	}
 	modArg := c.Args().First()
 	resume := c.String("resume")
@@ -247,7 +250,7 @@ func readModule(ctx context.Context, arg string, b *guestBuilder) ([]byte, error
 		return nil, fmt.Errorf("module %s: %v", arg, err)
 	}
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return nil, fmt.Errorf("module %s is not a WebAssembly module (it does not start with \\0asm): give a .wasm file or a Go guest package directory", arg)
+		return nil, fmt.Errorf("module %s is not a WebAssembly module (it does not start with \\0asm): give a .wasm file or a guest project directory (Go, Rust, AssemblyScript, C, JavaScript, Python)", arg)
 	}
 	return wasm, nil
 }
