@@ -117,7 +117,9 @@ typedef void (*dh_orchestration)(dh_ctx *ctx, dh_bytes input);
  * dh_register registers fn under name (and version, "" for none). Call it before the host runs
  * the module: from a constructor, which DH_REGISTER writes for you. A request naming a version
  * runs exactly that version; one without runs the highest ("1.10" > "1.9" > "1" > "").
- * Registering a name and version twice, or more than DH_MAX_ORCHESTRATIONS, traps.
+ * Registering a name and version twice, or more than DH_MAX_ORCHESTRATIONS, traps. The SDK
+ * keeps the pointers (no copy, and no arena exists yet): name and version must live as long as
+ * the module, as string literals do.
  */
 void dh_register(const char *name, const char *version, dh_orchestration fn);
 
