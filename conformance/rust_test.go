@@ -16,8 +16,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host"
+	"github.com/durohost/durohost/store"
 	"github.com/durohost/durohost/store/sqlite"
 )
 
@@ -225,5 +227,107 @@ func BenchmarkColdReplay(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRustPanic checks what the Rust SDK promises for a panicking orchestration: on wasm32 a
+// panic aborts, so the SDK reports it with complete before the trap, and the host records the
+// application failure `panic` (not DH-TRAP-001) with the Go SDK's message, which replays
+// unchanged. sc_select panics on a future kind it does not know.
+func TestRustPanic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := readRustGuest(t, "guest.wasm")
+	if _, err := h.LoadModule(ctx, guest); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop(context.Background()) })
+	for _, tc := range []struct {
+		name, orchestration, input, event, message string
+	}{
+		{"first turn", "sc_select", `{"futures":[{"kind":"bogus"}]}`, "",
+			`orchestration sc_select panicked: unknown future kind "bogus"`},
+		// The second step dequeues from a queue with no name, which the SDK refuses with a
+		// panic, in the turn the event "a" starts (the instance was parked in await).
+		{"after a wait", "sc_receive", `{"steps":[{"event":"a"},{}]}`, "a",
+			`orchestration sc_receive panicked: durohost: dequeue with an empty queue name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := h.Client().Start(ctx, tc.orchestration, []byte(tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.event != "" {
+				waitForKind(ctx, t, h, id, history.KindEventSubscribed) // parked in await
+				if err := h.Client().RaiseEvent(ctx, id, tc.event, []byte(`1`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			inst, err := h.Client().Wait(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := inst.Failure
+			if inst.Status != store.StatusFailed || f == nil || f.Kind != abi.FailureApplication || f.Code != "panic" || f.Message != tc.message {
+				t.Fatalf("status %v, failure %+v; want failed with application failure panic: %s", inst.Status, f, tc.message)
+			}
+			if !strings.HasPrefix(string(f.Details), `"panicked at `) || !strings.Contains(string(f.Details), ".rs:") {
+				t.Errorf("details %q: want the JSON string \"panicked at FILE:LINE:COLUMN\"", f.Details)
+			}
+			events, err := h.Client().History(ctx, id, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turns := 0
+			for _, e := range events {
+				if e.Kind == history.KindTurnStarted {
+					turns++
+				}
+			}
+			wantTurns := 1
+			if tc.event != "" {
+				wantTurns = 2
+			}
+			if turns != wantTurns {
+				t.Errorf("the history has %d turns, want %d", turns, wantTurns)
+			}
+			r, err := h.Replayer(ctx, guest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if d, err := r.Replay(ctx, id, 1, events); err != nil || d != nil {
+				t.Fatalf("replaying the panic: %v %v", d, err)
+			}
+		})
+	}
+}
+
+// waitForKind waits until the history of the instance's first execution holds an event of
+// kind k.
+func waitForKind(ctx context.Context, t *testing.T, h *host.Host, id string, k history.Kind) {
+	t.Helper()
+	for {
+		events, err := h.Client().History(ctx, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.Kind == k {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("instance %s: no event of kind %v in its history: %v", id, k, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
