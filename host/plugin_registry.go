@@ -200,6 +200,9 @@ func (ph *pluginHost) activity(name, fn string) runtime.ActivityFunc {
 		ns := ""
 		if info, ok := runtime.ActivityInfoFrom(ctx); ok {
 			ns = info.Namespace
+			// The operator's HTTP hosts of the namespace bound its plugins as they bound the
+			// built-in http activity.
+			ctx = plugins.WithHTTPPolicy(ctx, info.HTTPHosts)
 		}
 		for attempt := 0; ; attempt++ {
 			l, err := ph.resolve(ctx, ns, name)

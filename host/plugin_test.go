@@ -243,6 +243,35 @@ func TestPluginHTTP(t *testing.T) {
 	}
 }
 
+// TestPluginNamespaceHTTPPolicy: the HTTP hosts of a namespace's policy bound its plugins'
+// requests as they bound the built-in http activity's, whatever the plugin allows.
+func TestPluginNamespaceHTTPPolicy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"hello":"loopback"}`)
+	}))
+	defer srv.Close()
+	e := newEnv(t, host.WithNamespacePolicy(func(ns string) host.NamespacePolicy {
+		if ns == "fenced" {
+			return host.NamespacePolicy{HTTPHosts: []string{"api.example.org"}}
+		}
+		return host.NamespacePolicy{}
+	}))
+	for _, ns := range []string{"fenced", "open"} {
+		_, err := e.st.PutModule(context.Background(), store.ModulePut{Namespace: ns, Wasm: testguest.Build(t, featuresGuest, ""),
+			Registrations: []store.Registration{{Kind: store.RegistrationOrchestration, Name: "sc_call", Version: "sha256:0123456789abcdef"}}})
+		must(t, err)
+		registerPlugin(t, e.h, "assemblyscript/fetch.wasm", host.PluginSpec{Name: "fetch", Namespace: ns, AllowedHosts: []string{"127.0.0.1"}, PrivateNetwork: true})
+	}
+	in := e.call("fetch.get", srv.URL, nil, host.WithNamespace("open"), host.WithInstanceID("o1"))
+	if string(in.Output) != `{"hello":"loopback"}` {
+		t.Fatalf("a namespace without HTTP hosts: %s", in.Output)
+	}
+	in = e.call("fetch.get", srv.URL, nil, host.WithNamespace("fenced"), host.WithInstanceID("f1"))
+	if c := caughtIn(t, in.Output); c.Error == nil || c.Error.Code != host.CodePluginHTTPForbidden || !strings.Contains(c.Error.Message, "api.example.org") {
+		t.Fatalf("a namespace whose HTTP hosts do not hold the plugin's: %s, want %s", in.Output, host.CodePluginHTTPForbidden)
+	}
+}
+
 // TestPluginStore: PutPlugin keeps a plugin in the store, where another host on the store
 // finds it (SyncPlugins); versions are immutable; a deleted plugin is no longer called.
 func TestPluginStore(t *testing.T) {

@@ -42,6 +42,7 @@ const maxRedirects = 10
 // callState is the state of one call the host's functions keep, in its context.
 type callState struct {
 	p      *Plugin
+	policy *policy // the namespace's HTTP hosts (WithHTTPPolicy), nil for none
 	status int32
 	// refused is the request the host refused during the call (a host not allowed, an
 	// address not public), if any.
@@ -128,7 +129,7 @@ func httpRequest(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) 
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
 		panic(fmt.Errorf("HTTP request URL %q: the scheme must be http or https", truncated(r.URL)))
 	}
-	if err := hc.p.checkHost(u.Hostname()); err != nil {
+	if err := hc.checkURL(u); err != nil {
 		hc.refused = err
 		panic(err)
 	}
@@ -189,12 +190,17 @@ func httpRequest(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) 
 // normHost is a host name as allowed hosts are matched: lower case, without a trailing dot.
 func normHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
 
-// checkHost refuses a host that none of the plugin's allowed hosts matches.
-func (p *Plugin) checkHost(host string) error {
-	if hostAllowed(p.globs, p.hosts, normHost(host)) {
-		return nil
+// checkURL refuses a URL whose host none of the plugin's allowed hosts matches, or that the
+// namespace's HTTP hosts do not allow.
+func (hc *callState) checkURL(u *url.URL) error {
+	host := u.Hostname()
+	if !hostAllowed(hc.p.globs, hc.p.hosts, normHost(host)) {
+		return &refusedError{fmt.Sprintf("HTTP request to host %q is not allowed", host)}
 	}
-	return &refusedError{fmt.Sprintf("HTTP request to host %q is not allowed", host)}
+	if hc.policy != nil && !hc.policy.allows(u) {
+		return &refusedError{fmt.Sprintf("HTTP request to %q is not among the HTTP hosts of the namespace's policy (%s)", u.Host, hostList(hc.policy.raw))}
+	}
+	return nil
 }
 
 // newHTTPClient returns the client of plugins' requests; private: whether it may connect to
@@ -233,7 +239,7 @@ func newHTTPClient(private bool) *http.Client {
 		if s := strings.ToLower(req.URL.Scheme); s != "http" && s != "https" {
 			return &refusedError{fmt.Sprintf("HTTP redirect to %q: the scheme must be http or https", truncated(req.URL.String()))}
 		}
-		if err := hc.p.checkHost(req.URL.Hostname()); err != nil {
+		if err := hc.checkURL(req.URL); err != nil {
 			return &refusedError{err.Error() + " (a redirect)"}
 		}
 		return nil

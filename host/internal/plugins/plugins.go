@@ -579,7 +579,7 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 	}
 	tctx, tcancel := context.WithTimeoutCause(ctx, p.s.Timeout, errTimedOut)
 	defer tcancel()
-	hc := &callState{p: p}
+	hc := &callState{p: p, policy: policyOf(ctx)}
 	inst.running(tctx)
 	rc, out, err := inst.CallWithContext(context.WithValue(tctx, callKey{}, hc), fn, input)
 	inst.running(nil)

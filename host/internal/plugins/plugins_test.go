@@ -248,6 +248,8 @@ func TestHTTP(t *testing.T) {
 	// Allowed host names are matched without case and trailing dot.
 	s.AllowedHosts = []string{"LocalHost."}
 	named := load(t, m, "assemblyscript/fetch.wasm", s)
+	s.AllowedHosts = []string{"127.0.0.1", "localhost"}
+	both := load(t, m, "assemblyscript/fetch.wasm", s)
 	// Without PrivateNetwork, an allowed host is refused at a loopback address, be it an IP
 	// literal or a name resolving to one (as a name a plugin's author controls may).
 	s.AllowedHosts = []string{"127.0.0.1", "localhost"}
@@ -263,11 +265,17 @@ func TestHTTP(t *testing.T) {
 		name     string
 		p        *Plugin
 		url      string
+		policy   []string // the namespace's HTTP hosts
 		want     string
 		code     string
 		contains string
 	}{
 		{name: "allowed", p: fetch, url: srv.URL + "/hello", want: "hello from loopback"},
+		{name: "namespace policy allows", p: fetch, url: srv.URL + "/hello", policy: []string{"example.org", "127.0.0.1:" + port}, want: "hello from loopback"},
+		{name: "namespace policy: other host", p: fetch, url: srv.URL + "/hello", policy: []string{"*.example.org"}, code: CodeHTTPForbidden, contains: "is not among the HTTP hosts of the namespace's policy (*.example.org)"},
+		{name: "namespace policy: other port", p: fetch, url: srv.URL + "/hello", policy: []string{"127.0.0.1:1"}, code: CodeHTTPForbidden, contains: "not among the HTTP hosts of the namespace's policy"},
+		{name: "namespace policy: none", p: fetch, url: srv.URL + "/hello", policy: []string{}, code: CodeHTTPForbidden, contains: "policy (none)"},
+		{name: "namespace policy: redirect", p: both, url: srv.URL + "/redirect", policy: []string{"127.0.0.1"}, code: CodeHTTPForbidden, contains: "not among the HTTP hosts of the namespace's policy (127.0.0.1) (a redirect)"},
 		{name: "status", p: fetch, url: srv.URL + "/missing", code: CodeError, contains: "status 404: no such page"},
 		{name: "forbidden host", p: fetch, url: "http://localhost:" + port + "/hello", code: CodeHTTPForbidden, contains: "is not allowed; its allowed hosts: 127.0.0.1"},
 		{name: "forbidden redirect", p: fetch, url: srv.URL + "/redirect", code: CodeHTTPForbidden, contains: `host "localhost" is not allowed (a redirect)`},
@@ -282,7 +290,11 @@ func TestHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := tt.p.Call(context.Background(), "get", []byte(tt.url))
+			ctx := context.Background()
+			if tt.policy != nil {
+				ctx = WithHTTPPolicy(ctx, tt.policy)
+			}
+			out, err := tt.p.Call(ctx, "get", []byte(tt.url))
 			if tt.code == "" {
 				if err != nil || string(out) != tt.want {
 					t.Fatalf("got %q, %v; want %q", out, err, tt.want)
