@@ -195,10 +195,10 @@ func normHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), "
 func (hc *callState) checkURL(u *url.URL) error {
 	host := u.Hostname()
 	if !hostAllowed(hc.p.globs, hc.p.hosts, normHost(host)) {
-		return &refusedError{fmt.Sprintf("HTTP request to host %q is not allowed", host)}
+		return &refusedError{fmt.Sprintf("HTTP request to host %q is not allowed", truncated(host))}
 	}
 	if hc.policy != nil && !hc.policy.allows(u) {
-		return &refusedError{fmt.Sprintf("HTTP request to %q is not among the HTTP hosts of the namespace's policy (%s)", u.Host, hostList(hc.policy.raw))}
+		return &refusedError{fmt.Sprintf("HTTP request to %q is not among the HTTP hosts of the namespace's policy (%s)", truncated(u.Host), hostList(hc.policy.raw))}
 	}
 	return nil
 }

@@ -466,9 +466,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	return i, nil
 }
 
-// maxErrorMessage bounds the message of a failure a plugin sets, in bytes: the rest is cut.
-// The failure is recorded in the orchestration's history, and the message may be as large
-// as the plugin's memory.
+// maxErrorMessage bounds the message of a call's failure, in bytes: the rest is cut. The
+// failure is recorded in the orchestration's history, and what the plugin puts in it (its
+// error, a URL it asked for) may be as large as its memory.
 const maxErrorMessage = 64 << 10
 
 // maxLogLine bounds a plugin's log message, in bytes, as an orchestration's is bounded: the
@@ -615,9 +615,6 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 		msg := inst.GetErrorWithContext(context.WithoutCancel(ctx))
 		if msg != "" && err.Error() == msg {
 			p.put(ctx, inst)
-			if len(msg) > maxErrorMessage {
-				msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "…"
-			}
 			return nil, p.failure(abi.FailureApplication, CodeError, "%s", msg)
 		}
 		p.discard(ctx, inst)
@@ -640,8 +637,14 @@ func (p *Plugin) Call(ctx context.Context, fn string, input []byte) ([]byte, err
 	return nil, p.failure(abi.FailureApplication, CodeError, "plugin %q function %q returned code %d", p.name, fn, rc)
 }
 
+// failure is a failure of a call. Its message, which holds what the plugin set or asked for
+// (its error, a URL), is cut at maxErrorMessage.
 func (p *Plugin) failure(kind abi.FailureKind, code, format string, args ...any) *abi.Failure {
-	return &abi.Failure{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	if len(msg) > maxErrorMessage {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "…"
+	}
+	return &abi.Failure{Kind: kind, Code: code, Message: msg}
 }
 
 func hostList(hosts []string) string {

@@ -284,6 +284,8 @@ func TestHTTP(t *testing.T) {
 		{name: "case and trailing dot", p: named, url: "http://LOCALHOST:" + port + "/hello", want: "hello from loopback"},
 		{name: "not public: IP literal", p: public, url: srv.URL + "/hello", code: CodeHTTPForbidden, contains: "HTTP connection to 127.0.0.1 is not allowed: a loopback address"},
 		{name: "not public: name", p: public, url: "http://localhost:" + port + "/hello", code: CodeHTTPForbidden, contains: "is not allowed: a loopback address"},
+		{name: "long URL, forbidden", p: fetch, url: "http://" + strings.Repeat("a", maxErrorMessage) + ".org/", code: CodeHTTPForbidden, contains: "is not allowed"},
+		{name: "long URL, refused", p: fetch, url: "http://127.0.0.1:1/" + strings.Repeat("a", maxErrorMessage), code: CodeHostCall, contains: "a host function failed"},
 		{name: "scheme", p: fetch, url: "file:///etc/passwd", code: CodeHostCall, contains: "the scheme must be http or https"},
 		{name: "response too large", p: small, url: srv.URL + "/hello", code: CodeHostCall, contains: "larger than the plugin's response limit of 4 bytes"},
 		{name: "response larger than memory", p: unbounded, url: srv.URL + "/huge", code: CodeHostCall, contains: "larger than the plugin's memory limit of 4194304 bytes"},
@@ -303,7 +305,10 @@ func TestHTTP(t *testing.T) {
 			}
 			f := failureOf(t, err)
 			if f.Code != tt.code || !strings.Contains(f.Message, tt.contains) {
-				t.Fatalf("failure %v, want code %s with %q", f, tt.code, tt.contains)
+				t.Fatalf("failure %s %s, want code %s with %q", f.Code, truncated(f.Message), tt.code, tt.contains)
+			}
+			if len(f.Message) > maxErrorMessage+len("…") {
+				t.Fatalf("a failure message of %d bytes, more than %d", len(f.Message), maxErrorMessage)
 			}
 		})
 	}
