@@ -76,6 +76,11 @@ func TestRunHelloCFixture(t *testing.T) {
 	if !strings.Contains(r.stderr, "log info: greeted name=World greetings=3") {
 		t.Errorf("stderr lacks the orchestration's log line:\n%s", r.stderr)
 	}
+	long := strings.Repeat("é", 300) // 600 bytes: more than a fixed buffer would hold
+	r = runCLI("run", filepath.Join(cExample("hello"), "hello.wasm"), "--input", `"`+long+`"`, "--db", db)
+	if want := fmt.Sprintf(`"Hello, %[1]s! Bonjour, %[1]s! Hola, %[1]s!"`, long); r.code != 0 || !jsonEqual(t, r.stdout, want) {
+		t.Errorf("a long name: want every greeting whole and exit code 0, got %v", r)
+	}
 	r = runCLI("run", filepath.Join(cExample("hello"), "hello.wasm"), "--input", `42`, "--db", db)
 	if r.code == 0 || !strings.Contains(r.stderr, "bad_payload") {
 		t.Errorf("a number as the name: want a bad_payload failure, got %v", r)

@@ -42,8 +42,10 @@ static void hello(dh_ctx *ctx, dh_bytes input) {
 	dh_buf out; /* the output, built in the SDK's arena: no malloc, nothing to free */
 	dh_buf_init(&out, ctx);
 	for (size_t i = 0; i < sizeof greetings / sizeof *greetings; i++) {
-		char text[256];
-		snprintf(text, sizeof text, greetings[i], name);
+		/* Measure, then format into the arena: a fixed buffer would cut a long name short. */
+		int n = snprintf(NULL, 0, greetings[i], name);
+		char *text = dh_alloc(ctx, (size_t)n + 1);
+		snprintf(text, (size_t)n + 1, greetings[i], name);
 		dh_buf arg;
 		dh_buf_init(&arg, ctx);
 		dh_json_string(&arg, text, strlen(text));
