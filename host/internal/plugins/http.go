@@ -260,6 +260,8 @@ var nonPublic = []struct {
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "NAT64"},
 	{netip.MustParsePrefix("2002::/16"), "6to4"},
 	{netip.MustParsePrefix("2001::/32"), "Teredo"},
+	{netip.MustParsePrefix("fec0::/10"), "site-local"},
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
 }
 
 // notPublic says why a is not a public address ("" when it is).

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -673,6 +674,23 @@ func TestFunctionNames(t *testing.T) {
 		_, err := m.Load(context.Background(), "p", exportsWasm("ok", tt.name), settings())
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("a function named %q: %v, want ErrInvalid with %q", truncated(tt.name), err, tt.want)
+		}
+	}
+}
+
+// TestNotPublic: the addresses a plugin without PrivateNetwork may not connect to.
+func TestNotPublic(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1": "loopback", "::1": "loopback", "::ffff:127.0.0.1": "loopback",
+		"10.1.2.3": "private", "172.16.0.1": "private", "192.168.1.1": "private", "fd00::1": "private",
+		"169.254.169.254": "link-local", "fe80::1": "link-local",
+		"0.0.0.0": "unspecified", "::": "unspecified", "0.1.2.3": `"this network"`,
+		"100.64.0.1": "shared (carrier-grade NAT)", "239.1.2.3": "multicast", "ff0e::1": "multicast", "224.0.0.1": "link-local",
+		"64:ff9b::7f00:1": "NAT64", "2002:7f00:1::": "6to4", "fec0::1": "site-local", "::7f00:1": "IPv4-compatible",
+		"8.8.8.8": "", "2001:4860:4860::8888": "", "93.184.216.34": "",
+	} {
+		if got := notPublic(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("notPublic(%s) = %q, want %q", addr, got, want)
 		}
 	}
 }
