@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,10 @@ type Metrics struct {
 	modLoaded, modHeld, modBytes, modCompiles       *prometheus.Desc
 	queue, queueErr                                 *prometheus.Desc
 	depthErrors                                     atomic.Int64
+
+	// orchestrations and activities bound the values of the orchestration and activity
+	// labels per namespace (guests choose them).
+	orchestrations, activities *nameLabels
 }
 
 // Histogram buckets, in seconds.
@@ -67,6 +72,9 @@ var (
 	waitBuckets     = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
 	eventBuckets    = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
 )
+
+// otherHelp tells, in the help of a metric labelled by guest names, how they are bounded.
+var otherHelp = fmt.Sprintf("A namespace's names past its first %d share the label value %s.", MaxNamesPerNamespace, OtherName)
 
 // NewMetrics returns the metrics of a host reading src.
 func NewMetrics(src Sources) *Metrics {
@@ -81,7 +89,9 @@ func NewMetrics(src Sources) *Metrics {
 		return prometheus.NewDesc(prometheus.BuildFQName(ns, "", name), help, labels, nil)
 	}
 	return &Metrics{
-		src: src,
+		src:            src,
+		orchestrations: newNameLabels(MaxNamesPerNamespace),
+		activities:     newNameLabels(MaxNamesPerNamespace),
 		turns: counter("turns_total", "Turns run by this host, by namespace, outcome (committed, dropped, abandoned, lock_lost, error) and mode (live: resumed a live instance; replay: replayed the history; new: nothing to replay).",
 			"namespace", "outcome", "mode"),
 		turnSeconds: histogram("turn_duration_seconds", "Wall time of a turn, from taking the instance to the end of its commit.", turnBuckets, "namespace", "outcome"),
@@ -89,10 +99,10 @@ func NewMetrics(src Sources) *Metrics {
 		messageWait: histogram("message_wait_seconds", "Age of a message when a turn consumes it (from its creation; a timer from when it was due), by kind (activity_completed, timer_fired, event_raised, ...).",
 			waitBuckets, "namespace", "kind"),
 		timerLate: histogram("timer_lateness_seconds", "How late a durable timer fires: from when it was due to the turn that consumes it.", waitBuckets, "namespace"),
-		started:   counter("orchestrations_started_total", "Executions started (first turns: new instances, children, continue-as-new).", "namespace", "orchestration"),
-		ended: counter("orchestrations_completed_total", "Executions ended, by status: completed, failed, cancelled or continued_as_new.",
+		started:   counter("orchestrations_started_total", "Executions started (first turns: new instances, children, continue-as-new). "+otherHelp, "namespace", "orchestration"),
+		ended: counter("orchestrations_completed_total", "Executions ended, by status: completed, failed, cancelled or continued_as_new. "+otherHelp,
 			"namespace", "orchestration", "status"),
-		acts: counter("activity_executions_total", "Activity attempts run by this host, by outcome (completed, failed, cancelled, abandoned, unregistered).",
+		acts: counter("activity_executions_total", "Activity attempts run by this host, by outcome (completed, failed, cancelled, abandoned, unregistered). "+otherHelp,
 			"namespace", "activity", "outcome"),
 		actSeconds: histogram("activity_duration_seconds", "Wall time of an activity attempt.", activityBuckets, "namespace", "activity", "outcome"),
 		actRetries: counter("activity_retries_total", "Activity attempts after the first delivery of their work item (the item was abandoned, or its host died).",
@@ -225,12 +235,12 @@ func (m *Metrics) turn(t *Turn, d time.Duration) {
 				m.timerLate.WithLabelValues(t.Namespace).Observe(max(0, float64(start-in.FireAt)/1e9))
 			}
 		case history.KindExecutionStarted:
-			m.started.WithLabelValues(t.Namespace, in.Name).Inc()
+			m.started.WithLabelValues(t.Namespace, m.orchestrations.value(t.Namespace, in.Name)).Inc()
 		}
 	}
 	for k := range t.Events {
 		if ev := &t.Events[k]; ev.Kind.IsTerminal() {
-			m.ended.WithLabelValues(t.Namespace, t.Orchestration, endStatus(ev.Kind)).Inc()
+			m.ended.WithLabelValues(t.Namespace, m.orchestrations.value(t.Namespace, t.Orchestration), endStatus(ev.Kind)).Inc()
 		}
 	}
 }
@@ -251,12 +261,13 @@ func endStatus(k history.Kind) string {
 }
 
 func (m *Metrics) activity(a *Activity, d time.Duration) {
-	m.acts.WithLabelValues(a.Namespace, a.Name, string(a.Outcome)).Inc()
+	name := m.activities.value(a.Namespace, a.Name)
+	m.acts.WithLabelValues(a.Namespace, name, string(a.Outcome)).Inc()
 	if a.Outcome != ActivityUnregistered {
-		m.actSeconds.WithLabelValues(a.Namespace, a.Name, string(a.Outcome)).Observe(d.Seconds())
+		m.actSeconds.WithLabelValues(a.Namespace, name, string(a.Outcome)).Observe(d.Seconds())
 	}
 	if a.Attempt > 1 {
-		m.actRetries.WithLabelValues(a.Namespace, a.Name).Inc()
+		m.actRetries.WithLabelValues(a.Namespace, name).Inc()
 	}
 }
 

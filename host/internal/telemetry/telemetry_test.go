@@ -18,9 +18,11 @@ import (
 // collect returns the metrics c collects.
 func collect(t *testing.T, c prometheus.Collector) []*dto.Metric {
 	t.Helper()
-	ch := make(chan prometheus.Metric, 100)
-	c.Collect(ch)
-	close(ch)
+	ch := make(chan prometheus.Metric)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
 	var out []*dto.Metric
 	for m := range ch {
 		var d dto.Metric
@@ -181,5 +183,65 @@ func BenchmarkTurnHooks(b *testing.B) {
 				committedTurn(c.h, "ns", history.KindExecutionCompleted)
 			}
 		})
+	}
+}
+
+// TestGuestNameLabelsBounded: a namespace whose guests use many orchestration or activity
+// names gets at most MaxNamesPerNamespace series per metric and name label, the rest under
+// OtherName; another namespace keeps its own names.
+func TestGuestNameLabelsBounded(t *testing.T) {
+	m := NewMetrics(Sources{})
+	h := (*Hooks)(nil).With(m, nil)
+	const many = MaxNamesPerNamespace + 50
+	for k := range many {
+		a := &Activity{Namespace: "greedy", Name: fmt.Sprint("act-", k), Attempt: 2, Outcome: ActivityUnregistered}
+		h.ActivityEnd(h.ActivityStart(context.Background(), a), a)
+		a.SetOutcome(ActivityCompleted, nil)
+		h.ActivityEnd(h.ActivityStart(context.Background(), a), a)
+		tt := &Turn{Namespace: "greedy", Execution: 1}
+		ctx := h.TurnStart(context.Background(), tt)
+		name := fmt.Sprint("orch-", k)
+		tt.Committed([]history.Event{{Kind: history.KindExecutionStarted, Name: name}}, []history.Event{{Kind: history.KindExecutionCompleted}})
+		tt.SetOrchestration(name)
+		h.TurnEnd(ctx, tt)
+	}
+	for _, ns := range []string{"greedy", "quiet"} {
+		a := &Activity{Namespace: ns, Name: "act-0", Outcome: ActivityCompleted}
+		h.ActivityEnd(h.ActivityStart(context.Background(), a), a)
+	}
+	a := &Activity{Namespace: "quiet", Name: "late", Outcome: ActivityCompleted}
+	h.ActivityEnd(h.ActivityStart(context.Background(), a), a)
+
+	for _, tc := range []struct {
+		name string
+		c    prometheus.Collector
+		want int
+	}{
+		// greedy: MaxNamesPerNamespace names and _other, by outcome (unregistered, completed);
+		// quiet: act-0 and late, completed.
+		{"activity_executions_total", m.acts, 2*(MaxNamesPerNamespace+1) + 2},
+		{"activity_duration_seconds", m.actSeconds, MaxNamesPerNamespace + 1 + 2},
+		{"activity_retries_total", m.actRetries, MaxNamesPerNamespace + 1},
+		{"orchestrations_started_total", m.started, MaxNamesPerNamespace + 1},
+		{"orchestrations_completed_total", m.ended, MaxNamesPerNamespace + 1},
+	} {
+		if got := count(t, tc.c); got != tc.want {
+			t.Errorf("%s: %d series, want %d", tc.name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{m.acts.WithLabelValues("greedy", OtherName, string(ActivityCompleted)), many - MaxNamesPerNamespace},
+		{m.acts.WithLabelValues("greedy", "act-0", string(ActivityCompleted)), 2},
+		{m.acts.WithLabelValues("quiet", "act-0", string(ActivityCompleted)), 1},
+		{m.acts.WithLabelValues("quiet", "late", string(ActivityCompleted)), 1},
+		{m.started.WithLabelValues("greedy", OtherName), many - MaxNamesPerNamespace},
+		{m.ended.WithLabelValues("greedy", "orch-1", "completed"), 1},
+	} {
+		if got := value(t, tc.c); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.c.(prometheus.Metric).Desc(), got, tc.want)
+		}
 	}
 }
