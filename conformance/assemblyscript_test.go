@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +290,168 @@ func TestASGoFormats(t *testing.T) {
 	wantJSON, _ := json.Marshal(want)
 	if got := run(t, "as_duration", in); !bytes.Equal(got, wantJSON) {
 		t.Errorf("as_duration(%s) =\n%s, want\n%s", in, got, wantJSON)
+	}
+}
+
+// TestASPanic checks that a `throw` or an abort in an AssemblyScript orchestration fails the
+// execution as a Go panic does (the SDK's abort handler calls complete, then traps): the host
+// records the application failure `panic` with the Go SDK's message and details
+// "panicked at FILE:LINE:COLUMN", not DH-TRAP-001, in the live and the cold modes, and the
+// history replays unchanged. as_throw throws (the compiler gives the abort its place, which
+// goes into the details); sc_select aborts on a future kind it does not know; the SDK aborts
+// on a dequeue from a queue with no name (an abort() call has no place: no details).
+func TestASPanic(t *testing.T) {
+	guest := readASFixture(t, "guest.wasm")
+	for _, mode := range []struct {
+		name string
+		opts []host.Option
+	}{{"live", nil}, {"cold", []host.Option{host.WithLiveCache(0)}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			h, err := host.New(openSQLite(t), append([]host.Option{host.WithCompilationCache(cacheDir)}, mode.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.LoadModule(ctx, guest); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { h.Stop(context.Background()) })
+			for _, tc := range []struct {
+				name, orchestration, input, event, message string
+				place                                      bool
+			}{
+				{"throw", "as_throw", `"boom \u00e9"`, "", "orchestration as_throw panicked: boom \u00e9", true},
+				{"throw after a timer", "as_throw", `"later"`, "", "orchestration as_throw panicked: later", true},
+				{"first turn", "sc_select", `{"futures":[{"kind":"bogus"}]}`, "",
+					`orchestration sc_select panicked: unknown future kind "bogus"`, false},
+				// The second step dequeues from a queue with no name, which the SDK refuses
+				// with an abort, in the turn the event "a" starts (the instance was parked in
+				// await; in the cold mode that turn replays the first).
+				{"after a wait", "sc_receive", `{"steps":[{"event":"a"},{}]}`, "a",
+					`orchestration sc_receive panicked: durohost: dequeue with an empty queue name`, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					id, err := h.Client().Start(ctx, tc.orchestration, []byte(tc.input))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tc.event != "" {
+						waitForKind(ctx, t, h, id, history.KindEventSubscribed)
+						if err := h.Client().RaiseEvent(ctx, id, tc.event, []byte(`1`)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					inst, err := h.Client().Wait(ctx, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f := inst.Failure
+					if inst.Status != store.StatusFailed || f == nil || f.Kind != abi.FailureApplication || f.Code != "panic" || f.Message != tc.message {
+						t.Fatalf("status %v, failure %+v; want failed with application failure panic: %s", inst.Status, f, tc.message)
+					}
+					if tc.place && (!strings.HasPrefix(string(f.Details), `"panicked at `) || !strings.Contains(string(f.Details), "sdk.ts:")) {
+						t.Errorf("details %q: want the JSON string \"panicked at FILE:LINE:COLUMN\"", f.Details)
+					}
+					if !tc.place && len(f.Details) != 0 {
+						t.Errorf("details %q: want none (an abort call has no place)", f.Details)
+					}
+					events, err := h.Client().History(ctx, id, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r, err := h.Replayer(ctx, guest)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					if d, err := r.Replay(ctx, id, 1, events); err != nil || d != nil {
+						t.Fatalf("replaying the panic: %v %v", d, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// logLines is a slog.Handler that keeps the messages of the records of source "guest".
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logLines) WithGroup(string) slog.Handler            { return l }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "source" && a.Value.String() == "guest" {
+			l.mu.Lock()
+			l.lines = append(l.lines, r.Message)
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+// TestASLogBeforeFirstCommand checks that a line an AssemblyScript orchestration logs before
+// its first command reaches the host's logger once (is_replaying answers 0 in a turn history
+// has not recorded), in the live and the cold modes: as_log logs, then fails without
+// scheduling anything. The abort handler's line of a throw is logged too.
+func TestASLogBeforeFirstCommand(t *testing.T) {
+	guest := readASFixture(t, "guest.wasm")
+	for _, mode := range []struct {
+		name string
+		opts []host.Option
+	}{{"live", nil}, {"cold", []host.Option{host.WithLiveCache(0)}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			lines := &logLines{}
+			opts := append([]host.Option{host.WithCompilationCache(cacheDir), host.WithLogger(slog.New(lines))}, mode.opts...)
+			h, err := host.New(openSQLite(t), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.LoadModule(ctx, guest); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { h.Stop(context.Background()) })
+			for _, tc := range []struct{ orchestration, input, code, line string }{
+				{"as_log", `"hello before any command"`, "logged", "hello before any command"},
+				{"as_throw", `"thrown before any command"`, "panic", "abort: thrown before any command at "},
+			} {
+				id, err := h.Client().Start(ctx, tc.orchestration, []byte(tc.input))
+				if err != nil {
+					t.Fatal(err)
+				}
+				inst, err := h.Client().Wait(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != tc.code {
+					t.Fatalf("%s: status %v, failure %+v; want failed with code %s", tc.orchestration, inst.Status, inst.Failure, tc.code)
+				}
+				lines.mu.Lock()
+				n := 0
+				for _, l := range lines.lines {
+					if strings.HasPrefix(l, tc.line) {
+						n++
+					}
+				}
+				got := slices.Clone(lines.lines)
+				lines.mu.Unlock()
+				if n != 1 {
+					t.Errorf("%s: the guest's lines %q hold %d lines starting %q, want 1", tc.orchestration, got, n, tc.line)
+				}
+			}
+		})
 	}
 }

@@ -423,7 +423,12 @@ export class Utf16Builder {
   }
 }
 
-const HEX = "0123456789abcdef";
+/** The lower-case hexadecimal digit of d (0..15); a function, not a string constant, so that
+ * the abort handler can quote before the module's globals are initialised. */
+// @ts-ignore: decorator
+@inline function hexDigit(d: i32): u16 {
+  return <u16>(d < 10 ? 48 + d : 87 + d);
+}
 
 /** Appends s as a JSON string literal, escaped as Go's encoding/json escapes it. */
 export function appendQuoted(b: Utf16Builder, s: string): void {
@@ -464,8 +469,8 @@ export function appendQuoted(b: Utf16Builder, s: string): void {
       case 9: b.unit(116); break;
       default:
         b.append("u00");
-        b.unit(HEX.charCodeAt(c >> 4));
-        b.unit(HEX.charCodeAt(c & 15));
+        b.unit(hexDigit(c >> 4));
+        b.unit(hexDigit(c & 15));
     }
   }
   b.appendRange(s, from, n);
@@ -503,8 +508,8 @@ export function appendCompact(b: Utf16Builder, raw: string): void {
         b.append("\\u");
         if (c < 256) {
           b.append("00");
-          b.unit(HEX.charCodeAt(c >> 4));
-          b.unit(HEX.charCodeAt(c & 15));
+          b.unit(hexDigit(c >> 4));
+          b.unit(hexDigit(c & 15));
         } else {
           b.append(c == 0x2028 ? "2028" : "2029");
         }

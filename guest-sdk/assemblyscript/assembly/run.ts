@@ -7,7 +7,8 @@ import {
 } from "./abi";
 import { CborReader, CborWriter } from "./cbor";
 import { Context } from "./context";
-import { Failure, FailureKind, Outcome } from "./failure";
+import { CODE_PANIC, Failure, FailureKind, Outcome } from "./failure";
+import { quote } from "./json";
 
 /**
  * The code of an orchestration: it receives its Context and its input (JSON text, "" when the
@@ -180,6 +181,12 @@ function describeModule(): void {
   hostComplete(w.ptr, w.len);
 }
 
+/** The Context of the orchestration running, until it returns: the abort handler fails it. */
+let running: Context | null = null;
+
+/** Set by the abort handler: an abort while it runs (out of memory) traps at once. */
+let aborting = false;
+
 /** The current instance's seed of Math.random (see __durohost_seed). */
 let mathSeed: u64 = 0x9e3779b97f4a7c15;
 
@@ -246,7 +253,9 @@ function run(): void {
   // stream (which newUuid and randomBytes read, as the Go SDK's crypto/rand does).
   mathSeed = fnv(ctx.instanceId, ctx.executionId);
   NativeMath.seedRandom(<i64>mathSeed);
+  running = ctx;
   const out = reg.fn(ctx, String.UTF8.decodeUnsafe(input.dataStart, <usize>input.length));
+  running = null;
   ctx.finish();
   finish(out);
 }
@@ -279,14 +288,29 @@ export function durohost_abi_version(): i32 {
 }
 
 /**
- * The abort handler (asc --use abort=__durohost_abort): logs the message and its place at
- * level error, then traps; the host fails the instance (DH-TRAP-001).
+ * The abort handler (asc --use abort=__durohost_abort), reached by a `throw`, a failed
+ * assertion or an abort of the SDK. It logs the message and its place at level error. While
+ * an orchestration runs, it then fails the execution as the Go SDK reports a panic: the
+ * application failure `panic`, message "orchestration NAME panicked: MESSAGE", details the
+ * JSON string "panicked at FILE:LINE:COLUMN" (with complete; ABI.md lets a guest trap after
+ * it). Then it traps: an abort elsewhere (StartInfo, the outcome) fails with DH-TRAP-001.
  */
 // @ts-ignore: decorator
 @global export function __durohost_abort(message: string | null = null, fileName: string | null = null, line: u32 = 0, column: u32 = 0): void {
-  let text = "abort: " + (message != null ? message : "(no message)");
-  if (fileName != null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
-  const b = String.UTF8.encode(text);
+  if (aborting) unreachable();
+  aborting = true;
+  const msg = message != null ? message : "(no message)";
+  const place = fileName != null ? fileName + ":" + line.toString() + ":" + column.toString() : "";
+  const b = String.UTF8.encode("abort: " + msg + (place.length > 0 ? " at " + place : ""));
   hostLog(3, changetype<usize>(b), b.byteLength);
+  const ctx = running;
+  if (ctx != null) {
+    running = null;
+    ctx.finish();
+    const f = new Failure(FailureKind.Application, CODE_PANIC,
+      "orchestration " + describe(ctx.name, ctx.version) + " panicked: " + msg);
+    if (place.length > 0) f.details = Uint8Array.wrap(String.UTF8.encode(quote("panicked at " + place)));
+    finish(Outcome.fail(f));
+  }
   unreachable();
 }

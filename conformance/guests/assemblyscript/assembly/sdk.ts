@@ -49,7 +49,24 @@ function asNumber(ctx: Context, input: string): Outcome {
   return Outcome.ok(w.endArray().toString());
 }
 
+// as_throw: throws an Error whose message is the input (a JSON string), after a timer of 1 ms
+// when the input starts with "later": the SDK reports it as a panic.
+function asThrow(ctx: Context, input: string): Outcome {
+  const msg = parseJson(input).str();
+  if (msg.startsWith("later")) ctx.sleep(1);
+  throw new Error(msg);
+}
+
+// as_log: logs its input (a JSON string) at level info through ctx.log, before any command,
+// then fails with code "logged" without scheduling anything.
+function asLog(ctx: Context, input: string): Outcome {
+  ctx.log.info(parseJson(input).str());
+  return Outcome.error("logged", "failed after logging");
+}
+
 export function registerSDKChecks(): void {
+  register("as_log", asLog);
+  register("as_throw", asThrow);
   register("as_number", asNumber);
   register("as_backoff", asBackoff);
   register("as_duration", asDuration);
