@@ -2,9 +2,12 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -12,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
 )
 
@@ -243,5 +247,47 @@ func TestGuestNameLabelsBounded(t *testing.T) {
 		if got := value(t, tc.c); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.c.(prometheus.Metric).Desc(), got, tc.want)
 		}
+	}
+}
+
+// TestSpanMessagesClipped: the failure messages a span carries (a guest's or an activity's
+// text, as large as a payload) are cut to maxMessage bytes of valid UTF-8.
+func TestSpanMessagesClipped(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	h := (*Hooks)(nil).With(nil, NewTracer(tp))
+	huge := strings.Repeat("é", 1<<19) // 1 MiB, two bytes a rune: a cut may fall inside one
+
+	tt := &Turn{InstanceID: "i", Namespace: "ns"}
+	ctx := h.TurnStart(context.Background(), tt)
+	tt.Committed(nil, []history.Event{{Kind: history.KindExecutionFailed, Failure: &abi.Failure{Kind: abi.FailureApplication, Message: huge}}})
+	h.TurnEnd(ctx, tt)
+	a := &Activity{InstanceID: "i", Namespace: "ns", Name: "act"}
+	ctx = h.ActivityStart(context.Background(), a)
+	a.SetOutcome(ActivityFailed, errors.New(huge))
+	h.ActivityEnd(ctx, a)
+
+	spans := exp.GetSpans()
+	if len(spans) != 2 {
+		t.Fatalf("%d spans, want 2", len(spans))
+	}
+	for _, s := range spans {
+		texts := []string{s.Status.Description}
+		for _, ev := range s.Events {
+			for _, kv := range ev.Attributes {
+				texts = append(texts, kv.Value.Emit())
+			}
+		}
+		for _, txt := range texts {
+			if len(txt) > maxMessage || !utf8.ValidString(txt) {
+				t.Errorf("span %q carries %d bytes (valid UTF-8: %v), want at most %d", s.Name, len(txt), utf8.ValidString(txt), maxMessage)
+			}
+		}
+		if !strings.HasPrefix(s.Status.Description, "éé") || !strings.HasSuffix(s.Status.Description, "…") {
+			t.Errorf("span %q status %.20q...: want the message's start, marked as cut", s.Name, s.Status.Description)
+		}
+	}
+	if got := clip("short"); got != "short" {
+		t.Errorf("clip(short) = %q", got)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"container/list"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -141,7 +144,7 @@ func (t *Tracer) turnEnd(ctx context.Context, tn *Turn) {
 			ended = ev.Kind != history.KindExecutionContinuedAsNew
 			span.AddEvent(ev.Kind.String())
 			if ev.Failure != nil {
-				span.SetStatus(codes.Error, ev.Failure.Message)
+				span.SetStatus(codes.Error, clip(ev.Failure.Message))
 			}
 		}
 	}
@@ -167,10 +170,31 @@ func (t *Tracer) activityEnd(ctx context.Context, a *Activity) {
 	span.SetAttributes(attrOutcome.String(string(a.Outcome)))
 	switch {
 	case a.Err != nil:
-		span.RecordError(a.Err)
-		span.SetStatus(codes.Error, a.Err.Error())
+		msg := clip(a.Err.Error())
+		span.AddEvent("exception", trace.WithAttributes(attribute.String("exception.type", fmt.Sprintf("%T", a.Err)),
+			attribute.String("exception.message", msg)))
+		span.SetStatus(codes.Error, msg)
 	case a.Outcome == ActivityUnregistered:
 		span.SetStatus(codes.Error, "activity "+strconv.Quote(a.Name)+" is not registered on this host")
 	}
 	span.End()
+}
+
+// maxMessage bounds, in bytes, the failure messages a span carries (its status and its
+// exception event). They are a guest's or an activity's text, as large as a payload: a span
+// per turn repeating one would swell every export, and an export batch past the collector's
+// limit (4 MiB for gRPC) is refused with the spans of every other tenant in it.
+const maxMessage = 1024
+
+// clip returns s cut to at most maxMessage bytes on a rune boundary, marked with "…" when it
+// was cut.
+func clip(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(s[:cut], "") + "…"
 }
