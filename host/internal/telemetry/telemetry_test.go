@@ -291,3 +291,24 @@ func TestSpanMessagesClipped(t *testing.T) {
 		t.Errorf("clip(short) = %q", got)
 	}
 }
+
+// TestRememberDropsTraceState: the parent remembered for an instance's spans keeps its trace
+// and span IDs but not the client's trace state (a client could otherwise pin 16 KiB of it for
+// each of maxRemembered instances).
+func TestRememberDropsTraceState(t *testing.T) {
+	ts, err := trace.ParseTraceState("vendor=" + strings.Repeat("x", 200) + ",other=y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2},
+		TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true})
+	tr := NewTracer(sdktrace.NewTracerProvider())
+	tr.started(trace.ContextWithRemoteSpanContext(context.Background(), sc), "i")
+	got := trace.SpanContextFromContext(tr.parent(context.Background(), "i"))
+	if got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() {
+		t.Errorf("parent %v, want the started span's IDs %v", got, sc)
+	}
+	if got.TraceState().Len() != 0 {
+		t.Errorf("the remembered parent holds the trace state %q", got.TraceState())
+	}
+}

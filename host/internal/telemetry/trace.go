@@ -53,11 +53,15 @@ func (t *Tracer) started(ctx context.Context, id string) {
 	t.remember(id, trace.SpanContextFromContext(ctx))
 }
 
-// remember makes sc the parent of the spans of instance id (nothing for an invalid sc).
+// remember makes sc the parent of the spans of instance id (nothing for an invalid sc). Its
+// trace state is dropped: it comes from the client's tracestate header (up to 32 entries of
+// 512 bytes), and held for maxRemembered instances it would let clients pin megabytes of
+// the host's memory.
 func (t *Tracer) remember(id string, sc trace.SpanContext) {
 	if !sc.IsValid() {
 		return
 	}
+	sc = sc.WithTraceState(trace.TraceState{})
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if el, ok := t.starts[id]; ok {
