@@ -165,6 +165,16 @@ func TestCSDK(t *testing.T) {
 		}
 	})
 
+	t.Run("json_get_absent", func(t *testing.T) {
+		// A key dh_json_get does not find leaves the value empty, not as it was.
+		for _, in := range []string{`{"a":1}`, `{}`, `[1]`, `{"absent":1,`, `{"a":1 "absent":2}`} {
+			inst := runC(t, h, "c_json_get_absent", []byte(in))
+			if string(inst.Output) != `{"found":false,"len":0}` {
+				t.Errorf("%s: status %v, failure %v, output %s; want {\"found\":false,\"len\":0}", in, inst.Status, inst.Failure, inst.Output)
+			}
+		}
+	})
+
 	t.Run("retry_interval", func(t *testing.T) {
 		type spec struct {
 			InitialMS   int64   `json:"initial_ms"`

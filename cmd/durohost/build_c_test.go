@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/durohost/durohost/host"
 	"github.com/durohost/durohost/store/sqlite"
@@ -365,5 +366,57 @@ func TestRunHelloCDirectory(t *testing.T) {
 	r := runCLI("run", cExample("hello"), "--input", `"Ada"`, "--db", filepath.Join(t.TempDir(), "d.db"))
 	if r.code != 0 || !jsonEqual(t, r.stdout, `"Hello, Ada! Bonjour, Ada! Hola, Ada!"`) {
 		t.Fatalf("want the greetings and exit code 0, got %v", r)
+	}
+}
+
+// TestApprovalCDecision raises the approval event of the C approval example and checks the
+// decision it reads: an event without "approved" is a rejection, whatever came before it.
+func TestApprovalCDecision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	wasm, err := os.ReadFile(filepath.Join(cExample("approval"), "approval.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(sqlite.MemoryPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := host.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadModule(ctx, wasm); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(ctx)
+	for _, tc := range []struct{ input, event, want string }{
+		{`{"request":"laptop","timeout_ms":600000}`, `{"approved":true,"by":"ada"}`, `{"request":"laptop","status":"approved","by":"ada"}`},
+		{`{"request":"laptop","timeout_ms":600000}`, `{"by":"bob"}`, `{"request":"laptop","status":"rejected","by":"bob"}`},
+		// "request" is not a string (so ""), and no timeout: "approved" must not be read
+		// from what the orchestration looked at before.
+		{`{"request":true}`, `{"by":"bob"}`, `{"request":"","status":"rejected","by":"bob"}`},
+		{`{"request":true}`, `{"approved":false}`, `{"request":"","status":"rejected"}`},
+	} {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		id, err := h.Client().Start(wctx, "approval", []byte(tc.input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Client().RaiseEvent(wctx, id, "approval", []byte(tc.event)); err != nil {
+			t.Fatal(err)
+		}
+		inst, err := h.Client().Wait(wctx, id)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(inst.Output) != tc.want {
+			t.Errorf("input %s, event %s: status %v, failure %v, output %s; want %s", tc.input, tc.event, inst.Status, inst.Failure, inst.Output, tc.want)
+		}
 	}
 }

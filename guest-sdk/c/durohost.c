@@ -2016,6 +2016,8 @@ static bool key_equals(const uint8_t *raw, size_t n, const char *key) {
 bool dh_json_get(dh_bytes obj, const char *key, dh_bytes *value) {
 	const uint8_t *end = obj.ptr + obj.len, *p = ws(obj.ptr, end);
 	bool found = false;
+	dh_bytes v0 = {(const uint8_t *)"", 0};
+	*value = v0; /* absent: empty, as dh_json_is_null reads it (never what it held before) */
 	if (p >= end || *p != '{')
 		return false;
 	p = ws(p + 1, end);
@@ -2025,16 +2027,16 @@ bool dh_json_get(dh_bytes obj, const char *key, dh_bytes *value) {
 		const uint8_t *k = p;
 		p = skip_string(p, end);
 		if (!p)
-			return false;
+			goto invalid;
 		const uint8_t *kend = p - 1;
 		p = ws(p, end);
 		if (p >= end || *p != ':')
-			return false;
+			goto invalid;
 		p = ws(p + 1, end);
 		const uint8_t *v = p;
 		p = skip_value(p, end, 0);
 		if (!p)
-			return false;
+			goto invalid;
 		if (key_equals(k + 1, (size_t)(kend - k - 1), key)) { /* the last one wins, as in Go */
 			value->ptr = v;
 			value->len = (size_t)(p - v);
@@ -2042,11 +2044,14 @@ bool dh_json_get(dh_bytes obj, const char *key, dh_bytes *value) {
 		}
 		p = ws(p, end);
 		if (p >= end || (*p != ',' && *p != '}'))
-			return false;
+			goto invalid;
 		if (*p == '}')
 			return found;
 		p = ws(p + 1, end);
 	}
+invalid:
+	*value = v0;
+	return false;
 }
 
 bool dh_json_next(dh_bytes *iter, dh_bytes *item) {

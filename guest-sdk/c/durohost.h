@@ -298,7 +298,8 @@ void dh_json_raw(dh_buf *b, dh_bytes v);
 void dh_json_error(dh_buf *b, const dh_error *err);
 
 /* dh_json_get finds key in the JSON object obj and sets *value to the text of its value.
- * False when obj is not an object or has no such key. */
+ * False (and *value empty, which dh_json_is_null reads as absent) when obj is not an object
+ * or has no such key. */
 bool dh_json_get(dh_bytes obj, const char *key, dh_bytes *value);
 /* dh_json_next iterates a JSON array: start with *iter = the array, then each call sets *item
  * to the next element; false at the end (or when it is not an array). */

@@ -939,6 +939,21 @@ static void c_json_read(dh_ctx *c, dh_bytes in) {
 	finish(c, &b);
 }
 
+/* c_json_get_absent: looks up the key "absent" in its input, into a value that holds the
+ * input before; returns {"found": bool, "len": the value's length after}. */
+static void c_json_get_absent(dh_ctx *c, dh_bytes in) {
+	dh_bytes v = in;
+	bool found = dh_json_get(in, "absent", &v);
+	dh_buf b;
+	dh_buf_init(&b, c);
+	dh_buf_puts(&b, "{\"found\":");
+	dh_json_bool(&b, found);
+	dh_buf_puts(&b, ",\"len\":");
+	dh_json_int(&b, (int64_t)v.len);
+	dh_buf_puts(&b, "}");
+	finish(c, &b);
+}
+
 /* c_interval: input [{"initial_ms", "coefficient", "max_ms", "attempt"}...]; returns the
  * retry intervals (nanoseconds) dh_retry_interval computes, for comparison with the Go SDK's. */
 static void c_interval(dh_ctx *c, dh_bytes in) {
@@ -1061,6 +1076,7 @@ static void c_release(dh_ctx *c, dh_bytes in) {
 
 DH_REGISTER(c_json, "c_json")
 DH_REGISTER(c_json_read, "c_json_read")
+DH_REGISTER(c_json_get_absent, "c_json_get_absent")
 DH_REGISTER(c_interval, "c_interval")
 DH_REGISTER(c_misuse, "c_misuse")
 DH_REGISTER(c_memory, "c_memory")

@@ -75,8 +75,8 @@ static void approval(dh_ctx *ctx, dh_bytes input) {
 		dh_fail(ctx, DH_CODE_BAD_PAYLOAD, "the approval event is not JSON");
 		return;
 	}
-	dh_json_get(decision, "approved", &v);
-	const char *status = dh_json_to_bool(v) ? "approved" : "rejected";
+	bool approved = dh_json_get(decision, "approved", &v) && dh_json_to_bool(v);
+	const char *status = approved ? "approved" : "rejected";
 	const char *by = string_field(ctx, decision, "by");
 	dh_logf(ctx, DH_INFO, "decided request=%s status=%s by=%s", request, status, by);
 	output(ctx, request, status, by);
