@@ -29,6 +29,9 @@ type pluginHost struct {
 	mgr *plugins.Manager
 	// maxPages is the host's Limits.MemoryPages, which bounds a stored plugin's memory too.
 	maxPages uint32
+	// instantiateTime is the host's Limits.InstantiateTime, which bounds the making of an
+	// instance when the plugin's timeout is longer.
+	instantiateTime time.Duration
 
 	mu     sync.Mutex
 	mem    map[nsName][]*loadedPlugin // RegisterPlugin's versions, oldest first
@@ -73,6 +76,7 @@ func pluginsOf(h *Host) *pluginHost {
 	ps, _ := h.st.(store.PluginStore)
 	ph := &pluginHost{
 		rt: h.rt, ps: ps, log: h.cfg.logger, maxPages: h.cfg.limits.MemoryPages,
+		instantiateTime: h.cfg.limits.InstantiateTime,
 		mgr: plugins.New(plugins.Config{MaxIdle: h.cfg.actWorkers, CompileConcurrency: h.cfg.limits.CompileConcurrency,
 			IdleMemory: h.cfg.limits.GuestMemory / 4, Logger: h.cfg.logger}),
 		mem:   map[nsName][]*loadedPlugin{},
@@ -116,7 +120,9 @@ func (ph *pluginHost) load(ctx context.Context, spec PluginSpec, wasm []byte) (*
 	if spec.MemoryPages > ph.maxPages {
 		return nil, fmt.Errorf("%w: memory of %d pages is more than the host's limit of %d pages of 64 KiB (Limits.MemoryPages)", ErrInvalidPlugin, spec.MemoryPages, ph.maxPages)
 	}
-	p, err := ph.mgr.Load(ctx, spec.Name, wasm, spec.settings())
+	s := spec.settings()
+	s.InstantiateTimeout = ph.instantiateTime
+	p, err := ph.mgr.Load(ctx, spec.Name, wasm, s)
 	if err != nil {
 		return nil, err
 	}

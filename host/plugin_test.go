@@ -393,6 +393,23 @@ func TestRegisterPluginInvalid(t *testing.T) {
 	if _, err := small.RegisterPlugin(context.Background(), kernel, host.PluginSpec{Name: "k"}); !errors.Is(err, host.ErrInvalidPlugin) || !strings.Contains(err.Error(), "module size limit of 100") {
 		t.Fatalf("a plugin larger than the host's module size limit: %v", err)
 	}
+	// A start function that never ends is stopped at the host's InstantiateTime when the
+	// plugin's timeout is longer: (module (func $forever (loop $l (br $l))) (start $forever)
+	// (func (export "f") (result i32) (i32.const 0))).
+	startLoop := []byte{
+		0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60,
+		0x00, 0x00, 0x60, 0x00, 0x01, 0x7f, 0x03, 0x03, 0x02, 0x00, 0x01, 0x07,
+		0x05, 0x01, 0x01, 0x66, 0x00, 0x01, 0x08, 0x01, 0x00, 0x0a, 0x0e, 0x02,
+		0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, 0x04, 0x00, 0x41, 0x00,
+		0x0b,
+	}
+	quick, err := host.New(e.st, host.WithLimits(host.Limits{InstantiateTime: 200 * time.Millisecond}))
+	must(t, err)
+	defer quick.Stop(context.Background())
+	if _, err := quick.RegisterPlugin(context.Background(), startLoop, host.PluginSpec{Name: "loop", Timeout: time.Hour}); !errors.Is(err, host.ErrInvalidPlugin) ||
+		!strings.Contains(err.Error(), "instantiation time limit of 200ms") {
+		t.Fatalf("a start function that never ends, with a timeout of an hour: %v", err)
+	}
 	// The default memory of a plugin is at most the host's.
 	tiny, err := host.New(e.st, host.WithLimits(host.Limits{MemoryPages: 64}))
 	must(t, err)

@@ -75,6 +75,10 @@ type Settings struct {
 	// WASI gives the plugin WASI preview 1 (clocks and randomness; no files, environment or
 	// arguments).
 	WASI bool
+	// InstantiateTimeout, when positive and shorter than Timeout, bounds the making of an
+	// instance (its start function) instead: the host's bound, where Timeout is the
+	// uploader's.
+	InstantiateTimeout time.Duration
 	// PrivateNetwork lets the plugin's HTTP requests connect to addresses that are not
 	// public (loopback, private, link-local, ...). Without it such an address is refused
 	// whatever allowed host name resolved to it.
@@ -437,16 +441,20 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	if p.s.WASI {
 		mc = mc.WithSysWalltime().WithSysNanotime().WithNanosleep(i.sleep).WithRandSource(rand.Reader)
 	}
-	// Instantiation runs the plugin's start function (AssemblyScript's top-level code, for
-	// one): it gets the plugin's timeout too.
-	ictx, cancel := context.WithTimeout(ctx, p.s.Timeout)
+	// Instantiation runs the plugin's start function: it gets the plugin's timeout too, or
+	// the host's bound when that is shorter.
+	limit, what := p.s.Timeout, "its timeout"
+	if t := p.s.InstantiateTimeout; t > 0 && t < limit {
+		limit, what = t, "the host's instantiation time limit"
+	}
+	ictx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	i.running(ictx)
 	defer i.running(nil)
 	inst, err := p.c.cp.Instance(ictx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	switch {
 	case err != nil && ctx.Err() == nil && ictx.Err() != nil:
-		return nil, fmt.Errorf("instantiate plugin %q: its initialisation ran longer than its timeout of %s", p.name, p.s.Timeout)
+		return nil, fmt.Errorf("instantiate plugin %q: its initialisation ran longer than %s of %s", p.name, what, limit)
 	case err != nil:
 		return nil, fmt.Errorf("instantiate plugin %q: %v", p.name, firstLine(err))
 	}

@@ -453,6 +453,12 @@ func TestStartLoop(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "its initialisation ran longer than its timeout of 200ms") {
 		t.Fatalf("Load: %v", err)
 	}
+	// The host's bound applies when the plugin's timeout, its uploader's choice, is longer.
+	s.Timeout, s.InstantiateTimeout = time.Hour, 200*time.Millisecond
+	_, err = New(Config{}).Load(context.Background(), "loop", startLoop, s)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "ran longer than the host's instantiation time limit of 200ms") {
+		t.Fatalf("Load with a timeout of an hour: %v", err)
+	}
 }
 
 // TestCloseDuringCall closes a plugin while a call runs: the call ends as it would have, and
