@@ -285,3 +285,34 @@ fn a_select_wider_than_one_await_waits_in_slices() {
     });
     assert_eq!(out.unwrap(), "1 \"two\"");
 }
+
+/// A retried call that settled (completed, or cancelled) no longer takes part in waits: the
+/// slot it leaves is reused by the next future, which is awaited only when polled.
+#[test]
+fn a_settled_retried_call_leaves_no_driver_behind() {
+    for cancel in [false, true] {
+        let ctx = start();
+        // Handle 1: the retried call. Then x (2), never awaited, and y (3), awaited; x's event
+        // comes first in history.
+        let mut script = vec![(2, Done("\"x\"")), (3, Done("\"y\""))];
+        if !cancel {
+            script.insert(0, (1, Done("\"r\"")));
+        }
+        fakehost::script(&script);
+        let out = drive(async move {
+            let mut r = ctx.schedule_activity_with("r", "null", &CallOptions::new().retry(RetryPolicy::new(3)));
+            if cancel {
+                r.cancel();
+            }
+            let _ = r.await;
+            let x = ctx.wait_for_event("x");
+            let y = ctx.wait_for_event("y").await?;
+            drop(x);
+            Ok(y)
+        });
+        assert_eq!(out.unwrap(), "\"y\"");
+        // x was never polled: its completion was not read, and no wait named its handle.
+        assert!(!fakehost::with(|f| f.released.contains(&2)), "cancel {}: the unpolled future was read", cancel);
+        assert_eq!(fakehost::with(|f| f.max_await), 1, "cancel {}", cancel);
+    }
+}

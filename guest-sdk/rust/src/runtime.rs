@@ -228,12 +228,15 @@ impl State {
         self.free.push(idx);
     }
 
-    fn settle(&mut self, idx: u32, r: Result<Vec<u8>, Failure>) {
+    /// Settles a slot with its result. retry says that it was a retried call: its machine has
+    /// been taken out of the slot by then (to be advanced or cancelled), so the slot cannot
+    /// tell, and a retried call that settled must leave the drivers (else the next future to
+    /// reuse the slot would be awaited without being polled).
+    fn settle(&mut self, idx: u32, r: Result<Vec<u8>, Failure>, retry: bool) {
         let s = &mut self.slots[idx as usize];
-        let was_retry = matches!(s.machine, Machine::Retry(_));
         s.machine = Machine::None;
         s.state = SlotState::Settled(r);
-        if was_retry {
+        if retry {
             if let Some(p) = self.drivers.iter().position(|&d| d == idx) {
                 self.drivers.remove(p);
             }
@@ -273,12 +276,18 @@ impl State {
         if !matches!(self.slots[idx as usize].state, SlotState::Pending) {
             return; // settled: its result stays readable; free: nothing to do
         }
-        match std::mem::replace(&mut self.slots[idx as usize].machine, Machine::None) {
-            Machine::Handle(h) => self.cancel_handle(h),
-            Machine::Retry(mut m) => m.cancel(self),
-            Machine::None => {}
-        }
-        self.settle(idx, Err(Failure::cancelled()));
+        let retry = match std::mem::replace(&mut self.slots[idx as usize].machine, Machine::None) {
+            Machine::Handle(h) => {
+                self.cancel_handle(h);
+                false
+            }
+            Machine::Retry(mut m) => {
+                m.cancel(self);
+                true
+            }
+            Machine::None => false,
+        };
+        self.settle(idx, Err(Failure::cancelled()), retry);
     }
 
     /// The future of a slot was dropped.
@@ -338,10 +347,10 @@ impl State {
         match std::mem::replace(&mut self.slots[idx as usize].machine, Machine::None) {
             Machine::Handle(_) => {
                 let r = self.read_result(h);
-                self.settle(idx, r);
+                self.settle(idx, r, false);
             }
             Machine::Retry(mut m) => match m.ready(self, h) {
-                Some(r) => self.settle(idx, r),
+                Some(r) => self.settle(idx, r, true),
                 None => self.slots[idx as usize].machine = Machine::Retry(m),
             },
             Machine::None => unreachable!("durohost: internal error: a pending slot without a machine"),
