@@ -209,6 +209,7 @@ func (b *guestBuilder) buildRust(ctx context.Context, dir string) ([]byte, error
 		return nil, fmt.Errorf("%s builds no cdylib: a Rust guest module is a library crate with crate-type = [\"cdylib\"] in its [lib] section (see wasm-examples/rust/hello)", dir)
 	}
 	hashFile(h, meta.WorkspaceRoot, "Cargo.lock")
+	hashCargoConfig(h, abs)
 	cached := filepath.Join(b.cacheDir, "guests", hex.EncodeToString(h.Sum(nil))[:32]+".wasm")
 	if wasm, err := os.ReadFile(cached); err == nil {
 		return wasm, nil
@@ -262,30 +263,51 @@ func errorsJoin(errs ...error) error {
 }
 
 // hashRustTree writes to h the name and contents of every file of a crate's directory that
-// can change its build (Cargo.toml, build.rs and everything under src/), skipping target
-// directories and hidden ones.
+// can change its build: Cargo.toml, everything under src/, and every Rust source elsewhere in
+// the directory (a [lib] or build script path outside src/, the modules beside it), skipping
+// target directories and hidden ones.
 func hashRustTree(h hash.Hash, dir string) error {
 	hashFile(h, dir, "Cargo.toml")
-	hashFile(h, dir, "build.rs")
-	src := filepath.Join(dir, "src")
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path == src && os.IsNotExist(err) {
-				return nil
-			}
 			return err
-		}
-		if d.IsDir() {
-			if path != src && (d.Name() == "target" || strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
 		}
 		rel, err := filepath.Rel(dir, path)
 		if err != nil {
 			return err
 		}
-		hashFile(h, dir, rel)
+		if d.IsDir() {
+			if path != dir && (d.Name() == "target" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(rel, "src"+string(filepath.Separator)) || strings.HasSuffix(rel, ".rs") {
+			hashFile(h, dir, rel)
+		}
 		return nil
 	})
+}
+
+// hashCargoConfig writes to h the Cargo configuration files a build in dir reads: those of
+// dir and of every parent directory, and that of $CARGO_HOME (~/.cargo); they can set
+// profiles, flags and the linker, which change the module.
+func hashCargoConfig(h hash.Hash, dir string) {
+	for d := dir; ; d = filepath.Dir(d) {
+		hashFile(h, d, filepath.Join(".cargo", "config.toml"))
+		hashFile(h, d, filepath.Join(".cargo", "config"))
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	home := os.Getenv("CARGO_HOME")
+	if home == "" {
+		if u, err := os.UserHomeDir(); err == nil {
+			home = filepath.Join(u, ".cargo")
+		}
+	}
+	if home != "" {
+		hashFile(h, home, "config.toml")
+		hashFile(h, home, "config")
+	}
 }

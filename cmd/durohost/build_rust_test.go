@@ -168,3 +168,48 @@ func TestBuildRust(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildRustCacheKey checks that what can change a Rust build without touching src/
+// changes its cache key: a library whose root lies outside src/ ([lib] path), a module file
+// beside it, and Cargo configuration (.cargo/config.toml of the project or a parent).
+func TestBuildRustCacheKey(t *testing.T) {
+	needRust(t)
+	ctx := context.Background()
+	var log bytes.Buffer
+	b := &guestBuilder{cacheDir: t.TempDir(), log: &log}
+	dir := writeRustProject(t, "[lib]\ncrate-type = [\"cdylib\"]\npath = \"lib.rs\"\n\n", "")
+	write := func(name, text string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("greet.rs", "pub async fn greet(ctx: durohost::OrchestrationContext, input: String) -> Result<String, durohost::Failure> { ctx.schedule_activity(\"echo\", input).await }\n")
+	// The library root lib.rs registers greet::greet of greet.rs, both outside src/.
+	write("lib.rs", strings.Replace(rustGreeter, `r.add("greet", greet)`, `r.add("greet", greet::greet)`, 1)+"mod greet;\n")
+	build := func(what string, wantCompile bool) []byte {
+		t.Helper()
+		log.Reset()
+		wasm, err := b.buildDir(ctx, dir)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if compiled := strings.Contains(log.String(), "compiling Rust crate"); compiled != wantCompile {
+			t.Fatalf("%s: compiled %v, want %v (log %q)", what, compiled, wantCompile, log.String())
+		}
+		return wasm
+	}
+	build("first build", true)
+	build("unchanged", false)
+	write("lib.rs", strings.Replace(rustGreeter, `r.add("greet", greet)`, `r.add("greet", greet::greet).add("greet2", greet::greet)`, 1)+"mod greet;\n")
+	build("library root outside src/ changed", true)
+	write("greet.rs", "pub async fn greet(ctx: durohost::OrchestrationContext, _input: String) -> Result<String, durohost::Failure> { ctx.schedule_activity(\"echo\", \"1\").await }\n")
+	build("module beside the library root changed", true)
+	write(".cargo/config.toml", "[profile.release]\nopt-level = 1\n")
+	build("Cargo configuration added", true)
+	build("unchanged again", false)
+}
