@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -424,4 +425,82 @@ func TestConsoleAssets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConsoleHostileContent: what a tenant's guest writes (instance IDs, children's IDs,
+// outputs, failure messages, event names) and what a link holds is shown as text by the
+// console: no markup of it becomes an element, no link of it leaves the console's routes, and
+// a malformed route is an error on the page, not a dead one.
+func TestConsoleHostileContent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: not with -short")
+	}
+	bin := browser(t)
+	e := newEnv(t)
+	const markup = `<img src=x onerror="window.__pwned=1"><svg onload=window.__pwned=2>`
+	must(t, e.h.RegisterActivity("fails", func(context.Context, []byte) ([]byte, error) {
+		return nil, errors.New(`"'>` + markup)
+	}))
+	e.upload(tokA, "features", "1", goGuest(t))
+	hello := e.start(tokA, "hello", `'"><img src=x onerror=window.__pwned=3>`, markup)
+	e.wait(tokA, url.PathEscape(hello))
+	parent := e.start(tokA, "child_named", "parent-h", "javascript:window.__pwned=4")
+	e.wait(tokA, parent)
+	failed := e.start(tokA, "activity_fail", "failed-h", nil)
+	e.wait(tokA, failed)
+	waiting := e.start(tokA, "event", "waiting-h", nil)
+	e.waitFor(tokA, waiting, "running", func(m map[string]any) bool { return m["status"] == "running" })
+	e.expect(tokA, "POST", "/v1/instances/waiting-h/events/"+url.PathEscape(`<svg onload=window.__pwned=5>`), "1", http.StatusAccepted, "")
+
+	p := newPage(t, e, bin)
+	p.signIn(tokA)
+	// clean: nothing the guests wrote became an element or ran, every link stays in the console.
+	clean := func(where string) {
+		t.Helper()
+		if bad := eval[string](p, `[...document.querySelectorAll("main img, main svg, main script, main iframe, main object, main embed")].map(e => e.outerHTML).join()`); bad != "" {
+			t.Errorf("%s: elements made of guest data: %s", where, bad)
+		}
+		if eval[bool](p, `window.__pwned !== undefined`) {
+			t.Errorf("%s: guest data ran as script", where)
+		}
+		if bad := eval[string](p, `[...document.querySelectorAll("a[href]")].map(a => a.getAttribute("href")).filter(h => !h.startsWith("#/") && h !== "#").join()`); bad != "" {
+			t.Errorf("%s: links out of the console: %s", where, bad)
+		}
+	}
+	p.until("the list", `document.querySelectorAll("#instances tr[data-id]").length === 5`)
+	if !eval[bool](p, fmt.Sprintf(`[...document.querySelectorAll("#instances td.id")].some(td => td.textContent === %q)`, hello)) {
+		t.Errorf("the list does not show the ID %q as text", hello)
+	}
+	clean("list")
+
+	p.open("#/instance/" + url.PathEscape(hello))
+	p.until("the page of "+hello, fmt.Sprintf(`document.querySelector("#instance-id") && document.querySelector("#instance-id").textContent === %q && document.querySelector("#timeline") !== null`, hello))
+	if got := eval[string](p, `document.querySelector("#output").textContent`); !strings.Contains(got, "<img src=x onerror=") || !strings.Contains(got, "<svg onload=window.__pwned=2>") {
+		t.Errorf("output shown %q, want the markup as text", got)
+	}
+	if got := eval[string](p, `document.title`); !strings.HasPrefix(got, hello) {
+		t.Errorf("title %q, want the ID as text", got)
+	}
+	clean("an instance")
+
+	p.openInstance(parent)
+	p.until("the child's row", `document.querySelector('#timeline .row[data-kind="child"] a') !== null`)
+	clean("a parent whose child's ID is a javascript: URL")
+	p.do(chromedp.Click(chromedp.CSS(`#timeline .row[data-kind="child"] a`)))
+	p.until("the child's page", `document.querySelector("#instance-id") && document.querySelector("#instance-id").textContent === "javascript:window.__pwned=4"`)
+	clean("the child")
+
+	p.openInstance(failed)
+	p.until("the failure", `document.querySelector("#output") && document.querySelector("#output").textContent.includes("<img")`)
+	p.do(chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#events details").forEach(d => d.open = true)`))
+	clean("a failure")
+
+	p.openInstance(waiting)
+	p.until("the event's row", `[...document.querySelectorAll('#timeline .row[data-kind="event"] .label')].some(l => l.textContent.includes("<svg"))`)
+	clean("an event")
+
+	// A malformed route (a bad %-escape in a link) shows an error.
+	p.open("#/instance/%E0%A4%A")
+	p.until("the error", `document.querySelector("main .error") !== null`)
+	clean("a malformed route")
 }

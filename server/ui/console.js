@@ -150,10 +150,14 @@ function abortable() { const a = new AbortController(); state.aborts.push(a); re
 
 // ---- routing -----------------------------------------------------------------------------
 
+// decode is decodeURIComponent that keeps a malformed escape as it is (a hand-made or cut
+// link would otherwise throw in route and leave the page dead).
+function decode(s) { try { return decodeURIComponent(s); } catch { return s; } }
+
 function parseHash() {
   const h = location.hash.replace(/^#/, "") || "/instances";
   const [path, query] = h.split("?");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query || "") };
+  return { parts: path.split("/").filter(Boolean).map(decode), query: new URLSearchParams(query || "") };
 }
 
 async function route() {
