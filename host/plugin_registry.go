@@ -127,6 +127,10 @@ func (ph *pluginHost) load(ctx context.Context, spec PluginSpec, wasm []byte) (*
 		return nil, err
 	}
 	info := p.Info()
+	if clash := ph.nativeClash(spec.Name, info.Functions); clash != "" {
+		p.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("%w: activity %q is an activity of the host, which a plugin cannot replace: rename the plugin or its function", ErrInvalidPlugin, clash)
+	}
 	m := manifestOf(spec, info.Functions).encode()
 	if spec.Version == "" {
 		spec.Version = contentVersion(info.Hash, m)
@@ -186,12 +190,32 @@ func (ph *pluginHost) addStored(ctx context.Context, l *loadedPlugin, info *Plug
 	}
 }
 
+// nativeClash returns the first activity NAME.FUNCTION of a plugin's functions that the host
+// already has as an activity of its own (native or built-in), "" when none: a plugin must not
+// take over, for every namespace, an activity the host registered.
+func (ph *pluginHost) nativeClash(name string, functions []string) string {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	for _, fn := range functions {
+		if act := name + "." + fn; !ph.names[act] && ph.rt.HasActivity(act) {
+			return act
+		}
+	}
+	return ""
+}
+
 // registerNames registers the activities of a plugin's functions with the runtime, once
-// each. ph.mu is held.
+// each, leaving alone a name the host has as an activity of its own (a plugin stored by
+// another host whose names clash with this host's activities: those calls run the host's
+// activity). ph.mu is held.
 func (ph *pluginHost) registerNames(name string, functions []string) {
 	for _, fn := range functions {
 		act := name + "." + fn
 		if ph.names[act] {
+			continue
+		}
+		if ph.rt.HasActivity(act) {
+			ph.log.Warn("plugin function not registered: the host has an activity of that name", "activity", act)
 			continue
 		}
 		ph.names[act] = true

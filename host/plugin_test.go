@@ -422,3 +422,21 @@ func TestRegisterPluginInvalid(t *testing.T) {
 		t.Fatalf("version 1 again with other settings: %v, want ErrPluginExists", err)
 	}
 }
+
+// TestPluginCannotReplaceHostActivity: a plugin whose NAME.FUNCTION is an activity the host
+// registered itself is refused, naming the activity, and the host's activity keeps answering:
+// a tenant's plugin must not take over an activity of every namespace.
+func TestPluginCannotReplaceHostActivity(t *testing.T) {
+	e := newEnv(t)
+	must(t, e.h.RegisterActivity("kernel.echo", func(_ context.Context, in []byte) ([]byte, error) {
+		return []byte(`"native"`), nil
+	}))
+	_, err := e.h.RegisterPlugin(context.Background(), pluginFixture(t, "wat/kernel.wasm"), host.PluginSpec{Name: "kernel"})
+	if !errors.Is(err, host.ErrInvalidPlugin) || !strings.Contains(err.Error(), `"kernel.echo"`) {
+		t.Fatalf("RegisterPlugin over a host activity: %v, want ErrInvalidPlugin naming kernel.echo", err)
+	}
+	in := e.call("kernel.echo", "x", nil)
+	if string(in.Output) != `"native"` {
+		t.Fatalf("kernel.echo answered %s, want the host's activity", in.Output)
+	}
+}

@@ -201,6 +201,9 @@ func (r *Runtime) RegisterActivity(name string, fn ActivityFunc) {
 	r.actMu.Unlock()
 }
 
+// HasActivity reports whether an activity of that name is registered.
+func (r *Runtime) HasActivity(name string) bool { return r.activity(name) != nil }
+
 func (r *Runtime) activity(name string) ActivityFunc {
 	r.actMu.RLock()
 	defer r.actMu.RUnlock()
