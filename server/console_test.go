@@ -406,8 +406,14 @@ func TestConsoleAssets(t *testing.T) {
 		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, c.ctype) {
 			t.Errorf("%s: Content-Type %q, want %s", c.path, ct, c.ctype)
 		}
-		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+			!strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-") {
 			t.Errorf("%s: Content-Security-Policy %q", c.path, csp)
+		}
+		for header, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			if got := r.header.Get(header); got != want {
+				t.Errorf("%s: %s %q, want %q", c.path, header, got, want)
+			}
 		}
 	}
 	r := e.call("", "GET", "/ui", nil)
