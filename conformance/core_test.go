@@ -59,6 +59,7 @@ func TestCoreOnlyStore(t *testing.T) {
 // every scenario on its fallbacks (no claims or direct turns, every history read), in every
 // mode, and the modes agree.
 func TestCoreOnlyScenarios(t *testing.T) {
+	t.Parallel() // with TestScenarios and TestGolden: the package stays within go test's 10 minutes
 	guest := testguest.Build(t, goGuest, "")
 	variant := testguest.Build(t, goGuest, "-X=main.variant=b")
 	scenarios.RunScenarios(t, guest, openCoreOnly,

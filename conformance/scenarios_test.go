@@ -77,6 +77,7 @@ func registerGuestLanguage(name string, build func(t *testing.T) (guest, variant
 // a scenario spends much of its time waiting (timers, restarts), and one language at a time
 // would leave the CPUs idle meanwhile.
 func TestScenarios(t *testing.T) {
+	t.Parallel()
 	for _, l := range guestLanguages {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
@@ -94,6 +95,9 @@ var update = flag.Bool("update", false, "record the scenarios with the Go guest 
 // history, any language. With -update it records them again with the Go guest (see
 // README.md).
 func TestGolden(t *testing.T) {
+	if !*update {
+		t.Parallel()
+	}
 	for _, l := range guestLanguages {
 		t.Run(l.name, func(t *testing.T) {
 			if !*update {
