@@ -245,6 +245,8 @@ func TestCSDK(t *testing.T) {
 			{`"alloc_overflow"`, "durohost: out of memory: an allocation of 4294967295 bytes"},
 			{`"strndup_overflow"`, "durohost: out of memory: an allocation of 4294967295 + 1 bytes"},
 			{`"null_code"`, "durohost: dh_retry_policy.non_retryable_codes[1] is NULL"},
+			{`"null_input"`, "durohost: dh_call_activity with a NULL payload of 3 bytes"},
+			{`"null_output"`, "durohost: dh_return with a NULL payload of 4 bytes"},
 		} {
 			inst := runC(t, h, "c_misuse", []byte(tc.input))
 			if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != abi.CodeTrap {

@@ -1018,6 +1018,13 @@ static void machine_cancel(dh_future *f) {
 	m->call = m->timeout = m->backoff = 0;
 }
 
+/* check_payload traps on a NULL payload of some length: in WebAssembly reading address 0 does
+ * not fault, so the call would send whatever lies there. */
+static void check_payload(const char *op, const void *p, size_t len) {
+	if (!p && len)
+		misuse("durohost: %s with a NULL payload of %zu bytes", op, len);
+}
+
 static void check_name(const char *what, const char *name) {
 	if (!name || !*name)
 		misuse("durohost: %s with an empty name", what);
@@ -1074,6 +1081,7 @@ dh_future *dh_call_activity(dh_ctx *ctx, const char *name, const void *input, si
                             const dh_call_options *opts) {
 	check(ctx, "dh_call_activity");
 	check_name("dh_call_activity", name);
+	check_payload("dh_call_activity", input, len);
 	if (!opts)
 		opts = &no_options;
 	if ((opts->instance_id && *opts->instance_id) || (opts->version && *opts->version))
@@ -1086,6 +1094,7 @@ dh_future *dh_call_sub_orchestration(dh_ctx *ctx, const char *name, const void *
                                      const dh_call_options *opts) {
 	check(ctx, "dh_call_sub_orchestration");
 	check_name("dh_call_sub_orchestration", name);
+	check_payload("dh_call_sub_orchestration", input, len);
 	if (!opts)
 		opts = &no_options;
 	if (opts->retry && opts->instance_id && *opts->instance_id)
@@ -1099,6 +1108,7 @@ const char *dh_start_orchestration(dh_ctx *ctx, const char *name, const void *in
                                    const dh_call_options *opts) {
 	check(ctx, "dh_start_orchestration");
 	check_name("dh_start_orchestration", name);
+	check_payload("dh_start_orchestration", input, len);
 	if (!opts)
 		opts = &no_options;
 	if (opts->retry)
@@ -1253,6 +1263,7 @@ static void set_outcome(dh_ctx *ctx, int kind, const char *op) {
 }
 
 void dh_return(dh_ctx *ctx, const void *output, size_t len) {
+	check_payload("dh_return", output, len);
 	set_outcome(ctx, OUT_COMPLETED, "dh_return");
 	ctx->output = copy_bytes((dh_bytes){output, len});
 	arena_hold();
@@ -1278,6 +1289,7 @@ void dh_fail_error(dh_ctx *ctx, const dh_error *err) {
 }
 
 void dh_continue_as_new(dh_ctx *ctx, const void *input, size_t len, const char *version) {
+	check_payload("dh_continue_as_new", input, len);
 	set_outcome(ctx, OUT_CONTINUED_AS_NEW, "dh_continue_as_new");
 	ctx->output = copy_bytes((dh_bytes){input, len});
 	ctx->can_version = version ? copy_str(version, strlen(version)) : "";
@@ -1523,6 +1535,7 @@ void dh_new_uuid(dh_ctx *ctx, char out[37]) {
 
 void dh_set_status(dh_ctx *ctx, const void *status, size_t len) {
 	check(ctx, "dh_set_status");
+	check_payload("dh_set_status", status, len);
 	ctx->has_status = true;
 	ctx->status = copy_bytes((dh_bytes){status, len});
 	arena_hold();

@@ -974,7 +974,8 @@ static void c_interval(dh_ctx *c, dh_bytes in) {
 
 /* c_misuse: a bug the SDK reports as misuse. Input "cancelled": waits on a future that
  * dh_select cancelled; "alloc_overflow", "strndup_overflow": arena sizes that overflow;
- * "null_code": a NULL non-retryable code; "after_end": starts an activity after dh_fail (a
+ * "null_code": a NULL non-retryable code; "null_input", "null_output": a NULL payload of some
+ * length; "after_end": starts an activity after dh_fail (a
  * missing return);
  * anything else: logs after dh_return, which is allowed. */
 static void c_misuse(dh_ctx *c, dh_bytes in) {
@@ -992,6 +993,10 @@ static void c_misuse(dh_ctx *c, dh_bytes in) {
 		dh_retry_policy p = {.max_attempts = 2, .non_retryable_codes = codes, .non_retryable_count = 2};
 		dh_call_options o = {.retry = &p};
 		dh_call_activity(c, "echo", "1", 1, &o);
+	} else if (what && !strcmp(what, "null_input")) {
+		dh_get(dh_call_activity(c, "echo", NULL, 3, NULL), NULL);
+	} else if (what && !strcmp(what, "null_output")) {
+		dh_return(c, NULL, 4);
 	} else if (what && !strcmp(what, "after_end")) {
 		dh_fail(c, "", "failed");
 		dh_call_activity(c, "echo", "1", 1, NULL);
