@@ -14,6 +14,12 @@ const MaxNamesPerNamespace = 200
 // OtherName is the label value of the names of a namespace past MaxNamesPerNamespace.
 const OtherName = "_other"
 
+// MaxNameLabel bounds, in bytes, the label value of a guest's name (names may be 1024
+// bytes): a value is repeated on every line of its series at each scrape (a histogram's are
+// 20), so long names would swell every scrape. A longer name is cut on a rune boundary and
+// marked with "…"; names that share their first bytes then share a series.
+const MaxNameLabel = 128
+
 // nameLabels admits, per namespace, the first max distinct names as label values.
 type nameLabels struct {
 	max  int
@@ -25,9 +31,10 @@ func newNameLabels(max int) *nameLabels {
 	return &nameLabels{max: max, seen: map[string]map[string]struct{}{}}
 }
 
-// value returns the label value of name in namespace ns: name itself when it was admitted or
-// there is room for it, OtherName otherwise.
+// value returns the label value of name in namespace ns: name (cut to MaxNameLabel bytes)
+// when it was admitted or there is room for it, OtherName otherwise.
 func (l *nameLabels) value(ns, name string) string {
+	name = clipTo(name, MaxNameLabel)
 	l.mu.RLock()
 	names := l.seen[ns]
 	_, ok := names[name]

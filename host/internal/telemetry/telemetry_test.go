@@ -312,3 +312,27 @@ func TestRememberDropsTraceState(t *testing.T) {
 		t.Errorf("the remembered parent holds the trace state %q", got.TraceState())
 	}
 }
+
+// TestLongNameLabelsCut: a guest's name of 1024 bytes is a label value of at most
+// MaxNameLabel bytes of valid UTF-8 (it is repeated on every line of its series at each
+// scrape).
+func TestLongNameLabelsCut(t *testing.T) {
+	m := NewMetrics(Sources{})
+	h := (*Hooks)(nil).With(m, nil)
+	long := "a" + strings.Repeat("é", 1023/2) // 1024 bytes; a cut at an even offset splits a rune
+	a := &Activity{Namespace: "ns", Name: long, Outcome: ActivityCompleted}
+	h.ActivityEnd(h.ActivityStart(context.Background(), a), a)
+	ms := collect(t, m.acts)
+	if len(ms) != 1 {
+		t.Fatalf("%d series, want 1", len(ms))
+	}
+	for _, l := range ms[0].Label {
+		if l.GetName() != "activity" {
+			continue
+		}
+		v := l.GetValue()
+		if len(v) > MaxNameLabel || !utf8.ValidString(v) || !strings.HasPrefix(long, strings.TrimSuffix(v, "…")) || !strings.HasSuffix(v, "…") {
+			t.Errorf("activity label %q (%d bytes): want the name's start, at most %d bytes, marked as cut", v, len(v), MaxNameLabel)
+		}
+	}
+}

@@ -192,11 +192,15 @@ const maxMessage = 1024
 
 // clip returns s cut to at most maxMessage bytes on a rune boundary, marked with "…" when it
 // was cut.
-func clip(s string) string {
-	if len(s) <= maxMessage {
+func clip(s string) string { return clipTo(s, maxMessage) }
+
+// clipTo returns s cut to at most n bytes on a rune boundary, marked with "…" when it was
+// cut.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxMessage - len("…")
+	cut := n - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
