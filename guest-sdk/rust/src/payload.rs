@@ -107,9 +107,24 @@ macro_rules! int_payload {
 int_payload!(i32, i64, u32, u64, usize);
 
 impl Encode for f64 {
+    /// The number as Go's `encoding/json` writes a float64: the shortest text that reads back
+    /// as the same number, in exponent form (`1e+21`, `1.5e-7`) below 1e-6 and from 1e21 on
+    /// (so that an orchestration sends the bytes a Go one would). NaN and infinities do not
+    /// encode.
     fn encode(&self) -> Result<Vec<u8>, String> {
         if !self.is_finite() {
             return Err(format!("unsupported value: {}", self));
+        }
+        let abs = self.abs();
+        if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+            // Rust writes the shortest mantissa and a bare exponent ("1.5e-7", "1e21"); Go
+            // writes the exponent with its sign ("1.5e-7", "1e+21").
+            let s = format!("{:e}", self);
+            return Ok(match s.find('e') {
+                Some(i) if !s[i + 1..].starts_with('-') => format!("{}e+{}", &s[..i], &s[i + 1..]),
+                _ => s,
+            }
+            .into_bytes());
         }
         Ok(format!("{}", self).into_bytes())
     }
@@ -191,4 +206,34 @@ pub(crate) fn text(b: Vec<u8>) -> Result<String, Failure> {
 /// The decoder of timers: no payload.
 pub(crate) fn unit(_: Vec<u8>) -> Result<(), Failure> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_encode_as_in_go() {
+        // What Go's json.Marshal writes for these float64 values.
+        for (f, want) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (123456789.0, "123456789"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (-1.5e300, "-1.5e+300"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-10, "1.5e-10"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ] {
+            assert_eq!(String::from_utf8(f.encode().unwrap()).unwrap(), want, "{:?}", f);
+        }
+        assert!(f64::NAN.encode().is_err());
+        assert!(f64::INFINITY.encode().is_err());
+    }
 }
