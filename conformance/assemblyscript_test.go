@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -451,6 +452,89 @@ func TestASLogBeforeFirstCommand(t *testing.T) {
 				if n != 1 {
 					t.Errorf("%s: the guest's lines %q hold %d lines starting %q, want 1", tc.orchestration, got, n, tc.line)
 				}
+			}
+		})
+	}
+}
+
+// scriptedRun runs durohost_run of wasm once in a plain wazero instance whose start_info
+// answers info and whose other host functions answer as for a first turn that never
+// completes anything (await parks). It returns the outcomes given to complete, decoded, and
+// the error the call ended with (nil when the guest returned).
+func scriptedRun(t *testing.T, wasm, info []byte) ([]abi.Outcome, error) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var outcomes []abi.Outcome
+	var handle int32
+	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, c int32) int32 {
+		if int(c) >= len(info) {
+			m.Memory().Write(uint32(p), info)
+		}
+		return int32(len(info))
+	}).Export("start_info").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { handle++; return handle }).Export("schedule").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { panic(errParked) }).Export("await").
+		NewFunctionBuilder().WithFunc(func(context.Context, uint32, int32, int32) int32 { return -1 }).Export("result").
+		NewFunctionBuilder().WithFunc(func(context.Context, uint32) int32 { return 0 }).Export("cancel").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("set_status").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, n int32) int32 {
+		b, _ := m.Memory().Read(uint32(p), uint32(n))
+		var o abi.Outcome
+		if err := abi.DecodeOutcome(b, &o); err != nil {
+			t.Errorf("complete with a malformed outcome %x: %v", b, err)
+		}
+		outcomes = append(outcomes, o)
+		return 0
+	}).Export("complete").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32, int32) {}).Export("log").
+		NewFunctionBuilder().WithFunc(func(context.Context) int32 { return 0 }).Export("is_replaying").
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mod.ExportedFunction(abi.ExportRun).Call(ctx)
+	return outcomes, err
+}
+
+// TestASStartInfoLengths checks that the SDK's CBOR reader refuses a text or byte string of
+// StartInfo whose length does not fit in the message, also when it is past 4 GiB (the
+// length was narrowed to 32 bits before the check, so 2^32+3 read as 3 bytes): the guest
+// traps without completing. A well-formed StartInfo (the control) completes.
+func TestASStartInfoLengths(t *testing.T) {
+	guest := readASFixture(t, "guest.wasm")
+	head64 := func(major byte, n uint64) []byte {
+		return binary.BigEndian.AppendUint64([]byte{major<<5 | 27}, n)
+	}
+	text := func(s string) []byte { return append([]byte{3<<5 | byte(len(s))}, s...) }
+	for _, tc := range []struct {
+		name string
+		info []byte
+		ok   bool
+	}{
+		{"well formed", slices.Concat([]byte{0xa3, 0x02}, text("as_log"), []byte{0x04}, text("i"), []byte{0x06, 0x44}, []byte(`"hi"`)), true},
+		{"name past 4 GiB", slices.Concat([]byte{0xa2, 0x02}, head64(3, 1<<32+6), []byte("as_log"), []byte{0x04}, text("i")), false},
+		{"input past 4 GiB", slices.Concat([]byte{0xa3, 0x02}, text("as_log"), []byte{0x04}, text("i"), []byte{0x06}, head64(2, 1<<32+4), []byte(`"hi"`)), false},
+		{"unknown key, bytes past 4 GiB", slices.Concat([]byte{0xa3, 0x02}, text("as_log"), []byte{0x04}, text("i"), []byte{0x18, 0x63}, head64(2, 1<<32+1), []byte("x")), false},
+		{"name past the end", slices.Concat([]byte{0xa2, 0x02, 0x78, 0x40}, []byte("as_log"), []byte{0x04}, text("i")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			outcomes, err := scriptedRun(t, guest, tc.info)
+			if tc.ok {
+				if err != nil || len(outcomes) != 1 || outcomes[0].Failure == nil || outcomes[0].Failure.Code != "logged" {
+					t.Fatalf("outcomes %+v, error %v; want as_log's failure logged", outcomes, err)
+				}
+				return
+			}
+			if err == nil || len(outcomes) != 0 {
+				t.Fatalf("outcomes %+v, error %v; want a trap before any complete", outcomes, err)
 			}
 		})
 	}

@@ -101,8 +101,10 @@ export class CborReader {
     return this.ptr >= this.end;
   }
 
-  private need(n: usize): void {
-    if (this.ptr + n > this.end) abort("durohost: truncated CBOR message");
+  /** Aborts unless n more bytes are left; n is the 64-bit length of an item, compared
+   * without narrowing it (a length past 4 GiB would otherwise wrap to a small one). */
+  private need(n: u64): void {
+    if (n > <u64>(this.end - this.ptr)) abort("durohost: truncated CBOR message");
   }
 
   /** Reads an item's head: its major type in major and its argument in the result. */
@@ -162,16 +164,18 @@ export class CborReader {
   }
 
   text(): string {
-    const n = <usize>this.expect(3);
-    this.need(n);
+    const len = this.expect(3);
+    this.need(len);
+    const n = <usize>len;
     const s = String.UTF8.decodeUnsafe(this.ptr, n);
     this.ptr += n;
     return s;
   }
 
   bytes(): Uint8Array {
-    const n = <i32>this.expect(2);
-    this.need(<usize>n);
+    const len = this.expect(2);
+    this.need(len);
+    const n = <i32>len;
     const b = new Uint8Array(n);
     memory.copy(b.dataStart, this.ptr, n);
     this.ptr += <usize>n;
@@ -183,7 +187,7 @@ export class CborReader {
     const v = this.head();
     switch (this.major) {
       case 0: case 1: case 7: return;
-      case 2: case 3: this.need(<usize>v); this.ptr += <usize>v; return;
+      case 2: case 3: this.need(v); this.ptr += <usize>v; return;
       case 4: for (let i: u64 = 0; i < v; i++) this.skip(); return;
       case 5: for (let i: u64 = 0; i < v * 2; i++) this.skip(); return;
       case 6: this.skip(); return;
