@@ -505,6 +505,26 @@ func TestConsoleHostileContent(t *testing.T) {
 	p.until("the event's row", `[...document.querySelectorAll('#timeline .row[data-kind="event"] .label')].some(l => l.textContent.includes("<svg"))`)
 	clean("an event")
 
+	// A history of 300,000 events (a host's MaxEvents may be that high) is drawn: at most 500
+	// rows and one turn tick per 0.1% of the axis.
+	drawn := eval[string](p, `(() => {
+		const t = Date.parse("2026-01-01T00:00:00Z"), events = [];
+		for (let i = 0; i < 100000; i++) {
+			const time = new Date(t + i * 1000).toISOString();
+			events.push({ id: 3 * i + 1, kind: "turn_started", time },
+				{ id: 3 * i + 2, kind: "activity_scheduled", name: "a", time },
+				{ id: 3 * i + 3, kind: "activity_completed", ref: 3 * i + 2, time });
+		}
+		try {
+			const tl = timeline(events, { status: "completed" });
+			return tl.querySelectorAll(".timeline .seg.turn").length + " ticks, " + tl.querySelectorAll('.row[data-kind="activity"]').length + " rows";
+		} catch (e) { return String(e); }
+	})()`)
+	var ticks, rows int
+	if _, err := fmt.Sscanf(drawn, "%d ticks, %d rows", &ticks, &rows); err != nil || ticks < 100 || ticks > 1001 || rows != 500 {
+		t.Errorf("the timeline of a huge history: %s; want at most 1001 ticks and 500 rows", drawn)
+	}
+
 	// A malformed route (a bad %-escape in a link) shows an error.
 	p.open("#/instance/%E0%A4%A")
 	p.until("the error", `document.querySelector("main .error") !== null`)

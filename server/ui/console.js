@@ -499,15 +499,19 @@ function timeline(events, info) {
   const times = events.map(t).filter(x => !isNaN(x));
   if (!times.length) return el("p", { class: "muted" }, "No events yet.");
   const finished = !["pending", "running"].includes(info.status);
-  const t0 = Math.min(...times);
-  const t1 = Math.max(...times, finished ? 0 : Date.now());
+  // Loops, not Math.min(...times): spreading a history's 100,000s of times into arguments
+  // overflows the stack.
+  let t0 = Infinity, t1 = finished ? -Infinity : Date.now();
+  for (const x of times) { if (x < t0) t0 = x; if (x > t1) t1 = x; }
   const span = Math.max(t1 - t0, 1);
   const pct = x => ((x - t0) / span * 100).toFixed(3) + "%";
   const line = (label, segs, dur, attrs) => el("div", Object.assign({ class: "row" }, attrs || {}),
     el("div", { class: "label" }, label), el("div", { class: "track" }, segs), el("div", { class: "dur" }, dur));
   const out = el("div", { class: "timeline", id: "timeline" });
+  // A tick per turn, but at most one per 0.1% of the axis (a history may hold 50,000 turns).
+  const ticks = [...new Set(turns.map(x => ((x - t0) / span * 100).toFixed(1)))];
   out.append(line(el("span", {}, "turns", el("small", {}, turns.length)),
-    turns.map(x => el("div", { class: "seg turn", style: null, "data-left": pct(x) })), fmtDur(t1 - t0)));
+    ticks.map(x => el("div", { class: "seg turn", "data-left": x + "%" })), fmtDur(t1 - t0)));
   if (rows.length > MAX_ROWS) {
     out.append(el("p", { class: "muted", id: "timeline-more" }, "The first " + MAX_ROWS + " of " + rows.length + " rows; the events below hold everything."));
     rows.length = MAX_ROWS;
