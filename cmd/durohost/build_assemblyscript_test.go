@@ -29,7 +29,7 @@ func needNpm(t *testing.T) {
 	}
 }
 
-func TestIsASProject(t *testing.T) {
+func TestIsAssemblyScriptProject(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
@@ -51,9 +51,9 @@ func TestIsASProject(t *testing.T) {
 	}
 }
 
-// TestBuildASBadProject checks the errors of projects that cannot be built, which are found
+// TestBuildAssemblyScriptBadProject checks the errors of projects that cannot be built, which are found
 // before npm is needed.
-func TestBuildASBadProject(t *testing.T) {
+func TestBuildAssemblyScriptBadProject(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
@@ -73,9 +73,9 @@ func TestBuildASBadProject(t *testing.T) {
 	}
 }
 
-// TestRunASFixtures runs the committed modules of the AssemblyScript examples: no Node.js
+// TestRunAssemblyScriptFixtures runs the committed modules of the AssemblyScript examples: no Node.js
 // needed.
-func TestRunASFixtures(t *testing.T) {
+func TestRunAssemblyScriptFixtures(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "d.db")
 	r := runCLI("run", filepath.Join(asExample("hello"), "hello.wasm"), "--input", `"World"`, "--db", db)
@@ -99,9 +99,9 @@ func TestRunASFixtures(t *testing.T) {
 	}
 }
 
-// TestASBenchGuestFixture loads the committed benchmark guest and checks that it registers the
+// TestAssemblyScriptBenchGuestFixture loads the committed benchmark guest and checks that it registers the
 // orchestrations of the workloads.
-func TestASBenchGuestFixture(t *testing.T) {
+func TestAssemblyScriptBenchGuestFixture(t *testing.T) {
 	t.Parallel()
 	wasm, err := os.ReadFile(filepath.Join("..", "..", "internal", "bench", "guest-assemblyscript", "bench.wasm"))
 	if err != nil {
@@ -134,11 +134,11 @@ func checkBenchRegistrations(t *testing.T, wasm []byte) {
 	}
 }
 
-// TestBuildAS builds the hello example from its directory as `durohost run` does (npm ci, then
+// TestBuildAssemblyScript builds the hello example from its directory as `durohost run` does (npm ci, then
 // npm run build): the module is the committed one byte for byte, and a second build comes from
 // the cache. It also builds the benchmark guest as durohost bench --guest assemblyscript does.
 // The builds share the examples' node_modules, so the test does not run in parallel.
-func TestBuildAS(t *testing.T) {
+func TestBuildAssemblyScript(t *testing.T) {
 	needNpm(t)
 	var log bytes.Buffer
 	b := &guestBuilder{cacheDir: t.TempDir(), log: &log}
@@ -173,9 +173,9 @@ func TestBuildAS(t *testing.T) {
 	checkBenchRegistrations(t, bench)
 }
 
-// TestRunHelloASDirectory runs the AssemblyScript example from its directory, as its README
+// TestRunHelloAssemblyScriptDirectory runs the AssemblyScript example from its directory, as its README
 // says.
-func TestRunHelloASDirectory(t *testing.T) {
+func TestRunHelloAssemblyScriptDirectory(t *testing.T) {
 	needNpm(t)
 	r := runCLI("run", asExample("hello"), "--input", `"Ada"`, "--db", filepath.Join(t.TempDir(), "d.db"))
 	if r.code != 0 || !jsonEqual(t, r.stdout, `"Hello, Ada! Bonjour, Ada! Hola, Ada!"`) {
