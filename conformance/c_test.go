@@ -247,6 +247,7 @@ func TestCSDK(t *testing.T) {
 			{`"null_code"`, "durohost: dh_retry_policy.non_retryable_codes[1] is NULL"},
 			{`"null_input"`, "durohost: dh_call_activity with a NULL payload of 3 bytes"},
 			{`"null_output"`, "durohost: dh_return with a NULL payload of 4 bytes"},
+			{`"null_ctx"`, "durohost: dh_instance_id with a NULL context"},
 		} {
 			inst := runC(t, h, "c_misuse", []byte(tc.input))
 			if inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != abi.CodeTrap {

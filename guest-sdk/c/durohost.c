@@ -1491,12 +1491,20 @@ __attribute__((export_name("durohost_run"))) void durohost_run(void) {
 
 /* ---- Metadata, values, status, logs ---- */
 
-const char *dh_name(const dh_ctx *ctx) { return ctx->name; }
-const char *dh_version(const dh_ctx *ctx) { return ctx->version; }
-const char *dh_instance_id(const dh_ctx *ctx) { return ctx->instance_id; }
-const char *dh_parent_id(const dh_ctx *ctx) { return ctx->parent_id; }
-uint32_t dh_execution_id(const dh_ctx *ctx) { return ctx->execution_id; }
-int64_t dh_start_time(const dh_ctx *ctx) { return ctx->start_time; }
+/* ctx_of traps on a NULL context (in WebAssembly its fields would read as whatever lies at
+ * address 0). */
+static const dh_ctx *ctx_of(const dh_ctx *ctx, const char *op) {
+	if (!ctx)
+		misuse("durohost: %s with a NULL context", op);
+	return ctx;
+}
+
+const char *dh_name(const dh_ctx *ctx) { return ctx_of(ctx, "dh_name")->name; }
+const char *dh_version(const dh_ctx *ctx) { return ctx_of(ctx, "dh_version")->version; }
+const char *dh_instance_id(const dh_ctx *ctx) { return ctx_of(ctx, "dh_instance_id")->instance_id; }
+const char *dh_parent_id(const dh_ctx *ctx) { return ctx_of(ctx, "dh_parent_id")->parent_id; }
+uint32_t dh_execution_id(const dh_ctx *ctx) { return ctx_of(ctx, "dh_execution_id")->execution_id; }
+int64_t dh_start_time(const dh_ctx *ctx) { return ctx_of(ctx, "dh_start_time")->start_time; }
 
 bool dh_is_replaying(dh_ctx *ctx) {
 	check_running(ctx, "dh_is_replaying");
@@ -1550,6 +1558,7 @@ void dh_clear_status(dh_ctx *ctx) {
 }
 
 bool dh_status(const dh_ctx *ctx, dh_bytes *status) {
+	ctx_of(ctx, "dh_status");
 	if (status)
 		*status = ctx->has_status ? ctx->status : (dh_bytes){(const uint8_t *)"", 0};
 	return ctx->has_status;

@@ -23,9 +23,10 @@
  * unless the code releases it with dh_arena_release; the instance is discarded after its run.
  * Every payload the SDK hands out is followed by a NUL byte (not counted in its length).
  *
- * Misuse (a bug in the calling code: waiting on a cancelled future, a NULL name, a future of
- * another run) stops the guest like abort(): the reason is logged at error level and the
- * guest traps, which fails the instance with DH-TRAP-001.
+ * Misuse (a bug in the calling code: waiting on a cancelled future, a NULL name or context, a
+ * NULL payload with a length, a future of another run) stops the guest like abort(): the
+ * reason is logged at error level and the guest traps, which fails the instance with
+ * DH-TRAP-001. (In WebAssembly a NULL pointer does not fault: reading it reads address 0.)
  */
 #ifndef DUROHOST_H
 #define DUROHOST_H

@@ -975,7 +975,7 @@ static void c_interval(dh_ctx *c, dh_bytes in) {
 /* c_misuse: a bug the SDK reports as misuse. Input "cancelled": waits on a future that
  * dh_select cancelled; "alloc_overflow", "strndup_overflow": arena sizes that overflow;
  * "null_code": a NULL non-retryable code; "null_input", "null_output": a NULL payload of some
- * length; "after_end": starts an activity after dh_fail (a
+ * length; "null_ctx": metadata of a NULL context; "after_end": starts an activity after dh_fail (a
  * missing return);
  * anything else: logs after dh_return, which is allowed. */
 static void c_misuse(dh_ctx *c, dh_bytes in) {
@@ -997,6 +997,8 @@ static void c_misuse(dh_ctx *c, dh_bytes in) {
 		dh_get(dh_call_activity(c, "echo", NULL, 3, NULL), NULL);
 	} else if (what && !strcmp(what, "null_output")) {
 		dh_return(c, NULL, 4);
+	} else if (what && !strcmp(what, "null_ctx")) {
+		dh_log(c, DH_INFO, dh_instance_id(NULL));
 	} else if (what && !strcmp(what, "after_end")) {
 		dh_fail(c, "", "failed");
 		dh_call_activity(c, "echo", "1", 1, NULL);
