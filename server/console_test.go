@@ -505,6 +505,32 @@ func TestConsoleHostileContent(t *testing.T) {
 	p.until("the event's row", `[...document.querySelectorAll('#timeline .row[data-kind="event"] .label')].some(l => l.textContent.includes("<svg"))`)
 	clean("an event")
 
+	// A running instance with a long history is not downloaded again at each of its changes:
+	// a note offers to reload it.
+	for k := range 2010 {
+		e.expect(tokA, "POST", fmt.Sprintf("/v1/instances/waiting-h/events/noise-%d", k), "1", http.StatusAccepted, "")
+	}
+	e.waitFor(tokA, waiting, "2010 more events", func(m map[string]any) bool {
+		r := e.expect(tokA, "GET", "/v1/instances/waiting-h/history", nil, http.StatusOK, "").obj(t)
+		h, _ := r["history"].(map[string]any)
+		evs, _ := h["events"].([]any)
+		return len(evs) > 2000 // the console's MAX_EVENTS
+	})
+	p.openInstance(waiting)
+	p.until("the long history", `document.querySelector("#events-more") !== null`)
+	p.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__histories = 0;
+		const f = window.fetch;
+		window.fetch = (u, o) => { if (String(u).includes("/history")) window.__histories++; return f(u, o); };
+	})()`))
+	e.expect(tokA, "POST", "/v1/instances/waiting-h/events/noise-last", "1", http.StatusAccepted, "")
+	p.until("the note of new events", `document.querySelector("#changed") !== null && !document.querySelector("#changed").hidden`)
+	if n := eval[int](p, `window.__histories`); n != 0 {
+		t.Errorf("the long history was downloaded again %d times", n)
+	}
+	p.do(chromedp.Click(chromedp.CSS("#reload")))
+	p.until("the reload", `window.__histories === 1 && document.querySelector("#events-more") !== null`)
+
 	// A history of 300,000 events (a host's MaxEvents may be that high) is drawn: at most 500
 	// rows and one turn tick per 0.1% of the axis.
 	drawn := eval[string](p, `(() => {

@@ -322,6 +322,8 @@ async function showInstance(id, query, view) {
   const liveTag = el("span", { class: "live", id: "live", hidden: finished }, "live");
   const [acts, actionArea] = actions(id, info);
   const title = el("div", { class: "title" }, el("h1", { id: "instance-id" }, id), badge(info.status), acts);
+  const changed = el("p", { class: "muted", id: "changed", hidden: true }, "New events since this page was shown. ",
+    el("button", { type: "button", class: "link", id: "reload", onclick: () => route() }, "Reload"));
 
   const summary = el("div", { class: "summary" },
     field("Orchestration", info.name), field("Version", info.version || "—"), field("Execution", info.execution || 1),
@@ -337,7 +339,7 @@ async function showInstance(id, query, view) {
 
   const children = (tree && tree.children) || [];
   mount(view,
-    el("div", { class: "panel" }, title, actionArea, summary, io,
+    el("div", { class: "panel" }, title, changed, actionArea, summary, io,
       el("div", { class: "section" }, el("h2", {}, "Custom status ", liveTag), custom)),
     el("div", { class: "panel" }, el("div", { class: "title" }, el("h2", {}, "Timeline"), executionPicker(id, execs, hist.execution)),
       timeline(events, execution && Number(execution) !== (info.execution || 1) ? Object.assign({}, info, { status: "completed" }) : info)),
@@ -360,10 +362,15 @@ async function showInstance(id, query, view) {
         if (cs.status !== "running" && cs.status !== "pending") { route(); return; }
       }
     })().catch(() => {});
+    // A change of status reloads the page; other changes reload it while its history is short.
+    // A long one (up to the host's MaxEvents) is not downloaded again at every change of an
+    // instance that keeps running: a note offers to reload it.
     every(REFRESH_MS, async () => {
       if (document.querySelector("#action-form form")) return; // never under a form being filled in
       const now = await api("GET", inst(id), undefined, view).catch(() => null);
-      if (!view.aborted && now && (now.updated_at !== info.updated_at || now.status !== info.status)) route();
+      if (view.aborted || !now) return;
+      if (now.status !== info.status || (now.updated_at !== info.updated_at && events.length <= MAX_EVENTS)) route();
+      else if (now.updated_at !== info.updated_at) changed.hidden = false;
     });
   }
 }
