@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
@@ -329,5 +333,97 @@ func waitForKind(ctx context.Context, t *testing.T, h *host.Host, id string, k h
 			t.Fatalf("instance %s: no event of kind %v in its history: %v", id, k, ctx.Err())
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+}
+
+// runRustScripted runs durohost_run of the Rust test guest once against host functions that
+// answer start_info with info and every result with completion (answers the real host never
+// gives: malformed CBOR), and returns the outcome the guest completed with.
+func runRustScripted(t *testing.T, info, completion []byte) *abi.Outcome {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	sizeThenRead := func(m api.Module, answer []byte, p, c int32) int32 {
+		if int(c) >= len(answer) {
+			m.Memory().Write(uint32(p), answer)
+		}
+		return int32(len(answer))
+	}
+	var outcome *abi.Outcome
+	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, c int32) int32 {
+		return sizeThenRead(m, info, p, c)
+	}).Export("start_info").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 1 }).Export("schedule").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("await").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, _ uint32, p, c int32) int32 {
+		return sizeThenRead(m, completion, p, c)
+	}).Export("result").
+		NewFunctionBuilder().WithFunc(func(context.Context, uint32) int32 { return 0 }).Export("cancel").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32) int32 { return 0 }).Export("set_status").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, p, n int32) int32 {
+		b, _ := m.Memory().Read(uint32(p), uint32(n))
+		outcome = &abi.Outcome{}
+		if err := abi.Unmarshal(b, outcome); err != nil {
+			t.Errorf("the guest's outcome %x: %v", b, err)
+		}
+		return 0
+	}).Export("complete").
+		NewFunctionBuilder().WithFunc(func(context.Context, int32, int32, int32) {}).Export("log").
+		NewFunctionBuilder().WithFunc(func(context.Context) int32 { return 0 }).Export("is_replaying").
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.InstantiateWithConfig(ctx, readRustGuest(t, "guest.wasm"), wazero.NewModuleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A panic reports its failure with complete, then traps: the trap is expected then.
+	_, _ = mod.ExportedFunction(abi.ExportRun).Call(ctx)
+	if outcome == nil {
+		t.Fatal("the guest did not complete")
+	}
+	return outcome
+}
+
+// TestRustHostAnswers feeds the Rust SDK's CBOR decoder host answers the real host never
+// gives. The orchestration is sc_call of activity "a": it completes with the activity's
+// result. A byte string whose 64-bit length does not fit the guest's 32-bit address space
+// must be refused, not read modulo 2^32 (on wasm32 a length of 2^32+1 read as 1 accepted
+// the message below as the result "1").
+func TestRustHostAnswers(t *testing.T) {
+	info := []byte("\xa2\x02\x67sc_call\x06\x50{\"activity\":\"a\"}")
+	for _, tc := range []struct {
+		name       string
+		completion []byte
+		want       string // the outcome's output, or "failed: " and words of its failure
+	}{
+		{"result", []byte("\xa1\x01\x411"), "1"},
+		{"unknown key", []byte("\xa2\x01\x411\x18\x63\x82\x01\x02"), "1"},
+		{"non-shortest head", []byte("\xa1\x01\x5b\x00\x00\x00\x00\x00\x00\x00\x011"), "1"},
+		{"64-bit length", []byte("\xa1\x01\x5b\x00\x00\x00\x01\x00\x00\x00\x011"), "failed: panic string longer than the message"},
+		{"64-bit length skipped", []byte("\xa2\x01\x411\x18\x63\x5b\x00\x00\x00\x01\x00\x00\x00\x01\x00"), "failed: panic string longer than the message"},
+		{"trailing bytes", []byte("\xa1\x01\x411\x00"), "failed: panic trailing bytes"},
+		// An unknown key whose value nests 100,000 arrays: refused, without overflowing the stack.
+		{"deeply nested unknown value", append([]byte("\xa2\x01\x411\x18\x63"), bytes.Repeat([]byte{0x81}, 100000)...), "failed: panic nested too deeply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := runRustScripted(t, info, tc.completion)
+			got := string(o.Output)
+			if o.Failure != nil {
+				got = "failed: " + o.Failure.Code + " " + o.Failure.Message
+			}
+			if want, ok := strings.CutPrefix(tc.want, "failed: "); ok {
+				code, words, _ := strings.Cut(want, " ")
+				if o.Failure == nil || o.Failure.Code != code || !strings.Contains(o.Failure.Message, words) {
+					t.Errorf("outcome %s; want a failure %s: ...%s...", got, code, words)
+				}
+			} else if got != tc.want {
+				t.Errorf("outcome %s; want the output %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -258,6 +258,9 @@ pub(crate) struct StartInfo {
     pub start_time: i64,
 }
 
+/// The deepest nesting of an unknown value the decoder skips.
+const MAX_SKIP_DEPTH: usize = 32;
+
 /// A CBOR reader over one message.
 struct Reader<'a> {
     b: &'a [u8],
@@ -317,10 +320,11 @@ impl<'a> Reader<'a> {
         if m != major {
             return self.err("want a byte or text string");
         }
-        let n = n as usize;
-        if n > self.b.len() - self.pos {
+        // Compared as u64: on wasm32 `n as usize` would keep the low 32 bits of a longer length.
+        if n > (self.b.len() - self.pos) as u64 {
             return self.err("string longer than the message");
         }
+        let n = n as usize;
         let s = &self.b[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
@@ -346,28 +350,33 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips one data item of any type (a key this SDK does not know).
-    fn skip(&mut self) -> Result<(), DecodeError> {
+    /// Skips one data item of any type (the value of a key this SDK does not know), nested at
+    /// most MAX_SKIP_DEPTH deep (it recurses once per level, on a small stack).
+    fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_SKIP_DEPTH {
+            return self.err("data item nested too deeply");
+        }
         let (major, n) = self.head()?;
         match major {
             MAJOR_BYTES | MAJOR_TEXT => {
-                if n as usize > self.b.len() - self.pos {
+                // Compared as u64, as in raw.
+                if n > (self.b.len() - self.pos) as u64 {
                     return self.err("string longer than the message");
                 }
                 self.pos += n as usize;
             }
             MAJOR_ARRAY => {
                 for _ in 0..n {
-                    self.skip()?;
+                    self.skip(depth + 1)?;
                 }
             }
             MAJOR_MAP => {
                 for _ in 0..n {
-                    self.skip()?;
-                    self.skip()?;
+                    self.skip(depth + 1)?;
+                    self.skip(depth + 1)?;
                 }
             }
-            6 => self.skip()?, // tag
+            6 => self.skip(depth + 1)?, // tag
             _ => {}
         }
         Ok(())
@@ -398,7 +407,7 @@ pub(crate) fn decode_start_info(b: &[u8]) -> Result<StartInfo, DecodeError> {
                 info.custom_status = if s.is_empty() { None } else { Some(s) };
             }
             9 => info.start_time = r.int()?,
-            _ => r.skip()?,
+            _ => r.skip(0)?,
         }
     }
     r.end()?;
@@ -416,7 +425,7 @@ fn decode_failure(r: &mut Reader<'_>) -> Result<Failure, DecodeError> {
             2 => f.code = r.text()?,
             3 => f.message = r.text()?,
             4 => f.details = r.bytes()?,
-            _ => r.skip()?,
+            _ => r.skip(0)?,
         }
     }
     Ok(f)
@@ -464,7 +473,7 @@ pub(crate) fn decode_completion(b: &[u8]) -> Result<Result<Vec<u8>, Failure>, De
         match r.uint()? {
             1 => result = r.bytes()?,
             2 => failure = Some(decode_failure(&mut r)?),
-            _ => r.skip()?,
+            _ => r.skip(0)?,
         }
     }
     r.end()?;
