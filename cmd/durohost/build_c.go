@@ -42,28 +42,28 @@ var makefiles = []string{"GNUmakefile", "makefile", "Makefile"}
 // cToolchainHint says what a C guest build needs.
 const cToolchainHint = "clang and lld with the wasm32-wasi target and wasi-libc (Debian: clang lld wasi-libc libclang-rt-dev-wasm32)"
 
-// isCProject reports whether dir holds C files, or a Makefile and no project of another
-// language (a Makefile alone also drives the builds of Rust or AssemblyScript projects).
+// isCProject reports whether dir holds C files or a Makefile, and no marker of a project of
+// another language: a Makefile also drives the builds of Rust or AssemblyScript projects, and
+// a Rust crate, a Go package or a Python or JavaScript project may carry a C file (a shim, an
+// extension's source) without being a C project.
 func isCProject(dir string) bool {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false
 	}
-	makefile, other := false, false
+	c, other := false, false
 	for _, e := range ents {
 		if e.IsDir() {
 			continue
 		}
 		switch n := e.Name(); {
-		case strings.HasSuffix(n, ".c"):
-			return true
-		case slices.Contains(makefiles, n):
-			makefile = true
-		case n == "Cargo.toml", n == "package.json", strings.HasSuffix(n, ".go"):
+		case strings.HasSuffix(n, ".c"), slices.Contains(makefiles, n):
+			c = true
+		case n == "Cargo.toml", n == "package.json", n == "main.js", n == "main.py", strings.HasSuffix(n, ".go"):
 			other = true
 		}
 	}
-	return makefile && !other
+	return c && !other
 }
 
 // buildC returns the module built from the C project in dir, from the cache when its files,
@@ -73,7 +73,7 @@ func isCProject(dir string) bool {
 // SDK into one module.
 func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
 	if !isCProject(dir) {
-		return nil, fmt.Errorf("%s holds neither C files nor a Makefile: give a .wasm file or a C project directory", dir)
+		return nil, fmt.Errorf("%s holds neither C files nor a Makefile (or also another language's project): give a .wasm file or a C project directory", dir)
 	}
 	clang, err := exec.LookPath("clang")
 	if err != nil {

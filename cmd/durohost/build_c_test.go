@@ -52,6 +52,12 @@ func TestIsCProject(t *testing.T) {
 		{"makefile of a Rust project", map[string]string{"Makefile": "", "Cargo.toml": ""}, false},
 		{"makefile of an AssemblyScript project", map[string]string{"Makefile": "", "package.json": "{}"}, false},
 		{"makefile of a Go package", map[string]string{"Makefile": "", "main.go": "package main"}, false},
+		{"c file of a Rust crate", map[string]string{"Cargo.toml": "", "shim.c": ""}, false},
+		{"c file of a Python project", map[string]string{"main.py": "", "ext.c": ""}, false},
+		{"c file of a JavaScript project", map[string]string{"main.js": "", "addon.c": ""}, false},
+		{"c file of an AssemblyScript project", map[string]string{"package.json": "{}", "x.c": ""}, false},
+		{"c file of a Go package", map[string]string{"main.go": "package main", "x.c": ""}, false},
+		{"c files and a Makefile", map[string]string{"Makefile": "", "a.c": "", "b.c": ""}, true},
 		{"header only", map[string]string{"x.h": ""}, false},
 		{"empty", nil, false},
 	} {
