@@ -555,4 +555,23 @@ func TestConsoleHostileContent(t *testing.T) {
 	p.open("#/instance/%E0%A4%A")
 	p.until("the error", `document.querySelector("main .error") !== null`)
 	clean("a malformed route")
+
+	// The auto-refresh never piles requests onto a server that does not answer: with its
+	// interval shortened to 20 ms and the list's requests left unanswered after the first, 20
+	// ticks send one refresh.
+	p.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__ticks = 0; window.__lists = 0;
+		const si = window.setInterval;
+		window.setInterval = (f, ms) => si(() => { window.__ticks++; f(); }, 20);
+		const f = window.fetch;
+		window.fetch = (u, o) => {
+			if (String(u).startsWith("/v1/instances?") && ++window.__lists > 1) return new Promise(() => {});
+			return f(u, o);
+		};
+	})()`))
+	p.open("#/instances")
+	p.until("20 ticks of the auto-refresh", `window.__ticks >= 20`)
+	if n := eval[int](p, `window.__lists`); n != 2 {
+		t.Errorf("%d list requests (the page's and its refreshes), want 2: a refresh is sent while the previous one is unanswered", n)
+	}
 }

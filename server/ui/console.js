@@ -144,7 +144,17 @@ function stopBackground() {
   state.aborts.forEach(a => a.abort()); state.aborts = [];
 }
 
-function every(ms, fn) { state.timers.push(setInterval(() => { if (!document.hidden) fn(); }, ms)); }
+// every runs fn every ms while the page is visible, but never while its previous run (a
+// request a slow server has not answered yet) is still going: an open console would otherwise
+// pile a request every ms onto an overloaded server.
+function every(ms, fn) {
+  let busy = false;
+  state.timers.push(setInterval(async () => {
+    if (document.hidden || busy) return;
+    busy = true;
+    try { await fn(); } catch { /* each fn reports its own failures */ } finally { busy = false; }
+  }, ms));
+}
 
 function abortable() { const a = new AbortController(); state.aborts.push(a); return a.signal; }
 
@@ -265,7 +275,7 @@ async function showInstances(query, view) {
   await load();
   const refresh = () => load().catch(e => { if (e.name !== "AbortError" && e.status !== 401) stamp.textContent = "refresh failed: " + e.message; });
   auto.addEventListener("change", () => sessionStorage.setItem("durohost.auto", auto.checked ? "on" : "off"));
-  every(REFRESH_MS, () => { if (auto.checked) refresh(); });
+  every(REFRESH_MS, () => auto.checked ? refresh() : null);
 }
 
 // startForm opens, in area, the form that starts an instance of one of the namespace's
