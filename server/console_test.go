@@ -436,7 +436,9 @@ func TestConsoleAssets(t *testing.T) {
 // TestConsoleHostileContent: what a tenant's guest writes (instance IDs, children's IDs,
 // outputs, failure messages, event names) and what a link holds is shown as text by the
 // console: no markup of it becomes an element, no link of it leaves the console's routes, and
-// a malformed route is an error on the page, not a dead one.
+// a malformed route is an error on the page, not a dead one. What a guest makes large (a long
+// history, many turns) and a slow server cost the console bounded work: a long history is not
+// downloaded again at each change, a huge one is drawn, refreshes never pile up.
 func TestConsoleHostileContent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: not with -short")
