@@ -173,6 +173,20 @@ func parkedMemory(t *testing.T, wasm []byte) uint32 {
 // asChecks runs orchestrations of the AssemblyScript test guest on a host of its own and
 // returns a function that runs one to its output.
 func asChecks(t *testing.T) func(t *testing.T, name string, input []byte) []byte {
+	run := asInstances(t)
+	return func(t *testing.T, name string, input []byte) []byte {
+		t.Helper()
+		inst := run(t, name, input)
+		if inst.Status != store.StatusCompleted {
+			t.Fatalf("%s(%s): %s %+v", name, input, inst.Status, inst.Failure)
+		}
+		return inst.Output
+	}
+}
+
+// asInstances runs orchestrations of the AssemblyScript test guest on a host of its own and
+// returns a function that runs one to its end.
+func asInstances(t *testing.T) func(t *testing.T, name string, input []byte) *store.Instance {
 	ctx := context.Background()
 	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir))
 	if err != nil {
@@ -185,7 +199,7 @@ func asChecks(t *testing.T) func(t *testing.T, name string, input []byte) []byte
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Stop(ctx) })
-	return func(t *testing.T, name string, input []byte) []byte {
+	return func(t *testing.T, name string, input []byte) *store.Instance {
 		t.Helper()
 		id, err := h.Client().Start(ctx, name, input)
 		if err != nil {
@@ -197,10 +211,7 @@ func asChecks(t *testing.T) func(t *testing.T, name string, input []byte) []byte
 		if err != nil {
 			t.Fatal(err)
 		}
-		if inst.Status != store.StatusCompleted {
-			t.Fatalf("%s(%s): %s %+v", name, input, inst.Status, inst.Failure)
-		}
-		return inst.Output
+		return inst
 	}
 }
 
@@ -537,5 +548,29 @@ func TestASStartInfoLengths(t *testing.T) {
 				t.Fatalf("outcomes %+v, error %v; want a trap before any complete", outcomes, err)
 			}
 		})
+	}
+}
+
+// TestASJSONDepth checks the nesting limit of the SDK's JSON parser: 512 levels parse, deeper
+// text is a bad_payload that names the limit, not a trap (the parser recurses once per level,
+// and its former limit, 1,000, was past the stack: a stack overflow, DH-TRAP-001).
+func TestASJSONDepth(t *testing.T) {
+	run := asInstances(t)
+	nest := func(n int) []byte {
+		return []byte(strings.Repeat(`{"a":[`, n/2) + strings.Repeat("[", n%2) + "1" + strings.Repeat("]", n%2) + strings.Repeat("]}", n/2))
+	}
+	for _, tc := range []struct {
+		levels int
+		ok     bool
+	}{{100, true}, {512, true}, {513, false}, {1000, false}, {100000, false}} {
+		in := nest(tc.levels)
+		inst := run(t, "as_compact", in)
+		switch {
+		case tc.ok && (inst.Status != store.StatusCompleted || !bytes.Equal(inst.Output, in)):
+			t.Errorf("%d levels: %s %+v, want the text back", tc.levels, inst.Status, inst.Failure)
+		case !tc.ok && (inst.Status != store.StatusFailed || inst.Failure == nil || inst.Failure.Code != "bad_payload" ||
+			!strings.Contains(inst.Failure.Message, "JSON nested too deeply (more than 512 levels)")):
+			t.Errorf("%d levels: %s %+v, want the bad_payload JSON nested too deeply", tc.levels, inst.Status, inst.Failure)
+		}
 	}
 }

@@ -137,8 +137,10 @@ class Parser {
     }
   }
 
+  // value recurses once per level: MAX_DEPTH levels stay well inside the stack the host gives
+  // (1,000 overflowed it, a trap instead of an error).
   value(depth: i32): JsonValue {
-    if (depth > 1000) return this.fail("JSON nested too deeply");
+    if (depth > MAX_DEPTH) return this.fail("JSON nested too deeply (more than " + MAX_DEPTH.toString() + " levels)");
     this.ws();
     const s = this.s;
     if (this.pos >= s.length) return this.fail("unexpected end of JSON");
@@ -362,6 +364,9 @@ class Parser {
     return "";
   }
 }
+
+/** The deepest nesting of arrays and objects parse accepts (Go's encoding/json: 10,000). */
+export const MAX_DEPTH: i32 = 512;
 
 /**
  * Parses JSON text. Invalid text gives a value of kind Invalid whose error says why; empty
