@@ -129,7 +129,9 @@ func (b *guestBuilder) buildC(ctx context.Context, dir string) ([]byte, error) {
 		cmd = exec.CommandContext(ctx, makeTool, "--no-print-directory", "DUROHOST_SDK="+sdk, "OUT="+out)
 	} else {
 		args := append(slices.Clone(cFlags), "-I", sdk, "-o", out)
-		args = append(args, files...)
+		for _, f := range files {
+			args = append(args, "./"+f) // a name starting with "-" is a file, not an option
+		}
 		if !slices.Contains(files, "durohost.c") {
 			args = append(args, filepath.Join(sdk, "durohost.c"))
 		}

@@ -200,6 +200,18 @@ func TestBuildC(t *testing.T) {
 		}
 	})
 
+	t.Run("file named like an option", func(t *testing.T) {
+		// clang would read "-o.c" as -o .c: the module would go to ".c" in the project.
+		dir := writeFiles(t, map[string]string{"hello.c": string(src), "-o.c": "int unused_global;\n"})
+		wasm, err := b.buildDir(ctx, dir)
+		if err != nil || !bytes.Contains(wasm, []byte("Hola, %s!")) {
+			t.Errorf("build: %v (%d bytes)", err, len(wasm))
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".c")); err == nil {
+			t.Error("the build wrote .c into the project")
+		}
+	})
+
 	t.Run("symlinked source", func(t *testing.T) {
 		// hello.c is a link to a file elsewhere: it is compiled, and its content is part of
 		// the cache key.
