@@ -427,3 +427,47 @@ func TestRustHostAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestRustDeepJSON runs the SDK's JSON parser at its nesting limit inside the guest's 32 KiB
+// stack: an input nested json::MAX_DEPTH (64) deep parses (sc_select then panics on its
+// future of no kind, an application failure, not a trap), and one level more is refused with
+// a clear error instead of overflowing the stack.
+func TestRustDeepJSON(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadModule(ctx, readRustGuest(t, "guest.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop(context.Background()) })
+	// {"futures":[ nested arrays ]}: the object and the futures array are two levels.
+	nested := func(depth int) []byte {
+		return []byte(`{"futures":[` + strings.Repeat("[", depth-2) + strings.Repeat("]", depth-2) + `]}`)
+	}
+	for _, tc := range []struct {
+		depth       int
+		code, where string
+	}{
+		{64, "panic", `unknown future kind ""`},
+		{65, "bad_payload", "nested too deeply"},
+	} {
+		id, err := h.Client().Start(ctx, "sc_select", nested(tc.depth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := h.Client().Wait(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := inst.Failure
+		if inst.Status != store.StatusFailed || f == nil || f.Code != tc.code || !strings.Contains(f.Message, tc.where) {
+			t.Errorf("depth %d: status %v, failure %+v; want failed with %s: ...%s...", tc.depth, inst.Status, f, tc.code, tc.where)
+		}
+	}
+}

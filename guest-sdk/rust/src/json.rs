@@ -455,14 +455,16 @@ impl<'a> Parser<'a> {
         if self.pos + 4 > self.b.len() {
             return self.err("short \\u escape");
         }
-        let s = std::str::from_utf8(&self.b[self.pos..self.pos + 4]).unwrap_or("x");
-        match u32::from_str_radix(s, 16) {
-            Ok(n) => {
-                self.pos += 4;
-                Ok(n)
+        // Four hexadecimal digits exactly (u32::from_str_radix would take "+123" too).
+        let mut n = 0;
+        for &c in &self.b[self.pos..self.pos + 4] {
+            match (c as char).to_digit(16) {
+                Some(d) => n = n << 4 | d,
+                None => return self.err("invalid \\u escape"),
             }
-            Err(_) => self.err("invalid \\u escape"),
         }
+        self.pos += 4;
+        Ok(n)
     }
 
     fn string(&mut self) -> Result<String, Error> {
@@ -558,6 +560,15 @@ mod tests {
             Value::Raw(" { \"a\" : \"<\\u00e9>\u{2028}\" , \"b\": [1, 2] } ".into()).to_json(),
             r#"{"a":"\u003c\u00e9\u003e\u2028","b":[1,2]}"#
         );
+    }
+
+    #[test]
+    fn unicode_escapes_take_four_hex_digits() {
+        assert_eq!(Value::parse(r#""\u0041\u00e9\uD83D\uDE00""#).unwrap(), Value::str("A\u{e9}\u{1f600}"));
+        // Go's decoder refuses these; from_str_radix took a sign.
+        for bad in [r#""\u+041""#, r#""\u-041""#, r#""\u 041""#, r#""\u00g1""#, r#""\u004""#] {
+            assert!(Value::parse(bad).is_err(), "{} parsed", bad);
+        }
     }
 
     #[test]
