@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,14 @@ type Metrics struct {
 	queue, queueErr                                 *prometheus.Desc
 	depthErrors                                     atomic.Int64
 
+	// The store's queue depths, kept for depthTTL: depthMu is held while they are read, so
+	// that scrapes at once wait for one query.
+	depthMu  sync.Mutex
+	depthAt  time.Time
+	depthVal *store.Depths
+	depthErr error
+	now      func() time.Time
+
 	// orchestrations and activities bound the values of the orchestration and activity
 	// labels per namespace (guests choose them).
 	orchestrations, activities *nameLabels
@@ -90,6 +99,7 @@ func NewMetrics(src Sources) *Metrics {
 	}
 	return &Metrics{
 		src:            src,
+		now:            time.Now,
 		orchestrations: newNameLabels(MaxNamesPerNamespace),
 		activities:     newNameLabels(MaxNamesPerNamespace),
 		turns: counter("turns_total", "Turns run by this host, by namespace, outcome (committed, dropped, abandoned, lock_lost, error) and mode (live: resumed a live instance; replay: replayed the history; new: nothing to replay).",
@@ -123,9 +133,9 @@ func NewMetrics(src Sources) *Metrics {
 		modHeld:     desc("modules_held", "Compiled modules held by instances, turns or callers."),
 		modBytes:    desc("modules_bytes", "Estimated memory of the compiled modules."),
 		modCompiles: desc("module_compilations_total", "Module compilations started."),
-		queue: desc("queue_depth", "Work waiting in the store, for every host, by queue (messages, activities) and state (ready, delayed, running). Read from the store at each scrape.",
+		queue: desc("queue_depth", "Work waiting in the store, for every host, by queue (messages, activities) and state (ready, delayed, running). Read from the store at a scrape, at most once a second.",
 			"queue", "state"),
-		queueErr: desc("queue_depth_errors_total", "Scrapes whose queue depths the store did not give."),
+		queueErr: desc("queue_depth_errors_total", "Reads of the queue depths (at most one a second, shared by the scrapes) the store did not answer."),
 	}
 }
 
@@ -147,6 +157,29 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 
 // depthTimeout bounds the store's answer to QueueDepths during a scrape.
 const depthTimeout = 5 * time.Second
+
+// depthTTL is how long the store's queue depths are reused. Every token that may read
+// /metrics (a namespace's too, though its scrape then drops them) makes a gather, and the
+// depths are counts over the store's queues: without it, a tenant scraping in a loop, or at
+// once, ran a store-wide count per request.
+const depthTTL = time.Second
+
+// depths returns the store's queue depths, read at most once per depthTTL; scrapes at once
+// share one read.
+func (m *Metrics) depths() (*store.Depths, error) {
+	m.depthMu.Lock()
+	defer m.depthMu.Unlock()
+	if now := m.now(); m.depthAt.IsZero() || now.Sub(m.depthAt) >= depthTTL || now.Before(m.depthAt) {
+		ctx, cancel := context.WithTimeout(context.Background(), depthTimeout)
+		m.depthVal, m.depthErr = m.src.Depths(ctx)
+		cancel()
+		m.depthAt = m.now()
+		if m.depthErr != nil {
+			m.depthErrors.Add(1)
+		}
+	}
+	return m.depthVal, m.depthErr
+}
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
@@ -174,12 +207,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		count(m.modCompiles, float64(s.Compiles))
 	}
 	if m.src.Depths != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), depthTimeout)
-		d, err := m.src.Depths(ctx)
-		cancel()
-		if err != nil {
-			m.depthErrors.Add(1)
-		} else {
+		if d, err := m.depths(); err == nil {
 			gauge(m.queue, float64(d.Messages), "messages", "ready")
 			gauge(m.queue, float64(d.DelayedMessages), "messages", "delayed")
 			gauge(m.queue, float64(d.Activities), "activities", "ready")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/store"
 )
 
 // collect returns the metrics c collects.
@@ -334,5 +336,46 @@ func TestLongNameLabelsCut(t *testing.T) {
 		if len(v) > MaxNameLabel || !utf8.ValidString(v) || !strings.HasPrefix(long, strings.TrimSuffix(v, "…")) || !strings.HasSuffix(v, "…") {
 			t.Errorf("activity label %q (%d bytes): want the name's start, at most %d bytes, marked as cut", v, len(v), MaxNameLabel)
 		}
+	}
+}
+
+// TestQueueDepthsShared: the store's queue depths are read at most once per depthTTL, and
+// scrapes at once share one read (every token that may read /metrics makes a gather).
+func TestQueueDepthsShared(t *testing.T) {
+	var mu sync.Mutex
+	reads := 0
+	release := make(chan struct{})
+	m := NewMetrics(Sources{Depths: func(context.Context) (*store.Depths, error) {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		return &store.Depths{Messages: reads}, nil
+	}})
+	clock := time.Unix(1000, 0)
+	m.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() { defer wg.Done(); count(t, m) }()
+	}
+	close(release)
+	wg.Wait()
+	if reads != 1 {
+		t.Errorf("20 scrapes at once read the depths %d times, want 1", reads)
+	}
+	mu.Lock()
+	clock = clock.Add(depthTTL - time.Millisecond)
+	mu.Unlock()
+	count(t, m)
+	if reads != 1 {
+		t.Errorf("a scrape within %s read the depths again (%d reads)", depthTTL, reads)
+	}
+	mu.Lock()
+	clock = clock.Add(time.Millisecond)
+	mu.Unlock()
+	count(t, m)
+	if reads != 2 {
+		t.Errorf("a scrape %s later read the depths %d times in all, want 2", depthTTL, reads)
 	}
 }
