@@ -232,7 +232,7 @@ func TestASJSON(t *testing.T) {
 		})
 	}
 	// Escapes Go's decoder turns into other characters: a lone surrogate becomes U+FFFD.
-	for _, in := range []string{`"\ud800"`, `"a\udc00b"`, `"\ud83d\ude00"`, `"\u00e9\u0041\/"`} {
+	for _, in := range []string{`"\ud800"`, `"a\udc00b"`, `"\ud83d\ude00"`, `"\u00e9\u0041\/"`, "\"\xff\"", "\"x\xe2\x82\"", "\"\xed\xa0\x80\""} {
 		t.Run("quote/"+in, func(t *testing.T) {
 			var s string
 			if err := json.Unmarshal([]byte(in), &s); err != nil {
@@ -254,9 +254,15 @@ func TestASJSON(t *testing.T) {
 	})
 	for _, in := range []string{
 		`{ "a" : [ 1, 2.5e3, -0.1 ], "b" : { } , "c":"x y <&>" }`, "[\n\t true ,false, null ]", `"\u2028 \" "`, ` 42 `,
+		// Invalid UTF-8 (a stray continuation, an invalid lead byte before the closing quote,
+		// truncated sequences, overlong forms, an encoded surrogate, past U+10FFFF), which Go
+		// reads byte by byte as U+FFFD; valid 2-, 3- and 4-byte sequences around them. The
+		// SDK's payloads are strings: it writes U+FFFD where Go's RawMessage keeps the bytes.
+		"\"\xff\"", `{"a":"` + "\xff" + `","b":1}`, "[\"a\x80b\",\"\xe2\x82\",\"\xf0\x9f\x98\"]", "\"\xc0\xaf \xe0\x80\xaf\"",
+		"\"\xed\xa0\x80\xed\xbf\xbf\"", "\"\xf4\x90\x80\x80 \xf8\x88\x80\x80\x80\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\"",
 	} {
 		t.Run("compact/"+in, func(t *testing.T) {
-			want, err := json.Marshal(json.RawMessage(in))
+			want, err := json.Marshal(json.RawMessage(string([]rune(in))))
 			if err != nil {
 				t.Fatal(err)
 			}

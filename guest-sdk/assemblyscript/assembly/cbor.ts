@@ -2,6 +2,8 @@
 // unsigned integer keys holding unsigned and negative integers, text, byte strings, arrays
 // and nested maps, all of definite length.
 
+import { decodeUTF8 } from "./utf8";
+
 /** CborWriter appends CBOR items to a growable buffer that is reused between messages. */
 export class CborWriter {
   buf: Uint8Array = new Uint8Array(256);
@@ -167,7 +169,7 @@ export class CborReader {
     const len = this.expect(3);
     this.need(len);
     const n = <usize>len;
-    const s = String.UTF8.decodeUnsafe(this.ptr, n);
+    const s = decodeUTF8(this.ptr, n);
     this.ptr += n;
     return s;
   }

@@ -1,5 +1,6 @@
 // Context, futures, retry policies and the run loop: the orchestration side of the ABI.
 
+import { decodeUTF8 } from "./utf8";
 import {
   CMD_ACTIVITY, CMD_DEQUEUE, CMD_START_ORCHESTRATION, CMD_SUB_ORCHESTRATION, CMD_TIMER,
   CMD_WAIT_EVENT, MAX_AWAIT_HANDLES, OUTCOME_CONTINUED_AS_NEW, OUTCOME_FAILED, STATUS_NOT_READY,
@@ -154,7 +155,7 @@ export class Future {
     let t = this.text;
     if (t == null) {
       const b = this.resultBytes;
-      t = b == null ? "" : String.UTF8.decodeUnsafe(b.dataStart, <usize>b.length);
+      t = b == null ? "" : decodeUTF8(b.dataStart, <usize>b.length);
       this.text = t;
     }
     return t!;
@@ -429,7 +430,7 @@ export class Context {
   get customStatus(): string | null {
     const s = this.status;
     if (s == null) return null;
-    return String.UTF8.decodeUnsafe(s.dataStart, <usize>s.length);
+    return decodeUTF8(s.dataStart, <usize>s.length);
   }
 
   /** Tells whether a custom status is set (an empty one counts). */

@@ -1,6 +1,7 @@
 // The registry of orchestrations and durohost_run: read StartInfo, run the orchestration it
 // names (or describe the module) and complete.
 
+import { decodeUTF8 } from "./utf8";
 import {
   ABI_VERSION, MODE_DESCRIBE, MODE_RUN, OUTCOME_COMPLETED, OUTCOME_CONTINUED_AS_NEW, OUTCOME_DESCRIBE,
   OUTCOME_FAILED, hostComplete, hostLog, hostStartInfo,
@@ -254,7 +255,7 @@ function run(): void {
   mathSeed = fnv(ctx.instanceId, ctx.executionId);
   NativeMath.seedRandom(<i64>mathSeed);
   running = ctx;
-  const out = reg.fn(ctx, String.UTF8.decodeUnsafe(input.dataStart, <usize>input.length));
+  const out = reg.fn(ctx, decodeUTF8(input.dataStart, <usize>input.length));
   running = null;
   ctx.finish();
   finish(out);
