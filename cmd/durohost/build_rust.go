@@ -210,6 +210,7 @@ func (b *guestBuilder) buildRust(ctx context.Context, dir string) ([]byte, error
 	}
 	hashFile(h, meta.WorkspaceRoot, "Cargo.lock")
 	hashCargoConfig(h, abs)
+	hashCargoEnv(h, env)
 	cached := filepath.Join(b.cacheDir, "guests", hex.EncodeToString(h.Sum(nil))[:32]+".wasm")
 	if wasm, err := os.ReadFile(cached); err == nil {
 		return wasm, nil
@@ -287,6 +288,24 @@ func hashRustTree(h hash.Hash, dir string) error {
 		}
 		return nil
 	})
+}
+
+// hashCargoEnv writes to h the variables of the build's environment that configure Cargo's
+// build (profiles, the target's linker and runner, build settings, the rustc wrapper): the
+// caller's CARGO_PROFILE_RELEASE_OPT_LEVEL, for one, changes the module.
+func hashCargoEnv(h hash.Hash, env []string) {
+	var vars []string
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "CARGO_PROFILE_") || strings.HasPrefix(kv, "CARGO_BUILD_") ||
+			strings.HasPrefix(kv, "CARGO_TARGET_") || strings.HasPrefix(kv, "RUSTC_") ||
+			strings.HasPrefix(kv, "RUSTFLAGS=") || strings.HasPrefix(kv, "CARGO_ENCODED_RUSTFLAGS=") {
+			vars = append(vars, kv)
+		}
+	}
+	slices.Sort(vars)
+	for _, kv := range vars {
+		fmt.Fprintf(h, "env %q\n", kv)
+	}
 }
 
 // hashCargoConfig writes to h the Cargo configuration files a build in dir reads: those of

@@ -171,7 +171,8 @@ func TestBuildRust(t *testing.T) {
 
 // TestBuildRustCacheKey checks that what can change a Rust build without touching src/
 // changes its cache key: a library whose root lies outside src/ ([lib] path), a module file
-// beside it, and Cargo configuration (.cargo/config.toml of the project or a parent).
+// beside it, and Cargo configuration (.cargo/config.toml of the project or a parent, and the
+// environment's CARGO_PROFILE_* variables).
 func TestBuildRustCacheKey(t *testing.T) {
 	needRust(t)
 	ctx := context.Background()
@@ -212,4 +213,6 @@ func TestBuildRustCacheKey(t *testing.T) {
 	write(".cargo/config.toml", "[profile.release]\nopt-level = 1\n")
 	build("Cargo configuration added", true)
 	build("unchanged again", false)
+	t.Setenv("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
+	build("a Cargo profile set in the environment", true)
 }
