@@ -259,16 +259,25 @@ fn outcomes_of_the_run_loop() {
 #[test]
 fn a_join_wider_than_one_await_waits_in_slices() {
     let ctx = start();
-    // 20 activities, completed in reverse order; one await covers at most 8 handles here.
+    // 20 activities, each awaited by an async block (a join of blocks polls them all, so all
+    // 20 handles are pending at once), completed in reverse order; one await covers at most 8
+    // handles here. (A join of DurableFutures waits for one handle at a time: no slice.)
     let script: Vec<(u32, fakehost::Delivery)> = (1..=20).rev().map(|h| (h, Done("1"))).collect();
     fakehost::script(&script);
     let out = drive(async move {
-        let calls = (0..20).map(|i| ctx.schedule_activity("w", i.to_string())).collect();
+        let calls = (0..20)
+            .map(|i| {
+                let f = ctx.schedule_activity("w", i.to_string());
+                Box::pin(async move { f.await }) as std::pin::Pin<Box<dyn Future<Output = Result<String, Failure>>>>
+            })
+            .collect();
         let n = join_all(calls).await.into_iter().filter(|r| r.is_ok()).count();
         Ok(n.to_string())
     });
     assert_eq!(out.unwrap(), "20");
-    assert!(fakehost::with(|f| f.max_await) <= 8);
+    // The first waits covered 8 handles each: the cut was made, and kept.
+    assert_eq!(fakehost::with(|f| f.max_await), 8);
+    assert_eq!(fakehost::with(|f| f.released.len()), 20);
 }
 
 #[test]
