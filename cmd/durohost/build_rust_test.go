@@ -216,3 +216,36 @@ func TestBuildRustCacheKey(t *testing.T) {
 	t.Setenv("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
 	build("a Cargo profile set in the environment", true)
 }
+
+// TestBuildRustToolchainMissing checks that a Rust project without a usable toolchain fails
+// with an error that says what to install and what was wrong with what was found.
+func TestBuildRustToolchainMissing(t *testing.T) {
+	ctx := context.Background()
+	dir := writeRustProject(t, "[lib]\ncrate-type = [\"cdylib\"]\n\n", rustGreeter)
+	tools := t.TempDir()
+	noTarget := filepath.Join(tools, "rustc-without-wasm")
+	if err := os.WriteFile(noTarget, []byte("#!/bin/sh\necho "+tools+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, rustc, cargo, want string
+		needsRust                bool
+	}{
+		{"no rustc", filepath.Join(tools, "absent"), "", "absent (does not run)", false},
+		{"no wasm32 target", noTarget, "", "rustc-without-wasm (no wasm32-unknown-unknown standard library)", false},
+		{"no cargo", "", filepath.Join(tools, "absent-cargo"), "but no cargo that runs", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.needsRust {
+				needRust(t)
+			}
+			t.Setenv("DUROHOST_RUSTC", tc.rustc)
+			t.Setenv("DUROHOST_CARGO", tc.cargo)
+			b := &guestBuilder{cacheDir: t.TempDir(), log: &bytes.Buffer{}}
+			_, err := b.buildDir(ctx, dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "apt-get install rustc cargo libstd-rust-dev-wasm32") {
+				t.Errorf("want an error naming the toolchain (%q) and what to install, got %v", tc.want, err)
+			}
+		})
+	}
+}
