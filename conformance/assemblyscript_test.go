@@ -580,3 +580,44 @@ func TestASJSONDepth(t *testing.T) {
 		}
 	}
 }
+
+// TestASLoneSurrogates checks that a string holding a lone surrogate (half of a pair, cut by
+// substring; UTF-8 cannot encode it) reaches the host as U+FFFD, as Go converts such a rune,
+// in an output, a custom status and a log line: AssemblyScript's default encoding (WTF-8)
+// wrote the surrogate's three bytes, invalid UTF-8.
+func TestASLoneSurrogates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lines := &logLines{}
+	h, err := host.New(openSQLite(t), host.WithCompilationCache(cacheDir), host.WithLogger(slog.New(lines)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadModule(ctx, readASFixture(t, "guest.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop(context.Background()) })
+	id, err := h.Client().Start(ctx, "as_raw", []byte(`"a\udc00b\ud83d\ude00"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := h.Client().Wait(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "a\ufffdb\ufffd" // \udc00 decoded as U+FFFD, \ud83d cut from its pair
+	if inst.Status != store.StatusCompleted || string(inst.Output) != `"`+want+`"` {
+		t.Errorf("%s %+v, output %q; want %q", inst.Status, inst.Failure, inst.Output, `"`+want+`"`)
+	}
+	if string(inst.CustomStatus) != want {
+		t.Errorf("custom status %q, want %q", inst.CustomStatus, want)
+	}
+	lines.mu.Lock()
+	defer lines.mu.Unlock()
+	if !slices.Contains(lines.lines, want) {
+		t.Errorf("log lines %q, want one %q", lines.lines, want)
+	}
+}

@@ -74,7 +74,7 @@ export class CborWriter {
     const n = String.UTF8.byteLength(s);
     this.head(3, <u64>n);
     this.reserve(n);
-    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len, false, String.UTF8.ErrorMode.REPLACE);
     this.len += n;
   }
 
@@ -90,7 +90,7 @@ export class CborWriter {
     const n = String.UTF8.byteLength(s);
     this.head(2, <u64>n);
     this.reserve(n);
-    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len, false, String.UTF8.ErrorMode.REPLACE);
     this.len += n;
   }
 }

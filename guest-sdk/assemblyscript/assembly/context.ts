@@ -325,7 +325,7 @@ export class Logger {
 
   log(level: LogLevel, message: string): void {
     if (this.closed || hostIsReplaying() != 0) return;
-    const b = String.UTF8.encode(message);
+    const b = String.UTF8.encode(message, false, String.UTF8.ErrorMode.REPLACE);
     hostLog(<i32>level, changetype<usize>(b), b.byteLength);
   }
 
@@ -441,7 +441,7 @@ export class Context {
   /** Sets the instance's custom status, visible to clients (JSON text by convention). */
   setCustomStatus(status: string): void {
     this.check();
-    const b = Uint8Array.wrap(String.UTF8.encode(status));
+    const b = Uint8Array.wrap(String.UTF8.encode(status, false, String.UTF8.ErrorMode.REPLACE));
     this.status = b;
     hostSetStatus(b.dataStart, b.length);
   }

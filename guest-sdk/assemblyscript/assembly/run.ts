@@ -302,7 +302,7 @@ export function durohost_abi_version(): i32 {
   aborting = true;
   const msg = message != null ? message : "(no message)";
   const place = fileName != null ? fileName + ":" + line.toString() + ":" + column.toString() : "";
-  const b = String.UTF8.encode("abort: " + msg + (place.length > 0 ? " at " + place : ""));
+  const b = String.UTF8.encode("abort: " + msg + (place.length > 0 ? " at " + place : ""), false, String.UTF8.ErrorMode.REPLACE);
   hostLog(3, changetype<usize>(b), b.byteLength);
   const ctx = running;
   if (ctx != null) {
@@ -310,7 +310,7 @@ export function durohost_abi_version(): i32 {
     ctx.finish();
     const f = new Failure(FailureKind.Application, CODE_PANIC,
       "orchestration " + describe(ctx.name, ctx.version) + " panicked: " + msg);
-    if (place.length > 0) f.details = Uint8Array.wrap(String.UTF8.encode(quote("panicked at " + place)));
+    if (place.length > 0) f.details = Uint8Array.wrap(String.UTF8.encode(quote("panicked at " + place), false, String.UTF8.ErrorMode.REPLACE));
     finish(Outcome.fail(f));
   }
   unreachable();

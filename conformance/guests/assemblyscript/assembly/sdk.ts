@@ -64,7 +64,19 @@ function asLog(ctx: Context, input: string): Outcome {
   return Outcome.error("logged", "failed after logging");
 }
 
+// as_raw: input a JSON string; s is that string without its last UTF-16 unit (half of a
+// surrogate pair when it ends with one); logs s, sets the custom status to s and completes
+// with s between quotes, unescaped: what the SDK encodes of a string as it is.
+function asRaw(ctx: Context, input: string): Outcome {
+  const t = parseJson(input).str();
+  const s = t.substring(0, t.length - 1);
+  ctx.log.info(s);
+  ctx.setCustomStatus(s);
+  return Outcome.ok("\"" + s + "\"");
+}
+
 export function registerSDKChecks(): void {
+  register("as_raw", asRaw);
   register("as_log", asLog);
   register("as_throw", asThrow);
   register("as_number", asNumber);
