@@ -127,7 +127,9 @@ impl<T> Cancellable for DurableFuture<T> {
 /// Waits for the first of several futures to complete, cancels all the others (in order) and
 /// returns the winner's index and output. When several have completed, the one that completed
 /// first in history wins, so the choice is deterministic; a future given already completed wins
-/// before the others. Panics when given no future.
+/// before the others. Panics when given no future. One host wait names at most the ABI's 4,096
+/// handles: beyond them, "first in history" holds within each wait's slice (the handles of the
+/// first futures in argument order), which is still deterministic: replay chooses the same.
 ///
 /// ```no_run
 /// # async fn f(ctx: durohost::OrchestrationContext) -> Result<String, durohost::Failure> {

@@ -258,8 +258,8 @@ fn panic_hook(info: &std::panic::PanicInfo<'_>) {
     };
     let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
     let message = format!("orchestration {} panicked: {}", name, msg);
-    // The log line reaches the host even where it records the trap that follows rather than
-    // the outcome (see the README, "Panics").
+    // The host keeps the outcome below despite the trap that follows (ABI.md, complete); the
+    // log line tells where the panic happened (see the README, "Panics").
     host::log(LogLevel::Error as i32, &format!("{} (at {})", message, location));
     let f = Failure::new(FailureKind::Application, codes::PANIC, &message)
         .with_details(json::quote(&format!("panicked at {}", location)).into_bytes());
