@@ -25,7 +25,7 @@ func asExample(name string) string {
 func needNpm(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is not installed, so AssemblyScript projects cannot be built here: " + asToolchainHint)
+		skipWithoutToolchain(t, "npm is not installed, so AssemblyScript projects cannot be built here: "+asToolchainHint)
 	}
 }
 

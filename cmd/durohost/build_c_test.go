@@ -24,7 +24,7 @@ func cExample(name string) string { return filepath.Join("..", "..", "wasm-examp
 func needClang(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("clang"); err != nil {
-		t.Skip("clang is not installed: " + cToolchainHint)
+		skipWithoutToolchain(t, "clang is not installed: "+cToolchainHint)
 	}
 }
 
