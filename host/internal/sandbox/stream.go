@@ -75,21 +75,36 @@ type stream struct {
 	inst *Instance
 	in   []byte // written, not yet a complete call
 	out  []byte // answers, not yet read
+	// frame is how far the call at the start of in has been framed, so that a call written
+	// in many pieces is scanned once, not once per piece.
+	frame framer
 }
 
 // write takes bytes the guest wrote and runs every call they complete, in order. A call that
-// awaits parks the guest here until the host answers it (possibly in a later turn).
+// awaits parks the guest here until the host answers it (possibly in a later turn). The bytes
+// are taken in pieces of at most the call limit, so that the host never holds more than about
+// twice the limit of a guest's unframed bytes, whatever the size of one write.
 func (s *stream) write(p []byte) {
-	s.in = append(s.in, p...)
 	limit := s.inst.rt.cfg.MaxPayload + 64<<10 // payload plus message framing, as in read
+	for len(p) > 0 {
+		piece := p[:min(len(p), limit)]
+		p = p[len(piece):]
+		s.in = append(s.in, piece...)
+		s.frameCalls(limit)
+	}
+}
+
+// frameCalls runs every complete call at the start of s.in.
+func (s *stream) frameCalls(limit int) {
 	for len(s.in) > 0 {
-		n, err := cborItemLen(s.in)
+		n, err := s.frame.next(s.in)
 		if errors.Is(err, errShortItem) {
 			if len(s.in) > limit {
 				s.inst.stopf(abi.CodePayloadTooLarge, "stream: call of more than %d bytes is more than the limit of %d", len(s.in), limit)
 			}
 			return
 		}
+		s.frame = framer{}
 		if err != nil {
 			s.inst.stopf(abi.CodeBadMessage, "stream: %v", err)
 		}
@@ -231,17 +246,41 @@ const maxCBORDepth = 64
 // lengths only), errShortItem when b holds only its beginning, or an error naming what is not
 // well formed. It does not decode: it frames calls on the stream.
 func cborItemLen(b []byte) (int, error) {
-	pos := 0
+	var f framer
+	return f.next(b)
+}
+
+// framer finds the end of the CBOR data item at the start of a buffer that grows by appends
+// (see cborItemLen). After errShortItem it remembers where the item it could not finish
+// begins, and next, given the same bytes with more appended, resumes there. The zero framer
+// starts at the beginning; a framer is reset (to its zero value) for every new item.
+type framer struct {
+	pos int
 	// pending[k] is how many more items the k-th open container needs.
-	pending := []uint64{1}
+	pending []uint64
+}
+
+// next returns the length of the item at the start of b, errShortItem, or an error.
+func (f *framer) next(b []byte) (int, error) {
+	if f.pending == nil {
+		f.pos, f.pending = 0, []uint64{1}
+	}
+	pos, pending := f.pos, f.pending
+	short := func(start int) (int, error) {
+		// Resume at the head of the item that is not all there.
+		pending[len(pending)-1]++
+		f.pos, f.pending = start, pending
+		return 0, errShortItem
+	}
 	for len(pending) > 0 {
 		if pending[len(pending)-1] == 0 {
 			pending = pending[:len(pending)-1]
 			continue
 		}
 		pending[len(pending)-1]--
+		start := pos
 		if pos >= len(b) {
-			return 0, errShortItem
+			return short(start)
 		}
 		major, info := b[pos]>>5, b[pos]&0x1f
 		pos++
@@ -252,7 +291,7 @@ func cborItemLen(b []byte) (int, error) {
 		case info <= 27:
 			size := 1 << (info - 24)
 			if len(b)-pos < size {
-				return 0, errShortItem
+				return short(start)
 			}
 			switch size {
 			case 1:
@@ -273,7 +312,7 @@ func cborItemLen(b []byte) (int, error) {
 		switch major {
 		case 2, 3: // byte and text strings
 			if arg > uint64(len(b)-pos) {
-				return 0, errShortItem
+				return short(start)
 			}
 			pos += int(arg)
 		case 4, 5: // arrays and maps

@@ -226,3 +226,52 @@ func TestSpecStreamCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamWriteBounded: one huge write of an unfinished call is refused once it passes the
+// call limit, holding no more than about twice the limit in host memory (not the whole write,
+// which a guest's memory budget allows to be far larger), and a call written a byte at a time
+// is framed where the previous piece ended rather than scanned from its start.
+func TestStreamWriteBounded(t *testing.T) {
+	const payload = 1 << 10
+	newStream := func() *stream {
+		return &stream{inst: &Instance{rt: &Runtime{cfg: Config{MaxPayload: payload}}}}
+	}
+	limit := payload + 64<<10
+	t.Run("huge write", func(t *testing.T) {
+		s := newStream()
+		p := make([]byte, 64<<20)
+		p[0], p[1] = 0x9b, 0xff // an array of 2^64-ish elements: never complete
+		for k := 2; k < 9; k++ {
+			p[k] = 0xff
+		}
+		err := catchStop(func() { s.write(p) })
+		var f *abi.Failure
+		if !errors.As(err, &f) || f.Code != abi.CodePayloadTooLarge {
+			t.Fatalf("write stopped with %v, want %s", err, abi.CodePayloadTooLarge)
+		}
+		if cap(s.in) > 3*limit {
+			t.Fatalf("the stream holds %d bytes of a call for a limit of %d", cap(s.in), limit)
+		}
+	})
+	t.Run("byte at a time", func(t *testing.T) {
+		s := newStream()
+		call := append([]byte{0x99, 0x10, 0x00}, make([]byte, 0x1000)...) // an array of 4096 zeros
+		for k := range len(call) - 1 { // the last byte would run the call
+			s.write(call[k : k+1])
+			if k >= 3 && s.frame.pos != k+1 {
+				t.Fatalf("after %d bytes the framer resumes at byte %d", k+1, s.frame.pos)
+			}
+		}
+	})
+}
+
+// catchStop runs fn and returns the error a stop unwound it with.
+func catchStop(fn func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err, _ = v.(error)
+		}
+	}()
+	fn()
+	return nil
+}
