@@ -514,6 +514,16 @@ const StreamFilesSection = "durohost.files"
 // maxBundledFiles bounds the files of a module.
 const maxBundledFiles = 10000
 
+// bundledFilesDecoder decodes StreamFilesSection: a path named twice is an error, not the
+// last of its contents silently (another reader of the module could take the first).
+var bundledFilesDecoder = func() cbor.DecMode {
+	d, err := cbor.DecOptions{DupMapKey: cbor.DupMapKeyEnforcedAPF}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
 // bundledFiles decodes the files a stream-form module bundles (nil when it bundles none).
 func bundledFiles(wasm []byte, l *wasmopt.Module) (map[string][]byte, error) {
 	var files map[string][]byte
@@ -524,7 +534,7 @@ func bundledFiles(wasm []byte, l *wasmopt.Module) (map[string][]byte, error) {
 		if files != nil {
 			return nil, fmt.Errorf("%w: more than one %s section", ErrInvalidModule, StreamFilesSection)
 		}
-		if err := cbor.Unmarshal(wasm[c.Body:c.End], &files); err != nil {
+		if err := bundledFilesDecoder.Unmarshal(wasm[c.Body:c.End], &files); err != nil {
 			return nil, fmt.Errorf("%w: section %s is not a CBOR map of paths to byte strings: %v", ErrInvalidModule, StreamFilesSection, err)
 		}
 		if len(files) > maxBundledFiles {
@@ -533,6 +543,16 @@ func bundledFiles(wasm []byte, l *wasmopt.Module) (map[string][]byte, error) {
 		for name := range files {
 			if !fs.ValidPath(name) || name == "." {
 				return nil, fmt.Errorf("%w: section %s holds a file named %q (paths are relative, slash-separated, without . or .. elements)", ErrInvalidModule, StreamFilesSection, truncate(name, 64))
+			}
+			for dir := name; ; {
+				k := strings.LastIndexByte(dir, '/')
+				if k < 0 {
+					break
+				}
+				dir = dir[:k]
+				if _, ok := files[dir]; ok {
+					return nil, fmt.Errorf("%w: section %s holds %q both as a file and as the directory of %q", ErrInvalidModule, StreamFilesSection, truncate(dir, 64), truncate(name, 64))
+				}
 			}
 		}
 		if files == nil {

@@ -139,6 +139,9 @@ func TestStreamLoadRejects(t *testing.T) {
 		{"bad files section", withRawSection(guest, StreamFilesSection, []byte{0xff}), "not a CBOR map"},
 		{"escaping path", withFiles(t, guest, map[string][]byte{"../etc/passwd": nil}), `"../etc/passwd"`},
 		{"two files sections", withFiles(t, withFiles(t, guest, nil), nil), "more than one"},
+		// A map naming "a" twice: a1 61 61 40 (one entry) with the entry repeated and the count 2.
+		{"duplicate path", withRawSection(guest, StreamFilesSection, []byte{0xa2, 0x61, 0x61, 0x40, 0x61, 0x61, 0x41, 0x78}), "duplicate map key"},
+		{"file and directory", withFiles(t, guest, map[string][]byte{"lib/os": nil, "lib/os/path.py": nil}), `"lib/os" both as a file and as the directory of "lib/os/path.py"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,7 +259,8 @@ func TestStreamWriteBounded(t *testing.T) {
 	t.Run("byte at a time", func(t *testing.T) {
 		s := newStream()
 		call := append([]byte{0x99, 0x10, 0x00}, make([]byte, 0x1000)...) // an array of 4096 zeros
-		for k := range len(call) - 1 { // the last byte would run the call
+		// The last byte would run the call.
+		for k := range len(call) - 1 {
 			s.write(call[k : k+1])
 			if k >= 3 && s.frame.pos != k+1 {
 				t.Fatalf("after %d bytes the framer resumes at byte %d", k+1, s.frame.pos)
