@@ -258,9 +258,6 @@ pub(crate) struct StartInfo {
     pub start_time: i64,
 }
 
-/// The deepest nesting of an unknown value the decoder skips.
-const MAX_SKIP_DEPTH: usize = 32;
-
 /// A CBOR reader over one message.
 struct Reader<'a> {
     b: &'a [u8],
@@ -350,36 +347,24 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips one data item of any type (the value of a key this SDK does not know), nested at
-    /// most MAX_SKIP_DEPTH deep (it recurses once per level, on a small stack).
-    fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
-        if depth > MAX_SKIP_DEPTH {
-            return self.err("data item nested too deeply");
+    /// Reads the key of a map entry: an unsigned integer not seen before in the map (seen
+    /// holds a bit per key below 64; keys above are unknown to every message).
+    fn key(&mut self, seen: &mut u64) -> Result<u64, DecodeError> {
+        let pos = self.pos;
+        let k = self.uint()?;
+        if k < 64 {
+            if *seen & (1 << k) != 0 {
+                return Err(DecodeError(format!("CBOR at byte {}: duplicate key {}", pos, k)));
+            }
+            *seen |= 1 << k;
         }
-        let (major, n) = self.head()?;
-        match major {
-            MAJOR_BYTES | MAJOR_TEXT => {
-                // Compared as u64, as in raw.
-                if n > (self.b.len() - self.pos) as u64 {
-                    return self.err("string longer than the message");
-                }
-                self.pos += n as usize;
-            }
-            MAJOR_ARRAY => {
-                for _ in 0..n {
-                    self.skip(depth + 1)?;
-                }
-            }
-            MAJOR_MAP => {
-                for _ in 0..n {
-                    self.skip(depth + 1)?;
-                    self.skip(depth + 1)?;
-                }
-            }
-            6 => self.skip(depth + 1)?, // tag
-            _ => {}
-        }
-        Ok(())
+        Ok(k)
+    }
+
+    /// The error of a key the message does not define (the host's messages are exactly those
+    /// of ABI.md, as the Go SDK's decoder holds them).
+    fn unknown<T>(&self, what: &str, k: u64) -> Result<T, DecodeError> {
+        self.err(&format!("unknown {} field {}", what, k))
     }
 
     fn end(&self) -> Result<(), DecodeError> {
@@ -393,13 +378,17 @@ impl<'a> Reader<'a> {
 pub(crate) fn decode_start_info(b: &[u8]) -> Result<StartInfo, DecodeError> {
     let mut r = Reader { b, pos: 0 };
     let mut info = StartInfo::default();
+    let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.uint()? {
+        match r.key(&mut seen)? {
             1 => info.mode = r.uint()?,
             2 => info.name = r.text()?,
             3 => info.version = r.text()?,
             4 => info.instance_id = r.text()?,
-            5 => info.execution_id = r.uint()? as u32,
+            5 => {
+                let n = r.uint()?;
+                info.execution_id = u32::try_from(n).map_err(|_| DecodeError(format!("execution ID {} out of range", n)))?
+            }
             6 => info.input = r.bytes()?,
             7 => info.parent_id = r.text()?,
             8 => {
@@ -407,7 +396,7 @@ pub(crate) fn decode_start_info(b: &[u8]) -> Result<StartInfo, DecodeError> {
                 info.custom_status = if s.is_empty() { None } else { Some(s) };
             }
             9 => info.start_time = r.int()?,
-            _ => r.skip(0)?,
+            k => return r.unknown("StartInfo", k),
         }
     }
     r.end()?;
@@ -416,8 +405,9 @@ pub(crate) fn decode_start_info(b: &[u8]) -> Result<StartInfo, DecodeError> {
 
 fn decode_failure(r: &mut Reader<'_>) -> Result<Failure, DecodeError> {
     let mut f = Failure::new(FailureKind::Application, "", "");
+    let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.uint()? {
+        match r.key(&mut seen)? {
             1 => {
                 let k = r.uint()?;
                 f.kind = FailureKind::from_u64(k).ok_or_else(|| DecodeError(format!("unknown failure kind {}", k)))?
@@ -425,7 +415,7 @@ fn decode_failure(r: &mut Reader<'_>) -> Result<Failure, DecodeError> {
             2 => f.code = r.text()?,
             3 => f.message = r.text()?,
             4 => f.details = r.bytes()?,
-            _ => r.skip(0)?,
+            k => return r.unknown("Failure", k),
         }
     }
     Ok(f)
@@ -463,17 +453,15 @@ pub(crate) fn decode_command(b: &[u8]) -> Result<Command, DecodeError> {
 
 /// Decodes a Completion: the result, or the failure.
 pub(crate) fn decode_completion(b: &[u8]) -> Result<Result<Vec<u8>, Failure>, DecodeError> {
-    if b.is_empty() {
-        return Ok(Ok(Vec::new()));
-    }
     let mut r = Reader { b, pos: 0 };
     let mut result = Vec::new();
     let mut failure = None;
+    let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.uint()? {
+        match r.key(&mut seen)? {
             1 => result = r.bytes()?,
             2 => failure = Some(decode_failure(&mut r)?),
-            _ => r.skip(0)?,
+            k => return r.unknown("Completion", k),
         }
     }
     r.end()?;
@@ -522,5 +510,29 @@ mod tests {
         assert_eq!(f.message, "c");
         assert!(decode_completion(&[0xa1, 0x01]).is_err());
         assert!(decode_completion(&[0xa0, 0x00]).is_err());
+    }
+
+    #[test]
+    fn host_messages_are_decoded_as_strictly_as_the_go_sdk_does() {
+        let bad: [(&str, &[u8], &str); 6] = [
+            ("empty completion", &[], "unexpected end"),
+            ("unknown completion key", &[0xa1, 0x03, 0x40], "unknown Completion field 3"),
+            ("duplicate completion key", &[0xa2, 0x01, 0x40, 0x01, 0x40], "duplicate key 1"),
+            ("unknown failure key", &[0xa1, 0x02, 0xa2, 0x01, 0x01, 0x05, 0x00], "unknown Failure field 5"),
+            ("duplicate failure key", &[0xa1, 0x02, 0xa2, 0x01, 0x01, 0x01, 0x01], "duplicate key 1"),
+            ("key beyond 64", &[0xa1, 0x18, 0x63, 0x00], "unknown Completion field 99"),
+        ];
+        for (name, b, want) in bad {
+            match decode_completion(b) {
+                Err(e) => assert!(e.0.contains(want), "{}: {}", name, e),
+                Ok(c) => panic!("{}: decoded {:?}", name, c),
+            }
+        }
+        assert!(decode_start_info(&[0xa1, 0x0a, 0x00]).unwrap_err().0.contains("unknown StartInfo field 10"));
+        assert!(decode_start_info(&[0xa2, 0x05, 0x01, 0x05, 0x02]).unwrap_err().0.contains("duplicate key 5"));
+        // {5: 2^32}: an execution ID beyond u32 is refused, not truncated to 0.
+        let e = decode_start_info(&[0xa1, 0x05, 0x1b, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap_err();
+        assert!(e.0.contains("execution ID 4294967296 out of range"), "{}", e);
+        assert_eq!(decode_completion(&[0xa0]).unwrap(), Ok(Vec::new()));
     }
 }
