@@ -17,7 +17,7 @@ func rustExample(name string) string { return filepath.Join("..", "..", "wasm-ex
 func needRust(t *testing.T) {
 	t.Helper()
 	if _, err := findRustToolchain(context.Background()); err != nil {
-		t.Skipf("no Rust toolchain for guests (%v): %s", err, rustToolchainHint)
+		skipWithoutToolchain(t, "no Rust toolchain for guests ("+err.Error()+"): "+rustToolchainHint)
 	}
 }
 
