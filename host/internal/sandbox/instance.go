@@ -76,6 +76,7 @@ type Instance struct {
 	release func()
 
 	mem       *reservedMemory
+	stream    *stream // the stream form's channel (nil for the imported form)
 	startInfo []byte
 	stdout    *lineWriter
 	stderr    *lineWriter
@@ -279,6 +280,7 @@ func (i *Instance) loop() {
 	ctx := context.WithValue(context.Background(), instanceKey{}, i)
 	_, err := i.run.Call(ctx)
 	i.mem.release()
+	i.stream.release()
 	i.events <- signal{exited: true, err: err}
 }
 
@@ -402,6 +404,9 @@ func (i *Instance) Close() {
 		if !i.started || i.dead {
 			if i.mod != nil {
 				i.mod.Close(context.Background())
+			}
+			if !i.started {
+				i.stream.release() // what initialisation wrote
 			}
 		} else {
 			i.mod.CloseWithExitCode(context.Background(), exitKilled)

@@ -78,6 +78,40 @@ type stream struct {
 	// frame is how far the call at the start of in has been framed, so that a call written
 	// in many pieces is scanned once, not once per piece.
 	frame framer
+	// charged is what in and out are charged to the runtime's guest memory budget: a guest
+	// parked with a call half written or answers unread holds host memory, which counts as
+	// its own.
+	charged int64
+}
+
+// account charges the bytes the stream holds to the guest memory budget, or gives back what
+// it no longer holds. A guest whose buffers do not fit is stopped as one whose memory cannot
+// grow is (ErrMemoryBudget).
+func (s *stream) account() {
+	if s.inst.initializing {
+		// Charged at the first account of the run (initialisation has no budget to stop).
+		return
+	}
+	held := int64(len(s.in) + len(s.out))
+	budget := s.inst.rt.mem
+	switch {
+	case held < s.charged:
+		budget.release(s.charged - held)
+	case held > s.charged && !budget.tryAcquire(held-s.charged):
+		budget.force(held - s.charged)
+		s.charged = held
+		s.inst.dog.stop(fmt.Errorf("%w (%d bytes, stream buffers)", ErrMemoryBudget, s.inst.rt.cfg.GuestMemory))
+		panic(errKilled)
+	}
+	s.charged = held
+}
+
+// release gives back the stream's charge (its guest has ended or been discarded).
+func (s *stream) release() {
+	if s != nil {
+		s.inst.rt.mem.release(s.charged)
+		s.charged = 0
+	}
 }
 
 // write takes bytes the guest wrote and runs every call they complete, in order. A call that
@@ -91,6 +125,7 @@ func (s *stream) write(p []byte) {
 		p = p[len(piece):]
 		s.in = append(s.in, piece...)
 		s.frameCalls(limit)
+		s.account()
 	}
 }
 
@@ -118,6 +153,8 @@ func (s *stream) frameCalls(limit int) {
 			s.inst.stopf(abi.CodeBadArgument, "stream: more than %d bytes of answers left unread (read each call's answer)", maxUnread)
 		}
 		s.out = append(s.out, answer...)
+		// Charged before an await that follows can park the guest.
+		s.account()
 		if len(s.in) == 0 {
 			s.in = nil
 		}
@@ -131,6 +168,7 @@ func (s *stream) read(p []byte) int {
 	if len(s.out) == 0 {
 		s.out = nil
 	}
+	s.account()
 	return n
 }
 
@@ -503,7 +541,8 @@ func (f *streamFile) Read(p []byte) (int, experimentalsys.Errno) { return f.s.re
 
 // streamFS returns the filesystem of a stream-form instance: StreamDir, preopened.
 func (i *Instance) streamFS() wazero.FSConfig {
-	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&streamFS{s: &stream{inst: i}, files: i.module.files}, StreamDir)
+	i.stream = &stream{inst: i}
+	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&streamFS{s: i.stream, files: i.module.files}, StreamDir)
 }
 
 // StreamFilesSection names the custom section in which a stream-form module bundles read-only

@@ -14,6 +14,7 @@ import (
 
 	"github.com/durohost/durohost/abi"
 	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
 	"github.com/durohost/durohost/store"
 )
 
@@ -278,4 +279,46 @@ func catchStop(fn func()) (err error) {
 	}()
 	fn()
 	return nil
+}
+
+// TestStreamBuffersCharged: the answers a guest leaves unread are host memory held for it, so
+// they count against the guest memory budget: a guest whose own memory fits but whose unread
+// answers do not is stopped with ErrMemoryBudget (as one whose memory cannot grow), and the
+// charge is given back when it ends.
+func TestStreamBuffersCharged(t *testing.T) {
+	wasm := readStreamFixture(t, "guest.wasm")
+	probe := newRuntime(t, Config{})
+	pm, err := probe.Load(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := replay.New(replay.Config{InstanceID: "probe", Execution: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.BeginTurn(1000, []history.Event{{Kind: history.KindExecutionStarted, Name: "noexit"}}); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := probe.Instantiate(context.Background(), pm, eng, "probe", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := probe.GuestMemory()
+	inst.Close()
+
+	// Room for the guest's memory and a few MiB, not for the 8 MiB of answers "unread" leaves.
+	rt := newRuntime(t, Config{GuestMemory: own + 4<<20})
+	m, err := rt.Load(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
+	start := history.Event{Kind: history.KindExecutionStarted, Name: "unread", Input: big}
+	_, res := turn(t, rt, m, "h", nil, 1000, start)
+	if !errors.Is(res.Err, ErrMemoryBudget) {
+		t.Fatalf("state %v, err %v; want ErrMemoryBudget", res.State, res.Err)
+	}
+	if used, _ := rt.GuestMemory(); used != 0 {
+		t.Fatalf("%d bytes still charged after the guest ended", used)
+	}
 }
