@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/store"
 )
 
@@ -54,23 +53,8 @@ func (s *Store) StartWithTurn(ctx context.Context, msg store.Message, opts store
 		return err
 	}
 	defer s.leave()
-	switch {
-	case msg.Event.Kind != history.KindExecutionStarted:
-		return fmt.Errorf("start with turn: a %s event is not a start: %w", msg.Event.Kind, store.ErrInvalid)
-	case opts.LockFor != 0 || opts.Known != nil:
-		return fmt.Errorf("start with turn: a lock duration or known history: %w", store.ErrInvalid)
-	case opts.MaxInstances < 0:
-		return fmt.Errorf("start with turn: instance quota %d: %w", opts.MaxInstances, store.ErrInvalid)
-	case c == nil:
-		return fmt.Errorf("start with turn: nil commit: %w", store.ErrInvalid)
-	case c.Execution != 1 || len(c.History) == 0 || c.History[0].ID != 1:
-		return fmt.Errorf("start with turn: the turn must create execution 1 with history from event 1: %w", store.ErrInvalid)
-	case len(c.Consumed) > 0:
-		return fmt.Errorf("start with turn: the turn consumes messages: %w", store.ErrInvalid)
-	case c.State.Namespace != msg.Namespace:
-		return fmt.Errorf("start with turn: the turn's namespace %s is not the start's %s: %w", quote(c.State.Namespace), quote(msg.Namespace), store.ErrInvalid)
-	case !holdsStart(c.History, &msg.Event):
-		return fmt.Errorf("start with turn: the turn's history does not hold the start event: %w", store.ErrInvalid)
+	if err := store.CheckStartWithTurn(msg, opts, c); err != nil {
+		return err
 	}
 	if err := checkStartKey(&msg); err != nil {
 		return fmt.Errorf("start with turn: %w", err)
@@ -115,17 +99,6 @@ type prefixed struct {
 
 func (p prefixed) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return p.conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: slices.Concat(p.pre.QueuedQueries, b.QueuedQueries)})
-}
-
-// holdsStart reports whether hist holds the start event ev (by kind, name and input).
-func holdsStart(hist []history.Event, ev *history.Event) bool {
-	for i := range hist {
-		h := &hist[i]
-		if h.Kind == history.KindExecutionStarted && h.Name == ev.Name && string(h.Input) == string(ev.Input) {
-			return true
-		}
-	}
-	return false
 }
 
 var _ store.EagerStarter = (*Store)(nil)
