@@ -137,6 +137,15 @@ func validLabel(s string, max int) bool {
 	return true
 }
 
+// roleKey carries the role of the request's token in its context (see roleOf).
+type roleKey struct{}
+
+// roleOf returns the role of the token that authorized r (RoleWrite outside auth).
+func roleOf(r *http.Request) Role {
+	role, _ := r.Context().Value(roleKey{}).(Role)
+	return role
+}
+
 // grant is what a token gives: its namespace and role.
 type grant struct {
 	ns   string
@@ -166,6 +175,7 @@ func (s *Server) auth(write bool, h handler) http.Handler {
 			writeError(w, r, errorf(http.StatusForbidden, CodeForbidden, "this token of namespace %q has role %s: %s %s needs a token with role write", g.ns, g.role, r.Method, r.URL.Path))
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), roleKey{}, g.role))
 		if err := h(w, r, g.ns); err != nil {
 			e := errorOf(err)
 			switch {

@@ -38,13 +38,26 @@ type pluginJSON struct {
 	Created *bool `json:"created,omitempty"`
 }
 
-func pluginOf(p *host.PluginInfo) pluginJSON {
+// hiddenConfig replaces the values of a plugin's config for a read token: config often holds
+// the plugin's credentials, which reading the namespace must not give away.
+const hiddenConfig = "(hidden from read tokens)"
+
+// pluginOf describes p to the caller of r: a read token sees its config's keys, not their
+// values.
+func pluginOf(r *http.Request, p *host.PluginInfo) pluginJSON {
+	config := p.Config
+	if roleOf(r) == RoleRead && len(config) > 0 {
+		config = make(map[string]string, len(p.Config))
+		for k := range p.Config {
+			config[k] = hiddenConfig
+		}
+	}
 	hosts := p.AllowedHosts
 	if hosts == nil {
 		hosts = []string{}
 	}
 	return pluginJSON{Name: p.Name, Version: p.Version, Hash: p.Hash, Size: p.Size, Functions: p.Functions,
-		Activities: p.Activities(), AllowedHosts: hosts, Config: p.Config, MemoryPages: p.MemoryPages,
+		Activities: p.Activities(), AllowedHosts: hosts, Config: config, MemoryPages: p.MemoryPages,
 		Timeout: p.Timeout.String(), MaxOutput: p.MaxOutput, MaxHTTPResponse: p.MaxHTTPResponse, WASI: p.WASI,
 		UploadedAt: timePtr(p.CreatedAt)}
 }
@@ -151,7 +164,7 @@ func (s *Server) putPlugin(w http.ResponseWriter, r *http.Request, ns string) er
 	if err != nil {
 		return pluginError(err)
 	}
-	out := pluginOf(info)
+	out := pluginOf(r, info)
 	out.Created = &created
 	status := http.StatusOK
 	if created {
@@ -179,7 +192,7 @@ func (s *Server) writePlugins(w http.ResponseWriter, r *http.Request, ns, name s
 	out := []pluginJSON{}
 	for i := range list {
 		if name == "" || list[i].Name == name {
-			out = append(out, pluginOf(&list[i]))
+			out = append(out, pluginOf(r, &list[i]))
 		}
 	}
 	if name != "" && len(out) == 0 {
@@ -195,7 +208,7 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, ns string) er
 	if err != nil {
 		return pluginError(err)
 	}
-	writeJSON(w, http.StatusOK, pluginOf(info))
+	writeJSON(w, http.StatusOK, pluginOf(r, info))
 	return nil
 }
 

@@ -140,3 +140,22 @@ func asJSON(t *testing.T, v any) string {
 	must(t, err)
 	return string(b)
 }
+
+// TestPluginConfigHiddenFromReadTokens: a plugin's config often holds its credentials: a read
+// token of the namespace sees its keys, not their values, in the list and the description;
+// a write token sees them.
+func TestPluginConfigHiddenFromReadTokens(t *testing.T) {
+	ro := NewToken("a", tokARead)
+	ro.Role = RoleRead
+	e := newEnv(t, WithTokens(ro))
+	e.expect(tokA, "PUT", "/v1/plugins/kernel?version=1&config=api_key=s3cret", pluginFixture(t, "wat/kernel.wasm"), http.StatusCreated, "")
+	for _, path := range []string{"/v1/plugins", "/v1/plugins/kernel", "/v1/plugins/kernel/versions/1"} {
+		body := asJSON(t, e.expect(tokARead, "GET", path, nil, http.StatusOK, "").obj(t))
+		if strings.Contains(body, "s3cret") || !strings.Contains(body, `"api_key":"`+hiddenConfig+`"`) {
+			t.Errorf("GET %s with a read token: %s", path, body)
+		}
+		if body := asJSON(t, e.expect(tokA, "GET", path, nil, http.StatusOK, "").obj(t)); !strings.Contains(body, `"api_key":"s3cret"`) {
+			t.Errorf("GET %s with a write token: %s", path, body)
+		}
+	}
+}
