@@ -36,6 +36,10 @@ here the serve config file (its limits, namespaces, shared_registry and store ap
 tokens, listen address and TLS files are not used). Instances of the default namespace
 (those of 'durohost run') may call every activity the worker registers, as under run.
 
+--metrics-listen ADDRESS serves the worker's Prometheus metrics at /metrics on that address,
+without a token (a private network); the config file's "metrics_listen" does the same. Traces
+go to an OTLP collector when the standard OTEL_* variables ask for it, as for serve.
+
 SQLite stores may be shared by hosts on one machine only, and gain nothing from it: one
 SQLite writer is faster than several.`,
 		Flags: append([]cli.Flag{
@@ -44,6 +48,7 @@ SQLite writer is faster than several.`,
 			&cli.BoolFlag{Name: "shared-registry", Usage: "as serve's --shared-registry: give it to every host of the store or to none"},
 			lockFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve /metrics without a token on `ADDRESS` (host:port), for a Prometheus on a private network"},
 		}, activityFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -71,9 +76,35 @@ SQLite writer is faster than several.`,
 			if !c.Bool("quiet") {
 				so.prog = newProgress(stderr)
 			}
+			tp, err := tracerFromEnv(c.Context)
+			if err != nil {
+				return exitWith(exitError, "worker: %v", err)
+			}
+			if tp != nil {
+				defer shutdownTracing(tp, stderr)
+			}
 			s, err := openSessionWith(c, stderr, so)
 			if err != nil {
 				return exitWith(exitError, "worker: %s", oneLine(err.Error()))
+			}
+			if addr := firstOf(c.String("metrics-listen"), cfg.MetricsListen); addr != "" {
+				reg := newMetricsRegistry()
+				if err := s.h.EnableMetrics(reg); err != nil {
+					s.close(context.Background())
+					return exitWith(exitError, "worker: %v", err)
+				}
+				ms, err := serveMetrics(addr, reg, stderr)
+				if err != nil {
+					s.close(context.Background())
+					return exitWith(exitError, "worker: %v", err)
+				}
+				defer ms.Close()
+			}
+			if tp != nil {
+				if err := s.h.EnableTracing(tp); err != nil {
+					s.close(context.Background())
+					return exitWith(exitError, "worker: %v", err)
+				}
 			}
 			if err := s.h.Start(); err != nil {
 				s.close(context.Background())

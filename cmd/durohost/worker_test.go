@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -64,4 +68,38 @@ func TestWorkerPolicies(t *testing.T) {
 	if limits.MaxEvents != 500 {
 		t.Errorf("max history %d, want the config file's 500", limits.MaxEvents)
 	}
+}
+
+// TestWorkerMetrics: durohost worker --metrics-listen serves the host's metrics without a
+// token on that address.
+func TestWorkerMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.db")
+	p := startProcessEnv(t, nil, binary(t), "worker", "--store", db, "--metrics-listen", "127.0.0.1:0", "--quiet")
+	addr := regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+	var url string
+	waitFor(t, 30*time.Second, "the worker's metrics address", func() bool {
+		select {
+		case <-p.done:
+			t.Fatalf("worker ended: %v", p)
+		default:
+		}
+		if m := addr.FindStringSubmatch(p.stderr.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		return false
+	})
+	waitFor(t, 30*time.Second, "durohost's series on the worker's /metrics", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(b), "durohost_live_cache_hits_total")
+	})
 }
