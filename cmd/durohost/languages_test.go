@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/durohost/durohost/history"
 )
 
 // TestBuildDirUnknownProject checks that a directory no registered language recognises is
@@ -48,4 +51,19 @@ func skipWithoutToolchain(t *testing.T, msg string) {
 		t.Fatal(msg + " (and $DUROHOST_REQUIRE_TOOLCHAINS is 1)")
 	}
 	t.Skip(msg)
+}
+
+// TestProgressSuggestsRaise: run's progress line for a wait on an event or a queue says how
+// to send one from another terminal, quoted for a shell, with the run's --store.
+func TestProgressSuggestsRaise(t *testing.T) {
+	p := newProgress(io.Discard)
+	p.storeArg = " --store " + shellWord("my work.db")
+	got := p.describe("order-1", &history.Event{ID: 3, Kind: history.KindEventSubscribed, Name: "approve"})
+	if want := `waiting for event "approve" (send it from another terminal: durohost raise order-1 approve 'JSON' --store 'my work.db')`; got != want {
+		t.Errorf("event wait:\n got %s\nwant %s", got, want)
+	}
+	got = p.describe("it's", &history.Event{ID: 4, Kind: history.KindQueueSubscribed, Name: "q"})
+	if want := `waiting for a message on queue "q" (send one from another terminal: durohost enqueue 'it'\''s' q 'JSON' --store 'my work.db')`; got != want {
+		t.Errorf("queue wait:\n got %s\nwant %s", got, want)
+	}
 }

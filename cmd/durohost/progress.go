@@ -26,6 +26,9 @@ type progress struct {
 	// labels remember what each decision was ("activity echo"), per instance and event ID,
 	// so that completions can say what completed.
 	labels map[string]map[int64]string
+	// storeArg is appended to the client commands the lines suggest (" --store X" when the
+	// run's store is not the default one).
+	storeArg string
 }
 
 func newProgress(w io.Writer) *progress {
@@ -108,11 +111,13 @@ func (p *progress) describe(inst string, e *history.Event) string {
 	case history.KindTimerFired:
 		return p.ref(inst, e.Ref, "timer") + " fired"
 	case history.KindEventSubscribed:
-		return "waiting for " + p.label(inst, e.ID, fmt.Sprintf("event %q", e.Name))
+		return "waiting for " + p.label(inst, e.ID, fmt.Sprintf("event %q", e.Name)) +
+			fmt.Sprintf(" (send it from another terminal: durohost raise %s %s 'JSON'%s)", shellWord(inst), shellWord(e.Name), p.storeArg)
 	case history.KindEventRaised:
 		return fmt.Sprintf("event %q received: %s", e.Name, short(e.Input))
 	case history.KindQueueSubscribed:
-		return "waiting for " + p.label(inst, e.ID, fmt.Sprintf("a message on queue %q", e.Name))
+		return "waiting for " + p.label(inst, e.ID, fmt.Sprintf("a message on queue %q", e.Name)) +
+			fmt.Sprintf(" (send one from another terminal: durohost enqueue %s %s 'JSON'%s)", shellWord(inst), shellWord(e.Name), p.storeArg)
 	case history.KindQueueMessage:
 		return fmt.Sprintf("message on queue %q received: %s", e.Name, short(e.Input))
 	case history.KindSubOrchestrationScheduled:
@@ -230,3 +235,19 @@ func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 // WithGroup is not used by the host; groups are flattened.
 func (h *logHandler) WithGroup(string) slog.Handler { return h }
+
+// shellWord quotes s for a shell command line when it holds anything but letters, digits
+// and -_.:/@ (single quotes, with embedded ones escaped).
+func shellWord(s string) string {
+	plain := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:/@", c)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

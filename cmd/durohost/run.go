@@ -129,6 +129,9 @@ func runAction(c *cli.Context) error {
 	var prog *progress
 	if !c.Bool("quiet") {
 		prog = newProgress(stderr)
+		if c.IsSet("store") {
+			prog.storeArg = " --store " + shellWord(c.String("store"))
+		}
 	}
 	// No other host will register an activity or a module that run lacks: a call to one fails
 	// at once (see RATIONALE.md, "Why does run fail unknown activities at once?").
