@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,4 +87,21 @@ type PluginFilter struct {
 	Namespaces []string
 	// Name selects one name ("": any).
 	Name string
+}
+
+// CheckPluginPut checks the arguments of PluginStore.PutPlugin as every implementation must
+// (an error wrapping ErrInvalid naming the problem): bytes, a name and a version, a
+// non-negative namespace bound, and a namespace without '/'.
+func CheckPluginPut(p PluginPut) error {
+	switch {
+	case len(p.Wasm) == 0:
+		return fmt.Errorf("no bytes: %w", ErrInvalid)
+	case p.Name == "" || p.Version == "":
+		return fmt.Errorf("plugin %q@%q: empty name or version: %w", p.Name, p.Version, ErrInvalid)
+	case p.MaxNamespaceBytes < 0:
+		return fmt.Errorf("namespace bytes bound %d: %w", p.MaxNamespaceBytes, ErrInvalid)
+	case strings.Contains(p.Namespace, "/"):
+		return fmt.Errorf("namespace %q holds '/': %w", p.Namespace, ErrInvalid)
+	}
+	return nil
 }

@@ -60,15 +60,7 @@ func (s *Store) PutPlugin(ctx context.Context, p store.PluginPut) (*store.Plugin
 	}
 	defer s.leave()
 	fail := func(err error) error { return fmt.Errorf("put plugin: %w", err) }
-	switch {
-	case len(p.Wasm) == 0:
-		return nil, fail(fmt.Errorf("no bytes: %w", store.ErrInvalid))
-	case p.Name == "" || p.Version == "":
-		return nil, fail(fmt.Errorf("plugin %s@%s: empty name or version: %w", quote(p.Name), quote(p.Version), store.ErrInvalid))
-	case p.MaxNamespaceBytes < 0:
-		return nil, fail(fmt.Errorf("namespace bytes bound %d: %w", p.MaxNamespaceBytes, store.ErrInvalid))
-	}
-	if err := checkNamespace(p.Namespace); err != nil {
+	if err := store.CheckPluginPut(p); err != nil {
 		return nil, fail(err)
 	}
 	sum := sha256.Sum256(p.Wasm)
