@@ -15,7 +15,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/durohost/durohost/abi"
 )
 
 // Runtime is the Python runtime module (runtime/build.sh builds it).
@@ -34,7 +34,7 @@ var stdlibZip []byte
 var SDK []byte
 
 // FilesSection names the custom section that carries the bundled files.
-const FilesSection = "durohost.files"
+const FilesSection = abi.StreamFilesSection
 
 // MainFile is the name under which the runtime finds the user's script; the standard library
 // and the SDK are bundled under LibDir.
@@ -102,35 +102,9 @@ func Bundle(script []byte) ([]byte, error) {
 // bundleFiles returns module with files appended as its durohost.files section, encoded in
 // CBOR's core deterministic form (the result depends on the files only).
 func bundleFiles(module []byte, files map[string][]byte) ([]byte, error) {
-	enc, err := cbor.CoreDetEncOptions().EncMode()
+	out, err := abi.AppendStreamFiles(module, files)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("python: %w", err)
 	}
-	payload, err := enc.Marshal(files)
-	if err != nil {
-		return nil, fmt.Errorf("python: encode files: %w", err)
-	}
-	var body []byte
-	body = appendULEB(body, uint64(len(FilesSection)))
-	body = append(body, FilesSection...)
-	body = append(body, payload...)
-	out := make([]byte, 0, len(module)+len(body)+16)
-	out = append(out, module...)
-	out = append(out, 0) // custom section
-	out = appendULEB(out, uint64(len(body)))
-	return append(out, body...), nil
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
-	}
+	return out, nil
 }

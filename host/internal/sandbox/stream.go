@@ -548,7 +548,7 @@ func (i *Instance) streamFS() wazero.FSConfig {
 // StreamFilesSection names the custom section in which a stream-form module bundles read-only
 // files (an interpreter's scripts): a CBOR map of relative paths to byte strings, which the
 // guest reads as StreamDir/files/<path>.
-const StreamFilesSection = "durohost.files"
+const StreamFilesSection = abi.StreamFilesSection
 
 // maxBundledFiles bounds the files of a module.
 const maxBundledFiles = 10000
