@@ -50,7 +50,8 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 	if len(enc) == 0 {
 		return nil
 	}
-	return s.w.do(ctx, func(t *tx) error {
+	// Its only errors are failed statements: no savepoint needed (see modeNoSavepoint).
+	return s.w.submit(ctx, func(t *tx) error {
 		now := nanos(t.now)
 		for i, m := range enc {
 			if _, err := t.exec(qInsertMessage, m.instanceID, m.data, m.visibleAt, max(m.visibleAt, now), starts[i]); err != nil {
@@ -58,7 +59,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...store.Message) error {
 			}
 		}
 		return nil
-	})
+	}, modeNoSavepoint)
 }
 
 // FetchActivity locks the next visible work item; see store.Store.
@@ -79,7 +80,8 @@ func (s *Store) FetchActivity(ctx context.Context, lockFor time.Duration) (*stor
 		w       store.WorkItem
 		scanErr error
 	)
-	err := s.w.doRelaxed(ctx, func(t *tx) error {
+	// ErrNoWork comes before any write (the UPDATE changed no row): no savepoint needed.
+	err := s.w.submit(ctx, func(t *tx) error {
 		scanErr = nil
 		now := nanos(t.now)
 		until := now + int64(lockFor)
@@ -96,7 +98,7 @@ func (s *Store) FetchActivity(ctx context.Context, lockFor time.Duration) (*stor
 		}
 		w.VisibleAt, w.LockedUntil = fromNanos(visibleAt), fromNanos(until)
 		return nil
-	})
+	}, modeRelaxed|modeNoSavepoint)
 	if err != nil {
 		if errors.Is(err, store.ErrNoWork) {
 			return nil, err
@@ -132,7 +134,8 @@ func (s *Store) RenewActivity(ctx context.Context, token string, lockFor time.Du
 	if !ok {
 		return fmt.Errorf("renew activity: %w", store.ErrLockLost)
 	}
-	return s.w.doRelaxed(ctx, func(t *tx) error {
+	// A lost lock is found before any write: no savepoint needed.
+	return s.w.submit(ctx, func(t *tx) error {
 		now := nanos(t.now)
 		n, err := t.execN(qRenewWorkItem, now+int64(lockFor), id, token, now)
 		if err != nil {
@@ -142,7 +145,7 @@ func (s *Store) RenewActivity(ctx context.Context, token string, lockFor time.Du
 			return fmt.Errorf("renew activity %d: %w", id, store.ErrLockLost)
 		}
 		return nil
-	})
+	}, modeRelaxed|modeNoSavepoint)
 }
 
 // CompleteActivity deletes a work item and enqueues its result; see store.Store.
@@ -160,9 +163,10 @@ func (s *Store) CompleteActivity(ctx context.Context, token string, result store
 		return fmt.Errorf("complete activity: %w", store.ErrLockLost)
 	}
 	vis := nanos(result.VisibleAt)
-	return s.w.do(ctx, func(t *tx) error {
+	// completeItem finds a lost lock before any write: no savepoint needed.
+	return s.w.submit(ctx, func(t *tx) error {
 		return t.completeItem(id, token, result.InstanceID, data, vis, nanos(t.now))
-	})
+	}, modeNoSavepoint)
 }
 
 // qLockableInstance returns the rowid of an instance that has a row and no live lock.
@@ -352,7 +356,9 @@ func (s *Store) CompleteActivityAndFetch(ctx context.Context, token string, resu
 	}
 	vis := nanos(result.VisibleAt)
 	var rt readyTurn
-	err = s.w.do(ctx, func(t *tx) error {
+	// completeItem finds a lost lock before any write, and lockReady fails only on a failed
+	// statement: no savepoint needed.
+	err = s.w.submit(ctx, func(t *tx) error {
 		rt.reset()
 		now := nanos(t.now)
 		if err := t.completeItem(id, token, result.InstanceID, data, vis, now); err != nil {
@@ -365,7 +371,7 @@ func (s *Store) CompleteActivityAndFetch(ctx context.Context, token string, resu
 			return fmt.Errorf("complete activity %d: %s: %w", id, quote(result.InstanceID), err)
 		}
 		return nil
-	})
+	}, modeNoSavepoint)
 	return s.readyTurn(ctx, result.InstanceID, &rt, known, err)
 }
 
@@ -451,7 +457,8 @@ func (s *Store) AbandonActivity(ctx context.Context, token string, delay time.Du
 	if !ok {
 		return fmt.Errorf("abandon activity: %w", store.ErrLockLost)
 	}
-	return s.w.do(ctx, func(t *tx) error {
+	// A lost lock is found before any write: no savepoint needed.
+	return s.w.submit(ctx, func(t *tx) error {
 		now := nanos(t.now)
 		n, err := t.execN(qAbandonWorkItem, now+int64(delay), id, token, now)
 		if err != nil {
@@ -461,5 +468,5 @@ func (s *Store) AbandonActivity(ctx context.Context, token string, delay time.Du
 			return fmt.Errorf("abandon activity %d: %w", id, store.ErrLockLost)
 		}
 		return nil
-	})
+	}, modeNoSavepoint)
 }

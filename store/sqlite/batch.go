@@ -40,7 +40,8 @@ func (s *Store) FetchActivities(ctx context.Context, lockFor time.Duration, max 
 		items   []store.WorkItem
 		scanErr error
 	)
-	err := s.w.doRelaxed(ctx, func(t *tx) error {
+	// Its only errors are failed statements: no savepoint needed (see modeNoSavepoint).
+	err := s.w.submit(ctx, func(t *tx) error {
 		items, scanErr = items[:0], nil
 		now := nanos(t.now)
 		until := now + int64(lockFor)
@@ -64,7 +65,7 @@ func (s *Store) FetchActivities(ctx context.Context, lockFor time.Duration, max 
 			items = append(items, w)
 		}
 		return rows.Err()
-	})
+	}, modeRelaxed|modeNoSavepoint)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("fetch activities: %w", err)

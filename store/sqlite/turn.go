@@ -61,7 +61,9 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 		raw       []rawMessage
 		scanErr   error
 	)
-	err := s.w.doRelaxed(ctx, func(t *tx) error {
+	// ErrNoWork comes before any write (the SELECT found no row), the other errors are failed
+	// statements: no savepoint needed (see modeNoSavepoint).
+	err := s.w.submit(ctx, func(t *tx) error {
 		raw, scanErr = raw[:0], nil
 		now := nanos(t.now)
 		var rowid sql.NullInt64
@@ -78,7 +80,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 		}
 		raw, scanErr, err = t.tagMessages(id, token, now, raw)
 		return err
-	})
+	}, modeRelaxed|modeNoSavepoint)
 	if err != nil {
 		if errors.Is(err, store.ErrNoWork) {
 			return nil, err
@@ -219,7 +221,8 @@ func (s *Store) RenewTurn(ctx context.Context, token string, lockFor time.Durati
 	if lockFor <= 0 {
 		return fmt.Errorf("renew turn: lock duration %v: %w", lockFor, store.ErrInvalid)
 	}
-	return s.w.doRelaxed(ctx, func(t *tx) error {
+	// A lost lock is found before any write: no savepoint needed.
+	return s.w.submit(ctx, func(t *tx) error {
 		now := nanos(t.now)
 		ok, err := t.renewTurn(token, now+int64(lockFor), now)
 		if err != nil {
@@ -229,7 +232,7 @@ func (s *Store) RenewTurn(ctx context.Context, token string, lockFor time.Durati
 			return fmt.Errorf("renew turn: %w", store.ErrLockLost)
 		}
 		return nil
-	})
+	}, modeRelaxed|modeNoSavepoint)
 }
 
 // AbandonTurn releases a turn's lock; see store.Store.

@@ -17,6 +17,13 @@ import (
 // only then answers every caller. A lone request runs in a plain transaction, so one caller
 // pays for one transaction and nothing more. See RATIONALE.md, "Why one writer with group
 // commit in the SQLite store?".
+//
+// A request submitted with modeNoSavepoint runs in a group without a savepoint of its own
+// (two statements fewer). The writer tracks whether a request may have changed the database
+// (tx.wrote): an error from such a request that wrote nothing is its own, with nothing to
+// undo; an error after it may have written fails the group as a whole, and the fallback that
+// gives every request a transaction of its own gives each its own outcome. See RATIONALE.md,
+// "Why may some write requests skip their savepoint?".
 
 // request states: a request is taken by the writer or abandoned by its caller, never both.
 const (
@@ -25,14 +32,27 @@ const (
 	reqAbandoned
 )
 
+// reqMode says how the writer may run a request (a set of flags).
+type reqMode uint8
+
+const (
+	// modeRelaxed: the request only takes or extends locks, and may commit without waiting
+	// for the disk (see doRelaxed).
+	modeRelaxed reqMode = 1 << iota
+	// modeNoSavepoint: the request needs no savepoint in a group. Its errors come, as a
+	// rule, before its first write (a lock that is lost, say), and it changes the database
+	// only through the statements of tx (exec, execN, query, queryRow, queryDirect), which
+	// keep tx.wrote: the writer relies on that to tell an error that left nothing to undo
+	// from one that fails the group.
+	modeNoSavepoint
+)
+
 // request is one write waiting for the writer.
 type request struct {
 	fn    func(*tx) error
 	state atomic.Int32
 	done  chan error
-	// relaxed: the request only takes or extends locks, and may commit without waiting for
-	// the disk (see doRelaxed).
-	relaxed bool
+	mode  reqMode
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
@@ -49,6 +69,10 @@ type tx struct {
 	// goroutine: the lock itself is checked by the statements, a stale entry only makes them
 	// change no row, and a missing one (a token from before a restart) is looked up.
 	lockOwners map[string]string
+	// wrote says whether the current request may have changed the database: set before a
+	// statement runs, except by a statement that reports it changed nothing (execN with 0
+	// rows, queryRow with no row). The writer clears it before each request.
+	wrote bool
 }
 
 // stmt returns the prepared statement for q, preparing it on first use.
@@ -65,6 +89,11 @@ func (t *tx) stmt(q string) (*sql.Stmt, error) {
 }
 
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	t.wrote = true
+	return t.execStmt(q, args)
+}
+
+func (t *tx) execStmt(q string, args []any) (sql.Result, error) {
 	s, err := t.stmt(q)
 	if err != nil {
 		return nil, err
@@ -72,16 +101,23 @@ func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	return s.ExecContext(context.Background(), args...)
 }
 
-// execN runs q and returns the number of rows it changed.
+// execN runs q and returns the number of rows it changed. A statement that changed no row
+// does not count as a write of the request (see tx.wrote).
 func (t *tx) execN(q string, args ...any) (int64, error) {
-	res, err := t.exec(q, args...)
+	res, err := t.execStmt(q, args)
 	if err != nil {
+		t.wrote = true // a failed statement may have left changes, or broken the transaction
 		return 0, err
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil || n != 0 {
+		t.wrote = true
+	}
+	return n, err
 }
 
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	t.wrote = true // the statement may write (RETURNING), and rows are read after the call
 	s, err := t.stmt(q)
 	if err != nil {
 		return nil, err
@@ -91,16 +127,23 @@ func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
 
 // queryDirect runs a query that is not worth caching (its text varies with its input).
 func (t *tx) queryDirect(q string, args ...any) (*sql.Rows, error) {
+	t.wrote = true
 	return t.conn.QueryContext(context.Background(), q, args...)
 }
 
-// queryRow runs q and scans its first row into dest; sql.ErrNoRows when there is none.
+// queryRow runs q and scans its first row into dest; sql.ErrNoRows when there is none. A
+// statement that returned no row does not count as a write of the request (a SELECT wrote
+// nothing, and an UPDATE, DELETE or INSERT with RETURNING returns a row for every row it
+// changes).
 func (t *tx) queryRow(q string, args []any, dest ...any) error {
 	s, err := t.stmt(q)
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.QueryRowContext(context.Background(), args...).Scan(dest...)
 	}
-	return s.QueryRowContext(context.Background(), args...).Scan(dest...)
+	if !errors.Is(err, sql.ErrNoRows) {
+		t.wrote = true
+	}
+	return err
 }
 
 // writer is the single writing goroutine and its connection.
@@ -114,8 +157,9 @@ type writer struct {
 	clock     func() time.Time
 
 	// batches and batched count transactions and the requests they carried (for tests and
-	// benchmarks); relaxedBatches counts those committed without waiting for the disk.
-	batches, batched, relaxedBatches atomic.Int64
+	// benchmarks); relaxedBatches counts those committed without waiting for the disk, and
+	// savepoints the savepoints of requests in groups.
+	batches, batched, relaxedBatches, savepoints atomic.Int64
 
 	// durable is the synchronous setting of ordinary commits; relaxOK says whether relaxed
 	// batches may commit with synchronous=OFF (a WAL database whose commits otherwise wait
@@ -145,7 +189,7 @@ func newWriter(db *sql.DB, conn *sql.Conn, batchSize int, clock func() time.Time
 // took the request, the request is withdrawn and ctx's error returned; once taken, do waits
 // for the outcome, so that an error always means nothing was written.
 func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
-	return w.submit(ctx, fn, false)
+	return w.submit(ctx, fn, 0)
 }
 
 // doRelaxed is do for a request that only takes, extends or gives back locks (with the
@@ -156,15 +200,16 @@ func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
 // lock (it expires anyway) or one increment of an attempt count (poison detection then takes
 // one more attempt). See RATIONALE.md, "Why do lock transactions not wait for the disk?".
 func (w *writer) doRelaxed(ctx context.Context, fn func(*tx) error) error {
-	return w.submit(ctx, fn, true)
+	return w.submit(ctx, fn, modeRelaxed)
 }
 
-func (w *writer) submit(ctx context.Context, fn func(*tx) error, relaxed bool) error {
+// submit hands fn to the writer, to run as mode says, and waits for its outcome (see do).
+func (w *writer) submit(ctx context.Context, fn func(*tx) error, mode reqMode) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r := requestPool.Get().(*request)
-	r.fn, r.relaxed = fn, relaxed
+	r.fn, r.mode = fn, mode
 	r.state.Store(reqPending)
 	select {
 	case w.reqs <- r:
@@ -246,7 +291,7 @@ func (w *writer) runBatch(batch []*request) {
 	}
 	relaxed := w.relaxOK
 	for _, r := range batch {
-		relaxed = relaxed && r.relaxed
+		relaxed = relaxed && r.mode&modeRelaxed != 0
 	}
 	if err := w.relax(relaxed); err != nil {
 		for _, r := range batch {
@@ -263,8 +308,9 @@ func (w *writer) runBatch(batch []*request) {
 	}
 	errs, err := w.runGroup(batch)
 	if err != nil {
-		// The transaction as a whole failed (commit, or a savepoint that could not be
-		// rolled back): nothing of it was written. Give each request a transaction of its own
+		// The transaction as a whole failed (commit, a savepoint that could not be rolled
+		// back, or a request without one that failed after writing): nothing of it was
+		// written. Give each request a transaction of its own
 		// so that each gets its own outcome.
 		for _, r := range batch {
 			r.done <- w.runOne(r)
@@ -318,9 +364,9 @@ func (w *writer) runOne(r *request) error {
 	return nil
 }
 
-// runGroup applies the requests in one transaction, each in a savepoint. errs holds each
-// request's own error; err is set when the transaction failed as a whole (then it was
-// rolled back).
+// runGroup applies the requests in one transaction, each in a savepoint but those of
+// modeNoSavepoint. errs holds each request's own error; err is set when the transaction
+// failed as a whole (then it was rolled back).
 func (w *writer) runGroup(batch []*request) (errs []error, err error) {
 	w.batches.Add(1)
 	w.batched.Add(int64(len(batch)))
@@ -329,6 +375,16 @@ func (w *writer) runGroup(batch []*request) (errs []error, err error) {
 	}
 	errs = make([]error, len(batch))
 	for i, r := range batch {
+		if r.mode&modeNoSavepoint != 0 {
+			if errs[i] = w.apply(r); errs[i] != nil && w.tx.wrote {
+				// Its changes cannot be undone alone: undo the group's, so that each
+				// request runs again in a transaction of its own.
+				w.rollback()
+				return nil, fmt.Errorf("request failed after writing: %w", errs[i])
+			}
+			continue
+		}
+		w.savepoints.Add(1)
 		if _, err := w.tx.exec("SAVEPOINT req"); err != nil {
 			w.rollback()
 			return nil, fmt.Errorf("savepoint: %w", err)
@@ -358,7 +414,7 @@ func (w *writer) apply(r *request) (err error) {
 			err = fmt.Errorf("write request panicked: %v", p)
 		}
 	}()
-	w.tx.now = w.clock()
+	w.tx.now, w.tx.wrote = w.clock(), false
 	return r.fn(&w.tx)
 }
 
