@@ -73,8 +73,9 @@ func (rt *Runtime) GuestMemory() (used, limit int64) {
 }
 
 // Admit waits until n more bytes of guest memory fit in the budget (a turn about to start a
-// guest, or resume one that may grow), calling evict, when given, to free memory held by
-// parked guests while it does not fit (evict reports false when it has nothing to free). It
+// guest, or resume one that may grow), closing the warm instances (see warm.go) and calling
+// evict, when given, to free memory held by parked guests while it does not fit (evict
+// reports false when it has nothing to free). It
 // returns ctx's error when ctx ends first. Admission reserves nothing: a guest that grows past
 // the budget later is stopped (ErrMemoryBudget).
 func (rt *Runtime) Admit(ctx context.Context, n int64, evict func() bool) error {
@@ -84,7 +85,7 @@ func (rt *Runtime) Admit(ctx context.Context, n int64, evict func() bool) error 
 		if ok {
 			return nil
 		}
-		if evict != nil && evict() {
+		if rt.dropWarm() || (evict != nil && evict()) {
 			continue
 		}
 		select {

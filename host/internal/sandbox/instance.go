@@ -75,6 +75,7 @@ type Instance struct {
 	// reference to the module).
 	release func()
 
+	rnd       *phasedRandom
 	mem       *reservedMemory
 	stream    *stream // the stream form's channel (nil for the imported form)
 	startInfo []byte
@@ -91,21 +92,43 @@ type signal struct {
 type instanceKey struct{}
 
 // Instantiate creates a guest for the execution eng runs. eng must hold the execution's
-// history (and the new turn, from BeginTurn); Instantiate positions it at the first turn.
+// history (and the new turn, from BeginTurn); Instantiate positions it at the first turn. The
+// guest is a warm instance of the module when one is ready (see warm.go), a new one otherwise.
 func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32) (*Instance, error) {
 	if err := eng.Start(); err != nil {
 		return nil, err
 	}
-	return rt.instantiate(ctx, m, eng, instanceID, execution, false)
+	i := m.takeWarm()
+	if i == nil {
+		var err error
+		if i, err = rt.instantiate(ctx, m, false); err != nil {
+			return nil, err
+		}
+	}
+	m.refillWarm()
+	i.bind(eng, instanceID, execution)
+	return i, nil
 }
 
-// instantiate creates a guest. The describing instance (describing set, the first of a module)
-// finds the Go runtime's generator in the initialised memory (gorand.go) and, unless the
-// runtime has NoSnapshot, makes its state the module's snapshot, before it runs anything else.
-// Every other instance gets its own generator seed.
-func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engine, instanceID string, execution uint32, describing bool) (*Instance, error) {
+// bind gives i, an instance that has run nothing but its initialisation (or starts from the
+// snapshot of one), to an execution: from now on its clocks read the execution's time and its
+// random bytes come from the execution's own stream. A warm instance and a new one are bound
+// the same way, at the same point, so that nothing a guest can observe tells them apart.
+func (i *Instance) bind(eng *replay.Engine, instanceID string, execution uint32) {
+	i.eng, i.id, i.exec = eng, instanceID, execution
+	i.rnd.own = randomSource(instanceID, execution)
+	if i.module.goRand {
+		i.module.reseedGoRand(i.mod, instanceID, execution)
+	}
+}
+
+// instantiate creates a guest bound to no execution (see bind). The describing instance
+// (describing set, the first of a module) finds the Go runtime's generator in the initialised
+// memory (gorand.go) and, unless the runtime has NoSnapshot, makes its state the module's
+// snapshot, before it runs anything else.
+func (rt *Runtime) instantiate(ctx context.Context, m *Module, describing bool) (*Instance, error) {
 	i := &Instance{
-		rt: rt, module: m, eng: eng, id: instanceID, exec: execution,
+		rt: rt, module: m,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
 		mem: newMemory(m.image, rt.mem),
 	}
@@ -116,15 +139,16 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	// During initialisation the guest sees no instance (ABI.md, "Initialisation"): clocks
 	// read the epoch and random bytes come from the stream of no instance, so that every
 	// instance of a module initialises to the same state (which a snapshot then stands for,
-	// see snapshot.go).
+	// see snapshot.go). Until it is bound, an instance reads the same (the host calls its
+	// ABI version export then).
 	i.initializing = true
 	now := func() int64 {
-		if eng == nil || i.initializing {
+		if i.eng == nil || i.initializing {
 			return 0
 		}
-		return eng.Now()
+		return i.eng.Now()
 	}
-	rnd := &phasedRandom{inst: i, init: randomSource("", 0), own: randomSource(instanceID, execution)}
+	i.rnd = &phasedRandom{inst: i, init: randomSource("", 0), own: randomSource("", 0)}
 	start := []string{abi.ExportInitialize}
 	if m.snap != nil {
 		start = nil // restored from the snapshot below
@@ -134,18 +158,18 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 		WithStartFunctions(start...).
 		WithWalltime(func() (int64, int32) { n := now(); return n / 1e9, int32(n % 1e9) }, 1).
 		WithNanotime(func() int64 {
-			if eng == nil || i.initializing {
+			if i.eng == nil || i.initializing {
 				return 1e9
 			}
-			return eng.Now() - eng.StartTime() + 1e9
+			return i.eng.Now() - i.eng.StartTime() + 1e9
 		}, 1).
 		WithNanosleep(func(ns int64) {
-			if eng != nil && !i.initializing {
-				eng.Sleep(ns)
+			if i.eng != nil && !i.initializing {
+				i.eng.Sleep(ns)
 			}
 		}).
 		WithOsyield(func() {}).
-		WithRandSource(rnd).
+		WithRandSource(i.rnd).
 		WithStdout(i.stdout).
 		WithStderr(i.stderr)
 	if m.Stream {
@@ -186,7 +210,7 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	i.initializing = false
 	switch {
 	case describing:
-		m.findGoRand(mod, rnd.first)
+		m.findGoRand(mod, i.rnd.first)
 		if !rt.cfg.NoSnapshot {
 			if err := m.takeSnapshot(i); err != nil {
 				mod.Close(ctx)
@@ -198,9 +222,6 @@ func (rt *Runtime) instantiate(ctx context.Context, m *Module, eng *replay.Engin
 			mod.Close(ctx)
 			return nil, fmt.Errorf("instantiate: %w", err)
 		}
-	}
-	if !describing && m.goRand && eng != nil {
-		m.reseedGoRand(mod, instanceID, execution)
 	}
 	if !m.Stream {
 		// The stream form's version is the name of the file it opens.

@@ -65,6 +65,12 @@ type Config struct {
 	// from a snapshot of an initialised instance (see snapshot.go). The two give the same
 	// instances; this is for tests and measurements.
 	NoSnapshot bool
+	// NoWarm keeps no instances ready ahead of their starts (see warm.go): every instance is
+	// instantiated when its execution needs it. The two give the same instances; this is for
+	// tests and measurements.
+	NoWarm bool
+	// WarmIdle is how long a module's warm instances outlive its last start (default 10 s).
+	WarmIdle time.Duration
 }
 
 // Log is one line a guest logged while not replaying.
@@ -102,6 +108,8 @@ type Runtime struct {
 
 	// compiles counts the compilations started (a slot taken).
 	compiles atomic.Int64
+	// warmHits counts the instances handed out warm (see warm.go).
+	warmHits atomic.Int64
 
 	mu      sync.Mutex
 	closed  bool
@@ -130,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	def(&cfg.ReplayTimeout, DefaultReplayTimeout)
 	def(&cfg.InstantiateTimeout, DefaultInstantiateTimeout)
 	def(&cfg.CompileTimeout, DefaultCompileTimeout)
+	def(&cfg.WarmIdle, defaultWarmIdle)
 	if cfg.CompileConcurrency <= 0 {
 		cfg.CompileConcurrency = 1
 	}
@@ -211,6 +220,8 @@ type Module struct {
 	// memory; every instance gets its own seed there (gorand.go).
 	goRand   bool
 	goRandAt uint32
+	// warm holds instances instantiated ahead of their starts (see warm.go).
+	warm warmPool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -220,6 +231,7 @@ type Module struct {
 // the module must be closed first (the module manager counts them).
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
+		m.dropWarm(true)
 		m.rt.mu.Lock()
 		delete(m.rt.modules, m)
 		m.rt.mu.Unlock()
@@ -653,7 +665,7 @@ func abiSig(s abi.Signature) string {
 func (rt *Runtime) describe(ctx context.Context, m *Module) ([]abi.Registration, error) {
 	// The describing instance is the one whose initialised state becomes the snapshot (taken
 	// by instantiate before the instance runs anything else, see snapshot.go).
-	inst, err := rt.instantiate(ctx, m, nil, "", 0, true)
+	inst, err := rt.instantiate(ctx, m, true)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,185 @@
+package sandbox
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Warm instances. Instantiating a Go guest from its module's snapshot costs about 0.4 ms of
+// CPU on a small machine, two thirds of it wazero filling the function table (one reference
+// per function: a Go guest has thousands) and the rest restoring the memory image; until now
+// all of it sat on the path of every start and of every cold turn. A module whose instances
+// start from a snapshot therefore keeps a few instances instantiated ahead of need, bound to
+// no execution: Instantiate takes one when it is ready (and asks for another in the
+// background), or instantiates as before when none is.
+//
+// A warm instance is a new instance, never one that ran: it has run its ABI version export
+// and nothing else, exactly what a new instance has run when Instantiate binds it, and
+// binding (clocks, random stream, the Go runtime's seed) happens at the same point for both
+// (see bind), so that no guest can tell which one it got and a replay on either makes the
+// same history. Instances that ran are never reused: what a guest could leave behind beyond
+// its memory and globals (WASI descriptor state, tables) cannot be reset from outside.
+//
+// Warm instances hold their memory (counted in the guest memory budget; Admit gives them back
+// before it waits for room) and are closed after warmIdle without a start, and with their
+// module.
+
+// warmSize is how many instances a module keeps ready: one covers a stream of sequential
+// starts (the next is instantiated while the current one runs); the second covers a start
+// that comes before the background instantiation ends.
+const warmSize = 2
+
+// defaultWarmIdle is how long warm instances outlive the module's last start.
+const defaultWarmIdle = 10 * time.Second
+
+// warmPool is a module's warm instances.
+type warmPool struct {
+	mu      sync.Mutex
+	ready   []*Instance
+	filling bool           // a goroutine is instantiating for the pool
+	fills   sync.WaitGroup // that goroutine (the module waits for it before it closes)
+	closed  bool
+	last    time.Time   // the last take
+	timer   *time.Timer // closes the ready instances once idle (nil: not armed)
+}
+
+// warmable reports whether m keeps warm instances: modules that start from a snapshot, whose
+// instantiation is costly (modules of other forms instantiate in tens of microseconds).
+func (m *Module) warmable() bool {
+	return m.snap != nil && !m.Stream && !m.rt.cfg.NoWarm
+}
+
+// takeWarm returns a warm instance of m, or nil when none is ready.
+func (m *Module) takeWarm() *Instance {
+	if !m.warmable() {
+		return nil
+	}
+	p := &m.warm
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = time.Now()
+	n := len(p.ready)
+	if n == 0 {
+		return nil
+	}
+	i := p.ready[n-1]
+	p.ready[n-1] = nil
+	p.ready = p.ready[:n-1]
+	m.rt.warmHits.Add(1)
+	return i
+}
+
+// refillWarm starts instantiating for m's pool in the background, unless it is full or
+// already being filled.
+func (m *Module) refillWarm() {
+	if !m.warmable() {
+		return
+	}
+	p := &m.warm
+	p.mu.Lock()
+	if p.closed || p.filling || len(p.ready) >= warmSize {
+		p.mu.Unlock()
+		return
+	}
+	p.filling = true
+	p.fills.Add(1)
+	p.mu.Unlock()
+	go m.fillWarm()
+}
+
+// fillWarm instantiates until the pool is full. A failed instantiation (the guest memory
+// budget is spent, the module is closing) ends the filling: the next start tries again.
+func (m *Module) fillWarm() {
+	p := &m.warm
+	defer p.fills.Done()
+	for {
+		i, err := m.rt.instantiate(context.Background(), m, false)
+		p.mu.Lock()
+		if err != nil || p.closed {
+			p.filling = false
+			p.mu.Unlock()
+			if i != nil {
+				i.Close()
+			}
+			return
+		}
+		p.ready = append(p.ready, i)
+		full := len(p.ready) >= warmSize
+		if full {
+			p.filling = false
+			if p.timer == nil {
+				p.timer = time.AfterFunc(m.rt.cfg.WarmIdle, m.expireWarm)
+			}
+		}
+		p.mu.Unlock()
+		if full {
+			return
+		}
+	}
+}
+
+// expireWarm closes the ready instances when the module has not started one for WarmIdle,
+// and checks again later otherwise.
+func (m *Module) expireWarm() {
+	p := &m.warm
+	p.mu.Lock()
+	if idle := time.Since(p.last); idle < m.rt.cfg.WarmIdle && !p.closed {
+		p.timer = time.AfterFunc(m.rt.cfg.WarmIdle-idle, m.expireWarm)
+		p.mu.Unlock()
+		return
+	}
+	p.timer = nil
+	ready := p.ready
+	p.ready = nil
+	p.mu.Unlock()
+	for _, i := range ready {
+		i.Close()
+	}
+}
+
+// dropWarm closes m's ready instances; with closing set, it also keeps the module from
+// making more and waits for an instantiation in progress (its memory image must outlive it).
+// It reports whether there were any.
+func (m *Module) dropWarm(closing bool) bool {
+	p := &m.warm
+	p.mu.Lock()
+	if closing {
+		p.closed = true
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		p.mu.Unlock()
+		p.fills.Wait()
+		p.mu.Lock()
+	}
+	ready := p.ready
+	p.ready = nil
+	p.mu.Unlock()
+	for _, i := range ready {
+		i.Close()
+	}
+	return len(ready) > 0
+}
+
+// dropWarm closes the warm instances of every module of the runtime (to give their memory
+// back to the guest memory budget); it reports whether there were any.
+func (rt *Runtime) dropWarm() bool {
+	rt.mu.Lock()
+	mods := make([]*Module, 0, len(rt.modules))
+	for m := range rt.modules {
+		mods = append(mods, m)
+	}
+	rt.mu.Unlock()
+	dropped := false
+	for _, m := range mods {
+		if m.dropWarm(false) {
+			dropped = true
+		}
+	}
+	return dropped
+}
+
+// WarmStarts returns how many instances the runtime's modules handed out warm (see warm.go).
+func (rt *Runtime) WarmStarts() int64 { return rt.warmHits.Load() }

@@ -1,0 +1,196 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/history"
+	"github.com/durohost/durohost/host/internal/replay"
+	"github.com/durohost/durohost/store"
+)
+
+// warmReady returns how many warm instances m has ready.
+func warmReady(m *Module) int {
+	m.warm.mu.Lock()
+	defer m.warm.mu.Unlock()
+	return len(m.warm.ready)
+}
+
+// waitWarm waits until m has n warm instances ready.
+func waitWarm(t *testing.T, m *Module, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for warmReady(m) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d warm instances ready after 30 s, want %d", warmReady(m), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// startEngine returns an engine at the first turn of a "hello" execution of instance id.
+func startEngine(t *testing.T, id string) *replay.Engine {
+	t.Helper()
+	start := []history.Event{{ID: 1, Kind: history.KindTurnStarted, Time: epoch}, {ID: 2, Kind: history.KindExecutionStarted, Name: "hello"}}
+	eng, err := replay.New(replay.Config{InstanceID: id, Execution: 3}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// TestWarmInstanceEqualsNew: a warm instance, once bound to an execution, has the memory and
+// mutable globals of an instance instantiated for that execution (the per-execution seed of
+// the Go runtime included), and the pool refills after a take.
+func TestWarmInstanceEqualsNew(t *testing.T) {
+	wasm := buildGuest(t, featuresGuest, "")
+	cold := newRuntime(t, Config{NoWarm: true})
+	cm, err := cold.Load(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := newRuntime(t, Config{})
+	wm, err := warm.Load(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm.snap == nil {
+		t.Skip("the module has no snapshot: it keeps no warm instances")
+	}
+	wm.refillWarm()
+	waitWarm(t, wm, warmSize)
+
+	for _, id := range []string{"a", "b"} {
+		ci, err := cold.Instantiate(context.Background(), cm, startEngine(t, id), id, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ci.Close()
+		before := warm.WarmStarts()
+		wi, err := warm.Instantiate(context.Background(), wm, startEngine(t, id), id, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wi.Close()
+		if warm.WarmStarts() != before+1 {
+			t.Fatalf("instance %s was not taken warm", id)
+		}
+		cmem, cg := instanceState(t, cm, ci)
+		wmem, wg := instanceState(t, wm, wi)
+		if !bytes.Equal(cmem, wmem) {
+			t.Errorf("instance %s: memory of the warm instance differs from a new one's", id)
+		}
+		if !slices.Equal(cg, wg) {
+			t.Errorf("instance %s: globals %v, a new instance's %v", id, wg, cg)
+		}
+		waitWarm(t, wm, warmSize) // refilled in the background
+	}
+	if cold.WarmStarts() != 0 || warmReady(cm) != 0 {
+		t.Errorf("NoWarm: %d warm starts, %d ready", cold.WarmStarts(), warmReady(cm))
+	}
+}
+
+// TestWarmSameHistory: an orchestration that observes everything a guest can (time, math/rand,
+// crypto/rand, map order, logs) makes the same history and logs on a warm instance as on new
+// ones, run live (one instance for the whole execution) and cold (an instance per turn).
+func TestWarmSameHistory(t *testing.T) {
+	wasm := buildGuest(t, featuresGuest, "")
+	run := func(t *testing.T, live, noWarm bool) ([]history.Event, []Log, determinismOutput) {
+		w := newWorld(t, wasm, live, Config{NoWarm: noWarm})
+		if !noWarm && w.m.snap != nil {
+			w.m.refillWarm()
+			waitWarm(t, w.m, warmSize)
+		}
+		w.start("i", "determinism", "null")
+		w.run(20)
+		x := w.inst["i"]
+		if x.state.Status != store.StatusCompleted {
+			t.Fatalf("status %v %+v", x.state.Status, x.state.Failure)
+		}
+		if !noWarm && w.m.snap != nil && w.rt.WarmStarts() == 0 {
+			t.Fatal("no instance was taken warm")
+		}
+		var out determinismOutput
+		if err := json.Unmarshal(x.state.Output, &out); err != nil {
+			t.Fatal(err)
+		}
+		return x.hist, w.logs, out
+	}
+	for _, live := range []bool{true, false} {
+		name := map[bool]string{true: "live", false: "cold"}[live]
+		t.Run(name, func(t *testing.T) {
+			h1, l1, o1 := run(t, live, true)
+			h2, l2, o2 := run(t, live, false)
+			if d := diffHistories(h1, h2); d != "" {
+				t.Fatalf("histories differ: %s", d)
+			}
+			sameLogs(t, l1, l2)
+			if o1.Now != o2.Now || o1.Rand != o2.Rand || o1.Crypto != o2.Crypto || o1.UUID != o2.UUID || !slices.Equal(o1.Map, o2.Map) {
+				t.Fatalf("outputs differ: new %+v, warm %+v", o1, o2)
+			}
+		})
+	}
+}
+
+// TestWarmLifecycle: warm instances hold guest memory, which they give back when they have
+// been idle for WarmIdle, when Admit needs room, and when their module closes.
+func TestWarmLifecycle(t *testing.T) {
+	wasm := buildGuest(t, featuresGuest, "")
+	load := func(t *testing.T, cfg Config) (*Runtime, *Module) {
+		rt := newRuntime(t, cfg)
+		m, err := rt.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.snap == nil {
+			t.Skip("the module has no snapshot: it keeps no warm instances")
+		}
+		m.refillWarm()
+		waitWarm(t, m, warmSize)
+		if used, _ := rt.GuestMemory(); used == 0 {
+			t.Fatal("warm instances hold no guest memory")
+		}
+		return rt, m
+	}
+	t.Run("idle", func(t *testing.T) {
+		rt, m := load(t, Config{WarmIdle: 20 * time.Millisecond})
+		waitWarm(t, m, 0)
+		deadline := time.Now().Add(30 * time.Second)
+		for used, _ := rt.GuestMemory(); used != 0; used, _ = rt.GuestMemory() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes of guest memory held after the warm instances expired", used)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	t.Run("admit", func(t *testing.T) {
+		rt, m := load(t, Config{})
+		used, limit := rt.GuestMemory()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// Room for everything but what the warm instances hold.
+		if err := rt.Admit(ctx, limit-used+1, nil); err != nil {
+			t.Fatalf("admit: %v", err)
+		}
+		if n := warmReady(m); n != 0 {
+			t.Fatalf("%d warm instances left after Admit needed their memory", n)
+		}
+	})
+	t.Run("close", func(t *testing.T) {
+		rt, m := load(t, Config{})
+		if err := m.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if used, _ := rt.GuestMemory(); used != 0 {
+			t.Fatalf("%d bytes of guest memory held after the module closed", used)
+		}
+		m.refillWarm() // a closed module makes no more
+		if n := warmReady(m); n != 0 {
+			t.Fatalf("%d warm instances after close", n)
+		}
+	})
+}
