@@ -187,6 +187,15 @@ func (s *Store) Module(ctx context.Context, hash string) ([]byte, error) {
 
 const moduleCols = `namespace, kind, name, version, hash, size, created_at`
 
+// ResolveModule's statements (prepared once on the readers, see Store.reads): the newest
+// registration of a name, and one version of it.
+const (
+	qResolveNewest = `SELECT ` + moduleCols + ` FROM modules
+		WHERE namespace = ?1 AND kind = ?2 AND name = ?3 ORDER BY seq DESC LIMIT 1`
+	qResolveVersion = `SELECT ` + moduleCols + ` FROM modules
+		WHERE namespace = ?1 AND kind = ?2 AND name = ?3 AND version = ?4`
+)
+
 func scanModule(ctx context.Context, sc scanner) (store.ModuleInfo, error) {
 	var (
 		m       store.ModuleInfo
@@ -222,11 +231,9 @@ func (s *Store) ResolveModule(ctx context.Context, ns string, kind store.Registr
 	}
 	var row *sql.Row
 	if version == "" {
-		row = s.rdb.QueryRowContext(ctx, `SELECT `+moduleCols+` FROM modules
-			WHERE namespace = ?1 AND kind = ?2 AND name = ?3 ORDER BY seq DESC LIMIT 1`, ns, kind, name)
+		row = s.reads[qResolveNewest].QueryRowContext(ctx, ns, kind, name)
 	} else {
-		row = s.rdb.QueryRowContext(ctx, `SELECT `+moduleCols+` FROM modules
-			WHERE namespace = ?1 AND kind = ?2 AND name = ?3 AND version = ?4`, ns, kind, name, version)
+		row = s.reads[qResolveVersion].QueryRowContext(ctx, ns, kind, name, version)
 	}
 	m, err := scanModule(ctx, row)
 	if errors.Is(err, sql.ErrNoRows) {

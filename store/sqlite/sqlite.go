@@ -42,9 +42,10 @@ type Store struct {
 	cfg config
 	w   *writer
 	rdb *sql.DB
-	// ready holds the "is anything ready" queries of FetchTurn and FetchActivity, prepared
-	// once on the readers (an idle dispatcher runs one at every poll).
-	ready map[string]*sql.Stmt
+	// reads holds the read statements prepared once on the readers: the "is anything ready"
+	// queries of FetchTurn and FetchActivity (an idle dispatcher runs one at every poll) and
+	// ResolveModule's (one at every start of an instance).
+	reads map[string]*sql.Stmt
 	// schema is the schema version this store migrated the database to.
 	schema int
 
@@ -125,16 +126,19 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	ready := map[string]*sql.Stmt{}
-	for _, q := range []string{qAnyInstanceReady, qNextWorkItem} {
+	reads := map[string]*sql.Stmt{}
+	for _, q := range []string{qAnyInstanceReady, qNextWorkItem, qResolveNewest, qResolveVersion} {
 		st, err := rdb.Prepare(q)
 		if err != nil {
+			for _, st := range reads {
+				st.Close()
+			}
 			rdb.Close()
 			conn.Close()
 			wdb.Close()
 			return nil, fmt.Errorf("sqlite: open %s: prepare: %w", path, err)
 		}
-		ready[q] = st
+		reads[q] = st
 	}
 	// Relaxed lock transactions are safe only in WAL mode (see writer.doRelaxed): ask the
 	// database which mode it is in rather than assume the DSN's request was honoured.
@@ -146,7 +150,7 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: journal mode: %w", path, err)
 	}
 	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, path != MemoryPath && strings.EqualFold(mode, "wal"))
-	return &Store{cfg: cfg, w: w, rdb: rdb, ready: ready, schema: len(ms)}, nil
+	return &Store{cfg: cfg, w: w, rdb: rdb, reads: reads, schema: len(ms)}, nil
 }
 
 // dsns returns the data source names of the writer and of the readers.
@@ -213,7 +217,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, st := range s.ready {
+	for _, st := range s.reads {
 		errs = append(errs, st.Close())
 	}
 	return errors.Join(append(errs, s.rdb.Close(), s.w.close())...)

@@ -271,7 +271,7 @@ func abandonTurn(t *tx, token string, opts store.AbandonOptions) error {
 // fetch can answer ErrNoWork without queueing a write.
 func (s *Store) readyOnReader(ctx context.Context, q string) (bool, error) {
 	var v any
-	err := s.ready[q].QueryRowContext(ctx, nanos(s.cfg.clock())).Scan(&v)
+	err := s.reads[q].QueryRowContext(ctx, nanos(s.cfg.clock())).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
