@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -93,6 +94,7 @@ Examples:
 			&cli.StringFlag{Name: "source", Usage: "`DIR` of the durohost source checkout (default: found from the current directory)", TakesFile: true},
 			&cli.Float64Flag{Name: "scale", Usage: "multiply every size by `F` (tests)", Value: 1, Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the workloads to `FILE`", Hidden: true, TakesFile: true},
+			&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile of the workloads to `FILE`", Hidden: true, TakesFile: true},
 		},
 		Action: func(c *cli.Context) error { return benchAction(c) },
 	}
@@ -221,6 +223,15 @@ func benchAction(c *cli.Context) error {
 			return exitWith(exitError, "bench: --cpuprofile: %v", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if path := c.String("memprofile"); path != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	if err := bench.Run(ctx, cfg, stdout); err != nil {
 		if ctx.Err() != nil {
