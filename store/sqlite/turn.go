@@ -65,10 +65,14 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 	// statements: no savepoint needed (see modeNoSavepoint).
 	err := s.w.submit(ctx, func(t *tx) error {
 		raw, scanErr = raw[:0], nil
+		if t.noTurn {
+			return store.ErrNoWork
+		}
 		now := nanos(t.now)
 		var rowid sql.NullInt64
 		if err := t.queryRow(qNextInstance, []any{now}, &id, &rowid); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
+				t.noTurn = true
 				return store.ErrNoWork
 			}
 			return err
@@ -80,7 +84,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 		}
 		raw, scanErr, err = t.tagMessages(id, token, now, raw)
 		return err
-	}, modeRelaxed|modeNoSavepoint)
+	}, modeRelaxed|modeNoSavepoint|modeFetchTurn)
 	if err != nil {
 		if errors.Is(err, store.ErrNoWork) {
 			return nil, err

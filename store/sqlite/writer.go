@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,10 @@ const (
 	// keep tx.wrote: the writer relies on that to tell an error that left nothing to undo
 	// from one that fails the group.
 	modeNoSavepoint
+	// modeFetchTurn: the request is FetchTurn's. The writer runs such requests after the
+	// others of their batch, so that when the first finds no turn the next ones know it
+	// without a query (see tx.noTurn).
+	modeFetchTurn
 )
 
 // request is one write waiting for the writer.
@@ -57,7 +62,9 @@ type request struct {
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
 
-// tx is the writer's open transaction as a request sees it.
+// tx is the writer's open transaction as a request sees it. A request writes only through
+// its statement methods (exec, execN, query, queryRow, queryDirect), which keep wrote: conn
+// itself is for reads.
 type tx struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
@@ -73,6 +80,11 @@ type tx struct {
 	// statement runs, except by a statement that reports it changed nothing (execN with 0
 	// rows, queryRow with no row). The writer clears it before each request.
 	wrote bool
+	// noTurn says that a FetchTurn earlier in the open transaction found no instance to lock,
+	// and that no request since may have written: another FetchTurn would find none either
+	// (its answer is the state at that earlier moment, while it was already waiting). Cleared
+	// by BEGIN and by every request that may have written.
+	noTurn bool
 }
 
 // stmt returns the prepared statement for q, preparing it on first use.
@@ -302,6 +314,7 @@ func (w *writer) runBatch(batch []*request) {
 	if relaxed {
 		w.relaxedBatches.Add(1)
 	}
+	fetchesLast(batch)
 	if len(batch) == 1 {
 		batch[0].done <- w.runOne(batch[0])
 		return
@@ -320,6 +333,26 @@ func (w *writer) runBatch(batch []*request) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+}
+
+// fetchesLast moves the FetchTurn requests of batch after the others, keeping each group's
+// order. The requests of a batch were all waiting together, so any order is one they could
+// have run in; this one lets the fetches that come after one that found nothing answer
+// without a query (tx.noTurn), instead of each scanning the queue again between the writes
+// of the other requests. The answers go back to the callers by request, not by position.
+func fetchesLast(batch []*request) {
+	n := 0
+	for _, r := range batch {
+		if r.mode&modeFetchTurn == 0 {
+			n++
+		}
+	}
+	if n == 0 || n == len(batch) {
+		return
+	}
+	slices.SortStableFunc(batch, func(a, b *request) int {
+		return int(a.mode&modeFetchTurn) - int(b.mode&modeFetchTurn)
+	})
 }
 
 // relax sets the connection for a relaxed batch (synchronous=OFF, and no automatic
@@ -350,6 +383,7 @@ func (w *writer) relax(on bool) error {
 func (w *writer) runOne(r *request) error {
 	w.batches.Add(1)
 	w.batched.Add(1)
+	w.tx.noTurn = false
 	if _, err := w.tx.exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -370,6 +404,7 @@ func (w *writer) runOne(r *request) error {
 func (w *writer) runGroup(batch []*request) (errs []error, err error) {
 	w.batches.Add(1)
 	w.batched.Add(int64(len(batch)))
+	w.tx.noTurn = false
 	if _, err := w.tx.exec("BEGIN IMMEDIATE"); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
@@ -412,6 +447,9 @@ func (w *writer) apply(r *request) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("write request panicked: %v", p)
+		}
+		if w.tx.wrote {
+			w.tx.noTurn = false
 		}
 	}()
 	w.tx.now, w.tx.wrote = w.clock(), false
