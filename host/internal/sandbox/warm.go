@@ -30,6 +30,10 @@ import (
 // that comes before the background instantiation ends.
 const warmSize = 2
 
+// warmHeadroom: a module fills its pool only while the guest memory budget has room for this
+// many more of its instances.
+const warmHeadroom = 8
+
 // defaultWarmIdle is how long warm instances outlive the module's last start.
 const defaultWarmIdle = 10 * time.Second
 
@@ -89,12 +93,22 @@ func (m *Module) refillWarm() {
 }
 
 // fillWarm instantiates until the pool is full. A failed instantiation (the guest memory
-// budget is spent, the module is closing) ends the filling: the next start tries again.
+// budget is spent, the module is closing) ends the filling: the next start tries again. So
+// does a budget with little room left: warm instances would hold memory the turns need, and
+// Admit would close them again, only for the next start to instantiate them anew.
 func (m *Module) fillWarm() {
 	p := &m.warm
 	defer p.fills.Done()
 	for {
-		i, err := m.rt.instantiate(context.Background(), m, false)
+		var (
+			i   *Instance
+			err error
+		)
+		if ok, _ := m.rt.mem.room(warmHeadroom * m.MemoryEstimate()); !ok {
+			err = ErrMemoryBudget
+		} else {
+			i, err = m.rt.instantiate(context.Background(), m, false)
+		}
 		p.mu.Lock()
 		if err != nil || p.closed {
 			p.filling = false

@@ -180,6 +180,28 @@ func TestWarmLifecycle(t *testing.T) {
 			t.Fatalf("%d warm instances left after Admit needed their memory", n)
 		}
 	})
+	t.Run("tight budget", func(t *testing.T) {
+		// Room for a few instances, not for warmHeadroom more: starts find none warm.
+		rt := newRuntime(t, Config{GuestMemory: 3 * 8 << 20})
+		m, err := rt.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.snap == nil {
+			t.Skip("the module has no snapshot: it keeps no warm instances")
+		}
+		for range 3 {
+			inst, err := rt.Instantiate(context.Background(), m, startEngine(t, "i"), "i", 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.warm.fills.Wait()
+			inst.Close()
+		}
+		if n, hits := warmReady(m), rt.WarmStarts(); n != 0 || hits != 0 {
+			t.Fatalf("%d warm instances ready, %d taken, with a budget of %d bytes", n, hits, 3*8<<20)
+		}
+	})
 	t.Run("close", func(t *testing.T) {
 		rt, m := load(t, Config{})
 		if err := m.Close(context.Background()); err != nil {
