@@ -3,7 +3,9 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/durohost/durohost/history"
 	"github.com/durohost/durohost/host/internal/replay"
@@ -132,4 +134,62 @@ func BenchmarkHostCall(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/calls, "ns/call")
+}
+
+// BenchmarkInstanceLife measures the life of a one-activity orchestration's instance, as a
+// start→result of W3 lives it: instantiated (warm, or new with NoWarm), its first turn run,
+// the activity's result delivered, its last turn run, closed. ns/op is the wall time of that
+// path (warm instances are instantiated beside it); cpu-ns/op the process's CPU time, the
+// background instantiations included.
+func BenchmarkInstanceLife(b *testing.B) {
+	wasm := buildGuest(b, featuresGuest, "")
+	for _, noWarm := range []bool{false, true} {
+		b.Run(map[bool]string{false: "warm", true: "new"}[noWarm], func(b *testing.B) {
+			rt := newRuntime(b, Config{NoWarm: noWarm})
+			m, err := rt.Load(context.Background(), wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := history.Event{Kind: history.KindExecutionStarted, Name: "sequence", Input: []byte("1")}
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for b.Loop() {
+				eng, err := replay.New(replay.Config{InstanceID: "i", Execution: 1}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := eng.BeginTurn(epoch, []history.Event{start}); err != nil {
+					b.Fatal(err)
+				}
+				inst, err := rt.Instantiate(context.Background(), m, eng, "i", 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res := inst.Run(context.Background()); res.State != Suspended {
+					b.Fatalf("first turn: %+v", res)
+				}
+				c := eng.Commit()
+				eng.MarkCommitted()
+				done := history.Event{Kind: history.KindActivityCompleted, Ref: c.Activities[0].EventID, Result: []byte(`"x"`)}
+				if _, err := eng.BeginTurn(epoch+1000, []history.Event{done}); err != nil {
+					b.Fatal(err)
+				}
+				if res := inst.Run(context.Background()); res.State != Completed {
+					b.Fatalf("last turn: %+v", res)
+				}
+				inst.Close()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU returns the CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
