@@ -33,13 +33,17 @@ const qTurnWake = `SELECT MIN(w) FROM (
 		LEFT JOIN instance_locks l ON l.instance_id = m.instance_id
 		WHERE m.ready_at <= ?1)`
 
-// turnGate answers "is any turn ready?" and remembers a negative answer.
+// turnGate answers "is any turn ready?" and remembers a negative answer. Only the version
+// check is serialised (on the gate's connection, which never writes, so that its data_version
+// moves with every commit); the scans run on the readers, in parallel, as they did without a
+// gate: serialising them made the pollers that wake together (timers coming due) wait for one
+// another.
 type turnGate struct {
 	mu   sync.Mutex
 	db   *sql.DB
 	conn *sql.Conn
-	// version, ready, wake are the statements of the gate's connection.
-	version, ready, wake *sql.Stmt
+	// version is the data_version statement of the gate's connection.
+	version *sql.Stmt
 
 	// cached says that no turn was ready at time from, when the data version was dataVersion;
 	// the answer holds until the clock reaches until or the version changes.
@@ -65,58 +69,57 @@ func openTurnGate(dsn string) (*turnGate, error) {
 		db.Close()
 		return nil, err
 	}
-	for _, p := range []struct {
-		q  string
-		st **sql.Stmt
-	}{{"PRAGMA data_version", &g.version}, {qAnyInstanceReady, &g.ready}, {qTurnWake, &g.wake}} {
-		if *p.st, err = g.conn.PrepareContext(ctx, p.q); err != nil {
-			return nil, errors.Join(fmt.Errorf("prepare: %w", err), g.close())
-		}
+	if g.version, err = g.conn.PrepareContext(ctx, "PRAGMA data_version"); err != nil {
+		return nil, errors.Join(fmt.Errorf("prepare: %w", err), g.close())
 	}
 	return g, nil
 }
 
-// anyReady reports whether a turn is ready at time now.
-func (g *turnGate) anyReady(ctx context.Context, now int64) (bool, error) {
+// anyReady reports whether a turn is ready at time now; ready and wake are qAnyInstanceReady
+// and qTurnWake prepared on the readers.
+func (g *turnGate) anyReady(ctx context.Context, now int64, ready, wake *sql.Stmt) (bool, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	var version int64
 	if err := g.version.QueryRowContext(ctx).Scan(&version); err != nil {
 		g.cached = false
+		g.mu.Unlock()
 		return false, err
 	}
 	if g.cached && version == g.dataVersion && now >= g.from && now < g.until {
 		g.cachedHits++
+		g.mu.Unlock()
 		return false, nil
 	}
-	g.cached = false
 	g.scans++
+	g.mu.Unlock()
+	// The scans start after the version was read, so they see at least what it stands for:
+	// a commit in between makes the version differ at the next check, and the answer is then
+	// computed again. Two checks racing may remember an older answer over a newer one; that
+	// costs a scan, never a wrong answer.
 	var v any
-	switch err := g.ready.QueryRowContext(ctx, now).Scan(&v); {
+	switch err := ready.QueryRowContext(ctx, now).Scan(&v); {
 	case err == nil:
 		return true, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return false, err
 	}
-	// A commit between the version read and the scans makes the version differ next time:
-	// the answer is then computed again.
-	var wake sql.NullInt64
-	if err := g.wake.QueryRowContext(ctx, now).Scan(&wake); err != nil {
+	var next sql.NullInt64
+	if err := wake.QueryRowContext(ctx, now).Scan(&next); err != nil {
 		return false, nil // the answer stands, it is only not remembered
 	}
+	g.mu.Lock()
 	g.cached, g.dataVersion, g.from, g.until = true, version, now, math.MaxInt64
-	if wake.Valid {
-		g.until = wake.Int64
+	if next.Valid {
+		g.until = next.Int64
 	}
+	g.mu.Unlock()
 	return false, nil
 }
 
 func (g *turnGate) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{g.version, g.ready, g.wake} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	if g.version != nil {
+		errs = append(errs, g.version.Close())
 	}
 	return errors.Join(append(errs, g.conn.Close(), g.db.Close())...)
 }

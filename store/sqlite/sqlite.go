@@ -130,7 +130,7 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	reads := map[string]*sql.Stmt{}
-	for _, q := range []string{qAnyInstanceReady, qNextWorkItem, qResolveNewest, qResolveVersion} {
+	for _, q := range []string{qAnyInstanceReady, qTurnWake, qNextWorkItem, qResolveNewest, qResolveVersion} {
 		st, err := rdb.Prepare(q)
 		if err != nil {
 			for _, st := range reads {

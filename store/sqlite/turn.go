@@ -277,7 +277,7 @@ func (s *Store) turnReady(ctx context.Context) (bool, error) {
 	if s.gate == nil {
 		return s.readyOnReader(ctx, qAnyInstanceReady)
 	}
-	return s.gate.anyReady(ctx, nanos(s.cfg.clock()))
+	return s.gate.anyReady(ctx, nanos(s.cfg.clock()), s.reads[qAnyInstanceReady], s.reads[qTurnWake])
 }
 
 // readyOnReader runs a "next item" query on a read connection: when it finds nothing, a
