@@ -71,6 +71,9 @@ type Config struct {
 	NoWarm bool
 	// WarmIdle is how long a module's warm instances outlive its last start (default 10 s).
 	WarmIdle time.Duration
+	// WarmMemory bounds the linear memory the warm instances of all modules hold together
+	// (default DefaultWarmMemory: sixteen Go guests of 4 MiB).
+	WarmMemory int64
 }
 
 // Log is one line a guest logged while not replaying.
@@ -91,6 +94,7 @@ const (
 	DefaultMaxModuleSize      = 64 << 20
 	DefaultMaxRegistrations   = 1000
 	DefaultGuestMemory        = 4 << 30
+	DefaultWarmMemory         = 64 << 20
 )
 
 // Runtime compiles and runs orchestration modules. It is safe for concurrent use.
@@ -108,8 +112,9 @@ type Runtime struct {
 
 	// compiles counts the compilations started (a slot taken).
 	compiles atomic.Int64
-	// warmHits counts the instances handed out warm (see warm.go).
-	warmHits atomic.Int64
+	// warmHits counts the instances handed out warm; warmBytes is the memory the warm
+	// instances hold, counted as their modules' MemoryEstimate (see warm.go).
+	warmHits, warmBytes atomic.Int64
 
 	mu      sync.Mutex
 	closed  bool
@@ -144,6 +149,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.GuestMemory <= 0 {
 		cfg.GuestMemory = DefaultGuestMemory
+	}
+	if cfg.WarmMemory <= 0 {
+		cfg.WarmMemory = DefaultWarmMemory
 	}
 	if cfg.MaxPayload <= 0 {
 		cfg.MaxPayload = replay.DefaultMaxPayload

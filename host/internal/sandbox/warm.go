@@ -22,8 +22,8 @@ import (
 // its memory and globals (WASI descriptor state, tables) cannot be reset from outside.
 //
 // Warm instances hold their memory (counted in the guest memory budget; Admit gives them back
-// before it waits for room) and are closed after warmIdle without a start, and with their
-// module.
+// before it waits for room; all modules' together hold at most Config.WarmMemory) and are
+// closed after WarmIdle without a start, and with their module.
 
 // warmSize is how many instances a module keeps ready: one covers a stream of sequential
 // starts (the next is instantiated while the current one runs); the second covers a start
@@ -70,6 +70,7 @@ func (m *Module) takeWarm() *Instance {
 	i := p.ready[n-1]
 	p.ready[n-1] = nil
 	p.ready = p.ready[:n-1]
+	m.rt.warmBytes.Add(-m.MemoryEstimate())
 	m.rt.warmHits.Add(1)
 	return i
 }
@@ -104,16 +105,21 @@ func (m *Module) fillWarm() {
 			i   *Instance
 			err error
 		)
-		if ok, _ := m.rt.mem.room(warmHeadroom * m.MemoryEstimate()); !ok {
+		size := m.MemoryEstimate()
+		if ok, _ := m.rt.mem.room(warmHeadroom * size); !ok {
 			err = ErrMemoryBudget
-		} else {
-			i, err = m.rt.instantiate(context.Background(), m, false)
+		} else if m.rt.warmBytes.Add(size) > m.rt.cfg.WarmMemory {
+			m.rt.warmBytes.Add(-size)
+			err = ErrMemoryBudget
+		} else if i, err = m.rt.instantiate(context.Background(), m, false); err != nil {
+			m.rt.warmBytes.Add(-size)
 		}
 		p.mu.Lock()
 		if err != nil || p.closed {
 			p.filling = false
 			p.mu.Unlock()
 			if i != nil {
+				m.rt.warmBytes.Add(-size)
 				i.Close()
 			}
 			return
@@ -147,6 +153,12 @@ func (m *Module) expireWarm() {
 	ready := p.ready
 	p.ready = nil
 	p.mu.Unlock()
+	m.closeWarm(ready)
+}
+
+// closeWarm closes warm instances taken out of the pool.
+func (m *Module) closeWarm(ready []*Instance) {
+	m.rt.warmBytes.Add(-int64(len(ready)) * m.MemoryEstimate())
 	for _, i := range ready {
 		i.Close()
 	}
@@ -171,9 +183,7 @@ func (m *Module) dropWarm(closing bool) bool {
 	ready := p.ready
 	p.ready = nil
 	p.mu.Unlock()
-	for _, i := range ready {
-		i.Close()
-	}
+	m.closeWarm(ready)
 	return len(ready) > 0
 }
 

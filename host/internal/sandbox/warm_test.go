@@ -202,6 +202,42 @@ func TestWarmLifecycle(t *testing.T) {
 			t.Fatalf("%d warm instances ready, %d taken, with a budget of %d bytes", n, hits, 3*8<<20)
 		}
 	})
+	t.Run("warm memory", func(t *testing.T) {
+		// Room for one warm instance in all: the pool stops at one.
+		probe := newRuntime(t, Config{NoWarm: true})
+		pm, err := probe.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := newRuntime(t, Config{WarmMemory: pm.MemoryEstimate()})
+		m, err := rt.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.snap == nil {
+			t.Skip("the module has no snapshot: it keeps no warm instances")
+		}
+		m.refillWarm()
+		m.warm.fills.Wait()
+		if n := warmReady(m); n != 1 {
+			t.Fatalf("%d warm instances ready, want the 1 that WarmMemory allows", n)
+		}
+		inst, err := rt.Instantiate(context.Background(), m, startEngine(t, "i"), "i", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.Close()
+		m.warm.fills.Wait()
+		if n, hits := warmReady(m), rt.WarmStarts(); n != 1 || hits != 1 {
+			t.Fatalf("after a warm start: %d ready, %d taken; want 1 and 1", n, hits)
+		}
+		if err := m.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if b := rt.warmBytes.Load(); b != 0 {
+			t.Fatalf("warm instances count %d bytes after their module closed", b)
+		}
+	})
 	t.Run("close", func(t *testing.T) {
 		rt, m := load(t, Config{})
 		if err := m.Close(context.Background()); err != nil {
