@@ -46,9 +46,6 @@ type Store struct {
 	// queries of FetchTurn and FetchActivity (an idle dispatcher runs one at every poll) and
 	// ResolveModule's (one at every start of an instance).
 	reads map[string]*sql.Stmt
-	// gate answers FetchTurn's "is any turn ready" and remembers a negative answer (nil for
-	// a database that is not in WAL mode: then qAnyInstanceReady runs on the readers).
-	gate *turnGate
 	// schema is the schema version this store migrated the database to.
 	schema int
 
@@ -130,7 +127,7 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	reads := map[string]*sql.Stmt{}
-	for _, q := range []string{qAnyInstanceReady, qTurnWake, qNextWorkItem, qResolveNewest, qResolveVersion} {
+	for _, q := range []string{qAnyInstanceReady, qNextWorkItem, qResolveNewest, qResolveVersion} {
 		st, err := rdb.Prepare(q)
 		if err != nil {
 			for _, st := range reads {
@@ -152,18 +149,8 @@ func open(path string, cfg config, ms []migration) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: journal mode: %w", path, err)
 	}
-	wal := path != MemoryPath && strings.EqualFold(mode, "wal")
-	var gate *turnGate
-	if wal {
-		if gate, err = openTurnGate(readDSN); err != nil {
-			conn.Close()
-			wdb.Close()
-			rdb.Close()
-			return nil, fmt.Errorf("sqlite: open %s: turn gate: %w", path, err)
-		}
-	}
-	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, wal)
-	return &Store{cfg: cfg, w: w, rdb: rdb, reads: reads, gate: gate, schema: len(ms)}, nil
+	w := newWriter(wdb, conn, cfg.batchSize, cfg.clock, cfg.sync, path != MemoryPath && strings.EqualFold(mode, "wal"))
+	return &Store{cfg: cfg, w: w, rdb: rdb, reads: reads, schema: len(ms)}, nil
 }
 
 // dsns returns the data source names of the writer and of the readers.
@@ -232,9 +219,6 @@ func (s *Store) Close() error {
 	var errs []error
 	for _, st := range s.reads {
 		errs = append(errs, st.Close())
-	}
-	if s.gate != nil {
-		errs = append(errs, s.gate.close())
 	}
 	return errors.Join(append(errs, s.rdb.Close(), s.w.close())...)
 }

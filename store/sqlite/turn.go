@@ -50,7 +50,7 @@ func (s *Store) FetchTurn(ctx context.Context, lockFor time.Duration, known stor
 	if lockFor <= 0 {
 		return nil, fmt.Errorf("fetch turn: lock duration %v: %w", lockFor, store.ErrInvalid)
 	}
-	if ok, err := s.turnReady(ctx); err != nil {
+	if ok, err := s.readyOnReader(ctx, qAnyInstanceReady); err != nil {
 		return nil, fmt.Errorf("fetch turn: %w", err)
 	} else if !ok {
 		return nil, store.ErrNoWork
@@ -269,15 +269,6 @@ func abandonTurn(t *tx, token string, opts store.AbandonOptions) error {
 		return fmt.Errorf("abandon turn %s: %w", quote(id), err)
 	}
 	return nil
-}
-
-// turnReady reports whether FetchTurn may find a turn: the turn gate's answer, or
-// qAnyInstanceReady on a read connection when there is no gate.
-func (s *Store) turnReady(ctx context.Context) (bool, error) {
-	if s.gate == nil {
-		return s.readyOnReader(ctx, qAnyInstanceReady)
-	}
-	return s.gate.anyReady(ctx, nanos(s.cfg.clock()), s.reads[qAnyInstanceReady], s.reads[qTurnWake])
 }
 
 // readyOnReader runs a "next item" query on a read connection: when it finds nothing, a
