@@ -399,6 +399,9 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte, cacheDir string) (*
 		return nil, err
 	}
 	m.Orchestrations = regs
+	// The first start of a module just loaded (uploaded, or read back from the store after a
+	// restart) finds an instance ready too, rather than one being instantiated beside it.
+	m.refillWarm()
 	return m, nil
 }
 

@@ -12,7 +12,8 @@ import (
 // all of it sat on the path of every start and of every cold turn. A module whose instances
 // start from a snapshot therefore keeps a few instances instantiated ahead of need, bound to
 // no execution: Instantiate takes one when it is ready (and asks for another in the
-// background), or instantiates as before when none is.
+// background), or instantiates as before when none is. A module fills its pool once it is
+// loaded, so that its first start finds one ready as well.
 //
 // A warm instance is a new instance, never one that ran: it has run its ABI version export
 // and nothing else, exactly what a new instance has run when Instantiate binds it, and

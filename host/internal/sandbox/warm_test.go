@@ -136,8 +136,9 @@ func TestWarmSameHistory(t *testing.T) {
 	}
 }
 
-// TestWarmLifecycle: warm instances hold guest memory, which they give back when they have
-// been idle for WarmIdle, when Admit needs room, and when their module closes.
+// TestWarmLifecycle: a module fills its warm pool once loaded; warm instances hold guest
+// memory, which they give back when they have been idle for WarmIdle, when Admit needs room,
+// and when their module closes.
 func TestWarmLifecycle(t *testing.T) {
 	wasm := buildGuest(t, featuresGuest, "")
 	load := func(t *testing.T, cfg Config) (*Runtime, *Module) {
@@ -149,8 +150,7 @@ func TestWarmLifecycle(t *testing.T) {
 		if m.snap == nil {
 			t.Skip("the module has no snapshot: it keeps no warm instances")
 		}
-		m.refillWarm()
-		waitWarm(t, m, warmSize)
+		waitWarm(t, m, warmSize) // filled once loaded
 		if used, _ := rt.GuestMemory(); used == 0 {
 			t.Fatal("warm instances hold no guest memory")
 		}
