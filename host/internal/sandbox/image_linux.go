@@ -183,6 +183,22 @@ func (d *dataImage) mapOver(buf []byte) error {
 	return nil
 }
 
+// copyOver makes the image's size of buf readable and writable and copies the image's runs
+// into it: mapOver's result, with every page of the runs already the guest's own (a warm
+// instance pays its page faults before its start, not during its first turn).
+func (d *dataImage) copyOver(buf []byte) error {
+	if d.size == 0 {
+		return nil
+	}
+	if err := syscall.Mprotect(buf[:d.size], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
+		return fmt.Errorf("copy memory image: %w", err)
+	}
+	for _, r := range d.runs {
+		copy(buf[r.start:r.end], d.view[r.start:r.end])
+	}
+	return nil
+}
+
 // maxImagePoolBytes bounds the committed bytes of the freed memories all images keep for
 // reuse (they stay resident).
 const maxImagePoolBytes = 512 << 20

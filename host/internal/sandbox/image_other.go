@@ -23,6 +23,8 @@ func (d *dataImage) close() error { return nil }
 
 func (d *dataImage) mapOver([]byte) error { return errors.New("memory images need Linux") }
 
+func (d *dataImage) copyOver([]byte) error { return errors.New("memory images need Linux") }
+
 func (d *dataImage) recycle([]byte, int) bool { return false }
 
 func (d *dataImage) reuse(*reservedMemory, int, int) bool { return false }

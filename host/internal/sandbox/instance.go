@@ -101,7 +101,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engin
 	i := m.takeWarm()
 	if i == nil {
 		var err error
-		if i, err = rt.instantiate(ctx, m, false); err != nil {
+		if i, err = rt.instantiate(ctx, m, false, false); err != nil {
 			return nil, err
 		}
 	}
@@ -122,16 +122,18 @@ func (i *Instance) bind(eng *replay.Engine, instanceID string, execution uint32)
 	}
 }
 
-// instantiate creates a guest bound to no execution (see bind). The describing instance
+// instantiate creates a guest bound to no execution (see bind); warm says it is for the warm
+// pool (its memory is faulted in now, see reservedMemory.prefault). The describing instance
 // (describing set, the first of a module) finds the Go runtime's generator in the initialised
 // memory (gorand.go) and, unless the runtime has NoSnapshot, makes its state the module's
 // snapshot, before it runs anything else.
-func (rt *Runtime) instantiate(ctx context.Context, m *Module, describing bool) (*Instance, error) {
+func (rt *Runtime) instantiate(ctx context.Context, m *Module, describing, warm bool) (*Instance, error) {
 	i := &Instance{
 		rt: rt, module: m,
 		events: make(chan signal, 1), resume: make(chan struct{}), kill: make(chan struct{}),
 		mem: newMemory(m.image, rt.mem),
 	}
+	i.mem.prefault = warm
 	i.dog.cfg = &rt.cfg
 	i.mem.setRefused(func() { i.dog.stop(fmt.Errorf("%w (%d bytes)", ErrMemoryBudget, rt.cfg.GuestMemory)) })
 	i.stdout = &lineWriter{inst: i, level: abi.LogInfo}

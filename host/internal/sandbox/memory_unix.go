@@ -36,6 +36,9 @@ type reservedMemory struct {
 	budget    *memoryBudget
 	accounted int64
 	refused   func()
+	// prefault: a memory that cannot be restored from a pooled one copies its image instead
+	// of mapping it (a warm instance's, see warm.go).
+	prefault bool
 }
 
 var (
@@ -107,7 +110,11 @@ func (m *reservedMemory) reallocate(size uint64) (b []byte, refused bool) {
 		if m.img != nil && m.committed == 0 {
 			// A memory that cannot start from its image must not start at all: the module
 			// has no data segments of its own.
-			if err := m.img.mapOver(m.buf); err != nil {
+			start := m.img.mapOver
+			if m.prefault {
+				start = m.img.copyOver
+			}
+			if err := start(m.buf); err != nil {
 				syscall.Munmap(m.buf)
 				m.buf = nil
 				return nil, false

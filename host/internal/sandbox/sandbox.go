@@ -676,7 +676,7 @@ func abiSig(s abi.Signature) string {
 func (rt *Runtime) describe(ctx context.Context, m *Module) ([]abi.Registration, error) {
 	// The describing instance is the one whose initialised state becomes the snapshot (taken
 	// by instantiate before the instance runs anything else, see snapshot.go).
-	inst, err := rt.instantiate(ctx, m, true)
+	inst, err := rt.instantiate(ctx, m, true, false)
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,7 @@ func (m *Module) fillWarm() {
 		} else if m.rt.warmBytes.Add(size) > m.rt.cfg.WarmMemory {
 			m.rt.warmBytes.Add(-size)
 			err = ErrMemoryBudget
-		} else if i, err = m.rt.instantiate(context.Background(), m, false); err != nil {
+		} else if i, err = m.rt.instantiate(context.Background(), m, false, true); err != nil {
 			m.rt.warmBytes.Add(-size)
 		}
 		p.mu.Lock()
