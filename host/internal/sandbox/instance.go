@@ -74,6 +74,8 @@ type Instance struct {
 	// release, when set, is called once when the instance is closed (the module manager's
 	// reference to the module).
 	release func()
+	// counted: the instance is counted in its module's bound instances until closed.
+	counted bool
 
 	rnd       *phasedRandom
 	mem       *reservedMemory
@@ -105,6 +107,8 @@ func (rt *Runtime) Instantiate(ctx context.Context, m *Module, eng *replay.Engin
 			return nil, err
 		}
 	}
+	i.counted = true
+	m.bound.Add(1)
 	m.refillWarm()
 	i.bind(eng, instanceID, execution)
 	return i, nil
@@ -422,6 +426,9 @@ func firstLine(err error) string {
 // Close discards the guest. A parked guest is unwound; a running one is stopped.
 func (i *Instance) Close() {
 	i.killOnce.Do(func() {
+		if i.counted {
+			i.module.bound.Add(-1)
+		}
 		release := i.release
 		close(i.kill)
 		if !i.started || i.dead {

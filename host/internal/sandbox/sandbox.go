@@ -228,8 +228,10 @@ type Module struct {
 	// memory; every instance gets its own seed there (gorand.go).
 	goRand   bool
 	goRandAt uint32
-	// warm holds instances instantiated ahead of their starts (see warm.go).
-	warm warmPool
+	// warm holds instances instantiated ahead of their starts (see warm.go); bound counts the
+	// instances bound to an execution and not closed yet.
+	warm  warmPool
+	bound atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error

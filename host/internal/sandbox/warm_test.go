@@ -238,6 +238,45 @@ func TestWarmLifecycle(t *testing.T) {
 			t.Fatalf("warm instances count %d bytes after their module closed", b)
 		}
 	})
+	t.Run("prefault", func(t *testing.T) {
+		// Few instances alive: warm instances copy their image; many: they map it.
+		rt, m := load(t, Config{})
+		prefaulted := func() []bool {
+			m.warm.mu.Lock()
+			defer m.warm.mu.Unlock()
+			var out []bool
+			for _, i := range m.warm.ready {
+				out = append(out, i.mem.prefault)
+			}
+			return out
+		}
+		if got := prefaulted(); !slices.Equal(got, []bool{true, true}) {
+			t.Fatalf("warm instances of an idle module: prefault %v, want all", got)
+		}
+		var insts []*Instance
+		for range prefaultBelow + warmSize {
+			inst, err := rt.Instantiate(context.Background(), m, startEngine(t, "i"), "i", 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			insts = append(insts, inst)
+			m.warm.fills.Wait()
+		}
+		if n := m.bound.Load(); n != int64(len(insts)) {
+			t.Fatalf("%d instances counted alive, want %d", n, len(insts))
+		}
+		// (The pool hands out its newest instance: the one filled last is the last.)
+		if got := prefaulted(); len(got) != warmSize || got[len(got)-1] {
+			t.Fatalf("warm instances with %d alive: prefault %v, want the newest not", len(insts), got)
+		}
+		for _, inst := range insts {
+			inst.Close()
+			inst.Close() // twice: counted once
+		}
+		if n := m.bound.Load(); n != 0 {
+			t.Fatalf("%d instances counted alive after they all closed", n)
+		}
+	})
 	t.Run("close", func(t *testing.T) {
 		rt, m := load(t, Config{})
 		if err := m.Close(context.Background()); err != nil {
