@@ -1,0 +1,51 @@
+package runtime
+
+import (
+	"testing"
+	"time"
+
+	"github.com/durohost/durohost/store"
+)
+
+// waitWake waits for a signal on c.
+func waitWake(t *testing.T, c chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no wake-up for %s in 10 s", what)
+	}
+}
+
+func (w *timerWake) snapshot() []dueTime {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]dueTime(nil), w.due...)
+}
+
+// TestTimerWakes: a delayed message wakes a dispatcher once it is due, never before, and once
+// more timerRetry later (for a store whose clock is behind); messages already visible, or
+// without a delay, arrange no wake-up.
+func TestTimerWakes(t *testing.T) {
+	r := &Runtime{wakeTurn: make(chan struct{}, 1)}
+	due := time.Now().Add(20 * time.Millisecond)
+	r.wakeForTimers([]store.Message{{VisibleAt: due}, {}, {VisibleAt: time.Now().Add(-time.Second)}})
+	if got := r.timers.snapshot(); len(got) != 1 || got[0].retry || got[0].at != due.UnixNano()+int64(timerSlack) {
+		t.Fatalf("wake-ups %+v, want one at the due time plus %v", got, timerSlack)
+	}
+	waitWake(t, r.wakeTurn, "the due time")
+	if early := due.Sub(time.Now()); early > 0 {
+		t.Fatalf("woken %v before the due time", early)
+	}
+	if got := r.timers.snapshot(); len(got) != 1 || !got[0].retry || got[0].at != due.UnixNano()+int64(timerSlack+timerRetry) {
+		t.Fatalf("after the first wake-up: %+v, want the retry %v later", got, timerRetry)
+	}
+	waitWake(t, r.wakeTurn, "the retry")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.timers.snapshot()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("wake-ups left after the retry: %+v", r.timers.snapshot())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
