@@ -34,9 +34,11 @@ type Limits struct {
 	CompileConcurrency int
 	// MemoryPages bounds each guest's linear memory, in 64 KiB pages (at most 65536).
 	MemoryPages uint32
-	// GuestMemory bounds the linear memory of all guests of the host together, running and
-	// parked, in bytes: turns wait for memory rather than exceed it, and a guest that would
-	// grow past it is stopped and its turn retried (never recorded as a failure).
+	// GuestMemory bounds the linear memory of all guests of the host together, running,
+	// parked and warm (up to 64 MiB of instances made ahead of their starts, given back first
+	// when turns need the room), in bytes: turns wait for memory rather than exceed it, and a
+	// guest that would grow past it is stopped and its turn retried (never recorded as a
+	// failure).
 	GuestMemory int64
 	// MaxPayload bounds one payload crossing the ABI (an input, a result, an event), and the
 	// body of an API request that carries one.
