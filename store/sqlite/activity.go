@@ -91,10 +91,13 @@ func (s *Store) FetchActivity(ctx context.Context, lockFor time.Duration) (*stor
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNoWork
 		}
-		if err != nil {
+		if errors.Is(err, errBadRow) {
 			// Keep the lock: the item is skipped until it expires, not fetched in a loop.
 			scanErr = corruptf("fetch activity: work item %d: %v", w.ID, err)
 			return nil
+		}
+		if err != nil {
+			return err // the statement failed: nothing is locked
 		}
 		w.VisibleAt, w.LockedUntil = fromNanos(visibleAt), fromNanos(until)
 		return nil

@@ -138,6 +138,22 @@ func TestGroupWithoutSavepoints(t *testing.T) {
 			want:    "a,c", batches: 1 + 3,
 		},
 		{
+			// RAISE(ROLLBACK) ends the whole transaction, as SQLITE_FULL, IOERR or NOMEM may:
+			// the next request must not run outside it (committed at once, then again by
+			// the fallback).
+			name: "a statement fails and the request hides it",
+			steps: []step{ok("a"), failing(func(t *tx) error {
+				if _, err := t.exec(`CREATE TEMP TRIGGER IF NOT EXISTS kill_tx BEFORE INSERT ON messages
+					WHEN NEW.instance_id = 'kill' BEGIN SELECT RAISE(ROLLBACK, 'injected'); END`); err != nil {
+					return err
+				}
+				_ = insertMsg("kill")(t)
+				return nil
+			}), ok("c")},
+			wantErr: []string{"", "commit", ""},
+			want:    "a,c", batches: 1 + 3,
+		},
+		{
 			name:    "panics before writing",
 			steps:   []step{ok("a"), failing(func(*tx) error { panic("bad") }), ok("c")},
 			wantErr: []string{"", "panicked: bad", ""},
@@ -306,5 +322,41 @@ func TestGroupedCompletionFailsMidWrite(t *testing.T) {
 	// Its lock survived the failure: it completes once the result can be enqueued.
 	if err := s.CompleteActivity(context.Background(), items[1].Token, resultMsg("r1", items[1])); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFetchActivityStatementFails: a FetchActivity whose statement fails (here with
+// RAISE(ROLLBACK), which ends the transaction as SQLITE_FULL or IOERR may) reports the
+// failure, and the request grouped after it is applied once.
+func TestFetchActivityStatementFails(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.w.do(ctx, func(t *tx) error {
+		if _, err := t.exec(`INSERT INTO work_items (instance_id, execution, event_id, name, input, visible_at, ready_at)
+			VALUES ('orch', 1, 3, 'act', NULL, 0, 0)`); err != nil {
+			return err
+		}
+		_, err := t.exec(`CREATE TEMP TRIGGER kill_tx BEFORE UPDATE ON work_items BEGIN SELECT RAISE(ROLLBACK, 'injected'); END`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release := blockWriter(t, s)
+	var wg sync.WaitGroup
+	var fetchErr, enqErr error
+	wg.Go(func() { _, fetchErr = s.FetchActivity(ctx, time.Minute) })
+	waitQueued(t, s, 1)
+	wg.Go(func() { enqErr = s.Enqueue(ctx, startMsg("x")) })
+	waitQueued(t, s, 2)
+	release()
+	wg.Wait()
+	if fetchErr == nil || !strings.Contains(fetchErr.Error(), "injected") || errors.Is(fetchErr, store.ErrCorrupt) {
+		t.Errorf("FetchActivity: %v, want the statement's failure (not corruption)", fetchErr)
+	}
+	if enqErr != nil {
+		t.Errorf("Enqueue: %v", enqErr)
+	}
+	if got := queued(t, s); got != "x" {
+		t.Errorf("messages of %q after one Enqueue, want \"x\"", got)
 	}
 }

@@ -43,8 +43,8 @@ const (
 	// modeNoSavepoint: the request needs no savepoint in a group. Its errors come, as a
 	// rule, before its first write (a lock that is lost, say), and it changes the database
 	// only through the statements of tx (exec, execN, query, queryRow, queryDirect), which
-	// keep tx.wrote: the writer relies on that to tell an error that left nothing to undo
-	// from one that fails the group.
+	// keep tx.wrote and tx.failed: the writer relies on them to tell an error that left
+	// nothing to undo from one that fails the group.
 	modeNoSavepoint
 	// modeFetchTurn: the request is FetchTurn's. The writer runs such requests after the
 	// others of their batch, so that when the first finds no turn the next ones know it
@@ -80,12 +80,22 @@ type tx struct {
 	// statement runs, except by a statement that reports it changed nothing (execN with 0
 	// rows, queryRow with no row). The writer clears it before each request.
 	wrote bool
+	// failed says that a statement of the current request failed. A failed statement may have
+	// rolled back the whole transaction (SQLITE_FULL, IOERR, NOMEM, some BUSY), after which
+	// the next statements would run outside it, each committed at once: a request without a
+	// savepoint in a group that saw one fails the group, whatever the request returned, so
+	// that the fallback gives every request a transaction of its own. Cleared before each
+	// request.
+	failed bool
 	// noTurn says that a FetchTurn earlier in the open transaction found no instance to lock,
 	// and that no request since may have written: another FetchTurn would find none either
 	// (its answer is the state at that earlier moment, while it was already waiting). Cleared
 	// by BEGIN and by every request that may have written.
 	noTurn bool
 }
+
+// errBadRow: a statement ran, but a column of its row could not be read (tx.queryRow).
+var errBadRow = errors.New("unreadable row")
 
 // stmt returns the prepared statement for q, preparing it on first use.
 func (t *tx) stmt(q string) (*sql.Stmt, error) {
@@ -107,10 +117,14 @@ func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 
 func (t *tx) execStmt(q string, args []any) (sql.Result, error) {
 	s, err := t.stmt(q)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var res sql.Result
+		if res, err = s.ExecContext(context.Background(), args...); err == nil {
+			return res, nil
+		}
 	}
-	return s.ExecContext(context.Background(), args...)
+	t.failed = true
+	return nil, err
 }
 
 // execN runs q and returns the number of rows it changed. A statement that changed no row
@@ -132,30 +146,59 @@ func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
 	t.wrote = true // the statement may write (RETURNING), and rows are read after the call
 	s, err := t.stmt(q)
 	if err != nil {
+		t.failed = true
 		return nil, err
 	}
-	return s.QueryContext(context.Background(), args...)
+	rows, err := s.QueryContext(context.Background(), args...)
+	if err != nil {
+		t.failed = true
+	}
+	return rows, err
 }
 
 // queryDirect runs a query that is not worth caching (its text varies with its input).
 func (t *tx) queryDirect(q string, args ...any) (*sql.Rows, error) {
 	t.wrote = true
-	return t.conn.QueryContext(context.Background(), q, args...)
+	rows, err := t.conn.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.failed = true
+	}
+	return rows, err
 }
 
-// queryRow runs q and scans its first row into dest; sql.ErrNoRows when there is none. A
-// statement that returned no row does not count as a write of the request (a SELECT wrote
-// nothing, and an UPDATE, DELETE or INSERT with RETURNING returns a row for every row it
-// changes).
+// queryRow runs q and scans its first row into dest; sql.ErrNoRows when there is none, and
+// an error wrapping errBadRow when the statement ran but a column of its row could not be
+// read into dest (then nothing failed: the statement's changes stand). A statement that
+// returned no row does not count as a write of the request (a SELECT wrote nothing, and an
+// UPDATE, DELETE or INSERT with RETURNING returns a row for every row it changes).
 func (t *tx) queryRow(q string, args []any, dest ...any) error {
 	s, err := t.stmt(q)
-	if err == nil {
-		err = s.QueryRowContext(context.Background(), args...).Scan(dest...)
+	if err != nil {
+		t.wrote, t.failed = true, true
+		return err
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		t.wrote = true
+	rows, err := s.QueryContext(context.Background(), args...)
+	if err != nil {
+		t.wrote, t.failed = true, true
+		return err
 	}
-	return err
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			t.wrote, t.failed = true, true
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	t.wrote = true
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("%w: %v", errBadRow, err)
+	}
+	if err := rows.Close(); err != nil {
+		t.failed = true
+		return err
+	}
+	return nil
 }
 
 // writer is the single writing goroutine and its connection.
@@ -411,10 +454,14 @@ func (w *writer) runGroup(batch []*request) (errs []error, err error) {
 	errs = make([]error, len(batch))
 	for i, r := range batch {
 		if r.mode&modeNoSavepoint != 0 {
-			if errs[i] = w.apply(r); errs[i] != nil && w.tx.wrote {
-				// Its changes cannot be undone alone: undo the group's, so that each
-				// request runs again in a transaction of its own.
+			if errs[i] = w.apply(r); errs[i] != nil && w.tx.wrote || w.tx.failed {
+				// Its changes cannot be undone alone, or a failed statement may have ended
+				// the transaction: undo the group's, so that each request runs again in a
+				// transaction of its own.
 				w.rollback()
+				if errs[i] == nil {
+					return nil, errors.New("a statement of a request without a savepoint failed")
+				}
 				return nil, fmt.Errorf("request failed after writing: %w", errs[i])
 			}
 			continue
@@ -452,7 +499,7 @@ func (w *writer) apply(r *request) (err error) {
 			w.tx.noTurn = false
 		}
 	}()
-	w.tx.now, w.tx.wrote = w.clock(), false
+	w.tx.now, w.tx.wrote, w.tx.failed = w.clock(), false, false
 	return r.fn(&w.tx)
 }
 
