@@ -52,7 +52,7 @@ type warmPool struct {
 	mu      sync.Mutex
 	ready   []*Instance
 	filling bool           // a goroutine is instantiating for the pool
-	fills   sync.WaitGroup // that goroutine (the module waits for it before it closes)
+	fills   sync.WaitGroup // that goroutine, and an expiry closing instances (the module waits for them before it closes)
 	closed  bool
 	last    time.Time   // the last take
 	timer   *time.Timer // closes the ready instances once idle (nil: not armed)
@@ -135,12 +135,12 @@ func (m *Module) fillWarm() {
 			return
 		}
 		p.ready = append(p.ready, i)
+		if p.timer == nil { // armed with the first ready instance: a fill may stop short
+			p.timer = time.AfterFunc(m.rt.cfg.WarmIdle, m.expireWarm)
+		}
 		full := len(p.ready) >= warmSize
 		if full {
 			p.filling = false
-			if p.timer == nil {
-				p.timer = time.AfterFunc(m.rt.cfg.WarmIdle, m.expireWarm)
-			}
 		}
 		p.mu.Unlock()
 		if full {
@@ -150,11 +150,15 @@ func (m *Module) fillWarm() {
 }
 
 // expireWarm closes the ready instances when the module has not started one for WarmIdle,
-// and checks again later otherwise.
+// and checks again later otherwise. Closing the module waits for it (fills).
 func (m *Module) expireWarm() {
 	p := &m.warm
 	p.mu.Lock()
-	if idle := time.Since(p.last); idle < m.rt.cfg.WarmIdle && !p.closed {
+	if p.closed { // dropWarm closes the ready instances
+		p.mu.Unlock()
+		return
+	}
+	if idle := time.Since(p.last); idle < m.rt.cfg.WarmIdle {
 		p.timer = time.AfterFunc(m.rt.cfg.WarmIdle-idle, m.expireWarm)
 		p.mu.Unlock()
 		return
@@ -162,7 +166,9 @@ func (m *Module) expireWarm() {
 	p.timer = nil
 	ready := p.ready
 	p.ready = nil
+	p.fills.Add(1)
 	p.mu.Unlock()
+	defer p.fills.Done()
 	m.closeWarm(ready)
 }
 

@@ -238,6 +238,33 @@ func TestWarmLifecycle(t *testing.T) {
 			t.Fatalf("warm instances count %d bytes after their module closed", b)
 		}
 	})
+	t.Run("idle, partly filled", func(t *testing.T) {
+		// WarmMemory stops the pool at one instance: it expires all the same.
+		probe := newRuntime(t, Config{NoWarm: true})
+		pm, err := probe.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := newRuntime(t, Config{WarmMemory: pm.MemoryEstimate(), WarmIdle: 200 * time.Millisecond})
+		m, err := rt.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.snap == nil {
+			t.Skip("the module has no snapshot: it keeps no warm instances")
+		}
+		m.warm.fills.Wait() // the fill at load
+		if n := warmReady(m); n != 1 {
+			t.Fatalf("%d warm instances ready, want the 1 that WarmMemory allows", n)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for used, _ := rt.GuestMemory(); used != 0 || rt.warmBytes.Load() != 0; used, _ = rt.GuestMemory() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes of guest memory held, %d counted warm, after the warm instance expired", used, rt.warmBytes.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
 	t.Run("prefault", func(t *testing.T) {
 		// Few instances alive: warm instances copy their image; many: they map it.
 		rt, m := load(t, Config{})
@@ -286,8 +313,12 @@ func TestWarmLifecycle(t *testing.T) {
 			t.Fatalf("%d bytes of guest memory held after the module closed", used)
 		}
 		m.refillWarm() // a closed module makes no more
-		if n := warmReady(m); n != 0 {
-			t.Fatalf("%d warm instances after close", n)
+		m.warm.mu.Lock()
+		filling := m.warm.filling
+		m.warm.mu.Unlock()
+		m.warm.fills.Wait()
+		if n := warmReady(m); n != 0 || filling {
+			t.Fatalf("%d warm instances after close (filling: %v)", n, filling)
 		}
 	})
 }
