@@ -18,29 +18,16 @@ const goGuest = "conformance/guests/go"
 // cacheDir holds the compiled guest modules shared by every host of the package's tests.
 var cacheDir string
 
-// TestMain keeps wazero's compilation cache in the user's cache directory, so that the
-// guests (several MB each) are compiled once, not at every run of the tests. The cache is
-// keyed by module hash and wazero version; a temporary directory is used when there is no
-// user cache directory.
+// TestMain keeps wazero's compilation cache where the tests of every run share it
+// (testguest.CacheDir).
 func TestMain(m *testing.M) {
-	tmp := ""
-	if dir, err := os.UserCacheDir(); err == nil {
-		cacheDir = filepath.Join(dir, "durohost", "test-wazero-cache")
-		if os.MkdirAll(cacheDir, 0o755) != nil {
-			cacheDir = ""
-		}
+	dir, cleanup, err := testguest.CacheDir()
+	if err != nil {
+		panic(err)
 	}
-	if cacheDir == "" {
-		dir, err := os.MkdirTemp("", "durohost-conformance-")
-		if err != nil {
-			panic(err)
-		}
-		cacheDir, tmp = dir, dir
-	}
+	cacheDir = dir
 	code := m.Run()
-	if tmp != "" {
-		os.RemoveAll(tmp)
-	}
+	cleanup()
 	os.Exit(code)
 }
 

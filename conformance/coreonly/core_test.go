@@ -1,7 +1,12 @@
-package conformance_test
+// Package coreonly_test runs the store suite and the scenario suite on SQLite seen through
+// conformance.CoreOnly, so that the host's fallbacks for a store without capabilities stay
+// tested. A package of its own: the scenario suite once more with the Go guest would bring
+// the conformance package's tests near go test's ten minutes.
+package coreonly_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,6 +17,23 @@ import (
 	"github.com/durohost/durohost/store"
 	"github.com/durohost/durohost/store/sqlite"
 )
+
+// goGuest is the Go test guest of the scenario suite.
+const goGuest = "conformance/guests/go"
+
+// cacheDir holds the compiled guest modules (testguest.CacheDir).
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, cleanup, err := testguest.CacheDir()
+	if err != nil {
+		panic(err)
+	}
+	cacheDir = dir
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
 
 // openCoreOnly opens an SQLite store seen through conformance.CoreOnly: a store with the core
 // of the contract and no capability.
@@ -59,7 +81,6 @@ func TestCoreOnlyStore(t *testing.T) {
 // every scenario on its fallbacks (no claims or direct turns, every history read), in every
 // mode, and the modes agree.
 func TestCoreOnlyScenarios(t *testing.T) {
-	t.Parallel() // with TestScenarios and TestGolden: the package stays within go test's 10 minutes
 	guest := testguest.Build(t, goGuest, "")
 	variant := testguest.Build(t, goGuest, "-X=main.variant=b")
 	scenarios.RunScenarios(t, guest, openCoreOnly,
