@@ -23,7 +23,8 @@ func (r *Runtime) activityLoop(ctx, drain context.Context) {
 	}
 	poll(ctx, r, r.actSlots, r.wakeAct, "fetch activity",
 		func() (*store.WorkItem, error) { return r.st.FetchActivity(ctx, r.cfg.LockTimeout) },
-		func(wi *store.WorkItem) { r.runActivity(drain, wi) })
+		func(wi *store.WorkItem) { r.runActivity(drain, wi) },
+		func(wi *store.WorkItem) { r.abandonUnstarted(ctx, wi) })
 }
 
 // runAttempt runs one work item and commits its result with the item's deletion. Its

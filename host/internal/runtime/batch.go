@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/durohost/durohost/store"
 )
@@ -17,33 +19,46 @@ const maxActivityBatch = 64
 // call per batch rather than per activity. Items beyond the free slots wait for a slot
 // (they are locked meanwhile; a worker that ends frees one): without them, a host whose
 // workers are all busy would free one slot at a time and fetch one item per call again.
+// Like the first (see poll), an item that has no slot after half the lock timeout, or when
+// the host stops, is given back unstarted: a waiting item's lock is not renewed, and once
+// it expired another fetch may have taken the item.
 func (r *Runtime) batchActivityLoop(ctx, drain context.Context) {
 	var extra sync.WaitGroup
 	defer extra.Wait()
+	var deadline time.Time
 	poll(ctx, r, r.actSlots, r.wakeAct, "fetch activities",
 		func() ([]store.WorkItem, error) {
 			free := max(1, cap(r.actSlots)-len(r.actSlots))
 			n := min(maxActivityBatch, free+max(1, cap(r.actSlots)/4))
+			deadline = time.Now().Add(r.cfg.LockTimeout / 2) // before the store takes the locks
 			return r.batcher.FetchActivities(ctx, r.cfg.LockTimeout, n)
 		},
 		func(items []store.WorkItem) {
+			deadline := deadline
 			for i := 1; i < len(items); i++ {
 				wi := &items[i]
-				held := true
 				extra.Go(func() {
-					select {
-					case r.actSlots <- struct{}{}:
-					case <-ctx.Done():
-						// Stopping: the item runs all the same (it is locked; it drains or is
-						// abandoned with the others), as poll handles a fetched item.
-						held = false
+					if !holdSlot(ctx, r.actSlots, deadline) {
+						r.abandonUnstarted(ctx, wi)
+						return
 					}
-					if held {
-						defer func() { <-r.actSlots }()
-					}
+					defer func() { <-r.actSlots }()
 					r.runActivity(drain, wi)
 				})
 			}
 			r.runActivity(drain, &items[0])
+		},
+		func(items []store.WorkItem) {
+			for i := range items {
+				r.abandonUnstarted(ctx, &items[i])
+			}
 		})
+}
+
+// abandonUnstarted gives back the lock of a work item that this host fetched but did not
+// start: it is visible again at once (its next delivery counts one more attempt).
+func (r *Runtime) abandonUnstarted(ctx context.Context, wi *store.WorkItem) {
+	if err := r.st.AbandonActivity(context.WithoutCancel(ctx), wi.Token, 0); err != nil && !errors.Is(err, store.ErrLockLost) {
+		r.log.Warn("abandon activity", "name", wi.Name, "err", err)
+	}
 }

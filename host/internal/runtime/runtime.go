@@ -266,8 +266,13 @@ func signal(c chan struct{}) {
 //
 // A dispatcher fetches only while one of slots is free and holds one while it handles an
 // item, so that directly dispatched work (direct.go) and fetched work together stay within the
-// configured workers.
-func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, what string, fetch func() (T, error), handle func(T)) {
+// configured workers. The slot may be taken during the fetch (by direct dispatch, or by
+// another dispatcher): the item then waits for one. With giveBack nil it waits as long as it
+// takes, and is handled all the same when the host stops (a turn: its lock is checked when it
+// commits). With giveBack, the item must start while the lock it was fetched with holds
+// (an activity's side effects cannot be taken back): one that has no slot after half the lock
+// timeout, or when the host stops, is given back unstarted.
+func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, what string, fetch func() (T, error), handle func(T), giveBack func(T)) {
 	wait := r.cfg.PollMin
 	for ctx.Err() == nil {
 		// Fetch only when a slot is free (a busy host leaves the work to other hosts), but do
@@ -279,6 +284,7 @@ func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, wha
 		case <-ctx.Done():
 			return
 		}
+		fetched := time.Now() // before the store takes the lock
 		item, err := fetch()
 		if err != nil {
 			if !errors.Is(err, store.ErrNoWork) && ctx.Err() == nil {
@@ -289,17 +295,48 @@ func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, wha
 			continue
 		}
 		wait = r.cfg.PollMin
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			// Stopping: the item is handled all the same (it is locked; its turn or activity
-			// drains or is abandoned with the others).
-			handle(item)
-			return
+		if giveBack == nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				// Stopping: the item is handled all the same (it is locked; its turn drains or
+				// is abandoned with the others).
+				handle(item)
+				return
+			}
+		} else if !holdSlot(ctx, slots, fetched.Add(r.cfg.LockTimeout/2)) {
+			giveBack(item)
+			continue
 		}
 		handle(item)
 		<-slots
 	}
+}
+
+// holdSlot takes one of slots for an item that must start before deadline, and reports
+// whether it did: false when the deadline passed or ctx ended first.
+func holdSlot(ctx context.Context, slots chan struct{}, deadline time.Time) bool {
+	select { // a free slot first, even past the deadline or when stopping
+	case slots <- struct{}{}:
+		if ctx.Err() == nil && time.Now().Before(deadline) {
+			return true
+		}
+		<-slots
+		return false
+	default:
+	}
+	giveUp := time.NewTimer(time.Until(deadline))
+	defer giveUp.Stop()
+	select {
+	case slots <- struct{}{}:
+		if ctx.Err() == nil {
+			return true
+		}
+		<-slots
+	case <-giveUp.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // keepLock renews a lock every interval until stop is called or ctx ends; losing the lock
