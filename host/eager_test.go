@@ -69,8 +69,11 @@ func TestEagerStartDuplicates(t *testing.T) {
 			t.Fatalf("Start: %v, want nil or ErrInstanceExists", err)
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d starts acknowledged, want 1", ok)
+	e.st.mu.Lock()
+	eager := e.st.eager
+	e.st.mu.Unlock()
+	if ok != 1 || eager != 1 {
+		t.Fatalf("%d starts acknowledged, %d of them eagerly; want 1 and 1", ok, eager)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -107,7 +110,8 @@ func TestEagerStartSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		h, err := host.New(db, host.WithCompilationCache(cacheDir))
+		st := &countingStore{Store: db}
+		h, err := host.New(st, host.WithCompilationCache(cacheDir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +128,11 @@ func TestEagerStartSurvivesRestart(t *testing.T) {
 			// The first host: start an instance that waits for an event, eagerly, then stop.
 			if _, err := h.Client().Start(ctx, "event", nil, host.WithInstanceID("ev")); err != nil {
 				t.Fatal(err)
+			}
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.eager != 1 {
+				t.Fatalf("%d eager starts, want the start to be eager", st.eager)
 			}
 			return nil
 		}
