@@ -38,6 +38,16 @@ func batchCases() []storeCase {
 				}
 				tokens[w.Token] = true
 			}
+			// The ones FetchActivity would return first: the oldest, scheduled first.
+			first := map[store.ActivityRef]bool{}
+			for _, w := range items {
+				first[w.ActivityRef] = true
+			}
+			for _, r := range refs[:3] {
+				if !first[r] {
+					t.Fatalf("FetchActivities(3) returned %v, not the 3 scheduled first %v", items, refs[:3])
+				}
+			}
 			// The others are left for later fetches; the locked ones are not fetched again.
 			rest, err := batch(s).FetchActivities(t.Context(), longLock, 10)
 			must(t, "second FetchActivities", err)
