@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,16 +19,7 @@ var cacheDir string
 
 // TestMain keeps wazero's compilation cache where the tests of every run share it
 // (testguest.CacheDir).
-func TestMain(m *testing.M) {
-	dir, cleanup, err := testguest.CacheDir()
-	if err != nil {
-		panic(err)
-	}
-	cacheDir = dir
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testguest.MainWithCache(m, &cacheDir) }
 
 func openSQLite(t *testing.T) store.Store {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "scenario.db"), sqlite.WithSynchronous(sqlite.SyncOff))

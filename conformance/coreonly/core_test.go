@@ -6,7 +6,6 @@ package coreonly_test
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -24,16 +23,7 @@ const goGuest = "conformance/guests/go"
 // cacheDir holds the compiled guest modules (testguest.CacheDir).
 var cacheDir string
 
-func TestMain(m *testing.M) {
-	dir, cleanup, err := testguest.CacheDir()
-	if err != nil {
-		panic(err)
-	}
-	cacheDir = dir
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testguest.MainWithCache(m, &cacheDir) }
 
 // openCoreOnly opens an SQLite store seen through conformance.CoreOnly: a store with the core
 // of the contract and no capability.

@@ -3,6 +3,7 @@ package testguest
 import (
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // CacheDir returns the directory of wazero's compilation cache for the hosts of a test
@@ -22,4 +23,17 @@ func CacheDir() (dir string, cleanup func(), err error) {
 		return "", nil, err
 	}
 	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// MainWithCache is a TestMain: it sets *dir to CacheDir, runs the tests and exits with their
+// code, removing a temporary cache first.
+func MainWithCache(m *testing.M, dir *string) {
+	d, cleanup, err := CacheDir()
+	if err != nil {
+		panic(err)
+	}
+	*dir = d
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
