@@ -23,15 +23,19 @@ func (r *Runtime) activityLoop(ctx, drain context.Context) {
 	}
 	poll(ctx, r, r.actSlots, r.wakeAct, "fetch activity",
 		func() (*store.WorkItem, error) { return r.st.FetchActivity(ctx, r.cfg.LockTimeout) },
-		func(wi *store.WorkItem) { r.runActivity(drain, wi) },
+		func(wi *store.WorkItem, s *slot) { r.runActivity(drain, wi, s) },
 		func(wi *store.WorkItem) { r.abandonUnstarted(ctx, wi) })
 }
 
 // runAttempt runs one work item and commits its result with the item's deletion. Its
 // context is cancelled when the lock is lost (the orchestration withdrew the item, the
 // instance was deleted) or the host stops without time to drain. a, nil when telemetry is
-// off, records how the attempt ended (see telemetry.go).
-func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemetry.Activity) {
+// off, records how the attempt ended (see telemetry.go). s, the worker slot the attempt
+// holds, is given back once the activity's function returned, before its result is
+// committed: that commit may run the turn that consumes the result (see complete), which
+// needs a turn slot, not this one, and may claim activities of its own. The item's lock is
+// renewed until its result is committed, since that turn may take as long as any.
+func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemetry.Activity, s *slot) {
 	fn := r.activityFor(wi.Namespace, wi.Name)
 	result := history.Event{Ref: wi.EventID, Execution: wi.Execution}
 	if fn == nil {
@@ -54,10 +58,10 @@ func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemet
 			Namespace: wi.Namespace, InstanceID: wi.InstanceID, Name: wi.Name, Attempt: wi.Attempts,
 			HTTPHosts: r.policy(wi.Namespace).HTTPHosts,
 		}))
-		stop := r.renewActivity(actx, cancel, wi.Token)
+		stop := r.renewActivity(ctx, cancel, wi.Token) // renewal outlives actx: until the result commits
+		defer stop()
 		r.observe(Event{InstanceID: wi.InstanceID, Activity: wi.Name})
 		out, err := call(actx, fn, wi.Input)
-		stop()
 		lost := actx.Err() != nil && ctx.Err() == nil
 		cancel()
 		r.observe(Event{InstanceID: wi.InstanceID, Activity: wi.Name, Done: true, Err: err})
@@ -88,6 +92,7 @@ func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemet
 		}
 	}
 	result.Time = time.Now().UnixNano()
+	s.release()
 	r.complete(ctx, wi, store.Message{InstanceID: wi.InstanceID, Event: result})
 }
 

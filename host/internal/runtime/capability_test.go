@@ -274,7 +274,7 @@ func (w *wakingStore) FetchActivity(ctx context.Context, lockFor time.Duration) 
 // waitFor waits for cond, failing after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+	for deadline := time.Now().Add(time.Minute); !cond(); {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}

@@ -32,16 +32,18 @@ import (
 // are completed with CompleteActivity, starts and signals only enqueue, and the dispatchers
 // fetch every turn and work item (they are woken at once by this host's own work).
 
-// claim marks for claiming the activities of c that this host can run now, taking a worker
-// slot for each, and returns how many it marked.
-func (r *Runtime) claim(c *store.Commit) int {
+// claim marks for claiming the activities of c, a commit of an instance of namespace ns,
+// that this host can run now, taking a worker slot for each, and returns how many it marked.
+// (The commit's work items do not carry the namespace yet: the store gives them the
+// instance's.)
+func (r *Runtime) claim(c *store.Commit, ns string) int {
 	if r.dispatch == nil || r.stopping.Load() {
 		return 0
 	}
 	n := 0
 	for i := range c.Activities {
 		a := &c.Activities[i]
-		if !a.VisibleAt.IsZero() || r.activityFor(a.Namespace, a.Name) == nil {
+		if !a.VisibleAt.IsZero() || r.activityFor(ns, a.Name) == nil {
 			continue
 		}
 		select {
@@ -76,8 +78,9 @@ func (r *Runtime) runClaimed(ctx context.Context, acts []store.WorkItem, n int) 
 		r.direct.Add(1)
 		go func() {
 			defer r.direct.Done()
-			defer func() { <-r.actSlots }()
-			r.runActivity(ctx, &wi)
+			s := newSlot(r.actSlots)
+			defer s.release()
+			r.runActivity(ctx, &wi, s)
 		}()
 	}
 }
@@ -185,7 +188,7 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	if inst != nil {
 		committed = r.live.commit(wi.InstanceID)
 	}
-	claimed := r.claim(c)
+	claimed := r.claim(c, wi.Namespace)
 	endCommit := tt.Measure(telemetry.PhaseCommit)
 	if err := r.dispatch.CompleteActivityWithTurn(context.WithoutCancel(ctx), wi.Token, e.created, c); err != nil {
 		endCommit()

@@ -109,7 +109,7 @@ func (r *Runtime) startEager(ctx context.Context, msg store.Message) (bool, erro
 	if inst != nil {
 		committed = r.live.commit(id)
 	}
-	claimed := r.claim(c)
+	claimed := r.claim(c, ns)
 	endCommit := tt.Measure(telemetry.PhaseCommit)
 	err = r.eager.StartWithTurn(context.WithoutCancel(ctx), msg, store.StartOptions{MaxInstances: r.policy(ns).MaxInstances}, c)
 	endCommit()

@@ -19,7 +19,7 @@ import (
 func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
 	poll(ctx, r, r.turnSlots, r.wakeTurn, "fetch turn",
 		func() (*store.Turn, error) { return r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.known) },
-		func(t *store.Turn) { r.processTurn(drain, t) }, nil)
+		func(t *store.Turn, _ *slot) { r.processTurn(drain, t) }, nil)
 }
 
 // runTurn runs one turn of a locked instance and commits it. ctx ends only when the host
@@ -210,6 +210,12 @@ func (r *Runtime) runTurn(ctx context.Context, t *store.Turn, tt *telemetry.Turn
 		r.log.Debug("input dropped", "instance", t.InstanceID, "kind", d.Event.Kind, "reason", d.Reason)
 	}
 	c := eng.Commit()
+	if inst != nil && (c.State.Status != store.StatusRunning || c.ContinueAsNew) {
+		// The execution ended without running its guest (cancelled, failed by the host):
+		// its live instance has nothing left to run.
+		inst.Close()
+		inst = nil
+	}
 	c.Consumed = consumed
 	// The commit that creates the instance records its namespace; the store gives what the
 	// turn sends (work items, the instances it starts) the same one.
@@ -222,7 +228,7 @@ func (r *Runtime) runTurn(ctx context.Context, t *store.Turn, tt *telemetry.Turn
 	if inst != nil {
 		committed = r.live.commit(t.InstanceID)
 	}
-	claimed := r.claim(c)
+	claimed := r.claim(c, ns)
 	endCommit := tt.Measure(telemetry.PhaseCommit)
 	if err := r.st.CommitTurn(context.WithoutCancel(ctx), t.Token, c); err != nil {
 		endCommit()
