@@ -23,19 +23,17 @@ func (r *Runtime) activityLoop(ctx, drain context.Context) {
 	}
 	poll(ctx, r, r.actSlots, r.wakeAct, "fetch activity",
 		func() (*store.WorkItem, error) { return r.st.FetchActivity(ctx, r.cfg.LockTimeout) },
-		func(wi *store.WorkItem, s *slot) { r.runActivity(drain, wi, s) },
+		func(wi *store.WorkItem) { r.runActivity(drain, wi) },
 		func(wi *store.WorkItem) { r.abandonUnstarted(ctx, wi) })
 }
 
 // runAttempt runs one work item and commits its result with the item's deletion. Its
 // context is cancelled when the lock is lost (the orchestration withdrew the item, the
 // instance was deleted) or the host stops without time to drain. a, nil when telemetry is
-// off, records how the attempt ended (see telemetry.go). s, the worker slot the attempt
-// holds, is given back once the activity's function returned, before its result is
-// committed: that commit may run the turn that consumes the result (see complete), which
-// needs a turn slot, not this one, and may claim activities of its own. The item's lock is
-// renewed until its result is committed, since that turn may take as long as any.
-func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemetry.Activity, s *slot) {
+// off, records how the attempt ended (see telemetry.go). The item's lock is renewed until
+// its result is committed: that commit may run the turn that consumes the result (see
+// complete), which may take as long as any turn.
+func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemetry.Activity) {
 	fn := r.activityFor(wi.Namespace, wi.Name)
 	result := history.Event{Ref: wi.EventID, Execution: wi.Execution}
 	if fn == nil {
@@ -92,7 +90,6 @@ func (r *Runtime) runAttempt(ctx context.Context, wi *store.WorkItem, a *telemet
 		}
 	}
 	result.Time = time.Now().UnixNano()
-	s.release()
 	r.complete(ctx, wi, store.Message{InstanceID: wi.InstanceID, Event: result})
 }
 

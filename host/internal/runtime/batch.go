@@ -33,7 +33,7 @@ func (r *Runtime) batchActivityLoop(ctx, drain context.Context) {
 			deadline = time.Now().Add(r.cfg.LockTimeout / 2) // before the store takes the locks
 			return r.batcher.FetchActivities(ctx, r.cfg.LockTimeout, n)
 		},
-		func(items []store.WorkItem, s *slot) {
+		func(items []store.WorkItem) {
 			deadline := deadline
 			for i := 1; i < len(items); i++ {
 				wi := &items[i]
@@ -42,12 +42,11 @@ func (r *Runtime) batchActivityLoop(ctx, drain context.Context) {
 						r.abandonUnstarted(ctx, wi)
 						return
 					}
-					s := newSlot(r.actSlots)
-					defer s.release()
-					r.runActivity(drain, wi, s)
+					defer func() { <-r.actSlots }()
+					r.runActivity(drain, wi)
 				})
 			}
-			r.runActivity(drain, &items[0], s)
+			r.runActivity(drain, &items[0])
 		},
 		func(items []store.WorkItem) {
 			for i := range items {

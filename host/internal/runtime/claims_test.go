@@ -78,26 +78,6 @@ func (c *claimCounter) CompleteActivityAndFetch(ctx context.Context, token strin
 
 func (c *claimCounter) SkipsKnownHistory() bool { return true }
 
-// TestClaimsWithOneWorker: a sequence of steps on a host with one activity worker and nothing
-// else to do. The worker is free when each step's turn commits (the previous activity has
-// returned: it gives its slot back before the turn on its result runs), so every step's
-// activity is claimed, none fetched from the queue.
-func TestClaimsWithOneWorker(t *testing.T) {
-	const n = 10
-	var cc *claimCounter
-	e := newCapEnv(t, Config{ActivityWorkers: 1, OrchestrationWorkers: 4, LiveCacheBytes: 1 << 30, NoActivityBatch: true},
-		func(s store.Store) store.Store { cc = &claimCounter{Store: s}; return cc }).run(t)
-	if err := e.r.Start(context.Background(), e.start("seq", "sequence", "10")); err != nil {
-		t.Fatal(err)
-	}
-	if in := e.wait(t, "seq"); in.Status != store.StatusCompleted {
-		t.Fatalf("%v %+v", in.Status, in.Failure)
-	}
-	if got := cc.claimed(); got != n {
-		t.Errorf("%d of %d activities claimed with the only worker idle at each commit", got, n)
-	}
-}
-
 // TestSlowTurnOnResult: the turn on an activity's result, committed with the completion,
 // takes longer than the work item's lock: the lock is renewed until the result is committed,
 // so the result is not dropped and the activity runs once.

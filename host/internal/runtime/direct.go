@@ -78,9 +78,8 @@ func (r *Runtime) runClaimed(ctx context.Context, acts []store.WorkItem, n int) 
 		r.direct.Add(1)
 		go func() {
 			defer r.direct.Done()
-			s := newSlot(r.actSlots)
-			defer s.release()
-			r.runActivity(ctx, &wi, s)
+			defer func() { <-r.actSlots }()
+			r.runActivity(ctx, &wi)
 		}()
 	}
 }
@@ -212,6 +211,10 @@ func (r *Runtime) turnOnResult(ctx context.Context, wi *store.WorkItem, msg stor
 	if inst != nil {
 		r.live.put(wi.InstanceID, e.execution, e.created, eng, inst)
 	}
+	// Settled before the activities it claimed start: the result of one that ends at once
+	// must find the instance in the live cache, not in the middle of this turn (fanIn would
+	// send it through the queue).
+	r.live.doneSettled(wi.InstanceID)
 	committed()
 	r.afterCommit(ctx, wi.InstanceID, c, claimed)
 	return true

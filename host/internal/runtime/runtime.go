@@ -272,7 +272,7 @@ func signal(c chan struct{}) {
 // commits). With giveBack, the item must start while the lock it was fetched with holds
 // (an activity's side effects cannot be taken back): one that has no slot after half the lock
 // timeout, or when the host stops, is given back unstarted.
-func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, what string, fetch func() (T, error), handle func(T, *slot), giveBack func(T)) {
+func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, what string, fetch func() (T, error), handle func(T), giveBack func(T)) {
 	wait := r.cfg.PollMin
 	for ctx.Err() == nil {
 		// Fetch only when a slot is free (a busy host leaves the work to other hosts), but do
@@ -301,36 +301,15 @@ func poll[T any](ctx context.Context, r *Runtime, slots, wake chan struct{}, wha
 			case <-ctx.Done():
 				// Stopping: the item is handled all the same (it is locked; its turn drains or
 				// is abandoned with the others).
-				handle(item, nil)
+				handle(item)
 				return
 			}
 		} else if !holdSlot(ctx, slots, fetched.Add(r.cfg.LockTimeout/2)) {
 			giveBack(item)
 			continue
 		}
-		s := newSlot(slots)
-		handle(item, s)
-		s.release()
-	}
-}
-
-// slot is a worker slot held by one item. An activity gives its slot back as soon as its
-// function returns (see runAttempt): the turn that consumes its result runs in a turn slot,
-// and the slot is free meanwhile for the activities that turn claims.
-type slot struct {
-	c    chan struct{}
-	held bool
-}
-
-// newSlot is a slot of c already taken.
-func newSlot(c chan struct{}) *slot { return &slot{c: c, held: true} }
-
-// release gives the slot back, once; nil or a slot given back already is a no-op. A slot
-// belongs to one goroutine.
-func (s *slot) release() {
-	if s != nil && s.held {
-		s.held = false
-		<-s.c
+		handle(item)
+		<-slots
 	}
 }
 

@@ -43,17 +43,17 @@ func (r *Runtime) processTurn(ctx context.Context, t *store.Turn) {
 
 // runActivity runs one activity attempt (runAttempt), measured and traced when telemetry is
 // on.
-func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem, s *slot) {
+func (r *Runtime) runActivity(ctx context.Context, wi *store.WorkItem) {
 	tel := r.tel.Load()
 	if tel == nil {
-		r.runAttempt(ctx, wi, nil, s)
+		r.runAttempt(ctx, wi, nil)
 		return
 	}
 	a := &telemetry.Activity{InstanceID: wi.InstanceID, Namespace: wi.Namespace, Name: wi.Name, Execution: wi.Execution,
 		EventID: wi.EventID, Attempt: wi.Attempts}
 	ctx = tel.ActivityStart(ctx, a)
 	defer tel.ActivityEnd(ctx, a)
-	r.runAttempt(ctx, wi, a, s)
+	r.runAttempt(ctx, wi, a)
 }
 
 // resultTurn begins the telemetry of a turn on an activity's result (turnOnResult): nil and

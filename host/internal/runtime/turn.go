@@ -19,7 +19,7 @@ import (
 func (r *Runtime) orchestrationLoop(ctx, drain context.Context) {
 	poll(ctx, r, r.turnSlots, r.wakeTurn, "fetch turn",
 		func() (*store.Turn, error) { return r.st.FetchTurn(ctx, r.cfg.LockTimeout, r.known) },
-		func(t *store.Turn, _ *slot) { r.processTurn(drain, t) }, nil)
+		func(t *store.Turn) { r.processTurn(drain, t) }, nil)
 }
 
 // runTurn runs one turn of a locked instance and commits it. ctx ends only when the host
