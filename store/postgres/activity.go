@@ -17,10 +17,10 @@ const (
 	// qFetchActivity locks the oldest visible work item with secret $1 for $2 nanoseconds,
 	// skipping the items other transactions are locking.
 	qFetchActivity = `UPDATE work_items SET attempts = attempts + 1, lock_token = $1,
-			locked_until = durohost_now() + $2::bigint, ready_at = durohost_now() + $2::bigint
+			locked_until = durohost_lock_until($2::bigint), ready_at = durohost_lock_until($2::bigint)
 		WHERE id = (SELECT id FROM work_items WHERE ready_at <= (SELECT durohost_now()) ORDER BY ready_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING id, instance_id, execution, event_id, namespace, name, input, visible_at, attempts, locked_until`
-	qRenewActivity = `UPDATE work_items SET locked_until = durohost_now() + $3::bigint, ready_at = durohost_now() + $3::bigint
+	qRenewActivity = `UPDATE work_items SET locked_until = durohost_lock_until($3::bigint), ready_at = durohost_lock_until($3::bigint)
 		WHERE id = $1 AND lock_token = $2 AND locked_until > durohost_now()`
 	qAbandonActivity = `UPDATE work_items SET lock_token = NULL, locked_until = 0, ready_at = durohost_now() + $3::bigint
 		WHERE id = $1 AND lock_token = $2 AND locked_until > durohost_now()`

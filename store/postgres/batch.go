@@ -16,7 +16,7 @@ const maxActivityBatch = 256
 // qFetchActivities locks up to $3 of the oldest visible work items with secret $1 for $2
 // nanoseconds, skipping the items other transactions are locking (see qFetchActivity).
 const qFetchActivities = `UPDATE work_items SET attempts = attempts + 1, lock_token = $1,
-		locked_until = durohost_now() + $2::bigint, ready_at = durohost_now() + $2::bigint
+		locked_until = durohost_lock_until($2::bigint), ready_at = durohost_lock_until($2::bigint)
 	WHERE id IN (SELECT id FROM work_items WHERE ready_at <= (SELECT durohost_now()) ORDER BY ready_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 	RETURNING id, instance_id, execution, event_id, namespace, name, input, visible_at, attempts, locked_until`
 

@@ -146,10 +146,10 @@ const (
 	qInsertWork = `INSERT INTO work_items (instance_id, execution, event_id, namespace, name, input, visible_at, ready_at,
 			attempts, lock_token, locked_until)
 		SELECT x.inst, x.exec, x.ev, coalesce((SELECT namespace FROM instances WHERE id = $1), ''), x.name, x.input, x.vis,
-			CASE WHEN x.tok = '' THEN greatest(x.vis, durohost_now()) ELSE durohost_now() + $2::bigint END,
+			CASE WHEN x.tok = '' THEN greatest(x.vis, durohost_now()) ELSE durohost_lock_until($2::bigint) END,
 			CASE WHEN x.tok = '' THEN 0 ELSE 1 END,
 			nullif(x.tok, ''),
-			CASE WHEN x.tok = '' THEN 0 ELSE durohost_now() + $2::bigint END
+			CASE WHEN x.tok = '' THEN 0 ELSE durohost_lock_until($2::bigint) END
 		FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::bigint[], $9::text[])
 			WITH ORDINALITY AS x(inst, exec, ev, name, input, vis, tok, o)
 		ORDER BY x.o

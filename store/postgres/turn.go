@@ -24,7 +24,7 @@ const (
 		ORDER BY m.ready_at, m.id LIMIT 1
 		FOR NO KEY UPDATE OF t SKIP LOCKED),
 	l AS (
-		UPDATE turn_locks t SET token = $1, locked_until = durohost_now() + $2::bigint
+		UPDATE turn_locks t SET token = $1, locked_until = durohost_lock_until($2::bigint)
 		FROM c WHERE t.instance_id = c.instance_id
 		RETURNING t.instance_id, t.lock_id, t.locked_until),
 	g AS (
@@ -40,7 +40,7 @@ const (
 	// other transaction holds its lock row and (unless $4) it has a row, and tags its visible
 	// messages (the one enqueued among them). $5 is the most messages a turn takes.
 	qLockTurn = `WITH l AS (
-		UPDATE turn_locks t SET token = $2, locked_until = durohost_now() + $3::bigint
+		UPDATE turn_locks t SET token = $2, locked_until = durohost_lock_until($3::bigint)
 		WHERE t.instance_id = (SELECT instance_id FROM turn_locks WHERE instance_id = $1 AND locked_until <= durohost_now()
 			AND $6::bigint <= durohost_now() AND ($4::boolean OR EXISTS (SELECT 1 FROM instances WHERE id = $1))
 			FOR NO KEY UPDATE SKIP LOCKED)
@@ -62,7 +62,7 @@ const (
 
 	// qReleaseEmpty releases a lock that took no message.
 	qReleaseEmpty = `UPDATE turn_locks SET token = '', locked_until = 0 WHERE lock_id = $1 AND token = $2`
-	qRenewTurn    = `UPDATE turn_locks SET locked_until = durohost_now() + $3::bigint WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now()`
+	qRenewTurn    = `UPDATE turn_locks SET locked_until = durohost_lock_until($3::bigint) WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now()`
 	qAbandonTurn  = `WITH l AS (
 		UPDATE turn_locks SET token = '', locked_until = 0
 		WHERE lock_id = $1 AND token = $2 AND locked_until > durohost_now()
