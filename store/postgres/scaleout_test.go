@@ -18,7 +18,9 @@ import (
 // TestHostsShareWork runs two hosts on one database, each with its own store, as two
 // processes would. Host a starts every instance and has a single activity worker, which its
 // first activity holds until host b has run one: the other activities can only go through the
-// queue to b, which must take them (woken by a's wake-ups) for the instances to complete.
+// queue to b, which must take them (woken by a's wake-ups, or by polling: the test shows
+// that the hosts share work, not how fast; TestListenerReconnects and the Waker conformance
+// group test the wake-ups) for the instances to complete.
 func TestHostsShareWork(t *testing.T) {
 	const instances, steps = 4, 3
 	url := pgtest.NewDatabase(t)
