@@ -210,6 +210,16 @@ func TestLiveSequenceOmitsHistory(t *testing.T) {
 	const n = 200
 	e := newSequenceEnv(t, sqlite.SyncNormal)
 	e.runSequence(t, "long", n)
+	// Wait returns once the last commit is visible, which may be before the counting store
+	// has counted it (its call has not returned yet).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		e.st.mu.Lock()
+		all := len(e.st.omitted) + e.st.withTurn + e.st.eager
+		e.st.mu.Unlock()
+		if all >= n+1 {
+			break
+		}
+	}
 	e.st.mu.Lock()
 	fetched, withKnown, direct, withTurn, eager := len(e.st.omitted), e.st.withKnow, e.st.direct, e.st.withTurn, e.st.eager
 	var read []int // fetched turns that read the history
