@@ -246,20 +246,7 @@ func completeAll(t *testing.T, s *Store, items []store.WorkItem, tokens, to []st
 // workItems returns the IDs of the work items left, in order.
 func workItems(t *testing.T, s *Store) string {
 	t.Helper()
-	rows, err := s.rdb.Query(`SELECT id FROM work_items ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, fmt.Sprint(id))
-	}
-	return strings.Join(ids, ",")
+	return column(t, s, `SELECT id FROM work_items ORDER BY id`)
 }
 
 // TestGroupedCompletionLockLost: completions batch without savepoints; one with a lost lock

@@ -51,18 +51,29 @@ func insertMsg(id string) func(*tx) error {
 // queued returns the instance IDs that have messages, in order.
 func queued(t *testing.T, s *Store) string {
 	t.Helper()
-	rows, err := s.rdb.Query(`SELECT instance_id FROM messages ORDER BY instance_id`)
+	return column(t, s, `SELECT instance_id FROM messages ORDER BY instance_id`)
+}
+
+// column runs q, a query of one column, on the reader and joins its values with commas.
+func column(t *testing.T, s *Store, q string) string {
+	t.Helper()
+	rows, err := s.rdb.Query(q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var ids []string
+	var vals []string
 	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, v)
 	}
-	return strings.Join(ids, ",")
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(vals, ",")
 }
 
 func TestGroupCommitIsolatesFailures(t *testing.T) {
